@@ -1,0 +1,178 @@
+// muse generate | muse chat
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "engine/generator.h"
+#include "model/weights.h"
+#include "runtime/runtime.h"
+#include "tokenizer/chat_format.h"
+#include "util/error.h"
+
+namespace muse::cli {
+namespace fs = std::filesystem;
+
+// --model default: ./models/default, else the one beside the binary (build/bin/muse -> ../../models/default).
+std::string default_model_dir() {
+  if (fs::is_directory("models/default")) return "models/default";
+  std::error_code ec;
+  const auto exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto beside = exe.parent_path().parent_path().parent_path() / "models" / "default";
+    if (fs::is_directory(beside)) return beside.string();
+  }
+  return "models/default";
+}
+
+namespace {
+
+struct GenerateOptions {
+  std::string model_dir;
+  std::string prompt;
+  bool raw = false;
+  bool answer_only = false;
+  SamplingParams sampling;
+  RuntimeOptions runtime;
+};
+
+void add_sampling_options(CLI::App& cmd, GenerateOptions& o) {
+  cmd.add_option("--model", o.model_dir, "model directory (default: models/default)");
+  cmd.add_option("--temperature", o.sampling.temperature, "0 = greedy")->capture_default_str();
+  cmd.add_option("--top-k", o.sampling.top_k, "0 = off")->capture_default_str();
+  cmd.add_option("--top-p", o.sampling.top_p, "1 = off")->capture_default_str();
+  cmd.add_option("--seed", o.sampling.seed)->capture_default_str();
+  cmd.add_option("--max-tokens", o.sampling.max_tokens)->capture_default_str();
+  add_runtime_options(cmd, o.runtime);
+}
+
+LoadedModel load(GenerateOptions& o) {
+  apply_runtime_options(o.runtime);
+  o.sampling.validate();
+  if (o.model_dir.empty()) o.model_dir = default_model_dir();
+  return load_model_dir(o.model_dir, parse_device(o.runtime.device));
+}
+
+// Streams the reply as it is generated: thinking (dimmed on a terminal), then the answer.
+class ReplyPrinter {
+ public:
+  ReplyPrinter(const Tokenizer& tok, bool show_thinking)
+      : tok_(tok), show_thinking_(show_thinking), color_(isatty(STDOUT_FILENO)) {}
+
+  bool on_token(int token) {
+    generated_.push_back(token);
+    const auto reply = parse_reply(tok_, generated_);
+    if (show_thinking_) {
+      if (!thinking_opened_) std::cout << (color_ ? "\x1b[2m" : "") << "thinking: ";
+      thinking_opened_ = true;
+      print_new_suffix(reply.thinking, thinking_printed_);
+    }
+    if (reply.finished_thinking) {
+      if (show_thinking_ && !answer_opened_) std::cout << (color_ ? "\x1b[0m" : "") << "\n";
+      answer_opened_ = true;
+      print_new_suffix(reply.answer, answer_printed_);
+    }
+    return true;
+  }
+  void finish() {
+    if (show_thinking_ && !answer_opened_) std::cout << (color_ ? "\x1b[0m" : "");
+    std::cout << std::endl;
+  }
+  const std::vector<int>& tokens() const { return generated_; }
+
+ private:
+  // Decoding the whole reply each time keeps multi-byte characters whole; print only what is new.
+  static void print_new_suffix(const std::string& text, size_t& printed) {
+    if (text.size() <= printed) return;
+    std::cout << text.substr(printed) << std::flush;
+    printed = text.size();
+  }
+  const Tokenizer& tok_;
+  bool show_thinking_, color_;
+  std::vector<int> generated_;
+  size_t thinking_printed_ = 0, answer_printed_ = 0;
+  bool thinking_opened_ = false, answer_opened_ = false;
+};
+
+}  // namespace
+
+void add_generate_commands(CLI::App& app) {
+  auto gen_opts = std::make_shared<GenerateOptions>();
+  auto* gen = app.add_subcommand("generate", "Answer one prompt (thinking, then answer)");
+  gen->add_option("--prompt,-p", gen_opts->prompt, "the user's message")->required();
+  gen->add_flag("--raw", gen_opts->raw, "continue the raw text instead of answering it as a chat message");
+  gen->add_flag("--answer-only", gen_opts->answer_only, "print only the final answer");
+  add_sampling_options(*gen, *gen_opts);
+  gen->callback([o = gen_opts] {
+    auto loaded = load(*o);
+    Generator generator(loaded.model, parse_device(o->runtime.device));
+    const auto& tok = loaded.tokenizer;
+    o->sampling.stop_tokens = {tok.special(Special::EndOfTurn), tok.eos()};
+    if (o->raw) {
+      TokenSequence prompt;
+      prompt.append_token(tok.bos(), false);
+      prompt.append_text(tok, o->prompt, false);
+      const auto result = generator.generate(prompt, o->sampling);
+      std::cout << o->prompt << tok.decode(result.tokens, /*show_specials=*/true) << std::endl;
+      return;
+    }
+    ReplyPrinter printer(tok, !o->answer_only);
+    const auto prompt = render_prompt(tok, {text_segment(o->prompt)});
+    generator.generate(prompt, o->sampling, [&](int token) { return printer.on_token(token); });
+    printer.finish();
+  });
+
+  auto chat_opts = std::make_shared<GenerateOptions>();
+  auto* chat = app.add_subcommand("chat", "Interactive chat with a model (/reset clears, /quit or Ctrl-D exits)");
+  add_sampling_options(*chat, *chat_opts);
+  chat->callback([o = chat_opts] {
+    auto loaded = load(*o);
+    Generator generator(loaded.model, parse_device(o->runtime.device));
+    const auto& tok = loaded.tokenizer;
+    o->sampling.stop_tokens = {tok.special(Special::EndOfTurn), tok.eos()};
+    const bool interactive = isatty(STDIN_FILENO);
+    std::cout << "Muse chat — model " << loaded.dir << " (" << loaded.config.parameter_count() / 1e6
+              << "M params). Try: 47+85, 123*4, target 24 from 3 7 8 2. /reset, /quit.\n";
+    std::vector<Message> history;
+    std::string line;
+    while (true) {
+      if (interactive) std::cout << "\nyou> " << std::flush;
+      if (!std::getline(std::cin, line)) break;
+      if (line == "/quit" || line == "/exit") break;
+      if (line == "/reset") {
+        history.clear();
+        std::cout << "(conversation cleared)\n";
+        continue;
+      }
+      if (line.empty()) continue;
+      history.push_back({Role::User, {text_segment(line)}, ""});
+      RenderOptions render;
+      render.keep_thinking = false;  // past reasoning is dropped from the context; answers stay
+      auto prompt = render_conversation(tok, history, true, render);
+      // Keep the context within the model's window by forgetting the oldest turns.
+      while (static_cast<int64_t>(prompt.size()) + o->sampling.max_tokens > loaded.config.max_seq_len &&
+             history.size() > 1) {
+        history.erase(history.begin(), history.begin() + std::min<size_t>(2, history.size() - 1));
+        prompt = render_conversation(tok, history, true, render);
+      }
+      if (static_cast<int64_t>(prompt.size()) >= loaded.config.max_seq_len) {
+        std::cout << "(message too long for this model's " << loaded.config.max_seq_len << "-token context)\n";
+        history.pop_back();
+        continue;
+      }
+      std::cout << "muse> ";
+      ReplyPrinter printer(tok, true);
+      SamplingParams sampling = o->sampling;
+      sampling.max_tokens = static_cast<int>(std::min<int64_t>(
+          sampling.max_tokens, loaded.config.max_seq_len - static_cast<int64_t>(prompt.size())));
+      generator.generate(prompt, sampling, [&](int token) { return printer.on_token(token); });
+      printer.finish();
+      const auto reply = parse_reply(tok, printer.tokens());
+      history.push_back({Role::Assistant, {text_segment(reply.answer)}, reply.thinking});
+    }
+  });
+}
+
+}  // namespace muse::cli

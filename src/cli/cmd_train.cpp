@@ -1,0 +1,124 @@
+// muse tokenizer train | muse pretrain | muse train --recipe
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "model/config.h"
+#include "training/recipe.h"
+
+namespace muse::cli {
+namespace {
+
+struct ModelChoice {
+  std::string preset = "tiny";
+  int depth = 0;
+  int64_t context = 0;
+  int64_t kv_heads = 0;
+  bool qk_norm = false;
+  double z_loss = 0.0;
+
+  ModelConfig resolve() const {
+    ModelConfig c = depth > 0 ? config_for_depth(depth) : preset_config(preset);
+    if (context > 0) c.max_seq_len = context;
+    if (kv_heads > 0) c.n_kv_heads = kv_heads;
+    c.qk_norm = qk_norm;
+    c.z_loss = z_loss;
+    return c;
+  }
+};
+
+}  // namespace
+
+void add_train_commands(CLI::App& app) {
+  // muse tokenizer train
+  auto* tokenizer = app.add_subcommand("tokenizer", "Tokenizer tools");
+  tokenizer->require_subcommand(1);
+  auto* tok_train = tokenizer->add_subcommand("train", "Train a SentencePiece BPE tokenizer on the task corpus");
+  struct TokOpts {
+    std::string out, mixture = "add:1-2";
+    std::vector<std::string> text;
+    TokenizerTrainParams params;
+    int documents = 20000;
+    uint64_t seed = 1;
+  };
+  auto tok = std::make_shared<TokOpts>();
+  tok_train->add_option("--out", tok->out, "directory to write tokenizer.model into")->required();
+  tok_train->add_option("--mixture", tok->mixture, "task mixture, e.g. add:1-4,countdown:3-4")->capture_default_str();
+  tok_train->add_option("--text", tok->text, "JSONL files of {\"text\": ...} documents")->check(CLI::ExistingFile);
+  tok_train->add_option("--vocab", tok->params.vocab_size, "vocabulary size (upper bound)")->capture_default_str()
+      ->check(CLI::Range(300, 1 << 20));
+  tok_train->add_option("--documents", tok->documents, "generated task documents")->capture_default_str()
+      ->check(CLI::Range(1, 10000000));
+  tok_train->add_option("--seed", tok->seed)->capture_default_str();
+  tok_train->callback([tok] {
+    train_tokenizer_for_mixture(tok->mixture, tok->text, tok->params, tok->documents, tok->seed, tok->out);
+    std::printf("wrote %s/tokenizer.model\n", tok->out.c_str());
+  });
+
+  // muse pretrain
+  auto* pre = app.add_subcommand("pretrain", "Pretrain a model on a task mixture (needs OUT/tokenizer.model)");
+  auto params = std::make_shared<PretrainParams>();
+  auto model = std::make_shared<ModelChoice>();
+  auto runtime = std::make_shared<RuntimeOptions>();
+  pre->add_option("--out", params->out_dir, "run directory (becomes a model directory)")->required();
+  pre->add_option("--preset", model->preset, "tiny | small | base")->capture_default_str();
+  pre->add_option("--depth", model->depth, "derive the model from a depth dial instead of a preset")
+      ->check(CLI::Range(1, 48));
+  pre->add_option("--context", model->context, "max sequence length");
+  pre->add_option("--kv-heads", model->kv_heads, "grouped-query attention: kv heads");
+  pre->add_flag("--qk-norm", model->qk_norm, "RMSNorm on queries and keys");
+  pre->add_option("--z-loss", model->z_loss, "z-loss coefficient (e.g. 1e-4)");
+  pre->add_option("--mixture", params->mixture, "task mixture TASK[:MIN-MAX][:WEIGHT],...")->capture_default_str();
+  pre->add_option("--text", params->text_files, "JSONL text documents (use 'text' in the mixture)")
+      ->check(CLI::ExistingFile);
+  pre->add_option("--steps", params->steps)->capture_default_str();
+  pre->add_option("--batch-size", params->batch_size)->capture_default_str();
+  pre->add_option("--seq-len", params->seq_len)->capture_default_str();
+  pre->add_option("--grad-accum", params->grad_accum)->capture_default_str();
+  pre->add_option("--lr", params->lr, "peak learning rate (0 = derived from width)")->capture_default_str();
+  pre->add_option("--schedule", params->schedule, "cosine | wsd")->capture_default_str();
+  pre->add_option("--warmup", params->warmup_steps)->capture_default_str();
+  pre->add_option("--weight-decay", params->adamw.weight_decay)->capture_default_str();
+  pre->add_option("--grad-clip", params->grad_clip)->capture_default_str();
+  pre->add_option("--eval-every", params->eval_every)->capture_default_str();
+  pre->add_option("--eval-problems", params->eval_problems)->capture_default_str();
+  pre->add_option("--checkpoint-every", params->checkpoint_every)->capture_default_str();
+  pre->add_option("--log-every", params->log_every)->capture_default_str()->check(CLI::Range(1, 1000000));
+  pre->add_option("--seed", params->seed)->capture_default_str();
+  pre->add_flag("--resume", params->resume, "continue from the run's latest checkpoint");
+  add_runtime_options(*pre, *runtime);
+  pre->callback([params, model, runtime] {
+    apply_runtime_options(*runtime);
+    params->device = runtime->device;
+    const auto result = pretrain(model->resolve(), *params);
+    std::printf("pretrained %lld steps, %.2fM tokens, %.0f tok/s, final loss %.4f, held-out loss %.4f\n",
+                static_cast<long long>(result.steps), result.tokens / 1e6, result.tokens_per_second,
+                result.final_train_loss, result.final_eval_loss);
+    std::printf("%s", eval_table_markdown(result.evals).c_str());
+  });
+
+  // muse train --recipe
+  auto* train = app.add_subcommand("train", "Run a whole named recipe: tokenizer -> pretrain -> report");
+  struct TrainOpts {
+    std::string recipe = "tiny", out;
+    RecipeOverrides overrides;
+    RuntimeOptions runtime;
+  };
+  auto t = std::make_shared<TrainOpts>();
+  train->add_option("--recipe", t->recipe, "tiny | default")->capture_default_str();
+  train->add_option("--out", t->out, "output model directory (default: runs/RECIPE)");
+  train->add_option("--steps", t->overrides.steps, "override the recipe's step count");
+  train->add_flag("--resume", t->overrides.resume, "continue an interrupted run in --out");
+  add_runtime_options(*train, t->runtime);
+  train->callback([t] {
+    apply_runtime_options(t->runtime);
+    t->overrides.device = t->runtime.device;
+    const auto recipe = recipe_by_name(t->recipe);
+    const std::string out = t->out.empty() ? "runs/" + t->recipe : t->out;
+    const auto result = run_recipe(recipe, out, t->overrides);
+    std::printf("recipe %s done in %.1f min: %s (report: %s/report.md)\n%s", recipe.name.c_str(), result.seconds / 60,
+                out.c_str(), out.c_str(), eval_table_markdown(result.evals).c_str());
+  });
+}
+
+}  // namespace muse::cli

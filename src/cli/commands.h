@@ -1,0 +1,20 @@
+// Each file in src/cli/ adds its subcommands to the app. Commands throw MuseError; main() reports it.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace muse::cli {
+
+void add_train_commands(CLI::App& app);     // tokenizer train, pretrain, train --recipe
+void add_generate_commands(CLI::App& app);  // generate, chat
+void add_eval_command(CLI::App& app);       // eval
+
+// Shared options.
+struct RuntimeOptions {
+  std::string device = "cpu";
+  int threads = 1;
+  int blas_threads = 0;
+};
+void add_runtime_options(CLI::App& command, RuntimeOptions& options);
+void apply_runtime_options(const RuntimeOptions& options);
+
+}  // namespace muse::cli

@@ -1,0 +1,54 @@
+// The task world: every ability Muse trains is a Task that generates problems with a reference
+// step-by-step trace and verifies any answer, so every answer the model gives can be scored.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "data/segment.h"
+#include "util/rng.h"
+
+namespace muse {
+
+struct Example {
+  std::string task;                // task name, e.g. "add"
+  int difficulty = 1;              // the task's difficulty dial
+  std::vector<Segment> prompt;     // what the user asks
+  std::string reasoning;           // reference step-by-step trace (goes inside the thinking span)
+  std::string answer;              // reference final answer
+  nlohmann::json meta;             // whatever verify() needs beyond the answer (e.g. Countdown numbers)
+};
+
+// Train and held-out problems are disjoint by construction: a problem's split is a hash of its prompt.
+enum class Split { Train, Heldout };
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual std::string name() const = 0;
+  virtual std::string description() const = 0;
+  virtual int min_difficulty() const = 0;
+  virtual int max_difficulty() const = 0;
+  // A fresh problem at this difficulty. Throws MuseError if difficulty is out of range.
+  virtual Example generate(Rng& rng, int difficulty) const = 0;
+  // Reward in [0, 1] for `answer` (the model's final answer text, surrounding whitespace ignored).
+  virtual double verify(const Example& example, const std::string& answer) const = 0;
+
+  // generate() restricted to one split (rejection on the prompt hash; ~10% of problems are held out).
+  Example sample(Rng& rng, int difficulty, Split split) const;
+};
+
+// For generate() implementations: throws MuseError unless difficulty is within the task's range.
+void check_difficulty(const Task& task, int difficulty);
+
+// Which split a prompt belongs to (stable across runs and platforms).
+Split split_of(const std::string& prompt_text);
+
+// Registry. make_task throws MuseError naming the known tasks when `name` is unknown.
+std::unique_ptr<Task> make_task(const std::string& name);
+std::vector<std::string> task_names();
+
+}  // namespace muse

@@ -1,0 +1,169 @@
+#include "data/tasks/arithmetic.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "util/error.h"
+
+namespace muse {
+
+namespace {
+
+using std::to_string;
+
+int digit_count(int64_t n) {
+  int count = 1;
+  for (; n >= 10; n /= 10) ++count;
+  return count;
+}
+
+int digit_at(int64_t n, int place) {
+  for (int i = 0; i < place; ++i) n /= 10;
+  return static_cast<int>(n % 10);
+}
+
+// Uniform over the numbers with exactly `digits` digits; 0 counts as a 1-digit number.
+int64_t random_operand(Rng& rng, int digits) {
+  if (digits == 1) return rng.uniform_int(0, 9);
+  int64_t low = 1;
+  for (int i = 1; i < digits; ++i) low *= 10;
+  return rng.uniform_int(low, low * 10 - 1);
+}
+
+// Column addition of non-negative terms (shorter terms read as 0 in the high columns), then "=total".
+std::string column_sum_trace(const std::vector<int64_t>& terms) {
+  int width = 0;
+  int64_t total = 0;
+  for (int64_t term : terms) {
+    width = std::max(width, digit_count(term));
+    total += term;
+  }
+  std::string trace;
+  int carry = 0;
+  for (int place = 0; place < width; ++place) {
+    int sum = carry;
+    for (size_t i = 0; i < terms.size(); ++i) {
+      const int digit = digit_at(terms[i], place);
+      trace += (i ? "+" : "") + to_string(digit);
+      sum += digit;
+    }
+    if (carry) trace += "+" + to_string(carry);
+    trace += "=" + to_string(sum);
+    carry = sum / 10;
+    if (carry) trace += " c" + to_string(carry);
+    trace += "|";
+  }
+  return trace + "=" + to_string(total);
+}
+
+// Column subtraction for top >= bottom, each column followed by '|'.
+std::string column_difference_trace(int64_t top, int64_t bottom) {
+  std::string trace;
+  int borrow = 0;
+  for (int place = 0; place < digit_count(top); ++place) {
+    const int top_digit = digit_at(top, place), bottom_digit = digit_at(bottom, place);
+    const bool borrows = top_digit - bottom_digit - borrow < 0;
+    trace += (borrows ? "1" : "") + to_string(top_digit) + "-" + to_string(bottom_digit);
+    if (borrow) trace += "-1";
+    trace += "=" + to_string(top_digit + (borrows ? 10 : 0) - bottom_digit - borrow);
+    if (borrows) trace += " b1";
+    trace += "|";
+    borrow = borrows;
+  }
+  return trace;
+}
+
+std::string product_trace(int64_t a, int64_t b) {
+  std::string trace;
+  std::vector<int64_t> partials;
+  int64_t scale = 1;
+  for (int place = 0; place < digit_count(b); ++place, scale *= 10) {
+    const int digit = digit_at(b, place);
+    trace += to_string(a) + "*" + to_string(digit) + "=" + to_string(a * digit);
+    if (place > 0) trace += " <<" + to_string(place) + " =" + to_string(a * digit * scale);
+    trace += "|";
+    partials.push_back(a * digit * scale);
+  }
+  // A single partial is already the product; summing it column by column would only repeat it.
+  if (partials.size() == 1) return trace + "=" + to_string(a * b);
+  return trace + column_sum_trace(partials);
+}
+
+std::string trim(const std::string& text) {
+  const char* space = " \t\r\n";
+  const size_t begin = text.find_first_not_of(space);
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find_last_not_of(space) - begin + 1);
+}
+
+}  // namespace
+
+ArithmeticSolution solve_arithmetic(int64_t a, char op, int64_t b) {
+  if (a < 0 || b < 0) throw MuseError("arithmetic traces need non-negative operands");
+  switch (op) {
+    case '+':
+      return {column_sum_trace({a, b}), to_string(a + b)};
+    case '-':
+      if (a >= b) return {column_difference_trace(a, b) + "=" + to_string(a - b), to_string(a - b)};
+      return {to_string(b) + ">" + to_string(a) + " so -(" + to_string(b) + "-" + to_string(a) + ")|" +
+                  column_difference_trace(b, a) + "=" + to_string(a - b),
+              to_string(a - b)};
+    case '*':
+      return {product_trace(a, b), to_string(a * b)};
+  }
+  throw MuseError(std::string("unknown arithmetic operator '") + op + "'");
+}
+
+std::string ArithmeticTask::name() const {
+  switch (op_) {
+    case ArithmeticOp::Add: return "add";
+    case ArithmeticOp::Sub: return "sub";
+    case ArithmeticOp::Mul: return "mul";
+    case ArithmeticOp::Mixed: return "arith";
+  }
+  throw MuseError("unknown arithmetic op");  // unreachable: the switch covers every op
+}
+
+std::string ArithmeticTask::description() const {
+  switch (op_) {
+    case ArithmeticOp::Add: return "add two numbers column by column with explicit carries; difficulty = digits";
+    case ArithmeticOp::Sub: return "subtract two numbers column by column with explicit borrows; difficulty = digits";
+    case ArithmeticOp::Mul: return "multiply two numbers via partial products and a column sum; difficulty = digits";
+    case ArithmeticOp::Mixed: return "add, subtract or multiply (chosen per problem); difficulty = digits";
+  }
+  throw MuseError("unknown arithmetic op");  // unreachable: the switch covers every op
+}
+
+// Multiplication traces grow quadratically with the digits, so mul (and arith, which includes it) stop at 5.
+int ArithmeticTask::max_difficulty() const {
+  return op_ == ArithmeticOp::Add || op_ == ArithmeticOp::Sub ? 8 : 5;
+}
+
+Example ArithmeticTask::generate(Rng& rng, int difficulty) const {
+  check_difficulty(*this, difficulty);
+  char op = '+';
+  switch (op_) {
+    case ArithmeticOp::Add: op = '+'; break;
+    case ArithmeticOp::Sub: op = '-'; break;
+    case ArithmeticOp::Mul: op = '*'; break;
+    case ArithmeticOp::Mixed: op = "+-*"[rng.uniform_int(0, 2)]; break;
+  }
+  const int64_t a = random_operand(rng, difficulty);
+  const int64_t b = random_operand(rng, difficulty);
+  ArithmeticSolution solution = solve_arithmetic(a, op, b);
+
+  Example example;
+  example.task = name();
+  example.difficulty = difficulty;
+  example.prompt = {text_segment(to_string(a) + op + to_string(b))};
+  example.reasoning = std::move(solution.reasoning);
+  example.answer = std::move(solution.answer);
+  example.meta = {{"a", a}, {"op", std::string(1, op)}, {"b", b}};
+  return example;
+}
+
+double ArithmeticTask::verify(const Example& example, const std::string& answer) const {
+  return trim(answer) == example.answer ? 1.0 : 0.0;
+}
+
+}  // namespace muse

@@ -1,0 +1,145 @@
+#include "engine/generator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include "util/error.h"
+
+namespace muse {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+bool is_stop(int token, const std::vector<int>& stops) {
+  return std::find(stops.begin(), stops.end(), token) != stops.end();
+}
+
+}  // namespace
+
+Generator::Generator(Transformer model, torch::Device device) : model_(std::move(model)), device_(device) {
+  model_->eval();
+}
+
+torch::Tensor Generator::positions_tensor(const std::vector<const TokenSequence*>& rows) const {
+  const int64_t B = static_cast<int64_t>(rows.size()), T = static_cast<int64_t>(rows[0]->size());
+  auto positions = torch::empty({B, T, 3}, torch::kInt64);
+  auto* out = positions.data_ptr<int64_t>();
+  for (const auto* row : rows)
+    for (const auto& p : row->positions) {
+      *out++ = p[0];
+      *out++ = p[1];
+      *out++ = p[2];
+    }
+  return positions.to(device_);
+}
+
+GenerationResult Generator::generate(const TokenSequence& prompt, const SamplingParams& params,
+                                     const TokenCallback& on_token) {
+  params.validate();
+  GenerationResult result;
+  const int64_t max_len = model_->config().max_seq_len;
+  const int64_t prompt_len = static_cast<int64_t>(prompt.size());
+  if (prompt_len == 0) throw MuseError("generate: empty prompt");
+  if (prompt_len >= max_len)
+    throw MuseError("prompt is " + std::to_string(prompt_len) + " tokens; this model's context is " +
+                    std::to_string(max_len));
+  torch::NoGradGuard no_grad;
+  auto cache = KVCache::allocate(model_->config(), 1, std::min<int64_t>(max_len, prompt_len + params.max_tokens),
+                                 device_);
+  Rng rng(params.seed);
+
+  auto start = std::chrono::steady_clock::now();
+  auto tokens = torch::tensor(std::vector<int64_t>(prompt.tokens.begin(), prompt.tokens.end()), torch::kInt64)
+                    .view({1, prompt_len})
+                    .to(device_);
+  auto logits = model_->forward({tokens, positions_tensor({&prompt})}, &cache).select(1, prompt_len - 1);
+  result.prefill_seconds = seconds_since(start);
+
+  start = std::chrono::steady_clock::now();
+  int32_t t = prompt.next_t();
+  result.finish_reason = "length";
+  for (int i = 0; i < params.max_tokens; ++i) {
+    auto row = logits.to(torch::kCPU, torch::kFloat32).contiguous();
+    const int token = sample_token(row.data_ptr<float>(), static_cast<int>(row.size(-1)), params, rng);
+    result.tokens.push_back(token);
+    if (on_token && !on_token(token)) {
+      result.finish_reason = "cancelled";
+      break;
+    }
+    if (is_stop(token, params.stop_tokens)) {
+      result.finish_reason = "stop";
+      break;
+    }
+    if (i + 1 == params.max_tokens) break;
+    if (cache.length >= cache.capacity) {
+      result.finish_reason = "context";
+      break;
+    }
+    auto next = torch::full({1, 1}, static_cast<int64_t>(token), torch::kInt64).to(device_);
+    logits = model_->forward({next, text_positions(t++, 1, device_)}, &cache).select(1, 0);
+  }
+  result.decode_seconds = seconds_since(start);
+  return result;
+}
+
+std::vector<GenerationResult> Generator::generate_greedy_batch(const std::vector<TokenSequence>& prompts,
+                                                               int max_tokens, const std::vector<int>& stop_tokens,
+                                                               int max_batch) {
+  std::vector<GenerationResult> results(prompts.size());
+  // Equal-length prompts share one batch with no padding (text positions are then identical too).
+  std::map<size_t, std::vector<size_t>> by_length;
+  for (size_t i = 0; i < prompts.size(); ++i) by_length[prompts[i].size()].push_back(i);
+  torch::NoGradGuard no_grad;
+  const int64_t max_len = model_->config().max_seq_len;
+
+  for (const auto& [length, all_indices] : by_length) {
+    if (static_cast<int64_t>(length) >= max_len)
+      throw MuseError("prompt is " + std::to_string(length) + " tokens; this model's context is " +
+                      std::to_string(max_len));
+    for (size_t begin = 0; begin < all_indices.size(); begin += static_cast<size_t>(max_batch)) {
+      const std::vector<size_t> indices(all_indices.begin() + begin,
+                                        all_indices.begin() + std::min(all_indices.size(), begin + max_batch));
+      const int64_t B = static_cast<int64_t>(indices.size()), T = static_cast<int64_t>(length);
+      std::vector<const TokenSequence*> rows;
+      std::vector<int64_t> flat;
+      for (size_t idx : indices) {
+        rows.push_back(&prompts[idx]);
+        flat.insert(flat.end(), prompts[idx].tokens.begin(), prompts[idx].tokens.end());
+      }
+      const int64_t steps = std::min<int64_t>(max_tokens, max_len - T);
+      auto cache = KVCache::allocate(model_->config(), B, T + steps, device_);
+      auto logits = model_->forward({torch::tensor(flat, torch::kInt64).view({B, T}).to(device_),
+                                     positions_tensor(rows)},
+                                    &cache)
+                        .select(1, T - 1);
+      std::vector<bool> done(indices.size(), false);
+      size_t remaining = indices.size();
+      int32_t t = prompts[indices[0]].next_t();
+      for (int64_t step = 0; step < steps && remaining > 0; ++step) {
+        auto next = logits.argmax(-1).to(torch::kCPU);
+        const auto* ids = next.data_ptr<int64_t>();
+        for (size_t r = 0; r < indices.size(); ++r) {
+          if (done[r]) continue;
+          auto& res = results[indices[r]];
+          res.tokens.push_back(static_cast<int>(ids[r]));
+          if (is_stop(static_cast<int>(ids[r]), stop_tokens)) {
+            res.finish_reason = "stop";
+            done[r] = true;
+            --remaining;
+          }
+        }
+        if (remaining == 0 || step + 1 == steps) break;
+        auto positions = text_positions(t++, 1, device_).expand({B, 1, 3});
+        logits = model_->forward({next.view({B, 1}).to(device_), positions}, &cache).select(1, 0);
+      }
+      for (size_t r = 0; r < indices.size(); ++r)
+        if (!done[r]) results[indices[r]].finish_reason = "length";
+    }
+  }
+  return results;
+}
+
+}  // namespace muse

@@ -1,0 +1,41 @@
+// KV-cached incremental decoding of one model: prefill the prompt once, then one token per step.
+// Batched greedy decoding of equal-length prompts serves evaluation. (The full engine with forks, continuous
+// batching and per-sequence control is its own capability; this is the simple, tested core it builds on.)
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/sampler.h"
+#include "model/transformer.h"
+#include "tokenizer/chat_format.h"
+
+namespace muse {
+
+struct GenerationResult {
+  std::vector<int> tokens;           // generated tokens (including the stop token, if one was hit)
+  std::string finish_reason;         // "stop" | "length" | "cancelled" | "context"
+  double prefill_seconds = 0.0;
+  double decode_seconds = 0.0;
+};
+
+// Called with each generated token; return false to stop early.
+using TokenCallback = std::function<bool(int token)>;
+
+class Generator {
+ public:
+  Generator(Transformer model, torch::Device device);
+  GenerationResult generate(const TokenSequence& prompt, const SamplingParams& params,
+                            const TokenCallback& on_token = {});
+  // Greedy decoding of many prompts, batched by equal prompt length. Results in input order.
+  std::vector<GenerationResult> generate_greedy_batch(const std::vector<TokenSequence>& prompts, int max_tokens,
+                                                      const std::vector<int>& stop_tokens, int max_batch = 64);
+  const ModelConfig& config() const { return model_->config(); }
+
+ private:
+  torch::Tensor positions_tensor(const std::vector<const TokenSequence*>& rows) const;
+  Transformer model_;
+  torch::Device device_;
+};
+
+}  // namespace muse

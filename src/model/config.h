@@ -1,0 +1,51 @@
+// Model hyperparameters as a plain struct with documented defaults, plus named presets and the `depth` dial.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace muse {
+
+struct ModelConfig {
+  std::string preset = "custom";
+  int64_t vocab_size = 512;     // must equal the tokenizer's size
+  int64_t d_model = 128;        // residual width
+  int64_t n_layers = 4;
+  int64_t n_heads = 4;          // query heads; head_dim = d_model / n_heads
+  int64_t n_kv_heads = 4;       // < n_heads: grouped-query attention (n_heads % n_kv_heads == 0)
+  int64_t ffn_hidden = 384;     // SwiGLU inner width
+  int64_t max_seq_len = 512;    // longest sequence the KV cache and training rows hold
+  double rope_theta = 10000.0;
+  // M-RoPE: how many rotary frequency pairs follow t, row and col (sum = head_dim / 2). Text has equal
+  // ids on all three, so for text this is exactly llama's 1D RoPE (adjacent pairs 2i, 2i+1 rotate).
+  std::array<int64_t, 3> mrope_sections = {8, 4, 4};
+  double norm_eps = 1e-5;
+  bool qk_norm = false;         // RMSNorm on q and k per head (Chameleon's fix for multimodal norm growth)
+  double z_loss = 0.0;          // coefficient of log^2(Z) added to the loss (e.g. 1e-4)
+  double init_std = 0.02;
+
+  int64_t head_dim() const { return d_model / n_heads; }
+  // Throws MuseError naming the offending field.
+  void validate() const;
+  int64_t parameter_count() const;
+  // Forward + backward FLOPs per token (6N for weights + attention term at sequence length `seq_len`).
+  double train_flops_per_token(int64_t seq_len) const;
+};
+
+// The `depth` dial: n_layers = depth; width doubles every two layers from 128 at depth 4 (so depth 4/6/8
+// give 128/256/512); head_dim 32 up to width 256, then 64; ffn = 3 x width; vocab scales with width.
+ModelConfig config_for_depth(int depth);
+// Named presets: tiny (~1M, tests), small (~6M), base (~31M). MuseError listing them for unknown names.
+ModelConfig preset_config(const std::string& name);
+std::vector<std::string> preset_names();
+// Peak learning rate for AdamW at this width (smaller models take larger steps).
+double default_learning_rate(const ModelConfig& config);
+
+void to_json(nlohmann::json& j, const ModelConfig& c);
+// Strict: unknown or missing fields throw MuseError naming the field (`origin` says which file).
+ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& origin);
+
+}  // namespace muse

@@ -1,0 +1,168 @@
+#include "model/transformer.h"
+
+#include <cmath>
+
+#include "util/error.h"
+
+namespace muse {
+
+KVCache KVCache::allocate(const ModelConfig& config, int64_t batch, int64_t capacity, const torch::Device& device,
+                          torch::ScalarType dtype) {
+  KVCache cache;
+  cache.capacity = capacity;
+  const auto options = torch::TensorOptions().device(device).dtype(dtype);
+  for (int64_t i = 0; i < config.n_layers; ++i) {
+    cache.keys.push_back(torch::zeros({batch, config.n_kv_heads, capacity, config.head_dim()}, options));
+    cache.values.push_back(torch::zeros({batch, config.n_kv_heads, capacity, config.head_dim()}, options));
+  }
+  return cache;
+}
+
+int64_t KVCache::bytes() const {
+  int64_t total = 0;
+  for (size_t i = 0; i < keys.size(); ++i) total += keys[i].nbytes() + values[i].nbytes();
+  return total;
+}
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
+  weight = register_parameter("weight", torch::ones({dim}));
+}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps_) * weight;
+}
+
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+  // Adjacent pairs (2i, 2i+1) rotate by angle_i, as llama.cpp does; see docs/ARCHITECTURE.md.
+  const auto pairs = x.unflatten(-1, {x.size(-1) / 2, 2});
+  const auto x0 = pairs.select(-1, 0);
+  const auto x1 = pairs.select(-1, 1);
+  return torch::stack({x0 * cos - x1 * sin, x0 * sin + x1 * cos}, -1).flatten(-2);
+}
+
+torch::Tensor text_positions(int64_t start, int64_t length, const torch::Device& device) {
+  auto t = torch::arange(start, start + length, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  return t.view({1, length, 1}).expand({1, length, 3}).contiguous();
+}
+
+BlockImpl::BlockImpl(const ModelConfig& c) : config_(c) {
+  auto linear = [](int64_t in, int64_t out) { return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false)); };
+  const int64_t hd = c.head_dim();
+  attn_norm = register_module("attn_norm", RMSNorm(c.d_model, c.norm_eps));
+  wq = register_module("wq", linear(c.d_model, c.n_heads * hd));
+  wk = register_module("wk", linear(c.d_model, c.n_kv_heads * hd));
+  wv = register_module("wv", linear(c.d_model, c.n_kv_heads * hd));
+  wo = register_module("wo", linear(c.n_heads * hd, c.d_model));
+  if (c.qk_norm) {
+    q_norm = register_module("q_norm", RMSNorm(hd, c.norm_eps));
+    k_norm = register_module("k_norm", RMSNorm(hd, c.norm_eps));
+  }
+  ffn_norm = register_module("ffn_norm", RMSNorm(c.d_model, c.norm_eps));
+  w_gate = register_module("w_gate", linear(c.d_model, c.ffn_hidden));
+  w_up = register_module("w_up", linear(c.d_model, c.ffn_hidden));
+  w_down = register_module("w_down", linear(c.ffn_hidden, c.d_model));
+}
+
+torch::Tensor BlockImpl::attention(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                                   KVCache* cache, int64_t layer) {
+  const int64_t B = x.size(0), T = x.size(1), H = config_.n_heads, Hkv = config_.n_kv_heads;
+  const int64_t hd = config_.head_dim();
+  auto q = wq(x).view({B, T, H, hd});
+  auto k = wk(x).view({B, T, Hkv, hd});
+  auto v = wv(x).view({B, T, Hkv, hd});
+  if (config_.qk_norm) {
+    q = q_norm(q);
+    k = k_norm(k);
+  }
+  q = apply_rotary(q, cos, sin).transpose(1, 2);  // [B, H, T, hd]
+  k = apply_rotary(k, cos, sin).transpose(1, 2);  // [B, Hkv, T, hd]
+  v = v.transpose(1, 2);
+
+  int64_t past = 0;
+  if (cache) {
+    past = cache->length;
+    if (past + T > cache->capacity)
+      throw MuseError("KV cache full: " + std::to_string(past + T) + " positions needed, capacity " +
+                      std::to_string(cache->capacity));
+    cache->keys[layer].narrow(2, past, T).copy_(k);
+    cache->values[layer].narrow(2, past, T).copy_(v);
+    k = cache->keys[layer].narrow(2, 0, past + T);
+    v = cache->values[layer].narrow(2, 0, past + T);
+  }
+  if (Hkv != H) {  // grouped-query attention: each kv head serves H/Hkv query heads
+    const int64_t Tk = k.size(2);
+    k = k.unsqueeze(2).expand({B, Hkv, H / Hkv, Tk, hd}).reshape({B, H, Tk, hd});
+    v = v.unsqueeze(2).expand({B, Hkv, H / Hkv, Tk, hd}).reshape({B, H, Tk, hd});
+  }
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(hd)));
+  if (T > 1) {  // causal: query i (absolute past+i) sees keys 0..past+i
+    auto mask = torch::ones({T, past + T}, torch::TensorOptions().dtype(torch::kBool).device(x.device()))
+                    .triu(past + 1);
+    scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
+  }
+  auto out = torch::matmul(torch::softmax(scores, -1), v);  // [B, H, T, hd]
+  return wo(out.transpose(1, 2).reshape({B, T, H * hd}));
+}
+
+torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                                 KVCache* cache, int64_t layer) {
+  auto h = x + attention(attn_norm(x), cos, sin, cache, layer);
+  auto n = ffn_norm(h);
+  return h + w_down(torch::silu(w_gate(n)) * w_up(n));
+}
+
+TransformerImpl::TransformerImpl(const ModelConfig& config) : config_(config) {
+  config_.validate();
+  embed = register_module("embed", torch::nn::Embedding(config_.vocab_size, config_.d_model));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config_.n_layers; ++i) layers->push_back(Block(config_));
+  norm = register_module("norm", RMSNorm(config_.d_model, config_.norm_eps));
+  lm_head = register_module(
+      "lm_head", torch::nn::Linear(torch::nn::LinearOptions(config_.d_model, config_.vocab_size).bias(false)));
+
+  const int64_t pairs = config_.head_dim() / 2;
+  inv_freq_ = register_buffer(
+      "inv_freq", torch::pow(config_.rope_theta, -torch::arange(0, pairs, torch::kFloat64) * 2.0 / config_.head_dim())
+                      .to(torch::kFloat32));
+  std::vector<int64_t> axis;
+  for (int a = 0; a < 3; ++a) axis.insert(axis.end(), config_.mrope_sections[a], a);
+  pair_axis_ = register_buffer("pair_axis", torch::tensor(axis, torch::kInt64));
+  initialize_weights();
+}
+
+void TransformerImpl::initialize_weights() {
+  torch::NoGradGuard no_grad;
+  const double std = config_.init_std;
+  // Residual projections shrink with depth so the residual stream's variance stays O(1) at init.
+  const double residual_std = std / std::sqrt(2.0 * static_cast<double>(config_.n_layers));
+  embed->weight.normal_(0.0, 1.0);
+  for (const auto& module : *layers) {
+    auto* block = module->as<BlockImpl>();
+    for (auto* linear : {&block->wq, &block->wk, &block->wv, &block->w_gate, &block->w_up})
+      (*linear)->weight.normal_(0.0, std);
+    block->wo->weight.normal_(0.0, residual_std);
+    block->w_down->weight.normal_(0.0, residual_std);
+  }
+  // Zero output head: the first loss is exactly ln(vocab) and early steps don't fight random logits.
+  lm_head->weight.zero_();
+}
+
+torch::Tensor TransformerImpl::forward(const ModelInput& input, KVCache* cache) {
+  const auto& tokens = input.tokens;
+  if (tokens.dim() != 2) throw MuseError("model input tokens must be [batch, time]");
+  if (input.positions.dim() != 3 || input.positions.size(0) != tokens.size(0) ||
+      input.positions.size(1) != tokens.size(1) || input.positions.size(2) != 3)
+    throw MuseError("model input positions must be [batch, time, 3]");
+  // Rotary angles once per forward, shared by all layers: angle = position[axis of pair] * inv_freq.
+  auto angles = input.positions.index_select(2, pair_axis_).to(torch::kFloat32) * inv_freq_;  // [B, T, hd/2]
+  angles = angles.unsqueeze(2);                                                                // [B, T, 1, hd/2]
+  const auto cos = angles.cos(), sin = angles.sin();
+
+  auto x = embed(tokens);
+  for (size_t i = 0; i < layers->size(); ++i)
+    x = layers[i]->as<BlockImpl>()->forward(x, cos, sin, cache, static_cast<int64_t>(i));
+  if (cache) cache->length += tokens.size(1);
+  return lm_head(norm(x));
+}
+
+}  // namespace muse

@@ -1,0 +1,86 @@
+// The Muse model: one decoder-only transformer used by training and inference alike.
+// pre-RMSNorm, multimodal rotary positions (M-RoPE), SwiGLU, no biases, optional GQA and QK-norm.
+// The text path is llama's exactly, so weights map 1:1 to GGUF (see docs/ARCHITECTURE.md).
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+
+#include <vector>
+
+#include "model/config.h"
+
+namespace muse {
+
+// Per-layer keys and values of the sequences being decoded: [batch, n_kv_heads, capacity, head_dim].
+struct KVCache {
+  std::vector<torch::Tensor> keys, values;
+  int64_t length = 0;    // positions filled so far (same for every row of the batch)
+  int64_t capacity = 0;
+  static KVCache allocate(const ModelConfig& config, int64_t batch, int64_t capacity, const torch::Device& device,
+                          torch::ScalarType dtype = torch::kFloat32);
+  int64_t bytes() const;
+};
+
+// What the decoder reads. Multimodal segments add their embeddings here in later issues.
+struct ModelInput {
+  torch::Tensor tokens;     // [B, T] int64 token ids
+  torch::Tensor positions;  // [B, T, 3] int64 (t, row, col) rotary coordinates
+};
+
+class RMSNormImpl : public torch::nn::Module {
+ public:
+  RMSNormImpl(int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight;
+
+ private:
+  double eps_;
+};
+TORCH_MODULE(RMSNorm);
+
+class BlockImpl : public torch::nn::Module {
+ public:
+  explicit BlockImpl(const ModelConfig& config);
+  // x: [B, T, d]; cos/sin: [B, T, 1, head_dim/2]. With a cache, appends this step's keys/values to layer `layer`.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                        KVCache* cache, int64_t layer);
+
+  RMSNorm attn_norm{nullptr}, ffn_norm{nullptr}, q_norm{nullptr}, k_norm{nullptr};
+  torch::nn::Linear wq{nullptr}, wk{nullptr}, wv{nullptr}, wo{nullptr};
+  torch::nn::Linear w_gate{nullptr}, w_up{nullptr}, w_down{nullptr};
+
+ private:
+  torch::Tensor attention(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
+                          KVCache* cache, int64_t layer);
+  ModelConfig config_;
+};
+TORCH_MODULE(Block);
+
+class TransformerImpl : public torch::nn::Module {
+ public:
+  explicit TransformerImpl(const ModelConfig& config);
+  // Logits [B, T, vocab]. With a cache, the input continues the cached sequences and the cache grows by T.
+  torch::Tensor forward(const ModelInput& input, KVCache* cache = nullptr);
+  const ModelConfig& config() const { return config_; }
+
+  torch::nn::Embedding embed{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+  torch::nn::Linear lm_head{nullptr};
+
+ private:
+  void initialize_weights();
+  ModelConfig config_;
+  torch::Tensor inv_freq_;   // [head_dim/2]
+  torch::Tensor pair_axis_;  // [head_dim/2] int64: which of (t,row,col) each rotary pair follows
+};
+TORCH_MODULE(Transformer);
+
+// Interleaved rotary embedding of x [B, T, H, head_dim] with cos/sin [B, T, 1, head_dim/2].
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+// Text positions: (t, t, t) for t = start .. start+length-1, as [1, length, 3].
+torch::Tensor text_positions(int64_t start, int64_t length, const torch::Device& device);
+
+}  // namespace muse

@@ -1,0 +1,117 @@
+#include "tokenizer/chat_format.h"
+
+#include "util/error.h"
+
+namespace muse {
+
+void TokenSequence::append_token(int id, bool trained) {
+  const int32_t t = next_t();
+  tokens.push_back(id);
+  loss_mask.push_back(trained ? 1 : 0);
+  positions.push_back({t, t, t});
+}
+
+void TokenSequence::append_text(const Tokenizer& tok, const std::string& text, bool trained) {
+  for (int id : tok.encode(text)) append_token(id, trained);
+}
+
+Role parse_role(const std::string& name) {
+  if (name == "system") return Role::System;
+  if (name == "user") return Role::User;
+  if (name == "assistant") return Role::Assistant;
+  if (name == "tool") return Role::Tool;
+  throw MuseError("unknown role \"" + name + "\", expected one of system, user, assistant, tool");
+}
+
+const char* role_name(Role role) {
+  switch (role) {
+    case Role::System: return "system";
+    case Role::User: return "user";
+    case Role::Assistant: return "assistant";
+    case Role::Tool: return "tool";
+  }
+  return "?";
+}
+
+namespace {
+
+Special role_token(Role role) {
+  switch (role) {
+    case Role::System: return Special::System;
+    case Role::User: return Special::User;
+    case Role::Assistant: return Special::Assistant;
+    case Role::Tool: return Special::Tool;
+  }
+  return Special::User;
+}
+
+void append_segments(TokenSequence& seq, const Tokenizer& tok, const std::vector<Segment>& segments, bool trained) {
+  for (const auto& segment : segments) {
+    switch (segment.kind) {
+      case SegmentKind::Text: seq.append_text(tok, segment.text, trained); break;
+    }
+  }
+}
+
+}  // namespace
+
+TokenSequence render_conversation(const Tokenizer& tok, const std::vector<Message>& messages,
+                                  bool generation_prompt, const RenderOptions& options) {
+  TokenSequence seq;
+  const bool all = options.train_on_all_tokens;
+  seq.append_token(tok.bos(), false);
+  for (const auto& message : messages) {
+    const bool trained = all || message.role == Role::Assistant;
+    // The role header is context, not a prediction target: the harness decides who speaks.
+    seq.append_token(tok.special(role_token(message.role)), all);
+    if (message.role == Role::Assistant) {
+      seq.append_token(tok.special(Special::ThinkBegin), all);
+      if (options.keep_thinking) seq.append_text(tok, message.thinking, trained);
+      seq.append_token(tok.special(Special::ThinkEnd), trained);
+    }
+    append_segments(seq, tok, message.content, trained);
+    seq.append_token(tok.special(Special::EndOfTurn), trained);
+  }
+  if (generation_prompt) {
+    seq.append_token(tok.special(Special::Assistant), all);
+    seq.append_token(tok.special(Special::ThinkBegin), all);
+  }
+  return seq;
+}
+
+TokenSequence render_example(const Tokenizer& tok, const Example& example, const RenderOptions& options) {
+  std::vector<Message> messages(2);
+  messages[0].role = Role::User;
+  messages[0].content = example.prompt;
+  messages[1].role = Role::Assistant;
+  messages[1].thinking = example.reasoning;
+  messages[1].content = {text_segment(example.answer)};
+  return render_conversation(tok, messages, false, options);
+}
+
+TokenSequence render_prompt(const Tokenizer& tok, const std::vector<Segment>& prompt) {
+  std::vector<Message> messages(1);
+  messages[0].content = prompt;
+  return render_conversation(tok, messages, true);
+}
+
+ParsedReply parse_reply(const Tokenizer& tok, const std::vector<int>& generated) {
+  ParsedReply reply;
+  std::vector<int> thinking, answer;
+  for (int id : generated) {
+    if (id == tok.special(Special::EndOfTurn) || id == tok.eos()) {
+      reply.finished = true;
+      break;
+    }
+    if (id == tok.special(Special::ThinkEnd) && !reply.finished_thinking) {
+      reply.finished_thinking = true;
+      continue;
+    }
+    (reply.finished_thinking ? answer : thinking).push_back(id);
+  }
+  reply.thinking = tok.decode(thinking);
+  reply.answer = tok.decode(answer);
+  return reply;
+}
+
+}  // namespace muse

@@ -1,0 +1,29 @@
+// Training checkpoints: RUN/checkpoints/step_NNNNNNN/{model.safetensors, optimizer.safetensors, state.json}.
+// Each checkpoint is written into a temporary folder and renamed into place, then RUN/checkpoints/latest is
+// replaced atomically: a kill at any moment leaves the previous checkpoint intact and findable.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <torch/nn/module.h>
+
+#include "training/adamw.h"
+
+namespace muse {
+
+struct CheckpointState {
+  int64_t step = 0;           // optimizer steps completed; training continues at this step
+  int64_t tokens_seen = 0;
+  double train_seconds = 0.0;
+  std::string run_fingerprint;  // the run's data/optimizer settings; resume refuses a different run
+};
+
+void save_checkpoint(const std::string& run_dir, const torch::nn::Module& model, const AdamW& optimizer,
+                     const CheckpointState& state, int keep_last = 2);
+// Directory of the newest complete checkpoint, if any.
+std::optional<std::string> latest_checkpoint(const std::string& run_dir);
+// Restores model and optimizer; MuseError names the file and the problem (missing, corrupt, other model).
+CheckpointState load_checkpoint(const std::string& checkpoint_dir, torch::nn::Module& model, AdamW& optimizer);
+
+}  // namespace muse

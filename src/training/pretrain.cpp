@@ -1,0 +1,262 @@
+#include "training/pretrain.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "data/jsonl.h"
+#include "model/weights.h"
+#include "runtime/runtime.h"
+#include "training/checkpoint.h"
+#include "training/loss.h"
+#include "training/lr_schedule.h"
+#include "training/pretrain_data.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
+
+namespace muse {
+namespace fs = std::filesystem;
+
+void PretrainParams::validate() const {
+  auto positive = [](int64_t v, const char* name) {
+    if (v <= 0) throw MuseError(std::string(name) + " must be > 0, got " + std::to_string(v));
+  };
+  if (out_dir.empty()) throw MuseError("--out is required");
+  positive(steps, "steps");
+  positive(batch_size, "batch_size");
+  positive(seq_len, "seq_len");
+  positive(grad_accum, "grad_accum");
+  if (lr < 0) throw MuseError("lr must be >= 0");
+  if (warmup_steps < 0) throw MuseError("warmup_steps must be >= 0");
+  if (eval_every < 0 || checkpoint_every < 0) throw MuseError("eval_every and checkpoint_every must be >= 0");
+  LrSchedule{schedule}.validate();
+  parse_mixture(mixture);
+}
+
+std::string PretrainParams::fingerprint() const {
+  std::ostringstream s;
+  s << "mixture=" << mixture << " steps=" << steps << " batch_size=" << batch_size << " seq_len=" << seq_len
+    << " grad_accum=" << grad_accum << " lr=" << lr << " schedule=" << schedule << " warmup=" << warmup_steps
+    << " min_lr_ratio=" << min_lr_ratio << " wd=" << adamw.weight_decay << " betas=" << adamw.beta1 << ","
+    << adamw.beta2 << " clip=" << grad_clip << " seed=" << seed << " text=";
+  for (const auto& f : text_files) s << f << ";";
+  return s.str();
+}
+
+namespace {
+
+std::string format_duration(double seconds) {
+  char buf[32];
+  const int s = static_cast<int>(seconds);
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%dh%02dm", s / 3600, (s / 60) % 60);
+  else std::snprintf(buf, sizeof buf, "%dm%02ds", s / 60, s % 60);
+  return buf;
+}
+
+// Drops metric lines past `step` so a resumed run's log reads as if it had never stopped.
+void truncate_metrics(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    try {
+      if (nlohmann::json::parse(line).value("step", int64_t{0}) <= step) kept += line + "\n";
+    } catch (const nlohmann::json::exception&) {
+      // A torn last line from a kill: drop it.
+    }
+  }
+  write_file_atomic(path, kept);
+}
+
+double eval_loss(TransformerImpl& model, const PretrainData& data, const PretrainParams& p, const c10::Device& device) {
+  torch::NoGradGuard no_grad;
+  model.eval();
+  double total = 0.0;
+  for (int64_t i = 0; i < p.eval_batches; ++i) {
+    const auto b = data.batch(p.seed ^ 0x5eed, i, 0, p.batch_size, p.seq_len);
+    const auto logits = model.forward({b.tokens.to(device), b.positions.to(device)});
+    total += language_model_loss(logits, b.targets.to(device), 0.0).cross_entropy.item<double>();
+  }
+  model.train();
+  return total / static_cast<double>(std::max<int64_t>(1, p.eval_batches));
+}
+
+std::vector<TaskEvalResult> eval_tasks(Transformer& model, const Tokenizer& tok, const std::vector<MixtureEntry>& mix,
+                                       const PretrainParams& p, const c10::Device& device) {
+  std::vector<TaskEvalResult> results;
+  if (p.eval_problems <= 0) return results;
+  Generator generator(model, device);
+  for (const auto& m : mix) {
+    if (m.task == "text") continue;
+    const auto task = make_task(m.task);
+    for (int d = m.min_difficulty; d <= m.max_difficulty; ++d)
+      results.push_back(evaluate_task(generator, tok, *task, d, p.eval_problems, p.seed,
+                                      static_cast<int>(std::min<int64_t>(256, model->config().max_seq_len / 2))));
+  }
+  model->train();
+  return results;
+}
+
+nlohmann::json eval_json(const std::vector<TaskEvalResult>& evals) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& r : evals) j[r.task + "@" + std::to_string(r.difficulty)] = r.accuracy;
+  return j;
+}
+
+}  // namespace
+
+PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
+  p.validate();
+  const auto device = parse_device(p.device);
+  ModelConfig config = config_in;
+  const fs::path run(p.out_dir);
+  const std::string tokenizer_path = (run / "tokenizer.model").string();
+  if (!fs::exists(tokenizer_path))
+    throw file_error(tokenizer_path, "missing: train a tokenizer first (muse tokenizer train --out " + p.out_dir + ")");
+  const auto tokenizer = Tokenizer::load(tokenizer_path);
+  config.vocab_size = tokenizer.vocab_size();
+  if (config.max_seq_len < p.seq_len) config.max_seq_len = p.seq_len;
+  config.validate();
+
+  std::vector<std::string> text_docs;
+  for (const auto& f : p.text_files)
+    for (auto& d : load_text_jsonl(f)) text_docs.push_back(std::move(d.text));
+  const auto mixture = parse_mixture(p.mixture);
+  PretrainData train_data(tokenizer, mixture, text_docs, Split::Train);
+  PretrainData heldout_data(tokenizer, mixture, text_docs, Split::Heldout);
+
+  torch::manual_seed(p.seed);
+  Transformer model(config);
+  model->to(device);
+  model->train();
+  AdamW optimizer(*model, p.adamw);
+  LrSchedule schedule{p.schedule, p.lr > 0 ? p.lr : default_learning_rate(config), p.min_lr_ratio, p.warmup_steps,
+                      p.steps};
+
+  CheckpointState state;
+  state.run_fingerprint = p.fingerprint();
+  const std::string metrics_path = (run / "metrics.jsonl").string();
+  if (p.resume) {
+    const auto latest = latest_checkpoint(p.out_dir);
+    if (!latest) throw file_error(p.out_dir, "--resume given but there is no checkpoint in " + p.out_dir + "/checkpoints");
+    const auto saved = model_config_from_json(
+        nlohmann::json::parse(read_file((run / "config.json").string())).at("model"), (run / "config.json").string());
+    if (nlohmann::json(saved) != nlohmann::json(config))
+      throw file_error((run / "config.json").string(), "the checkpoint's model config differs from this run's");
+    const auto loaded = load_checkpoint(*latest, *model, optimizer);
+    if (loaded.run_fingerprint != state.run_fingerprint)
+      throw file_error(*latest, "checkpoint is from a run with different settings:\n  checkpoint: " +
+                                    loaded.run_fingerprint + "\n  this run:   " + state.run_fingerprint);
+    state = loaded;
+    truncate_metrics(metrics_path, state.step);
+    std::fprintf(stderr, "[pretrain] resumed from %s at step %lld\n", latest->c_str(), static_cast<long long>(state.step));
+  } else {
+    if (latest_checkpoint(p.out_dir))
+      throw file_error(p.out_dir, "already holds a training run; pass --resume to continue it, or choose another --out");
+    std::error_code ec;
+    fs::remove(metrics_path, ec);
+  }
+  nlohmann::json config_file = {{"format", "muse-model-v1"}, {"model", config}};
+  write_file_atomic((run / "config.json").string(), config_file.dump(2) + "\n");
+
+  const double flops_per_token = config.train_flops_per_token(p.seq_len);
+  std::fprintf(stderr, "[pretrain] %s | model %s: %.2fM params, %.1f MFLOP/token | %s\n",
+               runtime_summary(device).c_str(), config.preset.c_str(), config.parameter_count() / 1e6,
+               flops_per_token / 1e6, mixture_to_string(mixture).c_str());
+
+  std::ofstream metrics(metrics_path, std::ios::app);
+  PretrainResult result;
+  const bool tty = isatty(STDERR_FILENO);
+  const auto run_start = std::chrono::steady_clock::now();
+  const double seconds_before = state.train_seconds;
+  int64_t tokens_this_run = 0;
+  double smoothed_loss = -1.0;
+
+  for (int64_t step = state.step; step < p.steps; ++step) {
+    const auto step_start = std::chrono::steady_clock::now();
+    const double lr = schedule.at(step);
+    double step_loss = 0.0;
+    int64_t step_tokens = 0;
+    for (int64_t micro = 0; micro < p.grad_accum; ++micro) {
+      const auto batch = train_data.batch(p.seed, step, micro, p.batch_size, p.seq_len);
+      const auto logits = model->forward({batch.tokens.to(device), batch.positions.to(device)});
+      const auto loss = language_model_loss(logits, batch.targets.to(device), config.z_loss);
+      (loss.total / static_cast<double>(p.grad_accum)).backward();
+      step_loss += loss.cross_entropy.item<double>() / static_cast<double>(p.grad_accum);
+      step_tokens += p.batch_size * p.seq_len;
+    }
+    if (!std::isfinite(step_loss))
+      throw MuseError("training diverged at step " + std::to_string(step) + " (loss " + std::to_string(step_loss) +
+                      "); lower --lr or raise --warmup");
+    const double grad_norm = clip_grad_norm(*model, p.grad_clip);
+    optimizer.step(lr);
+    optimizer.zero_grad();
+
+    state.step = step + 1;
+    state.tokens_seen += step_tokens;
+    tokens_this_run += step_tokens;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+    state.train_seconds = seconds_before + elapsed;
+    const double step_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
+    result.losses.push_back(step_loss);
+    smoothed_loss = smoothed_loss < 0 ? step_loss : 0.9 * smoothed_loss + 0.1 * step_loss;
+    const double tok_per_s = tokens_this_run / std::max(1e-9, elapsed);
+
+    if (state.step % p.log_every == 0 || state.step == p.steps) {
+      metrics << nlohmann::json{{"step", state.step}, {"loss", step_loss},      {"lr", lr},
+                                {"grad_norm", grad_norm}, {"tokens", state.tokens_seen}, {"tok_per_s", tok_per_s},
+                                {"step_seconds", step_seconds}, {"elapsed", state.train_seconds}}
+                     .dump()
+              << "\n";
+      metrics.flush();
+    }
+    if (p.progress && (tty || state.step % p.log_every == 0 || state.step == p.steps)) {
+      const double eta = static_cast<double>(p.steps - state.step) * elapsed / static_cast<double>(result.losses.size());
+      std::fprintf(stderr, "%sstep %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s | %.1f GFLOP/s | ETA %s%s",
+                   tty ? "\r" : "", static_cast<long long>(state.step), static_cast<long long>(p.steps), smoothed_loss,
+                   lr, tok_per_s, tok_per_s * flops_per_token / 1e9, format_duration(eta).c_str(), tty ? "   " : "\n");
+      std::fflush(stderr);
+    }
+    const bool last = state.step == p.steps;
+    if (p.eval_every > 0 && state.step % p.eval_every == 0 && !last) {
+      const double el = eval_loss(*model, heldout_data, p, device);
+      const auto evals = eval_tasks(model, tokenizer, mixture, p, device);
+      metrics << nlohmann::json{{"step", state.step}, {"eval_loss", el}, {"task_accuracy", eval_json(evals)}}.dump()
+              << "\n";
+      metrics.flush();
+      if (p.progress) std::fprintf(stderr, "%s[eval] step %lld: eval loss %.4f %s\n", tty ? "\n" : "",
+                                   static_cast<long long>(state.step), el, eval_json(evals).dump().c_str());
+    }
+    if ((p.checkpoint_every > 0 && state.step % p.checkpoint_every == 0) || last ||
+        state.step == p.stop_after_step)
+      save_checkpoint(p.out_dir, *model, optimizer, state);
+    if (state.step == p.stop_after_step) {
+      result.steps = state.step;
+      return result;
+    }
+  }
+  if (p.progress && tty) std::fprintf(stderr, "\n");
+
+  save_module_weights(*model, (run / "model.safetensors").string(), {{"format", "muse-model-v1"}});
+  result.steps = state.step;
+  result.tokens = state.tokens_seen;
+  result.seconds = state.train_seconds;
+  result.tokens_per_second = tokens_this_run /
+      std::max(1e-9, std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count());
+  result.final_train_loss = result.losses.empty() ? 0.0 : result.losses.back();
+  result.final_eval_loss = eval_loss(*model, heldout_data, p, device);
+  result.evals = eval_tasks(model, tokenizer, mixture, p, device);
+  metrics << nlohmann::json{{"step", state.step}, {"eval_loss", result.final_eval_loss},
+                            {"task_accuracy", eval_json(result.evals)}, {"final", true}}
+                 .dump()
+          << "\n";
+  return result;
+}
+
+}  // namespace muse

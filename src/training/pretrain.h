@@ -1,0 +1,58 @@
+// The pretraining loop: AdamW, warmup + cosine/WSD, gradient clipping and accumulation, periodic eval loss and
+// task accuracy, a progress line, metrics as JSONL, atomic checkpoints and exact resume.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "eval/task_eval.h"
+#include "model/config.h"
+#include "training/adamw.h"
+
+namespace muse {
+
+struct PretrainParams {
+  std::string out_dir;                   // run directory; holds tokenizer.model and becomes a model directory
+  std::string mixture = "add:1-2";       // see parse_mixture()
+  std::vector<std::string> text_files;   // user JSONL {"text": ...} documents (mixture entry "text")
+  int64_t steps = 1000;
+  int64_t batch_size = 32;               // rows per micro-batch
+  int64_t seq_len = 128;                 // tokens per row
+  int64_t grad_accum = 1;                // micro-batches per optimizer step
+  double lr = 0.0;                       // peak; 0 = default_learning_rate(model)
+  std::string schedule = "cosine";       // cosine | wsd
+  int64_t warmup_steps = 50;
+  double min_lr_ratio = 0.1;
+  AdamWParams adamw;
+  double grad_clip = 1.0;                // 0 = off
+  int64_t eval_every = 0;                // 0 = only at the end
+  int64_t eval_batches = 4;              // held-out batches for eval loss
+  int eval_problems = 100;               // held-out problems per task and difficulty for accuracy
+  int64_t checkpoint_every = 100;        // 0 = only at the end
+  int64_t log_every = 10;
+  uint64_t seed = 1;
+  std::string device = "cpu";
+  bool resume = false;                   // continue from out_dir's latest checkpoint
+  bool progress = true;                  // live progress line on stderr
+  int64_t stop_after_step = -1;          // for tests: return right after this step's checkpoint, as if killed
+
+  void validate() const;                 // MuseError naming the field
+  // The settings that must not change across a resume (data, batch, schedule, optimizer).
+  std::string fingerprint() const;
+};
+
+struct PretrainResult {
+  int64_t steps = 0;
+  int64_t tokens = 0;
+  double seconds = 0.0;
+  double tokens_per_second = 0.0;
+  double final_train_loss = 0.0;
+  double final_eval_loss = 0.0;
+  std::vector<double> losses;            // training loss of every step run in this process
+  std::vector<TaskEvalResult> evals;     // final task accuracy
+};
+
+// Trains `config` on the mixture. out_dir/tokenizer.model must exist (muse tokenizer train).
+PretrainResult pretrain(const ModelConfig& config, const PretrainParams& params);
+
+}  // namespace muse

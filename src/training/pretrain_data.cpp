@@ -1,0 +1,177 @@
+#include "training/pretrain_data.h"
+
+#include <sstream>
+
+#include "util/error.h"
+
+namespace muse {
+namespace {
+
+int parse_int(const std::string& s, const std::string& entry) {
+  try {
+    size_t used = 0;
+    const int v = std::stoi(s, &used);
+    if (used == s.size()) return v;
+  } catch (const std::exception&) {
+  }
+  throw MuseError("mixture entry '" + entry + "': '" + s + "' is not an integer");
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  std::stringstream ss(s);
+  std::string part;
+  while (std::getline(ss, part, sep)) parts.push_back(part);
+  return parts;
+}
+
+std::string example_plain_text(const Example& ex) {
+  return segments_text(ex.prompt) + "\n" + ex.reasoning + "\n" + ex.answer;
+}
+
+}  // namespace
+
+std::vector<MixtureEntry> parse_mixture(const std::string& spec) {
+  std::vector<MixtureEntry> mixture;
+  for (const auto& entry : split(spec, ',')) {
+    if (entry.empty()) continue;
+    const auto fields = split(entry, ':');
+    if (fields.empty() || fields.size() > 3 || fields[0].empty())
+      throw MuseError("mixture entry '" + entry + "': expected TASK[:MIN-MAX][:WEIGHT]");
+    MixtureEntry m;
+    m.task = fields[0];
+    if (m.task != "text") {
+      const auto task = make_task(m.task);  // validates the name
+      m.min_difficulty = m.max_difficulty = task->min_difficulty();
+      if (fields.size() >= 2 && !fields[1].empty()) {
+        const auto range = split(fields[1], '-');
+        if (range.size() == 1) m.min_difficulty = m.max_difficulty = parse_int(range[0], entry);
+        else if (range.size() == 2) {
+          m.min_difficulty = parse_int(range[0], entry);
+          m.max_difficulty = parse_int(range[1], entry);
+        } else throw MuseError("mixture entry '" + entry + "': difficulty must be N or MIN-MAX");
+      }
+      if (m.min_difficulty > m.max_difficulty || m.min_difficulty < task->min_difficulty() ||
+          m.max_difficulty > task->max_difficulty())
+        throw MuseError("mixture entry '" + entry + "': difficulty range must lie within [" +
+                        std::to_string(task->min_difficulty()) + ", " + std::to_string(task->max_difficulty()) +
+                        "] for task " + m.task);
+    }
+    if (fields.size() == 3) {
+      try {
+        m.weight = std::stod(fields[2]);
+      } catch (const std::exception&) {
+        throw MuseError("mixture entry '" + entry + "': weight '" + fields[2] + "' is not a number");
+      }
+      if (!(m.weight > 0)) throw MuseError("mixture entry '" + entry + "': weight must be > 0");
+    }
+    mixture.push_back(m);
+  }
+  if (mixture.empty()) throw MuseError("empty data mixture");
+  return mixture;
+}
+
+std::string mixture_to_string(const std::vector<MixtureEntry>& mixture) {
+  std::string out;
+  for (const auto& m : mixture) {
+    if (!out.empty()) out += ",";
+    out += m.task;
+    if (m.task != "text") out += ":" + std::to_string(m.min_difficulty) + "-" + std::to_string(m.max_difficulty);
+    std::ostringstream w;
+    w << m.weight;
+    out += ":" + w.str();
+  }
+  return out;
+}
+
+PretrainData::PretrainData(const Tokenizer& tokenizer, std::vector<MixtureEntry> mixture,
+                           std::vector<std::string> text_docs, Split split)
+    : tokenizer_(&tokenizer), mixture_(std::move(mixture)), text_docs_(std::move(text_docs)), split_(split) {
+  for (const auto& m : mixture_) {
+    if (m.task == "text" && text_docs_.empty())
+      throw MuseError("mixture has a 'text' entry but no text documents were given (--text FILE.jsonl)");
+    tasks_.push_back(m.task == "text" ? nullptr : make_task(m.task));
+    total_weight_ += m.weight;
+  }
+}
+
+const MixtureEntry& PretrainData::pick(Rng& rng) const {
+  double r = rng.uniform() * total_weight_;
+  for (const auto& m : mixture_) {
+    r -= m.weight;
+    if (r < 0) return m;
+  }
+  return mixture_.back();
+}
+
+Example PretrainData::example_for(const MixtureEntry& entry, Rng& rng) const {
+  const size_t index = static_cast<size_t>(&entry - mixture_.data());
+  const int difficulty = static_cast<int>(rng.uniform_int(entry.min_difficulty, entry.max_difficulty));
+  return tasks_[index]->sample(rng, difficulty, split_);
+}
+
+TokenSequence PretrainData::document(Rng& rng) const {
+  const auto& entry = pick(rng);
+  if (entry.task == "text") {
+    TokenSequence seq;
+    seq.append_token(tokenizer_->bos(), true);
+    seq.append_text(*tokenizer_, text_docs_[static_cast<size_t>(rng.uniform_int(0, text_docs_.size() - 1))], true);
+    seq.append_token(tokenizer_->eos(), true);
+    return seq;
+  }
+  RenderOptions options;
+  options.train_on_all_tokens = true;
+  return render_example(*tokenizer_, example_for(entry, rng), options);
+}
+
+Batch PretrainData::batch(uint64_t seed, int64_t step, int64_t micro, int64_t batch_size, int64_t seq_len) const {
+  Rng rng(seed_mix(seed, static_cast<uint64_t>(step), static_cast<uint64_t>(micro)));
+  const int64_t row = seq_len + 1;
+  const int64_t needed = batch_size * row;
+  std::vector<int64_t> tokens;
+  std::vector<uint8_t> mask;
+  tokens.reserve(static_cast<size_t>(needed));
+  mask.reserve(static_cast<size_t>(needed));
+  while (static_cast<int64_t>(tokens.size()) < needed) {
+    const auto doc = document(rng);
+    tokens.insert(tokens.end(), doc.tokens.begin(), doc.tokens.end());
+    mask.insert(mask.end(), doc.loss_mask.begin(), doc.loss_mask.end());
+  }
+  Batch b;
+  b.tokens = at::empty({batch_size, seq_len}, at::kLong);
+  b.targets = at::empty({batch_size, seq_len}, at::kLong);
+  auto* in = b.tokens.data_ptr<int64_t>();
+  auto* out = b.targets.data_ptr<int64_t>();
+  for (int64_t r = 0; r < batch_size; ++r) {
+    for (int64_t t = 0; t < seq_len; ++t) {
+      const size_t i = static_cast<size_t>(r * row + t);
+      in[r * seq_len + t] = tokens[i];
+      const bool trained = mask[i + 1] != 0;
+      out[r * seq_len + t] = trained ? tokens[i + 1] : -1;
+      b.target_tokens += trained ? 1 : 0;
+    }
+  }
+  // Rotary positions are relative, so packed rows can simply count 0..T-1.
+  b.positions = at::arange(seq_len, at::kLong).view({1, seq_len, 1}).expand({batch_size, seq_len, 3}).contiguous();
+  return b;
+}
+
+std::vector<std::string> mixture_corpus(const std::vector<MixtureEntry>& mixture,
+                                        const std::vector<std::string>& text_docs, int documents, uint64_t seed) {
+  std::vector<std::string> corpus(text_docs.begin(), text_docs.end());
+  double total = 0.0;
+  for (const auto& m : mixture) total += m.task == "text" ? 0.0 : m.weight;
+  Rng rng(seed);
+  for (const auto& m : mixture) {
+    if (m.task == "text") continue;
+    const auto task = make_task(m.task);
+    const int n = std::max(1, static_cast<int>(documents * m.weight / total));
+    for (int i = 0; i < n; ++i) {
+      const int difficulty = static_cast<int>(rng.uniform_int(m.min_difficulty, m.max_difficulty));
+      corpus.push_back(example_plain_text(task->sample(rng, difficulty, Split::Train)));
+    }
+  }
+  return corpus;
+}
+
+}  // namespace muse

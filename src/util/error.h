@@ -1,0 +1,18 @@
+// Errors are thrown as MuseError deep inside and reported once, as one line, at the CLI/server boundary.
+#pragma once
+#include <stdexcept>
+#include <string>
+
+namespace muse {
+
+class MuseError : public std::runtime_error {
+ public:
+  explicit MuseError(const std::string& message) : std::runtime_error(message) {}
+};
+
+// Error about a file: "PATH: problem".
+inline MuseError file_error(const std::string& path, const std::string& problem) {
+  return MuseError(path + ": " + problem);
+}
+
+}  // namespace muse
