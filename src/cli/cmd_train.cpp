@@ -75,6 +75,7 @@ void add_train_commands(CLI::App& app) {
   pre->add_option("--batch-size", params->batch_size)->capture_default_str();
   pre->add_option("--seq-len", params->seq_len)->capture_default_str();
   pre->add_option("--grad-accum", params->grad_accum)->capture_default_str();
+  pre->add_flag("!--no-prompt-loss", params->prompt_loss, "train task examples on the reply only");
   pre->add_option("--lr", params->lr, "peak learning rate (0 = derived from width)")->capture_default_str();
   pre->add_option("--schedule", params->schedule, "cosine | wsd")->capture_default_str();
   pre->add_option("--warmup", params->warmup_steps)->capture_default_str();

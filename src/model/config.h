@@ -19,8 +19,9 @@ struct ModelConfig {
   int64_t ffn_hidden = 384;     // SwiGLU inner width
   int64_t max_seq_len = 512;    // longest sequence the KV cache and training rows hold
   double rope_theta = 10000.0;
-  // M-RoPE: how many rotary frequency pairs follow t, row and col (sum = head_dim / 2). Text has equal
-  // ids on all three, so for text this is exactly llama's 1D RoPE (adjacent pairs 2i, 2i+1 rotate).
+  // M-RoPE: how many rotary frequency pairs follow t, row and col (sum = head_dim / 2), interleaved across
+  // the spectrum (see mrope_pair_axes). Text has equal ids on all three, so for text this is exactly llama's
+  // 1D RoPE (adjacent pairs 2i, 2i+1 rotate).
   std::array<int64_t, 3> mrope_sections = {8, 4, 4};
   double norm_eps = 1e-5;
   bool qk_norm = false;         // RMSNorm on q and k per head (Chameleon's fix for multimodal norm growth)

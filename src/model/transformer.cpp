@@ -1,5 +1,6 @@
 #include "model/transformer.h"
 
+#include <array>
 #include <cmath>
 
 #include "util/error.h"
@@ -124,10 +125,29 @@ TransformerImpl::TransformerImpl(const ModelConfig& config) : config_(config) {
   inv_freq_ = register_buffer(
       "inv_freq", torch::pow(config_.rope_theta, -torch::arange(0, pairs, torch::kFloat64) * 2.0 / config_.head_dim())
                       .to(torch::kFloat32));
-  std::vector<int64_t> axis;
-  for (int a = 0; a < 3; ++a) axis.insert(axis.end(), config_.mrope_sections[a], a);
-  pair_axis_ = register_buffer("pair_axis", torch::tensor(axis, torch::kInt64));
+  pair_axis_ = register_buffer("pair_axis", torch::tensor(mrope_pair_axes(config_), torch::kInt64));
   initialize_weights();
+}
+
+std::vector<int64_t> mrope_pair_axes(const ModelConfig& config) {
+  // Interleave the sections across the frequency spectrum (t, row, col, t, ...) rather than giving each axis
+  // a contiguous block: contiguous blocks leave the last axis only the lowest frequencies, which barely
+  // rotate over an image's few dozen columns. Each pair goes to the axis with the most quota left.
+  const auto& sections = config.mrope_sections;
+  std::array<int64_t, 3> used = {0, 0, 0};
+  std::vector<int64_t> axis;
+  for (int64_t i = 0; i < config.head_dim() / 2; ++i) {
+    int best = -1;
+    double best_left = -1.0;
+    for (int a = 0; a < 3; ++a) {
+      if (used[a] >= sections[a]) continue;
+      const double left = static_cast<double>(sections[a] - used[a]) / static_cast<double>(sections[a]);
+      if (left > best_left) best = a, best_left = left;
+    }
+    axis.push_back(best);
+    ++used[best];
+  }
+  return axis;
 }
 
 void TransformerImpl::initialize_weights() {

@@ -80,6 +80,8 @@ TORCH_MODULE(Transformer);
 
 // Interleaved rotary embedding of x [B, T, H, head_dim] with cos/sin [B, T, 1, head_dim/2].
 torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+// Which of (t, row, col) each rotary frequency pair follows: sections interleaved across the spectrum.
+std::vector<int64_t> mrope_pair_axes(const ModelConfig& config);
 // Text positions: (t, t, t) for t = start .. start+length-1, as [1, length, 3].
 torch::Tensor text_positions(int64_t start, int64_t length, const torch::Device& device);
 

@@ -42,7 +42,7 @@ void PretrainParams::validate() const {
 std::string PretrainParams::fingerprint() const {
   std::ostringstream s;
   s << "mixture=" << mixture << " steps=" << steps << " batch_size=" << batch_size << " seq_len=" << seq_len
-    << " grad_accum=" << grad_accum << " lr=" << lr << " schedule=" << schedule << " warmup=" << warmup_steps
+    << " grad_accum=" << grad_accum << " prompt_loss=" << prompt_loss << " lr=" << lr << " schedule=" << schedule << " warmup=" << warmup_steps
     << " min_lr_ratio=" << min_lr_ratio << " wd=" << adamw.weight_decay << " betas=" << adamw.beta1 << ","
     << adamw.beta2 << " clip=" << grad_clip << " seed=" << seed << " text=";
   for (const auto& f : text_files) s << f << ";";
@@ -128,8 +128,8 @@ PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
   for (const auto& f : p.text_files)
     for (auto& d : load_text_jsonl(f)) text_docs.push_back(std::move(d.text));
   const auto mixture = parse_mixture(p.mixture);
-  PretrainData train_data(tokenizer, mixture, text_docs, Split::Train);
-  PretrainData heldout_data(tokenizer, mixture, text_docs, Split::Heldout);
+  PretrainData train_data(tokenizer, mixture, text_docs, Split::Train, p.prompt_loss);
+  PretrainData heldout_data(tokenizer, mixture, text_docs, Split::Heldout, p.prompt_loss);
 
   torch::manual_seed(p.seed);
   Transformer model(config);

@@ -19,6 +19,7 @@ struct PretrainParams {
   int64_t batch_size = 32;               // rows per micro-batch
   int64_t seq_len = 128;                 // tokens per row
   int64_t grad_accum = 1;                // micro-batches per optimizer step
+  bool prompt_loss = true;               // false: task examples train on the reply only (prompts are random)
   double lr = 0.0;                       // peak; 0 = default_learning_rate(model)
   std::string schedule = "cosine";       // cosine | wsd
   int64_t warmup_steps = 50;

@@ -85,8 +85,12 @@ std::string mixture_to_string(const std::vector<MixtureEntry>& mixture) {
 }
 
 PretrainData::PretrainData(const Tokenizer& tokenizer, std::vector<MixtureEntry> mixture,
-                           std::vector<std::string> text_docs, Split split)
-    : tokenizer_(&tokenizer), mixture_(std::move(mixture)), text_docs_(std::move(text_docs)), split_(split) {
+                           std::vector<std::string> text_docs, Split split, bool prompt_loss)
+    : tokenizer_(&tokenizer),
+      mixture_(std::move(mixture)),
+      text_docs_(std::move(text_docs)),
+      split_(split),
+      prompt_loss_(prompt_loss) {
   for (const auto& m : mixture_) {
     if (m.task == "text" && text_docs_.empty())
       throw MuseError("mixture has a 'text' entry but no text documents were given (--text FILE.jsonl)");
@@ -120,7 +124,7 @@ TokenSequence PretrainData::document(Rng& rng) const {
     return seq;
   }
   RenderOptions options;
-  options.train_on_all_tokens = true;
+  options.train_on_all_tokens = prompt_loss_;
   return render_example(*tokenizer_, example_for(entry, rng), options);
 }
 

@@ -36,8 +36,9 @@ struct Batch {
 class PretrainData {
  public:
   // `split` picks train problems or held-out ones (for eval loss); text documents are used as given.
+  // `prompt_loss` = false trains task examples on the reply only (reasoning, answer), not the random prompt.
   PretrainData(const Tokenizer& tokenizer, std::vector<MixtureEntry> mixture, std::vector<std::string> text_docs,
-               Split split = Split::Train);
+               Split split = Split::Train, bool prompt_loss = true);
   // Documents are packed back to back into rows of seq_len + 1 tokens (inputs and shifted targets).
   Batch batch(uint64_t seed, int64_t step, int64_t micro, int64_t batch_size, int64_t seq_len) const;
   // One rendered document (task example or user text) drawn from the mixture.
@@ -53,6 +54,7 @@ class PretrainData {
   std::vector<std::string> text_docs_;
   double total_weight_ = 0.0;
   Split split_;
+  bool prompt_loss_;
 };
 
 // For training the tokenizer before a Tokenizer exists: plain texts of examples from the mixture.

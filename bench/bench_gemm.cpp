@@ -1,0 +1,123 @@
+// fp32 GEMM throughput through at::mm (OpenBLAS underneath), the ceiling for everything the model does.
+//   bench_gemm [--torch-threads N] [--blas-threads N] [google-benchmark flags]
+// "square/N" benchmarks N x N x N; "train/..." benchmarks the matrix products of one training step of the
+// tiny (B64 T64) and small (B16 T128) presets: linear forward x·Wᵀ, backward-data g·W, backward-weight gᵀ·x.
+// Each reports a rate counter "GFLOP" (shown as GFLOP=…/s; in --benchmark_format=json it is GFLOP/s),
+// counting 2·M·N·K per product. Wall time (UseRealTime): OpenBLAS runs its own threads.
+#include <ATen/ATen.h>
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "runtime/runtime.h"
+
+namespace {
+
+void set_flops(benchmark::State& state, double flops_per_iter) {
+  state.counters["GFLOP"] = benchmark::Counter(flops_per_iter / 1e9 * static_cast<double>(state.iterations()),
+                                                 benchmark::Counter::kIsRate);
+}
+
+void BM_square(benchmark::State& state, int64_t n) {
+  const auto a = at::randn({n, n}), b = at::randn({n, n});
+  auto c = at::empty({n, n});
+  for (auto _ : state) {
+    at::mm_out(c, a, b);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  set_flops(state, 2.0 * n * n * n);
+}
+
+// kind 0: forward   y[M,N]  = x[M,K] · W[N,K]ᵀ   (what Linear does: W stored [out, in])
+// kind 1: bwd data  gx[M,K] = g[M,N] · W[N,K]
+// kind 2: bwd weight gW[N,K] = g[M,N]ᵀ · x[M,K]
+void BM_linear(benchmark::State& state, int64_t m, int64_t k, int64_t n, int kind) {
+  const auto x = at::randn({m, k}), w = at::randn({n, k}), g = at::randn({m, n});
+  for (auto _ : state) {
+    at::Tensor out;
+    if (kind == 0) out = at::mm(x, w.t());
+    else if (kind == 1) out = at::mm(g, w);
+    else out = at::mm(g.t(), x);
+    benchmark::DoNotOptimize(out.data_ptr());
+  }
+  set_flops(state, 2.0 * m * n * k);
+}
+
+// Attention scores q·kᵀ per (batch, head): [BH, T, hd] x [BH, hd, T].
+void BM_attention_scores(benchmark::State& state, int64_t bh, int64_t t, int64_t hd) {
+  const auto q = at::randn({bh, t, hd}), k = at::randn({bh, t, hd});
+  for (auto _ : state) {
+    auto s = at::bmm(q, k.transpose(1, 2));
+    benchmark::DoNotOptimize(s.data_ptr());
+  }
+  set_flops(state, 2.0 * bh * t * t * hd);
+}
+
+void register_benchmarks() {
+  for (int64_t n : {256, 384, 512, 768, 1024})
+    benchmark::RegisterBenchmark(("square/" + std::to_string(n)).c_str(), BM_square, n)
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
+  struct Shape {
+    const char* preset;
+    int64_t batch, seq;
+  };
+  const char* kinds[] = {"fwd", "bwd_data", "bwd_weight"};
+  for (const Shape s : {Shape{"tiny", 64, 64}, Shape{"small", 16, 128}}) {
+    const auto c = muse::preset_config(s.preset);
+    const int64_t m = s.batch * s.seq, d = c.d_model, hd = c.head_dim();
+    struct Layer {
+      const char* name;
+      int64_t k, n;
+    };
+    const std::vector<Layer> layers = {{"wq", d, c.n_heads * hd},
+                                       {"w_gate", d, c.ffn_hidden},
+                                       {"w_down", c.ffn_hidden, d},
+                                       {"lm_head", d, c.vocab_size}};
+    for (const auto& l : layers)
+      for (int kind = 0; kind < 3; ++kind) {
+        const std::string name = std::string("train/") + s.preset + "/" + l.name + "/" + kinds[kind] + "/M" +
+                                 std::to_string(m) + "_K" + std::to_string(l.k) + "_N" + std::to_string(l.n);
+        benchmark::RegisterBenchmark(name.c_str(), BM_linear, m, l.k, l.n, kind)
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+      }
+    const std::string name = std::string("train/") + s.preset + "/attn_scores/BH" +
+                             std::to_string(s.batch * c.n_heads) + "_T" + std::to_string(s.seq) + "_hd" +
+                             std::to_string(hd);
+    benchmark::RegisterBenchmark(name.c_str(), BM_attention_scores, s.batch * c.n_heads, s.seq, hd)
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  muse::ThreadParams threads{1, 0};
+  // Strip our own flags before Google Benchmark sees the rest.
+  std::vector<char*> rest = {argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&](const std::string& flag) -> const char* {
+      if (a.rfind(flag + "=", 0) == 0) return argv[i] + flag.size() + 1;
+      if (a == flag && i + 1 < argc) return argv[++i];
+      return nullptr;
+    };
+    if (const char* v = value("--torch-threads")) threads.torch_threads = std::atoi(v);
+    else if (const char* v2 = value("--blas-threads")) threads.blas_threads = std::atoi(v2);
+    else rest.push_back(argv[i]);
+  }
+  muse::configure_threads(threads);
+  int rest_argc = static_cast<int>(rest.size());
+  benchmark::Initialize(&rest_argc, rest.data());
+  if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 1;
+  register_benchmarks();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

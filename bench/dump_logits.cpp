@@ -1,0 +1,137 @@
+// Writes what Muse computes for fixed weights and tokens, for bench/reference_model.py --check:
+//   OUT/weights.safetensors  the model's parameters (save_module_weights), before any step
+//   OUT/io.safetensors       tokens, targets, positions [B,T,3], logits (before training), loss, grad_norm
+//                            (of the first step), logits_after (after --train-steps real training steps);
+//                            metadata: config (JSON), lr, train_steps
+// usage: dump_logits --out DIR [--preset tiny] [--batch 2] [--seq-len 16] [--kv-heads H] [--qk-norm]
+//                    [--mrope] [--train-steps 3] [--seed 7]
+// The zero-initialised lm_head is replaced by random weights and the norm gains are perturbed, so every
+// parameter shapes the logits. --mrope gives distinct (t, row, col) positions so all M-RoPE sections matter.
+#include <ATen/ATen.h>
+#include <torch/autograd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "model/config.h"
+#include "model/transformer.h"
+#include "model/weights.h"
+#include "runtime/runtime.h"
+#include "training/adamw.h"
+#include "training/loss.h"
+
+int main(int argc, char** argv) try {
+  std::string out_dir, preset = "tiny";
+  int64_t batch = 2, seq_len = 16, kv_heads = 0, train_steps = 3, seed = 7;
+  bool qk_norm = false, mrope = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "dump_logits: missing value for %s\n", flag.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (flag == "--out") out_dir = next();
+    else if (flag == "--preset") preset = next();
+    else if (flag == "--batch") batch = std::stoll(next());
+    else if (flag == "--seq-len") seq_len = std::stoll(next());
+    else if (flag == "--kv-heads") kv_heads = std::stoll(next());
+    else if (flag == "--train-steps") train_steps = std::stoll(next());
+    else if (flag == "--seed") seed = std::stoll(next());
+    else if (flag == "--qk-norm") qk_norm = true;
+    else if (flag == "--mrope") mrope = true;
+    else {
+      std::fprintf(stderr, "dump_logits: unknown flag %s\n", flag.c_str());
+      return 2;
+    }
+  }
+  if (out_dir.empty()) {
+    std::fprintf(stderr, "usage: dump_logits --out DIR [--preset tiny] [--batch 2] [--seq-len 16] [--kv-heads H] "
+                         "[--qk-norm] [--mrope] [--train-steps 3] [--seed 7]\n");
+    return 2;
+  }
+  muse::configure_threads({1, 0});
+  auto config = muse::preset_config(preset);
+  if (kv_heads > 0) config.n_kv_heads = kv_heads;
+  config.qk_norm = qk_norm;
+  config.max_seq_len = std::max(config.max_seq_len, seq_len);
+  config.validate();
+
+  torch::manual_seed(static_cast<uint64_t>(seed));
+  muse::Transformer model(config);
+  model->train();
+  {
+    torch::NoGradGuard no_grad;
+    model->lm_head->weight.normal_(0.0, 1.0 / std::sqrt(static_cast<double>(config.d_model)));
+    for (auto& item : model->named_parameters())
+      if (item.key().find("norm") != std::string::npos) item.value().add_(at::randn_like(item.value()) * 0.1);
+  }
+  std::filesystem::create_directories(out_dir);
+  muse::save_module_weights(*model, out_dir + "/weights.safetensors");
+
+  const auto row = at::randint(0, config.vocab_size, {batch, seq_len + 1}, at::kLong);
+  const auto tokens = row.narrow(1, 0, seq_len).clone();
+  auto targets = row.narrow(1, 1, seq_len).clone();  // own storage: the fill_ below must not touch tokens
+  targets.select(1, 0).fill_(-1);  // exercise ignore_index
+  at::Tensor positions;
+  if (mrope) {  // t increasing, row/col arbitrary: every section of the rotary pairs sees different ids
+    positions = at::stack({at::arange(seq_len, at::kLong).expand({batch, seq_len}),
+                           at::randint(0, 8, {batch, seq_len}, at::kLong),
+                           at::randint(0, 8, {batch, seq_len}, at::kLong)},
+                          -1)
+                    .contiguous();
+  } else {
+    positions = muse::text_positions(0, seq_len, torch::kCPU).expand({batch, seq_len, 3}).contiguous();
+  }
+
+  at::Tensor logits_before;
+  {
+    torch::NoGradGuard no_grad;
+    logits_before = model->forward({tokens, positions}).clone();
+  }
+  muse::AdamW optimizer(*model, muse::AdamWParams{});
+  const double lr = muse::default_learning_rate(config);
+  double first_loss = 0, first_norm = 0;
+  for (int64_t s = 0; s < train_steps; ++s) {
+    const auto logits = model->forward({tokens, positions});
+    const auto loss = muse::language_model_loss(logits, targets, config.z_loss);
+    loss.total.backward();
+    const double l = loss.cross_entropy.item<double>();
+    const double norm = muse::clip_grad_norm(*model, 1.0);
+    if (s == 0) first_loss = l, first_norm = norm;
+    optimizer.step(lr);
+    optimizer.zero_grad();
+  }
+  at::Tensor logits_after;
+  {
+    torch::NoGradGuard no_grad;
+    logits_after = model->forward({tokens, positions});
+  }
+  nlohmann::json config_json = config;
+  char lr_text[32];
+  std::snprintf(lr_text, sizeof lr_text, "%.17g", lr);
+  muse::save_tensor_map({{"tokens", tokens},
+                         {"targets", targets},
+                         {"positions", positions},
+                         {"logits", logits_before},
+                         {"logits_after", logits_after},
+                         {"loss", at::tensor({first_loss}, at::kFloat)},
+                         {"grad_norm", at::tensor({first_norm}, at::kFloat)}},
+                        out_dir + "/io.safetensors",
+                        {{"config", config_json.dump()},
+                         {"lr", lr_text},
+                         {"train_steps", std::to_string(train_steps)}});
+  std::printf("wrote %s/weights.safetensors and %s/io.safetensors (%s, B%lld T%lld, loss %.6f, grad norm %.6f)\n",
+              out_dir.c_str(), out_dir.c_str(), config.preset.c_str(), static_cast<long long>(batch),
+              static_cast<long long>(seq_len), first_loss, first_norm);
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "dump_logits: %s\n", e.what());
+  return 1;
+}
