@@ -1,8 +1,9 @@
 // fp32 GEMM throughput through at::mm (OpenBLAS underneath), the ceiling for everything the model does.
 //   bench_gemm [--torch-threads N] [--blas-threads N] [google-benchmark flags]
-// "square/N" benchmarks N x N x N; "train/..." benchmarks the matrix products of one training step of the
+// "square/N" benchmarks N x N x N (fp32; compare_train.sh takes the best as the GEMM peak), "square_bf16/N"
+// the same in bf16 (oneDNN, not OpenBLAS); "train/..." benchmarks the matrix products of one training step of the
 // tiny (B64 T64) and small (B16 T128) presets: linear forward x·Wᵀ, backward-data g·W, backward-weight gᵀ·x.
-// Each reports a rate counter "GFLOP" (shown as GFLOP=…/s; in --benchmark_format=json it is GFLOP/s),
+// "train_bf16/small/..." repeats the small forward products in bf16. Each reports a rate counter "GFLOP" (shown as GFLOP=…/s; in --benchmark_format=json it is GFLOP/s),
 // counting 2·M·N·K per product. Wall time (UseRealTime): OpenBLAS runs its own threads.
 #include <ATen/ATen.h>
 #include <benchmark/benchmark.h>
@@ -22,9 +23,9 @@ void set_flops(benchmark::State& state, double flops_per_iter) {
                                                  benchmark::Counter::kIsRate);
 }
 
-void BM_square(benchmark::State& state, int64_t n) {
-  const auto a = at::randn({n, n}), b = at::randn({n, n});
-  auto c = at::empty({n, n});
+void BM_square(benchmark::State& state, int64_t n, at::ScalarType dtype) {
+  const auto a = at::randn({n, n}).to(dtype), b = at::randn({n, n}).to(dtype);
+  auto c = at::empty({n, n}, dtype);
   for (auto _ : state) {
     at::mm_out(c, a, b);
     benchmark::DoNotOptimize(c.data_ptr());
@@ -35,8 +36,8 @@ void BM_square(benchmark::State& state, int64_t n) {
 // kind 0: forward   y[M,N]  = x[M,K] · W[N,K]ᵀ   (what Linear does: W stored [out, in])
 // kind 1: bwd data  gx[M,K] = g[M,N] · W[N,K]
 // kind 2: bwd weight gW[N,K] = g[M,N]ᵀ · x[M,K]
-void BM_linear(benchmark::State& state, int64_t m, int64_t k, int64_t n, int kind) {
-  const auto x = at::randn({m, k}), w = at::randn({n, k}), g = at::randn({m, n});
+void BM_linear(benchmark::State& state, int64_t m, int64_t k, int64_t n, int kind, at::ScalarType dtype) {
+  const auto x = at::randn({m, k}).to(dtype), w = at::randn({n, k}).to(dtype), g = at::randn({m, n}).to(dtype);
   for (auto _ : state) {
     at::Tensor out;
     if (kind == 0) out = at::mm(x, w.t());
@@ -59,7 +60,12 @@ void BM_attention_scores(benchmark::State& state, int64_t bh, int64_t t, int64_t
 
 void register_benchmarks() {
   for (int64_t n : {256, 384, 512, 768, 1024})
-    benchmark::RegisterBenchmark(("square/" + std::to_string(n)).c_str(), BM_square, n)
+    benchmark::RegisterBenchmark(("square/" + std::to_string(n)).c_str(), BM_square, n, at::kFloat)
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
+  // bf16 goes through oneDNN (AVX512-BF16 where the CPU has it) instead of OpenBLAS: what autocast would use.
+  for (int64_t n : {256, 512, 1024})
+    benchmark::RegisterBenchmark(("square_bf16/" + std::to_string(n)).c_str(), BM_square, n, at::kBFloat16)
         ->Unit(benchmark::kMicrosecond)
         ->UseRealTime();
   struct Shape {
@@ -82,9 +88,14 @@ void register_benchmarks() {
       for (int kind = 0; kind < 3; ++kind) {
         const std::string name = std::string("train/") + s.preset + "/" + l.name + "/" + kinds[kind] + "/M" +
                                  std::to_string(m) + "_K" + std::to_string(l.k) + "_N" + std::to_string(l.n);
-        benchmark::RegisterBenchmark(name.c_str(), BM_linear, m, l.k, l.n, kind)
+        benchmark::RegisterBenchmark(name.c_str(), BM_linear, m, l.k, l.n, kind, at::kFloat)
             ->Unit(benchmark::kMicrosecond)
             ->UseRealTime();
+        if (kind == 0 && std::string(s.preset) == "small")
+          benchmark::RegisterBenchmark(("train_bf16" + name.substr(5)).c_str(), BM_linear, m, l.k, l.n, kind,
+                                       at::kBFloat16)
+              ->Unit(benchmark::kMicrosecond)
+              ->UseRealTime();
       }
     const std::string name = std::string("train/") + s.preset + "/attn_scores/BH" +
                              std::to_string(s.batch * c.n_heads) + "_T" + std::to_string(s.seq) + "_hd" +

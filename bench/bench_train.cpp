@@ -22,6 +22,7 @@
 #include "util/error.h"
 
 extern "C" int openblas_get_num_threads(void);
+extern "C" char* openblas_get_corename(void);
 
 namespace {
 
@@ -142,7 +143,8 @@ int main(int argc, char** argv) try {
                         {"loss_first", losses.front()},
                         {"loss_last", losses.back()},
                         {"torch_threads", at::get_num_threads()},
-                        {"blas_threads", openblas_get_num_threads()}};
+                        {"blas_threads", openblas_get_num_threads()},
+                        {"blas_core", openblas_get_corename()}};
   std::printf("%s\n", out.dump().c_str());
   return 0;
 } catch (const std::exception& e) {

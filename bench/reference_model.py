@@ -306,16 +306,17 @@ def configure_threads(torch_threads, blas_threads):
     torch.set_num_threads(torch_threads if torch_threads > 0 else 1)
     cores = os.cpu_count() or 1
     try:
-        blas = ctypes.CDLL("libopenblas.so.0")
+        blas = ctypes.CDLL("libopenblas.so.0")  # the copy libtorch_cpu already loaded (same soname)
         blas.openblas_set_num_threads(blas_threads if blas_threads > 0 else cores)
-        return blas.openblas_get_num_threads()
+        blas.openblas_get_corename.restype = ctypes.c_char_p
+        return blas.openblas_get_num_threads(), blas.openblas_get_corename().decode()
     except (OSError, AttributeError):
-        return -1
+        return -1, "unknown"
 
 
 # ------------------------------------------------------------------------------------------------ bench
 def bench(args):
-    blas_threads = configure_threads(args.torch_threads, args.blas_threads)
+    blas_threads, blas_core = configure_threads(args.torch_threads, args.blas_threads)
     c = preset_config(args.preset)
     if args.kv_heads > 0:
         c["n_kv_heads"] = args.kv_heads
@@ -349,7 +350,7 @@ def bench(args):
         "tokens_per_s": tokens_per_s, "ms_per_step": total_ms / args.steps,
         "ms_per_step_median": sorted(step_ms)[len(step_ms) // 2], "gflops": tokens_per_s * fpt / 1e9,
         "loss_first": losses[0], "loss_last": losses[-1], "torch_threads": torch.get_num_threads(),
-        "blas_threads": blas_threads}, sort_keys=True))
+        "blas_threads": blas_threads, "blas_core": blas_core}, sort_keys=True))
 
 
 def profile(args):

@@ -46,7 +46,7 @@ void add_train_commands(CLI::App& app) {
   tok_train->add_option("--mixture", tok->mixture, "task mixture, e.g. add:1-4,countdown:3-4")->capture_default_str();
   tok_train->add_option("--text", tok->text, "JSONL files of {\"text\": ...} documents")->check(CLI::ExistingFile);
   tok_train->add_option("--vocab", tok->params.vocab_size, "vocabulary size (upper bound)")->capture_default_str()
-      ->check(CLI::Range(300, 1 << 20));
+      ->check(CLI::Range(kMinVocabSize, 1 << 20));
   tok_train->add_option("--documents", tok->documents, "generated task documents")->capture_default_str()
       ->check(CLI::Range(1, 10000000));
   tok_train->add_option("--seed", tok->seed)->capture_default_str();

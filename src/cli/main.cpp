@@ -31,6 +31,10 @@ int main(int argc, char** argv) {
   muse::cli::add_train_commands(app);
   muse::cli::add_generate_commands(app);
   muse::cli::add_eval_command(app);
+  // One line per error, like every other error muse reports.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return std::string("muse: error: ") + e.what() + " (see --help)\n";
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -65,7 +65,7 @@ BlockImpl::BlockImpl(const ModelConfig& c) : config_(c) {
 }
 
 torch::Tensor BlockImpl::attention(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                                   KVCache* cache, int64_t layer) {
+                                   const torch::Tensor& blocked, KVCache* cache, int64_t layer) {
   const int64_t B = x.size(0), T = x.size(1), H = config_.n_heads, Hkv = config_.n_kv_heads;
   const int64_t hd = config_.head_dim();
   auto q = wq(x).view({B, T, H, hd});
@@ -96,18 +96,14 @@ torch::Tensor BlockImpl::attention(const torch::Tensor& x, const torch::Tensor& 
     v = v.unsqueeze(2).expand({B, Hkv, H / Hkv, Tk, hd}).reshape({B, H, Tk, hd});
   }
   auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(hd)));
-  if (T > 1) {  // causal: query i (absolute past+i) sees keys 0..past+i
-    auto mask = torch::ones({T, past + T}, torch::TensorOptions().dtype(torch::kBool).device(x.device()))
-                    .triu(past + 1);
-    scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
-  }
+  if (blocked.defined()) scores = scores.masked_fill(blocked, -std::numeric_limits<float>::infinity());
   auto out = torch::matmul(torch::softmax(scores, -1), v);  // [B, H, T, hd]
   return wo(out.transpose(1, 2).reshape({B, T, H * hd}));
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                                 KVCache* cache, int64_t layer) {
-  auto h = x + attention(attn_norm(x), cos, sin, cache, layer);
+                                 const torch::Tensor& blocked, KVCache* cache, int64_t layer) {
+  auto h = x + attention(attn_norm(x), cos, sin, blocked, cache, layer);
   auto n = ffn_norm(h);
   return h + w_down(torch::silu(w_gate(n)) * w_up(n));
 }
@@ -167,6 +163,21 @@ void TransformerImpl::initialize_weights() {
   lm_head->weight.zero_();
 }
 
+torch::Tensor attention_mask(const ModelInput& input, int64_t past) {
+  const int64_t T = input.tokens.size(1);
+  if (T == 1 && !input.document_ids.defined()) return {};  // one new token sees everything cached
+  const auto options = torch::TensorOptions().dtype(torch::kBool).device(input.tokens.device());
+  // Causal: query i (absolute position past+i) sees keys 0..past+i.
+  auto blocked = torch::ones({T, past + T}, options).triu(past + 1);
+  if (input.document_ids.defined()) {
+    if (past != 0) throw MuseError("document_ids are for training rows, not for cached decoding");
+    const auto& doc = input.document_ids;  // [B, T]
+    blocked = blocked.unsqueeze(0) | doc.unsqueeze(2).ne(doc.unsqueeze(1));  // [B, T, T]
+    return blocked.unsqueeze(1);                                             // [B, 1, T, T]
+  }
+  return blocked;
+}
+
 torch::Tensor TransformerImpl::forward(const ModelInput& input, KVCache* cache) {
   const auto& tokens = input.tokens;
   if (tokens.dim() != 2) throw MuseError("model input tokens must be [batch, time]");
@@ -178,9 +189,10 @@ torch::Tensor TransformerImpl::forward(const ModelInput& input, KVCache* cache) 
   angles = angles.unsqueeze(2);                                                                // [B, T, 1, hd/2]
   const auto cos = angles.cos(), sin = angles.sin();
 
+  const auto blocked = attention_mask(input, cache ? cache->length : 0);
   auto x = embed(tokens);
   for (size_t i = 0; i < layers->size(); ++i)
-    x = layers[i]->as<BlockImpl>()->forward(x, cos, sin, cache, static_cast<int64_t>(i));
+    x = layers[i]->as<BlockImpl>()->forward(x, cos, sin, blocked, cache, static_cast<int64_t>(i));
   if (cache) cache->length += tokens.size(1);
   return lm_head(norm(x));
 }

@@ -25,9 +25,14 @@ struct KVCache {
 
 // What the decoder reads. Multimodal segments add their embeddings here in later issues.
 struct ModelInput {
-  torch::Tensor tokens;     // [B, T] int64 token ids
-  torch::Tensor positions;  // [B, T, 3] int64 (t, row, col) rotary coordinates
+  torch::Tensor tokens;        // [B, T] int64 token ids
+  torch::Tensor positions;     // [B, T, 3] int64 (t, row, col) rotary coordinates
+  torch::Tensor document_ids;  // optional [B, T] int64: packed training rows attend within a document only
 };
+
+// Boolean [T, past+T] (or [B, 1, T, T] with document ids) that is true where attention is not allowed;
+// undefined when nothing is blocked. Built once per forward and shared by all layers.
+torch::Tensor attention_mask(const ModelInput& input, int64_t past);
 
 class RMSNormImpl : public torch::nn::Module {
  public:
@@ -43,9 +48,10 @@ TORCH_MODULE(RMSNorm);
 class BlockImpl : public torch::nn::Module {
  public:
   explicit BlockImpl(const ModelConfig& config);
-  // x: [B, T, d]; cos/sin: [B, T, 1, head_dim/2]. With a cache, appends this step's keys/values to layer `layer`.
+  // x: [B, T, d]; cos/sin: [B, T, 1, head_dim/2]; blocked: see attention_mask(). With a cache, appends this
+  // step's keys/values to layer `layer`.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        KVCache* cache, int64_t layer);
+                        const torch::Tensor& blocked, KVCache* cache, int64_t layer);
 
   RMSNorm attn_norm{nullptr}, ffn_norm{nullptr}, q_norm{nullptr}, k_norm{nullptr};
   torch::nn::Linear wq{nullptr}, wk{nullptr}, wv{nullptr}, wo{nullptr};
@@ -53,7 +59,7 @@ class BlockImpl : public torch::nn::Module {
 
  private:
   torch::Tensor attention(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                          KVCache* cache, int64_t layer);
+                          const torch::Tensor& blocked, KVCache* cache, int64_t layer);
   ModelConfig config_;
 };
 TORCH_MODULE(Block);

@@ -100,9 +100,7 @@ void load_module_weights(torch::nn::Module& module, const std::string& path) {
   }
 }
 
-LoadedModel load_model_dir(const std::string& dir, const torch::Device& device) {
-  if (!fs::is_directory(dir)) throw file_error(dir, "model directory not found");
-  const std::string config_path = (fs::path(dir) / "config.json").string();
+ModelConfig load_model_config(const std::string& config_path) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(read_file(config_path));
@@ -110,7 +108,13 @@ LoadedModel load_model_dir(const std::string& dir, const torch::Device& device) 
     throw file_error(config_path, std::string("invalid JSON (") + e.what() + ")");
   }
   if (!j.is_object() || !j.contains("model")) throw file_error(config_path, "missing \"model\" object");
-  LoadedModel loaded{model_config_from_json(j["model"], config_path), Transformer(nullptr),
+  return model_config_from_json(j["model"], config_path);
+}
+
+LoadedModel load_model_dir(const std::string& dir, const torch::Device& device) {
+  if (!fs::is_directory(dir)) throw file_error(dir, "model directory not found");
+  const std::string config_path = (fs::path(dir) / "config.json").string();
+  LoadedModel loaded{load_model_config(config_path), Transformer(nullptr),
                      Tokenizer::load((fs::path(dir) / "tokenizer.model").string()), dir};
   if (loaded.tokenizer.vocab_size() != loaded.config.vocab_size)
     throw file_error(config_path, "vocab_size " + std::to_string(loaded.config.vocab_size) +

@@ -31,6 +31,8 @@ struct LoadedModel {
   std::string dir;
 };
 
+// Reads DIR/config.json's "model" object strictly; MuseError names the file and the problem.
+ModelConfig load_model_config(const std::string& config_path);
 // Loads DIR/{config.json, model.safetensors, tokenizer.model}; MuseError names the missing or bad file.
 LoadedModel load_model_dir(const std::string& dir, const torch::Device& device);
 // Writes config + weights + tokenizer into DIR (created if needed), each file atomically.

@@ -58,9 +58,24 @@ Tokenizer Tokenizer::from_serialized(const std::string& bytes, const std::string
 }
 
 std::vector<int> Tokenizer::encode(const std::string& text) const {
+  // SentencePiece uses U+2581 "▁" as its space marker, so a literal ▁ in the text would come back as a space.
+  // Literal ones are emitted as their three UTF-8 byte tokens instead, which decode to the character itself.
+  static const std::string kMarker = "\xE2\x96\x81";
   std::vector<int> ids;
-  const auto error = processor_->encode(text, &ids);
-  if (!error.empty()) throw MuseError("tokenizer: cannot encode text (" + error + ")");
+  size_t start = 0;
+  while (true) {
+    const size_t hit = text.find(kMarker, start);
+    const std::string part = text.substr(start, hit == std::string::npos ? std::string::npos : hit - start);
+    if (!part.empty()) {
+      std::vector<int> part_ids;
+      const auto error = processor_->encode(part, &part_ids);
+      if (!error.empty()) throw MuseError("tokenizer: cannot encode text (" + error + ")");
+      ids.insert(ids.end(), part_ids.begin(), part_ids.end());
+    }
+    if (hit == std::string::npos) break;
+    for (const char* byte : {"<0xE2>", "<0x96>", "<0x81>"}) ids.push_back(processor_->piece_to_id(byte));
+    start = hit + kMarker.size();
+  }
   return ids;
 }
 
@@ -97,9 +112,10 @@ bool Tokenizer::is_special(int id) const { return processor_->is_control(id) || 
 void train_tokenizer(const std::vector<std::string>& corpus, const TokenizerTrainParams& params,
                      const std::string& model_path) {
   if (corpus.empty()) throw MuseError("tokenizer train: empty corpus");
-  if (params.vocab_size < 300)
-    throw MuseError("tokenizer train: vocab_size " + std::to_string(params.vocab_size) +
-                    " too small (needs >= 300: 256 byte tokens + specials)");
+  if (params.vocab_size < kMinVocabSize)
+    throw MuseError("tokenizer train: vocab_size " + std::to_string(params.vocab_size) + " too small (needs >= " +
+                    std::to_string(kMinVocabSize) + ": 4 base + " + std::to_string(kSpecialNames.size()) +
+                    " specials + " + std::to_string(kReservedSpecials) + " reserved + 256 bytes + the corpus's characters)");
   std::string controls;
   for (const auto& name : control_symbol_names()) controls += (controls.empty() ? "" : ",") + name;
   const std::unordered_map<std::string, std::string> args = {
@@ -122,6 +138,9 @@ void train_tokenizer(const std::vector<std::string>& corpus, const TokenizerTrai
   std::string serialized;
   const auto error = make_sentencepiece_backend()->train(
       args, corpus_lines(corpus, static_cast<size_t>(params.max_sentence_bytes)), &serialized);
+  if (error.find("smaller than required_chars") != std::string::npos)
+    throw MuseError("tokenizer train: vocab_size " + std::to_string(params.vocab_size) +
+                    " is too small for this corpus's characters; raise --vocab");
   if (!error.empty()) throw MuseError("tokenizer train: " + error);
   write_file_atomic(model_path, serialized);
 }

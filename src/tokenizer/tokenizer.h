@@ -12,6 +12,9 @@ namespace muse {
 
 class SentencePieceBackend;
 
+// 4 base ids + specials + reserved + 256 byte tokens, plus room for the corpus's own characters.
+inline constexpr int kMinVocabSize = 384;
+
 struct TokenizerTrainParams {
   int vocab_size = 2048;          // upper bound; fewer pieces are kept if the corpus does not support more
   int max_sentence_bytes = 8192;  // longer corpus lines are split, not dropped

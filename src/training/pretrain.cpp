@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <sstream>
 
 #include "data/jsonl.h"
@@ -80,7 +81,7 @@ double eval_loss(TransformerImpl& model, const PretrainData& data, const Pretrai
   double total = 0.0;
   for (int64_t i = 0; i < p.eval_batches; ++i) {
     const auto b = data.batch(p.seed ^ 0x5eed, i, 0, p.batch_size, p.seq_len);
-    const auto logits = model.forward({b.tokens.to(device), b.positions.to(device)});
+    const auto logits = model.forward({b.tokens.to(device), b.positions.to(device), b.document_ids.to(device)});
     total += language_model_loss(logits, b.targets.to(device), 0.0).cross_entropy.item<double>();
   }
   model.train();
@@ -101,6 +102,28 @@ std::vector<TaskEvalResult> eval_tasks(Transformer& model, const Tokenizer& tok,
   }
   model->train();
   return results;
+}
+
+// "batch_size=4 vs 8, lr=... vs ..." for the settings that differ between two fingerprints.
+std::string fingerprint_difference(const std::string& saved, const std::string& wanted) {
+  auto fields = [](const std::string& s) {
+    std::map<std::string, std::string> out;
+    std::istringstream in(s);
+    std::string item;
+    while (in >> item) {
+      const auto eq = item.find('=');
+      out[item.substr(0, eq)] = eq == std::string::npos ? "" : item.substr(eq + 1);
+    }
+    return out;
+  };
+  const auto a = fields(saved), b = fields(wanted);
+  std::string diff;
+  for (const auto& [key, value] : b) {
+    const auto it = a.find(key);
+    const std::string old_value = it == a.end() ? "(unset)" : it->second;
+    if (old_value != value) diff += (diff.empty() ? "" : ", ") + key + " was " + old_value + ", now " + value;
+  }
+  return diff.empty() ? "unknown difference" : diff;
 }
 
 nlohmann::json eval_json(const std::vector<TaskEvalResult>& evals) {
@@ -145,15 +168,18 @@ PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
   if (p.resume) {
     const auto latest = latest_checkpoint(p.out_dir);
     if (!latest) throw file_error(p.out_dir, "--resume given but there is no checkpoint in " + p.out_dir + "/checkpoints");
-    const auto saved = model_config_from_json(
-        nlohmann::json::parse(read_file((run / "config.json").string())).at("model"), (run / "config.json").string());
+    const auto saved = load_model_config((run / "config.json").string());
     if (nlohmann::json(saved) != nlohmann::json(config))
       throw file_error((run / "config.json").string(), "the checkpoint's model config differs from this run's");
     const auto loaded = load_checkpoint(*latest, *model, optimizer);
     if (loaded.run_fingerprint != state.run_fingerprint)
-      throw file_error(*latest, "checkpoint is from a run with different settings:\n  checkpoint: " +
-                                    loaded.run_fingerprint + "\n  this run:   " + state.run_fingerprint);
+      throw file_error(*latest, "checkpoint is from a run with different settings (" +
+                                    fingerprint_difference(loaded.run_fingerprint, state.run_fingerprint) +
+                                    "); rerun with the original settings");
     state = loaded;
+    if (state.step >= p.steps)
+      throw file_error(p.out_dir, "this run already finished all " + std::to_string(p.steps) +
+                                      " steps; nothing to resume");
     truncate_metrics(metrics_path, state.step);
     std::fprintf(stderr, "[pretrain] resumed from %s at step %lld\n", latest->c_str(), static_cast<long long>(state.step));
   } else {
@@ -185,7 +211,8 @@ PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
     int64_t step_tokens = 0;
     for (int64_t micro = 0; micro < p.grad_accum; ++micro) {
       const auto batch = train_data.batch(p.seed, step, micro, p.batch_size, p.seq_len);
-      const auto logits = model->forward({batch.tokens.to(device), batch.positions.to(device)});
+      const auto logits =
+          model->forward({batch.tokens.to(device), batch.positions.to(device), batch.document_ids.to(device)});
       const auto loss = language_model_loss(logits, batch.targets.to(device), config.z_loss);
       (loss.total / static_cast<double>(p.grad_accum)).backward();
       step_loss += loss.cross_entropy.item<double>() / static_cast<double>(p.grad_accum);

@@ -132,31 +132,39 @@ Batch PretrainData::batch(uint64_t seed, int64_t step, int64_t micro, int64_t ba
   Rng rng(seed_mix(seed, static_cast<uint64_t>(step), static_cast<uint64_t>(micro)));
   const int64_t row = seq_len + 1;
   const int64_t needed = batch_size * row;
-  std::vector<int64_t> tokens;
+  std::vector<int64_t> tokens, documents;
+  std::vector<int32_t> doc_positions;
   std::vector<uint8_t> mask;
-  tokens.reserve(static_cast<size_t>(needed));
-  mask.reserve(static_cast<size_t>(needed));
-  while (static_cast<int64_t>(tokens.size()) < needed) {
+  for (int64_t doc_index = 0; static_cast<int64_t>(tokens.size()) < needed; ++doc_index) {
     const auto doc = document(rng);
     tokens.insert(tokens.end(), doc.tokens.begin(), doc.tokens.end());
     mask.insert(mask.end(), doc.loss_mask.begin(), doc.loss_mask.end());
+    documents.insert(documents.end(), doc.size(), doc_index);
+    for (const auto& p : doc.positions) doc_positions.push_back(p[0]);
   }
   Batch b;
   b.tokens = at::empty({batch_size, seq_len}, at::kLong);
   b.targets = at::empty({batch_size, seq_len}, at::kLong);
+  b.document_ids = at::empty({batch_size, seq_len}, at::kLong);
+  b.positions = at::empty({batch_size, seq_len, 3}, at::kLong);
   auto* in = b.tokens.data_ptr<int64_t>();
   auto* out = b.targets.data_ptr<int64_t>();
+  auto* doc = b.document_ids.data_ptr<int64_t>();
+  auto* pos = b.positions.data_ptr<int64_t>();
   for (int64_t r = 0; r < batch_size; ++r) {
     for (int64_t t = 0; t < seq_len; ++t) {
       const size_t i = static_cast<size_t>(r * row + t);
-      in[r * seq_len + t] = tokens[i];
-      const bool trained = mask[i + 1] != 0;
-      out[r * seq_len + t] = trained ? tokens[i + 1] : -1;
+      const int64_t k = r * seq_len + t;
+      in[k] = tokens[i];
+      doc[k] = documents[i];
+      // A document cut at the row start keeps its own positions (relative distances are what matter).
+      pos[3 * k] = pos[3 * k + 1] = pos[3 * k + 2] = doc_positions[i];
+      // The target is the next token of the same document; the first token of the next one is not predicted.
+      const bool trained = mask[i + 1] != 0 && documents[i + 1] == documents[i];
+      out[k] = trained ? tokens[i + 1] : -1;
       b.target_tokens += trained ? 1 : 0;
     }
   }
-  // Rotary positions are relative, so packed rows can simply count 0..T-1.
-  b.positions = at::arange(seq_len, at::kLong).view({1, seq_len, 1}).expand({batch_size, seq_len, 3}).contiguous();
   return b;
 }
 

@@ -29,7 +29,8 @@ std::string mixture_to_string(const std::vector<MixtureEntry>& mixture);
 struct Batch {
   at::Tensor tokens;     // [B, T] int64
   at::Tensor targets;    // [B, T] int64, -1 where no loss
-  at::Tensor positions;  // [B, T, 3] int64
+  at::Tensor positions;  // [B, T, 3] int64, counting from 0 at each document start
+  at::Tensor document_ids;  // [B, T] int64: attention stays within a document
   int64_t target_tokens = 0;
 };
 
@@ -39,7 +40,8 @@ class PretrainData {
   // `prompt_loss` = false trains task examples on the reply only (reasoning, answer), not the random prompt.
   PretrainData(const Tokenizer& tokenizer, std::vector<MixtureEntry> mixture, std::vector<std::string> text_docs,
                Split split = Split::Train, bool prompt_loss = true);
-  // Documents are packed back to back into rows of seq_len + 1 tokens (inputs and shifted targets).
+  // Documents are packed back to back into rows of seq_len + 1 tokens (inputs and shifted targets); attention
+  // is masked to each document, so packing never lets one problem peek at another.
   Batch batch(uint64_t seed, int64_t step, int64_t micro, int64_t batch_size, int64_t seq_len) const;
   // One rendered document (task example or user text) drawn from the mixture.
   TokenSequence document(Rng& rng) const;

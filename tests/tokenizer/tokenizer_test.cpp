@@ -323,6 +323,16 @@ TEST(TokenizerTrain, RejectsTinyVocab) {
   EXPECT_THROW(train_tokenizer({"some text 123"}, params, path), MuseError);
 }
 
+TEST(TokenizerTrain, AcceptsTheDocumentedMinimumVocab) {
+  // train_tokenizer (and `muse tokenizer train --vocab`) accept kMinVocabSize as the smallest vocabulary, so it
+  // must train on a small corpus.
+  TokenizerTrainParams params;
+  params.vocab_size = kMinVocabSize;
+  const std::string path = test_dir() + "_min.model";
+  EXPECT_NO_THROW(train_tokenizer({"12+34=46", "think step by step"}, params, path));
+  std::filesystem::remove(path);
+}
+
 TEST(TokenizerTrain, RejectsEmptyCorpus) {
   TokenizerTrainParams params;
   params.vocab_size = 400;

@@ -31,6 +31,10 @@ int64_t random_operand(Rng& rng, int digits) {
 }
 
 // Column addition of non-negative terms (shorter terms read as 0 in the high columns), then "=total".
+// Fixed width: every column lists each term's digit, the carry in (even 0) and the column sum padded to the
+// same number of digits, so a column always spans the same number of tokens. The distance from a column back
+// to its digits in the prompt is then constant, which a small model learns far faster than a lookup whose
+// offset depends on earlier carries (docs/LOG.md).
 std::string column_sum_trace(const std::vector<int64_t>& terms) {
   int width = 0;
   int64_t total = 0;
@@ -38,37 +42,35 @@ std::string column_sum_trace(const std::vector<int64_t>& terms) {
     width = std::max(width, digit_count(term));
     total += term;
   }
+  const int sum_digits = digit_count(9 * static_cast<int64_t>(terms.size()) + static_cast<int64_t>(terms.size()));
   std::string trace;
   int carry = 0;
   for (int place = 0; place < width; ++place) {
     int sum = carry;
-    for (size_t i = 0; i < terms.size(); ++i) {
-      const int digit = digit_at(terms[i], place);
-      trace += (i ? "+" : "") + to_string(digit);
+    for (int64_t term : terms) {
+      const int digit = digit_at(term, place);
+      trace += to_string(digit) + "+";
       sum += digit;
     }
-    if (carry) trace += "+" + to_string(carry);
-    trace += "=" + to_string(sum);
+    std::string padded = to_string(sum);
+    padded.insert(0, static_cast<size_t>(std::max(0, sum_digits - static_cast<int>(padded.size()))), '0');
+    trace += to_string(carry) + "=" + padded + "|";
     carry = sum / 10;
-    if (carry) trace += " c" + to_string(carry);
-    trace += "|";
   }
   return trace + "=" + to_string(total);
 }
 
-// Column subtraction for top >= bottom, each column followed by '|'.
+// Column subtraction for top >= bottom, fixed width like the sum: "top-bottom-borrow_in=digit b<borrow_out>|".
 std::string column_difference_trace(int64_t top, int64_t bottom) {
   std::string trace;
   int borrow = 0;
   for (int place = 0; place < digit_count(top); ++place) {
     const int top_digit = digit_at(top, place), bottom_digit = digit_at(bottom, place);
-    const bool borrows = top_digit - bottom_digit - borrow < 0;
-    trace += (borrows ? "1" : "") + to_string(top_digit) + "-" + to_string(bottom_digit);
-    if (borrow) trace += "-1";
-    trace += "=" + to_string(top_digit + (borrows ? 10 : 0) - bottom_digit - borrow);
-    if (borrows) trace += " b1";
-    trace += "|";
-    borrow = borrows;
+    const int borrow_out = top_digit - bottom_digit - borrow < 0 ? 1 : 0;
+    const int digit = top_digit + 10 * borrow_out - bottom_digit - borrow;
+    trace += to_string(top_digit) + "-" + to_string(bottom_digit) + "-" + to_string(borrow) + "=" + to_string(digit) +
+             " b" + to_string(borrow_out) + "|";
+    borrow = borrow_out;
   }
   return trace;
 }

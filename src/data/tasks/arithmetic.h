@@ -5,19 +5,23 @@
 // the answer is the exact result in canonical decimal ("-38" when negative).
 //
 // Reasoning traces work column by column from the least significant digit, one step per '|'-separated field,
-// and always end with "=<answer>". Every digit is its own token, so the format spends tokens only on the
-// digits a model must carry from step to step:
-//   add  47+85    7+5=12 c1|4+8+1=13 c1|=132
-//        Column: the digits, "+c" for the carry in, "=" the column sum, " cK" when it carries K out.
-//   sub  85-47    15-7=8 b1|8-4-1=3|=38
-//        Column: the top digit (prefixed with "1" when it borrows), "-" the bottom digit, "-1" for the borrow
-//        in, "=" the difference, " b1" when it borrowed.
-//        47-85    85>47 so -(85-47)|15-7=8 b1|8-4-1=3|=-38
+// and always end with "=<answer>". Every digit is its own token. Columns are FIXED WIDTH: all columns of a
+// trace span the same number of tokens (no part is dropped when it is 0), so the distance from a column back
+// to its digits in the prompt is constant, which a small model learns much faster than a lookup whose offset
+// depends on earlier carries.
+//   add  47+85    7+5+0=12|4+8+1=13|=132
+//        Column: each term's digit (0 past its end), "+" the carry in (always, even 0), "=" the column sum
+//        zero-padded to the digit count of 10*terms (2 digits for 2..9 terms): 1+2 gives "1+2+0=03|=3".
+//        The carry out is the sum's leading digit(s); it is not written separately.
+//   sub  85-47    5-7-0=8 b1|8-4-1=3 b0|=38
+//        Column: top digit, "-" bottom digit, "-" borrow in (0/1), "=" result digit, " b" borrow out (0/1).
+//        47-85    85>47 so -(85-47)|5-7-0=8 b1|8-4-1=3 b0|=-38
 //        A negative result is announced first, then the larger minus the smaller is worked out.
-//   mul  47*85    47*5=235|47*8=376 <<1 =3760|5+0=5|3+6=9|2+7=9|0+3=3|=3995
+//   mul  99*999   99*9=891|99*9=891 <<1 =8910|99*9=891 <<2 =89100|1+0+0+0=01|9+1+0+0=10|8+9+1+1=19|
+//                 0+8+9+1=18|0+0+8+1=09|=98901
 //        One partial product per digit of the second operand (" <<k =..." shifts it k places), then the
-//        partials are summed in the addition column format: one digit per partial (0 where it has none), in
-//        partial order. With several partials a carry can exceed 1, e.g. "...+2=23 c2".
+//        partials are summed in the add column format, one digit per partial in partial order. A one-digit
+//        second operand has a single partial and no sum: 4*7 gives "4*7=28|=28".
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,7 +1,11 @@
 #include "data/tasks/arithmetic.h"
 
+#include <algorithm>
+#include <cstddef>
 #include <regex>
 #include <set>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -32,55 +36,67 @@ int64_t power_of_ten(int exponent) {
   return p;
 }
 
-// Replays "d+d(+carry)=s( cK)" columns for `terms`, consuming fields from `next`; returns the rebuilt sum.
+// Replays fixed-width "d+d+...+carry=ss" columns for `terms`, consuming fields from `next`; returns the rebuilt
+// sum. Each column must list every term's digit at that place (0 past its end) and the carry in (even 0), then the
+// column sum zero-padded to the digit count of 10 * terms; the carry out is that sum's leading digit(s).
 int64_t replay_column_sum(const std::vector<std::string>& fields, size_t& next, const std::vector<int64_t>& terms) {
-  static const std::regex column(R"((\d+(?:\+\d+)*)=(\d+)(?: c(\d+))?)");
+  static const std::regex column(R"((\d+(?:\+\d+)+)=(\d+))");
   int width = 1;
   for (int64_t term : terms) width = std::max(width, static_cast<int>(std::to_string(term).size()));
+  const size_t sum_width = std::to_string(10 * terms.size()).size();
   int64_t result = 0, carry = 0;
   for (int place = 0; place < width; ++place, ++next) {
     std::smatch m;
     const std::string& field = fields.at(next);
-    EXPECT_TRUE(std::regex_match(field, m, column)) << field;
-    if (m.empty()) return -1;
-    std::vector<int64_t> parts;
-    for (const auto& part : split(m[1].str(), '+'))
-      parts.push_back(std::stoll(part));
-    EXPECT_EQ(parts.size(), terms.size() + (carry ? 1 : 0)) << field;
+    const bool matched = std::regex_match(field, m, column);
+    EXPECT_TRUE(matched) << field;
+    if (!matched) return -1;
+    const std::vector<std::string> parts = split(m[1].str(), '+');
+    EXPECT_EQ(parts.size(), terms.size() + 1) << field;
+    if (parts.size() != terms.size() + 1) return -1;
     int64_t sum = 0;
-    for (size_t i = 0; i < parts.size(); ++i) {
-      const int64_t expected = i < terms.size() ? digit_at(terms[i], place) : carry;
-      EXPECT_EQ(parts[i], expected) << field;
-      sum += parts[i];
+    for (size_t i = 0; i < terms.size(); ++i) {
+      // Compared as text, so a digit is exactly one character.
+      EXPECT_EQ(parts[i], std::to_string(digit_at(terms[i], place))) << field << " term " << i;
+      sum += digit_at(terms[i], place);
     }
-    EXPECT_EQ(std::stoll(m[2].str()), sum) << field;
-    EXPECT_EQ(m[3].matched ? std::stoll(m[3].str()) : 0, sum / 10) << field;
+    EXPECT_EQ(parts.back(), std::to_string(carry)) << field << " carry in";
+    sum += carry;
+    const std::string padded = m[2].str();
+    EXPECT_EQ(padded.size(), sum_width) << field << " padding";
+    EXPECT_EQ(std::stoll(padded), sum) << field;
+    if (padded.size() != sum_width) return -1;
+    const int64_t carry_out = std::stoll(padded.substr(0, sum_width - 1));
+    EXPECT_EQ(carry_out, sum / 10) << field << " carry out";
     result += (sum % 10) * power_of_ten(place);
-    carry = sum / 10;
+    carry = carry_out;
   }
   return result + carry * power_of_ten(width);
 }
 
-// Replays "(1)d-d(-1)=r( b1)" columns of top - bottom (top >= bottom); returns the rebuilt difference.
+// Replays fixed-width "t-b-borrow_in=r b<borrow_out>" columns of top - bottom (top >= bottom); returns the
+// rebuilt difference.
 int64_t replay_column_difference(const std::vector<std::string>& fields, size_t& next, int64_t top, int64_t bottom) {
-  static const std::regex column(R"((1?)(\d)-(\d)(-1)?=(\d)( b1)?)");
+  static const std::regex column(R"((\d)-(\d)-(\d)=(\d) b(\d))");
   const int width = static_cast<int>(std::to_string(top).size());
   int64_t result = 0, borrow = 0;
   for (int place = 0; place < width; ++place, ++next) {
     std::smatch m;
     const std::string& field = fields.at(next);
-    EXPECT_TRUE(std::regex_match(field, m, column)) << field;
-    if (m.empty()) return -1;
-    const bool borrows = m[1].matched && m[1].length() > 0;
-    EXPECT_EQ(std::stoll(m[2].str()), digit_at(top, place)) << field;
-    EXPECT_EQ(std::stoll(m[3].str()), digit_at(bottom, place)) << field;
-    EXPECT_EQ(m[4].matched, borrow == 1) << field;
-    EXPECT_EQ(m[6].matched, borrows) << field;
-    const int64_t difference = (borrows ? 10 : 0) + digit_at(top, place) - digit_at(bottom, place) - borrow;
+    const bool matched = std::regex_match(field, m, column);
+    EXPECT_TRUE(matched) << field;
+    if (!matched) return -1;
+    const int64_t top_digit = std::stoll(m[1].str()), bottom_digit = std::stoll(m[2].str());
+    const int64_t borrow_in = std::stoll(m[3].str()), borrow_out = std::stoll(m[5].str());
+    EXPECT_EQ(top_digit, digit_at(top, place)) << field;
+    EXPECT_EQ(bottom_digit, digit_at(bottom, place)) << field;
+    EXPECT_EQ(borrow_in, borrow) << field << " borrow in";
+    EXPECT_EQ(borrow_out, top_digit - bottom_digit - borrow_in < 0 ? 1 : 0) << field << " borrow out";
+    const int64_t difference = 10 * borrow_out + top_digit - bottom_digit - borrow_in;
     EXPECT_TRUE(difference >= 0 && difference <= 9) << field;
-    EXPECT_EQ(std::stoll(m[5].str()), difference) << field;
+    EXPECT_EQ(std::stoll(m[4].str()), difference) << field;
     result += difference * power_of_ten(place);
-    borrow = borrows;
+    borrow = borrow_out;
   }
   EXPECT_EQ(borrow, 0);
   return result;
@@ -127,29 +143,82 @@ int64_t replay(const std::string& trace, int64_t a, char op, int64_t b) {
 // ---- Tests ------------------------------------------------------------------------------------------------
 
 TEST(ArithmeticTrace, DocumentedFormats) {
-  EXPECT_EQ(solve_arithmetic(47, '+', 85).reasoning, "7+5=12 c1|4+8+1=13 c1|=132");
+  EXPECT_EQ(solve_arithmetic(47, '+', 85).reasoning, "7+5+0=12|4+8+1=13|=132");
   EXPECT_EQ(solve_arithmetic(47, '+', 85).answer, "132");
-  EXPECT_EQ(solve_arithmetic(85, '-', 47).reasoning, "15-7=8 b1|8-4-1=3|=38");
+  EXPECT_EQ(solve_arithmetic(1, '+', 2).reasoning, "1+2+0=03|=3");
+  EXPECT_EQ(solve_arithmetic(85, '-', 47).reasoning, "5-7-0=8 b1|8-4-1=3 b0|=38");
   EXPECT_EQ(solve_arithmetic(85, '-', 47).answer, "38");
-  EXPECT_EQ(solve_arithmetic(47, '-', 85).reasoning, "85>47 so -(85-47)|15-7=8 b1|8-4-1=3|=-38");
+  EXPECT_EQ(solve_arithmetic(47, '-', 85).reasoning, "85>47 so -(85-47)|5-7-0=8 b1|8-4-1=3 b0|=-38");
   EXPECT_EQ(solve_arithmetic(47, '-', 85).answer, "-38");
-  EXPECT_EQ(solve_arithmetic(47, '*', 85).reasoning, "47*5=235|47*8=376 <<1 =3760|5+0=5|3+6=9|2+7=9|0+3=3|=3995");
+  EXPECT_EQ(solve_arithmetic(47, '*', 85).reasoning,
+            "47*5=235|47*8=376 <<1 =3760|5+0+0=05|3+6+0=09|2+7+0=09|0+3+0=03|=3995");
   EXPECT_EQ(solve_arithmetic(47, '*', 85).answer, "3995");
+  // Three partials: four numbers per column, and a column sum that carries.
+  EXPECT_EQ(solve_arithmetic(99, '*', 999).reasoning,
+            "99*9=891|99*9=891 <<1 =8910|99*9=891 <<2 =89100|1+0+0+0=01|9+1+0+0=10|8+9+1+1=19|0+8+9+1=18|"
+            "0+0+8+1=09|=98901");
+  EXPECT_EQ(solve_arithmetic(99, '*', 999).answer, "98901");
 }
 
 TEST(ArithmeticTrace, EdgeCases) {
-  EXPECT_EQ(solve_arithmetic(0, '+', 0).reasoning, "0+0=0|=0");
-  EXPECT_EQ(solve_arithmetic(9, '+', 9).reasoning, "9+9=18 c1|=18");
-  EXPECT_EQ(solve_arithmetic(5, '-', 5).reasoning, "5-5=0|=0");
-  EXPECT_EQ(solve_arithmetic(100, '-', 99).reasoning, "10-9=1 b1|10-9-1=0 b1|1-0-1=0|=1");
+  EXPECT_EQ(solve_arithmetic(0, '+', 0).reasoning, "0+0+0=00|=0");
+  EXPECT_EQ(solve_arithmetic(9, '+', 9).reasoning, "9+9+0=18|=18");
+  // A shorter term reads as 0 in the high columns.
+  EXPECT_EQ(solve_arithmetic(5, '+', 123).reasoning, "5+3+0=08|0+2+0=02|0+1+0=01|=128");
+  EXPECT_EQ(solve_arithmetic(5, '-', 5).reasoning, "5-5-0=0 b0|=0");
+  EXPECT_EQ(solve_arithmetic(100, '-', 99).reasoning, "0-9-0=1 b1|0-9-1=0 b1|1-0-1=0 b0|=1");
+  EXPECT_EQ(solve_arithmetic(0, '-', 5).reasoning, "5>0 so -(5-0)|5-0-0=5 b0|=-5");
+  EXPECT_EQ(solve_arithmetic(5, '-', 123).reasoning, "123>5 so -(123-5)|3-5-0=8 b1|2-0-1=1 b0|1-0-0=1 b0|=-118");
   EXPECT_EQ(solve_arithmetic(4, '*', 7).reasoning, "4*7=28|=28");
-  EXPECT_EQ(solve_arithmetic(10, '*', 10).reasoning, "10*0=0|10*1=10 <<1 =100|0+0=0|0+0=0|0+1=1|=100");
-  // Three partials can carry more than 1.
-  EXPECT_EQ(solve_arithmetic(99, '*', 999).reasoning,
-            "99*9=891|99*9=891 <<1 =8910|99*9=891 <<2 =89100|1+0+0=1|9+1+0=10 c1|8+9+1+1=19 c1|0+8+9+1=18 c1|"
-            "0+0+8+1=9|=98901");
+  EXPECT_EQ(solve_arithmetic(10, '*', 10).reasoning, "10*0=0|10*1=10 <<1 =100|0+0+0=00|0+0+0=00|0+1+0=01|=100");
   EXPECT_THROW(solve_arithmetic(-1, '+', 2), MuseError);
   EXPECT_THROW(solve_arithmetic(1, '/', 2), MuseError);
+}
+
+// Within one trace every column field spans the same number of tokens: digits and operators are one character
+// and one token each, so equal string lengths mean equal token counts and a constant distance from each column
+// back to its digits in the prompt.
+TEST(ArithmeticTrace, ColumnsOfOneTraceHaveEqualWidth) {
+  for (const ArithmeticOp op : {ArithmeticOp::Add, ArithmeticOp::Sub, ArithmeticOp::Mul}) {
+    const ArithmeticTask task(op);
+    Rng rng(seed_mix(23, static_cast<int>(op)));
+    for (int difficulty = task.min_difficulty(); difficulty <= task.max_difficulty(); ++difficulty) {
+      for (int i = 0; i < 200; ++i) {
+        const Example example = task.generate(rng, difficulty);
+        std::vector<std::string> fields = split(example.reasoning, '|');
+        ASSERT_EQ(fields.back(), "=" + example.answer) << example.reasoning;
+        fields.pop_back();
+        size_t expected = 0;
+        if (op == ArithmeticOp::Add) {
+          expected = 8;  // "d+d+c=ss"
+        } else if (op == ArithmeticOp::Sub) {
+          if (fields.front().find('>') != std::string::npos) fields.erase(fields.begin());  // the "-(...)" preamble
+          expected = 10;  // "t-b-c=r bB"
+        } else {
+          // The partial product fields come first, one per digit of the second operand; a single partial has no sum.
+          const size_t partials = static_cast<size_t>(difficulty);
+          fields.erase(fields.begin(), fields.begin() + static_cast<std::ptrdiff_t>(partials));
+          if (partials == 1) {
+            ASSERT_TRUE(fields.empty()) << example.reasoning;
+            continue;
+          }
+          expected = 2 * (partials + 1) - 1 + 1 + 2;  // partials+1 one-digit numbers, '+'s, '=', 2-digit sum
+        }
+        // One column per digit of the widest term: the operands for add and sub; for mul the last partial,
+        // with 2 * difficulty - 1 or 2 * difficulty digits.
+        const size_t columns = fields.size(), d = static_cast<size_t>(difficulty);
+        if (op == ArithmeticOp::Mul) {
+          ASSERT_TRUE(columns == 2 * d - 1 || columns == 2 * d) << example.reasoning;
+        } else {
+          ASSERT_EQ(columns, d) << example.reasoning;
+        }
+        for (const std::string& field : fields) {
+          ASSERT_EQ(field.size(), fields.front().size()) << example.reasoning;
+          ASSERT_EQ(field.size(), expected) << example.reasoning;
+        }
+      }
+    }
+  }
 }
 
 TEST(ArithmeticTask, ThousandsOfProblemsAreRightAndReplayStepByStep) {
@@ -253,9 +322,9 @@ TEST(ArithmeticTask, SameSeedSameProblems) {
 
 TEST(ArithmeticTask, TracesStayShort) {
   // A trace costs about one token per character, so these bound the thinking span at the top difficulty.
-  EXPECT_EQ(solve_arithmetic(99999999, '+', 99999999).reasoning.size(), 104u);  // every column carries
-  EXPECT_EQ(solve_arithmetic(19999999, '-', 20000000).reasoning.size(), 135u);  // negative, every column borrows
-  EXPECT_EQ(solve_arithmetic(99999, '*', 99999).reasoning.size(), 312u);
+  EXPECT_EQ(solve_arithmetic(99999999, '+', 99999999).reasoning.size(), 82u);  // every column carries
+  EXPECT_EQ(solve_arithmetic(19999999, '-', 20000000).reasoning.size(), 133u);  // negative, every column borrows
+  EXPECT_EQ(solve_arithmetic(99999, '*', 99999).reasoning.size(), 294u);
   const std::pair<ArithmeticOp, size_t> limits[] = {
       {ArithmeticOp::Add, 104}, {ArithmeticOp::Sub, 150}, {ArithmeticOp::Mul, 320}};
   for (const auto& [op, limit] : limits) {

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Bad input at the CLI: every case must exit non-zero with exactly one stderr line that names the problem,
+# and never crash (no uncaught exception, abort, segfault or torch backtrace).
+# Usage: errors_test.sh PATH/TO/muse SOURCE_DIR
+set -u
+
+if [[ $# -lt 1 ]]; then
+  echo "usage: $0 PATH/TO/muse [SOURCE_DIR]" >&2
+  exit 2
+fi
+MUSE=$(realpath "$1")
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/muse_cli_errors.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+cd "$WORK" || exit 2
+
+passed=0
+failed=0
+failures=()
+
+# Crash signatures: uncaught exceptions, aborts, signals, torch/c10 backtraces, non-MuseError escapes.
+CRASH='terminate called|Aborted|Segmentation|what\(\)|[Bb]acktrace|Exception raised from|frame #[0-9]|internal error'
+
+# expect_error NAME NEEDLE ARGS...: runs `muse ARGS...`; NEEDLE must appear (literally) on the single stderr line.
+expect_error() {
+  local name=$1 needle=$2
+  shift 2
+  local rc=0
+  timeout 300 "$MUSE" "$@" >"$WORK/stdout" 2>"$WORK/stderr" || rc=$?
+  local problems=()
+  if [[ $rc -eq 0 ]]; then problems+=("exit status 0"); fi
+  if [[ $rc -ge 124 ]]; then problems+=("exit status $rc (timeout or signal)"); fi
+  local lines
+  lines=$(grep -c '' "$WORK/stderr")
+  if [[ $lines -ne 1 ]]; then problems+=("$lines stderr lines, expected 1"); fi
+  if ! grep -qF -- "$needle" "$WORK/stderr"; then problems+=("stderr does not mention '$needle'"); fi
+  if grep -qE -- "$CRASH" "$WORK/stderr" "$WORK/stdout"; then problems+=("crash signature in output"); fi
+  if [[ ${#problems[@]} -eq 0 ]]; then
+    passed=$((passed + 1))
+    echo "ok   $name"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "FAIL $name: $(IFS=';'; echo "${problems[*]}")"
+    echo "     command: muse $*"
+    sed 's/^/     stderr| /' "$WORK/stderr" | head -20
+  fi
+}
+
+# Setup: one real (tiny, barely trained) model directory. Takes a few seconds.
+setup() {
+  "$MUSE" tokenizer train --out real --vocab 400 --documents 200 >/dev/null 2>"$WORK/setup.err" &&
+    "$MUSE" pretrain --out real --preset tiny --steps 2 --batch-size 2 --seq-len 16 --eval-problems 1 \
+      --checkpoint-every 1 >/dev/null 2>>"$WORK/setup.err"
+}
+if ! setup || [[ ! -f real/model.safetensors || ! -f real/checkpoints/latest ]]; then
+  echo "FAIL setup: could not build a tiny model directory"
+  cat "$WORK/setup.err"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+# The sane model really works, so the failures below are about the damage done to the copies.
+if ! "$MUSE" generate --model real -p "1+1" --max-tokens 4 >/dev/null 2>&1; then
+  echo "FAIL setup: generate on the intact model directory fails"
+  exit 1
+fi
+
+# --- generate: model directories -------------------------------------------------------------------------------
+expect_error "generate: no such model dir" "/nonexistent" generate --model /nonexistent -p hi
+
+mkdir -p malformed && printf '{"model": {"vocab_size": 4\n' >malformed/config.json
+expect_error "generate: malformed config.json" "malformed/config.json" generate --model malformed -p hi
+
+mkdir -p empty_dir
+expect_error "generate: dir without config.json" "empty_dir/config.json" generate --model empty_dir -p hi
+
+mkdir -p only_config && cp real/config.json only_config/
+expect_error "generate: missing tokenizer.model" "only_config/tokenizer.model" generate --model only_config -p hi
+
+mkdir -p no_weights && cp real/config.json real/tokenizer.model no_weights/
+expect_error "generate: missing model.safetensors" "no_weights/model.safetensors" generate --model no_weights -p hi
+
+mkdir -p wrong_vocab && cp real/config.json real/tokenizer.model real/model.safetensors wrong_vocab/
+sed -i 's/"vocab_size": *[0-9]*/"vocab_size": 99999/' wrong_vocab/config.json
+expect_error "generate: config vocab_size mismatch" "vocab_size" generate --model wrong_vocab -p hi
+
+mkdir -p missing_field && cp real/tokenizer.model real/model.safetensors missing_field/
+grep -v '"d_model"' real/config.json >missing_field/config.json
+expect_error "generate: config field missing" "d_model" generate --model missing_field -p hi
+
+mkdir -p not_object && cp real/tokenizer.model real/model.safetensors not_object/ && echo '[1, 2]' >not_object/config.json
+expect_error "generate: config.json not an object" "not_object/config.json" generate --model not_object -p hi
+
+mkdir -p bad_tokenizer && cp real/config.json real/model.safetensors bad_tokenizer/
+echo "this is not a sentencepiece model" >bad_tokenizer/tokenizer.model
+expect_error "generate: garbage tokenizer.model" "bad_tokenizer/tokenizer.model" generate --model bad_tokenizer -p hi
+
+mkdir -p truncated && cp real/config.json real/tokenizer.model truncated/
+size=$(stat -c %s real/model.safetensors)
+head -c $((size / 2)) real/model.safetensors >truncated/model.safetensors
+expect_error "generate: truncated model.safetensors" "truncated/model.safetensors" generate --model truncated -p hi
+head -c 5 real/model.safetensors >truncated/model.safetensors
+expect_error "generate: 5-byte model.safetensors" "truncated/model.safetensors" generate --model truncated -p hi
+
+expect_error "generate: negative temperature" "temperature" generate --model real -p hi --temperature -1
+expect_error "generate: top_p 0" "top_p" generate --model real -p hi --top-p 0
+expect_error "generate: unknown device" "bogus" generate --model real -p hi --device bogus
+
+# --- pretrain: settings and data ---------------------------------------------------------------------------------
+mkdir -p fresh && cp real/tokenizer.model fresh/
+expect_error "pretrain: unknown preset" "huge" pretrain --out fresh --preset huge --steps 1
+expect_error "pretrain: unknown mixture task" "nosuchtask" pretrain --out fresh --mixture nosuchtask --steps 1
+expect_error "pretrain: bad mixture difficulty" "add:x" pretrain --out fresh --mixture add:x --steps 1
+expect_error "pretrain: no tokenizer yet" "tokenizer.model" pretrain --out no_tokenizer_here --steps 1
+
+printf '{"text": "a fine document"}\n{"text": oops}\n{"text": "another"}\n' >bad.jsonl
+expect_error "pretrain: malformed --text line" "bad.jsonl:2" \
+  pretrain --out fresh --mixture text --text bad.jsonl --steps 1 --batch-size 1 --seq-len 8
+
+expect_error "pretrain: --steps abc" "--steps" pretrain --out fresh --steps abc
+expect_error "pretrain: --steps 0" "steps" pretrain --out fresh --steps 0
+expect_error "pretrain: unknown flag" "--frobnicate" pretrain --out fresh --frobnicate
+expect_error "tokenizer train: --vocab below range" "--vocab" tokenizer train --out tok --vocab 10
+
+# --- train --recipe ----------------------------------------------------------------------------------------------
+expect_error "train: unknown recipe" "nope" train --recipe nope --out recipe_out
+
+# --- resuming ------------------------------------------------------------------------------------------------------
+expect_error "pretrain: --resume without checkpoint" "no checkpoint" \
+  pretrain --out fresh --steps 2 --batch-size 2 --seq-len 16 --resume
+
+cp -r real changed
+expect_error "pretrain: resume with another --batch-size" "different settings" \
+  pretrain --out changed --preset tiny --steps 2 --batch-size 4 --seq-len 16 --eval-problems 1 --checkpoint-every 1 \
+  --resume
+expect_error "pretrain: existing run without --resume" "--resume" \
+  pretrain --out changed --preset tiny --steps 2 --batch-size 2 --seq-len 16 --eval-problems 1 --checkpoint-every 1
+
+printf '{"model": \n' >changed/config.json
+expect_error "pretrain: resume with malformed config.json" "changed/config.json" \
+  pretrain --out changed --preset tiny --steps 2 --batch-size 2 --seq-len 16 --eval-problems 1 --checkpoint-every 1 \
+  --resume
+
+echo
+echo "$passed passed, $failed failed"
+if [[ $failed -ne 0 ]]; then
+  printf '  failed: %s\n' "${failures[@]}"
+  exit 1
+fi
+exit 0
