@@ -1,8 +1,11 @@
 // Training-step throughput of the real Muse step on random tokens; prints one JSON line.
 //   bench_train [--preset tiny|small|base] [--batch B] [--seq-len T] [--warmup W] [--steps N]
-//               [--kv-heads H] [--seed S] [--torch-threads N] [--blas-threads N]
+//               [--docs N] [--kv-heads H] [--seed S] [--torch-threads N] [--blas-threads N]
 // One step is exactly what pretrain() does per step with grad_accum 1: forward, language_model_loss,
-// backward, loss.item(), clip_grad_norm(1.0), AdamW step, zero_grad. Batches are generated before timing.
+// backward, loss.item(), clip_grad_norm(1.0), AdamW step, zero_grad. Batches are generated before timing and
+// look like pretrain's packed rows: --docs N documents per row (default 4) at random boundaries, positions
+// restarting per document, document_ids set (attention stays inside a document), target -1 where the next
+// token belongs to another document. --docs 0: no document_ids (plain causal mask), positions 0..T-1.
 // bench/reference_model.py --bench prints the same JSON for the same model in Python PyTorch.
 #include <ATen/ATen.h>
 
@@ -28,14 +31,14 @@ namespace {
 
 struct Args {
   std::string preset = "tiny";
-  int64_t batch = 64, seq_len = 64, warmup = 3, steps = 10, kv_heads = 0, seed = 1234;
+  int64_t batch = 64, seq_len = 64, warmup = 3, steps = 10, docs = 4, kv_heads = 0, seed = 1234;
   muse::ThreadParams threads{1, 0};
 };
 
 [[noreturn]] void usage(const std::string& error) {
   std::fprintf(stderr,
                "bench_train: %s\nusage: bench_train [--preset tiny|small|base] [--batch B] [--seq-len T] "
-               "[--warmup W] [--steps N] [--kv-heads H] [--seed S] [--torch-threads N] [--blas-threads N]\n",
+               "[--warmup W] [--steps N] [--docs N] [--kv-heads H] [--seed S] [--torch-threads N] [--blas-threads N]\n",
                error.c_str());
   std::exit(2);
 }
@@ -65,6 +68,7 @@ Args parse(int argc, char** argv) {
     else if (flag == "--seq-len") a.seq_len = integer();
     else if (flag == "--warmup") a.warmup = integer();
     else if (flag == "--steps") a.steps = integer();
+    else if (flag == "--docs") a.docs = integer();
     else if (flag == "--kv-heads") a.kv_heads = integer();
     else if (flag == "--seed") a.seed = integer();
     else if (flag == "--torch-threads") a.threads.torch_threads = static_cast<int>(integer());
@@ -72,7 +76,44 @@ Args parse(int argc, char** argv) {
     else usage("unknown flag " + flag);
   }
   if (a.batch <= 0 || a.seq_len <= 0 || a.steps <= 0 || a.warmup < 0) usage("batch, seq-len, steps must be > 0");
+  if (a.docs < 0 || a.docs > a.seq_len) usage("--docs must be in [0, seq-len]");
   return a;
+}
+
+struct Batch {
+  at::Tensor tokens, targets, positions, document_ids;
+};
+
+// Random packed rows like PretrainData::batch: `docs` documents per row with random lengths.
+Batch random_batch(int64_t vocab, int64_t B, int64_t T, int64_t docs) {
+  Batch b;
+  const auto row = at::randint(0, vocab, {B, T + 1}, at::kLong);
+  b.tokens = row.narrow(1, 0, T).clone();
+  b.targets = row.narrow(1, 1, T).clone();
+  if (docs == 0) {
+    b.positions = muse::text_positions(0, T, torch::kCPU).expand({B, T, 3}).contiguous();
+    return b;
+  }
+  b.document_ids = at::empty({B, T}, at::kLong);
+  b.positions = at::empty({B, T, 3}, at::kLong);
+  auto* doc = b.document_ids.data_ptr<int64_t>();
+  auto* pos = b.positions.data_ptr<int64_t>();
+  auto* tgt = b.targets.data_ptr<int64_t>();
+  for (int64_t r = 0; r < B; ++r) {
+    // docs-1 distinct cut points in 1..T-1: a document starts at each.
+    std::vector<bool> starts(static_cast<size_t>(T), false);
+    const auto cuts = at::randperm(T - 1, at::kLong).narrow(0, 0, docs - 1) + 1;
+    for (int64_t i = 0; i < docs - 1; ++i) starts[static_cast<size_t>(cuts[i].item<int64_t>())] = true;
+    int64_t id = 0, start = 0;
+    for (int64_t t = 0; t < T; ++t) {
+      if (starts[static_cast<size_t>(t)]) ++id, start = t;
+      const int64_t k = r * T + t;
+      doc[k] = id;
+      pos[3 * k] = pos[3 * k + 1] = pos[3 * k + 2] = t - start;
+      if (t + 1 < T && starts[static_cast<size_t>(t + 1)]) tgt[k] = -1;  // next token starts another document
+    }
+  }
+  return b;
 }
 
 }  // namespace
@@ -94,22 +135,16 @@ int main(int argc, char** argv) try {
   const double grad_clip = 1.0;
 
   const int64_t B = args.batch, T = args.seq_len;
-  const auto positions = muse::text_positions(0, T, torch::kCPU).expand({B, T, 3}).contiguous();
-  struct Batch {
-    at::Tensor tokens, targets;
-  };
   std::vector<Batch> batches;
-  for (int64_t i = 0; i < args.warmup + args.steps; ++i) {
-    const auto row = at::randint(0, config.vocab_size, {B, T + 1}, at::kLong);
-    batches.push_back({row.narrow(1, 0, T).contiguous(), row.narrow(1, 1, T).contiguous()});
-  }
+  for (int64_t i = 0; i < args.warmup + args.steps; ++i)
+    batches.push_back(random_batch(config.vocab_size, B, T, args.docs));
 
   std::vector<double> step_ms;
   std::vector<double> losses;
   for (int64_t i = 0; i < args.warmup + args.steps; ++i) {
     const auto start = std::chrono::steady_clock::now();
     const auto& b = batches[static_cast<size_t>(i)];
-    const auto logits = model->forward({b.tokens, positions});
+    const auto logits = model->forward({b.tokens, b.positions, b.document_ids});
     const auto loss = muse::language_model_loss(logits, b.targets, config.z_loss);
     loss.total.backward();
     losses.push_back(loss.cross_entropy.item<double>());
@@ -131,6 +166,7 @@ int main(int argc, char** argv) try {
                         {"preset", config.preset},
                         {"batch", B},
                         {"seq_len", T},
+                        {"docs", args.docs},
                         {"n_kv_heads", config.n_kv_heads},
                         {"params", config.parameter_count()},
                         {"flops_per_token", flops_per_token},

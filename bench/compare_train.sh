@@ -5,7 +5,9 @@
 # Usage: bench/compare_train.sh [BUILD_DIR]        (default: build next to this script's parent)
 # Environment: ROUNDS (default 3), PYTHON (default /usr/bin/python3: Debian python3-torch 1.13),
 #              LOG_DIR (raw JSON lines are kept there; default a fresh temp dir).
-# Prints a Markdown table of medians; see docs/PERFORMANCE.md. Takes about 2-3 minutes on the 2-core machine.
+# Batches are packed rows with 4 documents each (bench_train/reference_model.py default --docs 4), as pretrain
+# feeds the model. Prints a Markdown table: per run, tok/s at the median step time; per cell, the median over
+# rounds (see docs/PERFORMANCE.md). Takes about 3 minutes with ROUNDS=3 on the 2-core machine.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -67,23 +69,26 @@ for tag in ("before", "after"):
 rows = {}
 for line in open(f"{log_dir}/train.jsonl"):
     r = json.loads(line)
+    # Per run: tok/s at the run's median step time (robust to bursts of other load); then the median over rounds.
+    r["tok_s"] = r["batch"] * r["seq_len"] / (r["ms_per_step_median"] / 1e3)
     key = (r["preset"], r["batch"], r["seq_len"])
-    rows.setdefault(key, {"cpp": [], "python": []})[r["impl"]].append(r)
-cores = sorted({json.loads(l).get("blas_core", "?") for l in open(f"{log_dir}/train.jsonl")})
+    rows.setdefault(key, {"cpp": [], "python": []})[r["impl"].split("+")[0]].append(r)
+cores = sorted({r["blas_core"] for v in rows.values() for side in v.values() for r in side})
 print(f"GEMM peak (best square fp32 at::mm): {peak:.1f} GFLOP/s; OpenBLAS kernels: {', '.join(cores)}; "
       f"raw results in {log_dir}\n")
 print("| preset | batch | C++ tok/s (median) | Python tok/s (median) | C++/Py | C++ GFLOP/s | % of GEMM peak |")
 print("|---|---|---:|---:|---:|---:|---:|")
 spreads = []
 for (preset, batch, seq), r in rows.items():
-    cpp = [x["tokens_per_s"] for x in r["cpp"]]
-    py = [x["tokens_per_s"] for x in r["python"]]
+    cpp = [x["tok_s"] for x in r["cpp"]]
+    py = [x["tok_s"] for x in r["python"]]
     mc, mp = statistics.median(cpp), statistics.median(py)
-    gf = statistics.median(x["gflops"] for x in r["cpp"])
+    gf = mc * r["cpp"][0]["flops_per_token"] / 1e9
     print(f"| {preset} | B{batch} T{seq} | {mc:,.0f} | {mp:,.0f} | {mc / mp:.2f} | {gf:.1f} | {100 * gf / peak:.0f}% |")
     spreads.append(f"{preset} B{batch} T{seq}: C++ " + " / ".join(f"{v:,.0f}" for v in cpp) +
-                   "; Python " + " / ".join(f"{v:,.0f}" for v in py))
-print("\nPer round (tok/s, in run order):")
+                   "; Python " + " / ".join(f"{v:,.0f}" for v in py) +
+                   f"; best C++/best Py {max(cpp) / max(py):.2f}")
+print("\nPer round (tok/s at the median step, in run order):")
 for s in spreads:
     print("- " + s)
 EOF

@@ -1,12 +1,13 @@
 // Writes what Muse computes for fixed weights and tokens, for bench/reference_model.py --check:
 //   OUT/weights.safetensors  the model's parameters (save_module_weights), before any step
-//   OUT/io.safetensors       tokens, targets, positions [B,T,3], logits (before training), loss, grad_norm
+//   OUT/io.safetensors       tokens, targets, positions [B,T,3], document_ids [B,T] (with --docs), logits (before training), loss, grad_norm
 //                            (of the first step), logits_after (after --train-steps real training steps);
 //                            metadata: config (JSON), lr, train_steps
 // usage: dump_logits --out DIR [--preset tiny] [--batch 2] [--seq-len 16] [--kv-heads H] [--qk-norm]
-//                    [--mrope] [--train-steps 3] [--seed 7]
+//                    [--mrope] [--docs N] [--train-steps 3] [--seed 7]
 // The zero-initialised lm_head is replaced by random weights and the norm gains are perturbed, so every
-// parameter shapes the logits. --mrope gives distinct (t, row, col) positions so all M-RoPE sections matter.
+// parameter shapes the logits. --mrope gives distinct (t, row, col) positions so all M-RoPE sections matter;
+// --docs N packs N documents per row (document_ids set: attention stays inside a document, positions restart).
 #include <ATen/ATen.h>
 #include <torch/autograd.h>
 
@@ -14,6 +15,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <tuple>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -26,7 +29,7 @@
 
 int main(int argc, char** argv) try {
   std::string out_dir, preset = "tiny";
-  int64_t batch = 2, seq_len = 16, kv_heads = 0, train_steps = 3, seed = 7;
+  int64_t batch = 2, seq_len = 16, kv_heads = 0, train_steps = 3, seed = 7, docs = 0;
   bool qk_norm = false, mrope = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
@@ -43,6 +46,7 @@ int main(int argc, char** argv) try {
     else if (flag == "--seq-len") seq_len = std::stoll(next());
     else if (flag == "--kv-heads") kv_heads = std::stoll(next());
     else if (flag == "--train-steps") train_steps = std::stoll(next());
+    else if (flag == "--docs") docs = std::stoll(next());
     else if (flag == "--seed") seed = std::stoll(next());
     else if (flag == "--qk-norm") qk_norm = true;
     else if (flag == "--mrope") mrope = true;
@@ -53,7 +57,7 @@ int main(int argc, char** argv) try {
   }
   if (out_dir.empty()) {
     std::fprintf(stderr, "usage: dump_logits --out DIR [--preset tiny] [--batch 2] [--seq-len 16] [--kv-heads H] "
-                         "[--qk-norm] [--mrope] [--train-steps 3] [--seed 7]\n");
+                         "[--qk-norm] [--mrope] [--docs N] [--train-steps 3] [--seed 7]\n");
     return 2;
   }
   muse::configure_threads({1, 0});
@@ -79,27 +83,41 @@ int main(int argc, char** argv) try {
   const auto tokens = row.narrow(1, 0, seq_len).clone();
   auto targets = row.narrow(1, 1, seq_len).clone();  // own storage: the fill_ below must not touch tokens
   targets.select(1, 0).fill_(-1);  // exercise ignore_index
-  at::Tensor positions;
-  if (mrope) {  // t increasing, row/col arbitrary: every section of the rotary pairs sees different ids
-    positions = at::stack({at::arange(seq_len, at::kLong).expand({batch, seq_len}),
-                           at::randint(0, 8, {batch, seq_len}, at::kLong),
-                           at::randint(0, 8, {batch, seq_len}, at::kLong)},
-                          -1)
-                    .contiguous();
-  } else {
-    positions = muse::text_positions(0, seq_len, torch::kCPU).expand({batch, seq_len, 3}).contiguous();
+  // t restarts at each document start; row/col are random with --mrope, equal to t otherwise (text).
+  at::Tensor document_ids;
+  auto t_ids = at::arange(seq_len, at::kLong).expand({batch, seq_len}).clone();
+  if (docs > 1) {
+    document_ids = at::zeros({batch, seq_len}, at::kLong);
+    for (int64_t r = 0; r < batch; ++r) {
+      const auto cuts = std::get<0>(at::sort(at::randperm(seq_len - 1, at::kLong).narrow(0, 0, docs - 1) + 1));
+      int64_t id = 0, start = 0, next_cut = 0;
+      for (int64_t t = 0; t < seq_len; ++t) {
+        if (next_cut < docs - 1 && cuts[next_cut].item<int64_t>() == t) ++id, start = t, ++next_cut;
+        document_ids[r][t] = id;
+        t_ids[r][t] = t - start;
+        if (t > 0 && document_ids[r][t].item<int64_t>() != document_ids[r][t - 1].item<int64_t>())
+          targets[r][t - 1] = -1;
+      }
+    }
+  } else if (docs == 1) {
+    document_ids = at::zeros({batch, seq_len}, at::kLong);
   }
+  const auto positions =
+      mrope ? at::stack({t_ids, at::randint(0, 8, {batch, seq_len}, at::kLong),
+                         at::randint(0, 8, {batch, seq_len}, at::kLong)}, -1).contiguous()
+            : t_ids.unsqueeze(-1).expand({batch, seq_len, 3}).contiguous();
+  const muse::ModelInput input{tokens, positions, document_ids};
 
   at::Tensor logits_before;
   {
     torch::NoGradGuard no_grad;
-    logits_before = model->forward({tokens, positions}).clone();
+    logits_before = model->forward(input).clone();
   }
   muse::AdamW optimizer(*model, muse::AdamWParams{});
   const double lr = muse::default_learning_rate(config);
   double first_loss = 0, first_norm = 0;
   for (int64_t s = 0; s < train_steps; ++s) {
-    const auto logits = model->forward({tokens, positions});
+    const auto logits = model->forward(input);
     const auto loss = muse::language_model_loss(logits, targets, config.z_loss);
     loss.total.backward();
     const double l = loss.cross_entropy.item<double>();
@@ -111,19 +129,20 @@ int main(int argc, char** argv) try {
   at::Tensor logits_after;
   {
     torch::NoGradGuard no_grad;
-    logits_after = model->forward({tokens, positions});
+    logits_after = model->forward(input);
   }
   nlohmann::json config_json = config;
   char lr_text[32];
   std::snprintf(lr_text, sizeof lr_text, "%.17g", lr);
-  muse::save_tensor_map({{"tokens", tokens},
+  std::map<std::string, at::Tensor> io = {{"tokens", tokens},
                          {"targets", targets},
                          {"positions", positions},
                          {"logits", logits_before},
                          {"logits_after", logits_after},
                          {"loss", at::tensor({first_loss}, at::kFloat)},
-                         {"grad_norm", at::tensor({first_norm}, at::kFloat)}},
-                        out_dir + "/io.safetensors",
+                         {"grad_norm", at::tensor({first_norm}, at::kFloat)}};
+  if (document_ids.defined()) io["document_ids"] = document_ids;
+  muse::save_tensor_map(io, out_dir + "/io.safetensors",
                         {{"config", config_json.dump()},
                          {"lr", lr_text},
                          {"train_steps", std::to_string(train_steps)}});

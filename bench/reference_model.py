@@ -4,7 +4,7 @@
 Run with /usr/bin/python3 (Debian python3-torch 1.13, the same libtorch_cpu and OpenBLAS the C++ build links).
 
   reference_model.py --bench [--preset tiny] [--batch 64] [--seq-len 64] [--warmup 3] [--steps 10]
-                     [--kv-heads H] [--torch-threads 1] [--blas-threads 0] [--grad-none] [--foreach]
+                     [--docs 4] [--kv-heads H] [--torch-threads 1] [--blas-threads 0] [--grad-none] [--foreach]
       One JSON line with the fields bench_train prints (tokens_per_s, ms_per_step, gflops, ...).
   reference_model.py --check DIR
       DIR is written by `dump_logits --out DIR`: loads Muse's weights, recomputes logits, the first step's
@@ -14,7 +14,7 @@ Run with /usr/bin/python3 (Debian python3-torch 1.13, the same libtorch_cpu and 
 
 Model (= src/model/transformer.cpp): pre-RMSNorm (x * rsqrt(mean(x^2) + eps) * w), interleaved-pair rotary
 with M-RoPE sections spread across the spectrum (mrope_pair_axes; text ids equal on all axes = plain RoPE), manual causal attention with optional GQA and
-QK-norm, SwiGLU, no biases, untied lm_head. Training step (= src/training/pretrain.cpp): cross-entropy
+QK-norm, document masking of packed rows, SwiGLU, no biases, untied lm_head. Training step (= src/training/pretrain.cpp): cross-entropy
 (ignore_index -1), backward, loss.item(), global-norm clipping at 1.0, AdamW (betas 0.9/0.95, eps 1e-8,
 wd 0.1 on everything except "*norm*" and "embed.*", Muse's update formula), zero_grad.
 --grad-none / --foreach are experiments, not the reference: gradients set to None instead of zeroed, and
@@ -165,15 +165,25 @@ class Transformer(nn.Module):
             block.w_down.weight.normal_(0.0, residual_std)
         self.lm_head.weight.zero_()
 
-    def forward(self, tokens, positions):
-        T = tokens.shape[1]
+    def forward(self, tokens, positions, document_ids=None):
         angles = (positions.index_select(2, self.pair_axis).float() * self.inv_freq).unsqueeze(2)  # [B,T,1,hd/2]
         cos, sin = angles.cos(), angles.sin()
-        mask = torch.ones(T, T, dtype=torch.bool).triu(1) if T > 1 else None  # once per forward, shared by layers
+        mask = attention_mask(tokens.shape[1], document_ids)  # once per forward, shared by layers
         x = self.embed(tokens)
         for block in self.layers:
             x = block(x, cos, sin, mask)
         return self.lm_head(self.norm(x))
+
+
+def attention_mask(T, document_ids=None):
+    """True where attention is blocked: causal [T, T], or [B, 1, T, T] when packed rows carry document ids."""
+    if T == 1 and document_ids is None:
+        return None
+    blocked = torch.ones(T, T, dtype=torch.bool).triu(1)
+    if document_ids is not None:
+        blocked = blocked.unsqueeze(0) | document_ids.unsqueeze(2).ne(document_ids.unsqueeze(1))
+        return blocked.unsqueeze(1)
+    return blocked
 
 
 def mrope_pair_axes(sections, pairs):
@@ -197,6 +207,28 @@ def mrope_pair_axes(sections, pairs):
 
 def text_positions(batch, length):
     return torch.arange(length).view(1, length, 1).expand(batch, length, 3).contiguous()
+
+
+def random_batch(vocab, B, T, docs):
+    """bench_train's random_batch: packed rows of `docs` documents (positions restart, document ids, target -1
+    before a document start); docs == 0: one causal row, no document ids."""
+    row = torch.randint(0, vocab, (B, T + 1))
+    tokens, targets = row[:, :T].clone(), row[:, 1:].clone()
+    if docs == 0:
+        return tokens, targets, text_positions(B, T), None
+    document_ids = torch.empty(B, T, dtype=torch.int64)
+    t_ids = torch.empty(B, T, dtype=torch.int64)
+    for r in range(B):
+        starts = set((torch.randperm(T - 1)[:docs - 1] + 1).tolist())
+        doc, start = 0, 0
+        for t in range(T):
+            if t in starts:
+                doc, start = doc + 1, t
+            document_ids[r, t] = doc
+            t_ids[r, t] = t - start
+            if t + 1 in starts:
+                targets[r, t] = -1
+    return tokens, targets, t_ids.unsqueeze(-1).expand(B, T, 3).contiguous(), document_ids
 
 
 # ------------------------------------------------------------------------------------------- training
@@ -288,8 +320,9 @@ def clip_grad_norm(model, max_norm, foreach=False):
     return norm
 
 
-def train_step(model, optimizer, tokens, positions, targets, lr, grad_clip=1.0, set_to_none=False, foreach=False):
-    logits = model(tokens, positions)
+def train_step(model, optimizer, tokens, positions, targets, lr, grad_clip=1.0, set_to_none=False, foreach=False,
+               document_ids=None):
+    logits = model(tokens, positions, document_ids)
     total, ce = language_model_loss(logits, targets, model.config["z_loss"])
     total.backward()
     loss = ce.item()
@@ -327,15 +360,12 @@ def bench(args):
     optimizer = AdamW(model, foreach=args.foreach)
     lr = default_learning_rate(c)
     B, T = args.batch, args.seq_len
-    positions = text_positions(B, T)
-    batches = []
-    for _ in range(args.warmup + args.steps):
-        row = torch.randint(0, c["vocab_size"], (B, T + 1))
-        batches.append((row[:, :T].contiguous(), row[:, 1:].contiguous()))
+    batches = [random_batch(c["vocab_size"], B, T, args.docs) for _ in range(args.warmup + args.steps)]
     step_ms, losses = [], []
-    for i, (tokens, targets) in enumerate(batches):
+    for i, (tokens, targets, positions, document_ids) in enumerate(batches):
         start = time.perf_counter()
-        loss, _ = train_step(model, optimizer, tokens, positions, targets, lr, 1.0, args.grad_none, args.foreach)
+        loss, _ = train_step(model, optimizer, tokens, positions, targets, lr, 1.0, args.grad_none, args.foreach,
+                             document_ids)
         ms = (time.perf_counter() - start) * 1e3
         losses.append(loss)
         if i >= args.warmup:
@@ -345,12 +375,31 @@ def bench(args):
     fpt = train_flops_per_token(c, T)
     impl = "python" + ("+grad_none" if args.grad_none else "") + ("+foreach" if args.foreach else "")
     print(json.dumps({
-        "impl": impl, "preset": c["preset"], "batch": B, "seq_len": T, "n_kv_heads": c["n_kv_heads"],
+        "impl": impl, "preset": c["preset"], "batch": B, "seq_len": T, "docs": args.docs, "n_kv_heads": c["n_kv_heads"],
         "params": parameter_count(c), "flops_per_token": fpt, "warmup": args.warmup, "steps": args.steps,
         "tokens_per_s": tokens_per_s, "ms_per_step": total_ms / args.steps,
         "ms_per_step_median": sorted(step_ms)[len(step_ms) // 2], "gflops": tokens_per_s * fpt / 1e9,
         "loss_first": losses[0], "loss_last": losses[-1], "torch_threads": torch.get_num_threads(),
         "blas_threads": blas_threads, "blas_core": blas_core}, sort_keys=True))
+
+
+def profiled_train_step(model, optimizer, tokens, positions, targets, lr, document_ids):
+    """train_step with a profiler label per phase (labels show up as rows named "phase: ...")."""
+    rf = torch.autograd.profiler.record_function
+    with rf("phase: forward"):
+        logits = model(tokens, positions, document_ids)
+    with rf("phase: loss"):
+        total, ce = language_model_loss(logits, targets, model.config["z_loss"])
+    with rf("phase: backward"):
+        total.backward()
+    with rf("phase: loss.item"):
+        ce.item()
+    with rf("phase: clip_grad_norm"):
+        clip_grad_norm(model, 1.0)
+    with rf("phase: adamw.step"):
+        optimizer.step(lr)
+    with rf("phase: zero_grad"):
+        optimizer.zero_grad()
 
 
 def profile(args):
@@ -361,18 +410,23 @@ def profile(args):
     optimizer = AdamW(model)
     lr = default_learning_rate(c)
     B, T = args.batch, args.seq_len
-    positions = text_positions(B, T)
-    row = torch.randint(0, c["vocab_size"], (B, T + 1))
-    tokens, targets = row[:, :T].contiguous(), row[:, 1:].contiguous()
+    tokens, targets, positions, document_ids = random_batch(c["vocab_size"], B, T, args.docs)
     for _ in range(args.warmup):
-        train_step(model, optimizer, tokens, positions, targets, lr)
+        train_step(model, optimizer, tokens, positions, targets, lr, document_ids=document_ids)
+    start = time.perf_counter()
     with torch.autograd.profiler.profile() as prof:
         for _ in range(args.steps):
-            train_step(model, optimizer, tokens, positions, targets, lr)
-    total_us = sum(e.self_cpu_time_total for e in prof.key_averages())
-    print("# %s B%d T%d, %d steps profiled, %.1f ms/step of self CPU time in ops" %
-          (args.preset, B, T, args.steps, total_us / 1e3 / args.steps))
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.rows))
+            profiled_train_step(model, optimizer, tokens, positions, targets, lr, document_ids)
+    wall_ms = (time.perf_counter() - start) * 1e3 / args.steps
+    averages = prof.key_averages()
+    total_us = sum(e.self_cpu_time_total for e in averages if not e.key.startswith("phase: "))
+    ops = sum(e.count for e in averages if e.key.startswith("aten::"))
+    print("# %s B%d T%d, %d steps profiled: %.1f ms/step wall (with profiler), %.1f ms/step self time in ops, "
+          "%d aten op calls/step (nested included)" % (args.preset, B, T, args.steps, wall_ms,
+                                                       total_us / 1e3 / args.steps, ops // args.steps))
+    print("# phases (ms/step):", ", ".join("%s %.2f" % (e.key[7:], e.cpu_time_total / 1e3 / args.steps)
+                                          for e in averages if e.key.startswith("phase: ")))
+    print(averages.table(sort_by="self_cpu_time_total", row_limit=args.rows))
 
 
 # ------------------------------------------------------------------------------------------------ check
@@ -421,16 +475,17 @@ def check(args):
                                                                         tuple(p.shape)))
             p.copy_(weights[name])
     tokens, targets, positions = io["tokens"], io["targets"], io["positions"]
+    document_ids = io.get("document_ids")
     with torch.no_grad():
-        logits = model(tokens, positions)
+        logits = model(tokens, positions, document_ids)
     optimizer = AdamW(model)
     loss = norm = None
     for s in range(train_steps):
-        l, n = train_step(model, optimizer, tokens, positions, targets, lr)
+        l, n = train_step(model, optimizer, tokens, positions, targets, lr, document_ids=document_ids)
         if s == 0:
             loss, norm = l, n
     with torch.no_grad():
-        logits_after = model(tokens, positions)
+        logits_after = model(tokens, positions, document_ids)
 
     def maxdiff(a, b):
         return (a - b).abs().max().item()
@@ -439,6 +494,8 @@ def check(args):
         "config": "%s V%d d%d L%d H%d Hkv%d qk_norm=%s" % (c["preset"], c["vocab_size"], c["d_model"], c["n_layers"],
                                                           c["n_heads"], c["n_kv_heads"], c["qk_norm"]),
         "batch": tokens.shape[0], "seq_len": tokens.shape[1],
+        "documents_per_row": int(document_ids.max(1).values.float().mean().item()) + 1 if document_ids is not None
+        else 0, "mrope_positions": bool((positions[..., 1] != positions[..., 0]).any().item()),
         "logits_max_abs": logits.abs().max().item(),
         "logits_max_abs_diff": maxdiff(logits, io["logits"]),
         "loss_abs_diff": abs(loss - io["loss"].item()) if loss is not None else None,
@@ -464,6 +521,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--kv-heads", type=int, default=0)
+    ap.add_argument("--docs", type=int, default=4, help="documents per packed row (0: no document ids)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--torch-threads", type=int, default=1)
     ap.add_argument("--blas-threads", type=int, default=0)

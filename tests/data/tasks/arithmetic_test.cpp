@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include "util/error.h"
@@ -140,6 +141,17 @@ int64_t replay(const std::string& trace, int64_t a, char op, int64_t b) {
   return result;
 }
 
+// How many checks replay() fails on `trace`, with the failures intercepted instead of reported.
+int replay_failures(const std::string& trace, int64_t a, char op, int64_t b) {
+  ::testing::TestPartResultArray failures;
+  {
+    const ::testing::ScopedFakeTestPartResultReporter intercept(
+        ::testing::ScopedFakeTestPartResultReporter::INTERCEPT_ONLY_CURRENT_THREAD, &failures);
+    replay(trace, a, op, b);
+  }
+  return failures.size();
+}
+
 // ---- Tests ------------------------------------------------------------------------------------------------
 
 TEST(ArithmeticTrace, DocumentedFormats) {
@@ -219,6 +231,25 @@ TEST(ArithmeticTrace, ColumnsOfOneTraceHaveEqualWidth) {
       }
     }
   }
+}
+
+// The replay must catch each kind of slip, or the replay test below would prove nothing.
+TEST(ArithmeticTrace, ReplayRejectsBrokenTraces) {
+  EXPECT_EQ(replay_failures("7+5+0=12|4+8+1=13|=132", 47, '+', 85), 0);
+  EXPECT_GT(replay_failures("7+5+0=12|4+8+0=12|=122", 47, '+', 85), 0);    // carry in is not the carry out
+  EXPECT_GT(replay_failures("7+5=12|4+8+1=13|=132", 47, '+', 85), 0);      // carry in 0 left out
+  EXPECT_GT(replay_failures("1+2+0=3|=3", 1, '+', 2), 0);                  // sum not padded
+  EXPECT_GT(replay_failures("1+2+0=003|=3", 1, '+', 2), 0);                // sum padded too far
+  EXPECT_GT(replay_failures("7+5+0=12 c1|4+8+1=13 c1|=132", 47, '+', 85), 0);  // old " cK" suffix
+  EXPECT_GT(replay_failures("7+6+0=13|4+8+1=13|=133", 47, '+', 85), 0);    // wrong digit
+  EXPECT_EQ(replay_failures("5-7-0=8 b1|8-4-1=3 b0|=38", 85, '-', 47), 0);
+  EXPECT_GT(replay_failures("5-7-0=8 b0|8-4-0=4 b0|=48", 85, '-', 47), 0);  // borrow out wrong
+  EXPECT_GT(replay_failures("5-7-0=8 b1|8-4-0=4 b0|=48", 85, '-', 47), 0);  // borrow in is not the borrow out
+  EXPECT_GT(replay_failures("5-7-0=8 b1|8-4-1=3|=38", 85, '-', 47), 0);     // borrow out 0 left out
+  EXPECT_GT(replay_failures("15-7=8 b1|8-4-1=3|=38", 85, '-', 47), 0);      // old format
+  EXPECT_GT(replay_failures("5-7-0=8 b1|8-4-1=3 b0|=38", 47, '-', 85), 0);  // negative without the preamble
+  EXPECT_EQ(replay_failures("47*5=235|47*8=376 <<1 =3760|5+0+0=05|3+6+0=09|2+7+0=09|0+3+0=03|=3995", 47, '*', 85), 0);
+  EXPECT_GT(replay_failures("47*5=235|47*8=376 <<1 =3760|5+0=5|3+6=9|2+7=9|0+3=3|=3995", 47, '*', 85), 0);
 }
 
 TEST(ArithmeticTask, ThousandsOfProblemsAreRightAndReplayStepByStep) {
@@ -323,7 +354,7 @@ TEST(ArithmeticTask, SameSeedSameProblems) {
 TEST(ArithmeticTask, TracesStayShort) {
   // A trace costs about one token per character, so these bound the thinking span at the top difficulty.
   EXPECT_EQ(solve_arithmetic(99999999, '+', 99999999).reasoning.size(), 82u);  // every column carries
-  EXPECT_EQ(solve_arithmetic(19999999, '-', 20000000).reasoning.size(), 133u);  // negative, every column borrows
+  EXPECT_EQ(solve_arithmetic(19999999, '-', 20000000).reasoning.size(), 133u);  // negative, 7 of 8 columns borrow
   EXPECT_EQ(solve_arithmetic(99999, '*', 99999).reasoning.size(), 294u);
   const std::pair<ArithmeticOp, size_t> limits[] = {
       {ArithmeticOp::Add, 104}, {ArithmeticOp::Sub, 150}, {ArithmeticOp::Mul, 320}};
