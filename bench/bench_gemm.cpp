@@ -1,10 +1,12 @@
 // fp32 GEMM throughput through at::mm (OpenBLAS underneath), the ceiling for everything the model does.
 //   bench_gemm [--torch-threads N] [--blas-threads N] [google-benchmark flags]
-// "square/N" benchmarks N x N x N (fp32; compare_train.sh takes the best as the GEMM peak), "square_bf16/N"
-// the same in bf16 (oneDNN, not OpenBLAS); "train/..." benchmarks the matrix products of one training step of the
-// tiny (B64 T64) and small (B16 T128) presets: linear forward x·Wᵀ, backward-data g·W, backward-weight gᵀ·x.
-// "train_bf16/small/..." repeats the small forward products in bf16. Each reports a rate counter "GFLOP" (shown as GFLOP=…/s; in --benchmark_format=json it is GFLOP/s),
-// counting 2·M·N·K per product. Wall time (UseRealTime): OpenBLAS runs its own threads.
+// "square/N": N x N x N in fp32 (compare_train.sh takes the best as the GEMM peak).
+// "square_bf16/N": the same in bf16 (oneDNN, not OpenBLAS: what CPU autocast would run).
+// "train/<preset>/<layer>/<kind>": the matrix products of one training step of tiny (B64 T64) and small
+//   (B16 T128): linear forward x·Wᵀ, backward-data g·W, backward-weight gᵀ·x; "attn_scores" is q·kᵀ per head.
+// "train_bf16/small/...": the small forward products in bf16.
+// Each reports a rate counter "GFLOP" (printed as GFLOP=…/s; in --benchmark_format=json its value is GFLOP/s),
+// counting 2·M·N·K per product. Wall time (UseRealTime), because OpenBLAS runs its own threads.
 #include <ATen/ATen.h>
 #include <benchmark/benchmark.h>
 

@@ -1,7 +1,8 @@
 // Writes what Muse computes for fixed weights and tokens, for bench/reference_model.py --check:
 //   OUT/weights.safetensors  the model's parameters (save_module_weights), before any step
-//   OUT/io.safetensors       tokens, targets, positions [B,T,3], document_ids [B,T] (with --docs), logits (before training), loss, grad_norm
-//                            (of the first step), logits_after (after --train-steps real training steps);
+//   OUT/io.safetensors       tokens, targets, positions [B,T,3], document_ids [B,T] (with --docs), logits
+//                            (before training), loss and grad_norm (of the first step), logits_after (after
+//                            --train-steps real training steps);
 //                            metadata: config (JSON), lr, train_steps
 // usage: dump_logits --out DIR [--preset tiny] [--batch 2] [--seq-len 16] [--kv-heads H] [--qk-norm]
 //                    [--mrope] [--docs N] [--train-steps 3] [--seed 7]

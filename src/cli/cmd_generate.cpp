@@ -48,11 +48,14 @@ void add_sampling_options(CLI::App& cmd, GenerateOptions& o) {
   add_runtime_options(cmd, o.runtime);
 }
 
+// Loads the model and makes the end of the assistant's turn a stop token.
 LoadedModel load(GenerateOptions& o) {
   apply_runtime_options(o.runtime);
   o.sampling.validate();
   if (o.model_dir.empty()) o.model_dir = default_model_dir();
-  return load_model_dir(o.model_dir, parse_device(o.runtime.device));
+  auto loaded = load_model_dir(o.model_dir, parse_device(o.runtime.device));
+  o.sampling.stop_tokens = {loaded.tokenizer.special(Special::EndOfTurn), loaded.tokenizer.eos()};
+  return loaded;
 }
 
 // Streams the reply as it is generated: thinking (dimmed on a terminal), then the answer.
@@ -109,7 +112,6 @@ void add_generate_commands(CLI::App& app) {
     auto loaded = load(*o);
     Generator generator(loaded.model, parse_device(o->runtime.device));
     const auto& tok = loaded.tokenizer;
-    o->sampling.stop_tokens = {tok.special(Special::EndOfTurn), tok.eos()};
     if (o->raw) {
       TokenSequence prompt;
       prompt.append_token(tok.bos(), false);
@@ -131,7 +133,6 @@ void add_generate_commands(CLI::App& app) {
     auto loaded = load(*o);
     Generator generator(loaded.model, parse_device(o->runtime.device));
     const auto& tok = loaded.tokenizer;
-    o->sampling.stop_tokens = {tok.special(Special::EndOfTurn), tok.eos()};
     const bool interactive = isatty(STDIN_FILENO);
     std::cout << "Muse chat — model " << loaded.dir << " (" << loaded.config.parameter_count() / 1e6
               << "M params). Try: 47+85, 123*4, target 24 from 3 7 8 2. /reset, /quit.\n";

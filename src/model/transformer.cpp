@@ -33,12 +33,11 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps_) * weight;
 }
 
-torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
-  // Adjacent pairs (2i, 2i+1) rotate by angle_i, as llama.cpp does; see docs/ARCHITECTURE.md.
-  const auto pairs = x.unflatten(-1, {x.size(-1) / 2, 2});
-  const auto x0 = pairs.select(-1, 0);
-  const auto x1 = pairs.select(-1, 1);
-  return torch::stack({x0 * cos - x1 * sin, x0 * sin + x1 * cos}, -1).flatten(-2);
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& rotation) {
+  // Adjacent pairs (2i, 2i+1) as one complex number each, rotated by e^(i angle_i) in a single multiply
+  // (llama.cpp's pairing; see docs/ARCHITECTURE.md).
+  const auto pairs = torch::view_as_complex(x.unflatten(-1, {x.size(-1) / 2, 2}));
+  return torch::view_as_real(pairs * rotation).flatten(-2);
 }
 
 torch::Tensor text_positions(int64_t start, int64_t length, const torch::Device& device) {
@@ -64,8 +63,8 @@ BlockImpl::BlockImpl(const ModelConfig& c) : config_(c) {
   w_down = register_module("w_down", linear(c.ffn_hidden, c.d_model));
 }
 
-torch::Tensor BlockImpl::attention(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                                   const torch::Tensor& blocked, KVCache* cache, int64_t layer) {
+torch::Tensor BlockImpl::attention(const torch::Tensor& x, const Rotation& rotation, const torch::Tensor& mask,
+                                   KVCache* cache, int64_t layer) {
   const int64_t B = x.size(0), T = x.size(1), H = config_.n_heads, Hkv = config_.n_kv_heads;
   const int64_t hd = config_.head_dim();
   auto q = wq(x).view({B, T, H, hd});
@@ -75,8 +74,8 @@ torch::Tensor BlockImpl::attention(const torch::Tensor& x, const torch::Tensor& 
     q = q_norm(q);
     k = k_norm(k);
   }
-  q = apply_rotary(q, cos, sin).transpose(1, 2);  // [B, H, T, hd]
-  k = apply_rotary(k, cos, sin).transpose(1, 2);  // [B, Hkv, T, hd]
+  q = apply_rotary(q, rotation.queries).transpose(1, 2);  // [B, H, T, hd], already scaled by 1/sqrt(hd)
+  k = apply_rotary(k, rotation.keys).transpose(1, 2);     // [B, Hkv, T, hd]
   v = v.transpose(1, 2);
 
   int64_t past = 0;
@@ -95,15 +94,15 @@ torch::Tensor BlockImpl::attention(const torch::Tensor& x, const torch::Tensor& 
     k = k.unsqueeze(2).expand({B, Hkv, H / Hkv, Tk, hd}).reshape({B, H, Tk, hd});
     v = v.unsqueeze(2).expand({B, Hkv, H / Hkv, Tk, hd}).reshape({B, H, Tk, hd});
   }
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) * (1.0 / std::sqrt(static_cast<double>(hd)));
-  if (blocked.defined()) scores = scores.masked_fill(blocked, -std::numeric_limits<float>::infinity());
+  auto scores = torch::matmul(q, k.transpose(-2, -1));
+  if (mask.defined()) scores.add_(mask);  // in place: matmul's backward does not need its output
   auto out = torch::matmul(torch::softmax(scores, -1), v);  // [B, H, T, hd]
   return wo(out.transpose(1, 2).reshape({B, T, H * hd}));
 }
 
-torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                                 const torch::Tensor& blocked, KVCache* cache, int64_t layer) {
-  auto h = x + attention(attn_norm(x), cos, sin, blocked, cache, layer);
+torch::Tensor BlockImpl::forward(const torch::Tensor& x, const Rotation& rotation, const torch::Tensor& mask,
+                                 KVCache* cache, int64_t layer) {
+  auto h = x + attention(attn_norm(x), rotation, mask, cache, layer);
   auto n = ffn_norm(h);
   return h + w_down(torch::silu(w_gate(n)) * w_up(n));
 }
@@ -184,15 +183,21 @@ torch::Tensor TransformerImpl::forward(const ModelInput& input, KVCache* cache) 
   if (input.positions.dim() != 3 || input.positions.size(0) != tokens.size(0) ||
       input.positions.size(1) != tokens.size(1) || input.positions.size(2) != 3)
     throw MuseError("model input positions must be [batch, time, 3]");
-  // Rotary angles once per forward, shared by all layers: angle = position[axis of pair] * inv_freq.
-  auto angles = input.positions.index_select(2, pair_axis_).to(torch::kFloat32) * inv_freq_;  // [B, T, hd/2]
-  angles = angles.unsqueeze(2);                                                                // [B, T, 1, hd/2]
-  const auto cos = angles.cos(), sin = angles.sin();
+  // Once per forward, shared by all layers: the rotations e^(i position[axis of pair] * inv_freq) and the
+  // additive attention mask. Queries' rotation also carries the 1/sqrt(head_dim) score scale for free.
+  const auto angles =
+      (input.positions.index_select(2, pair_axis_).to(torch::kFloat32) * inv_freq_).unsqueeze(2);  // [B,T,1,hd/2]
+  Rotation rotation;
+  rotation.keys = torch::polar(torch::ones_like(angles), angles);
+  rotation.queries = rotation.keys * (1.0 / std::sqrt(static_cast<double>(config_.head_dim())));
+  torch::Tensor mask;
+  if (const auto blocked = attention_mask(input, cache ? cache->length : 0); blocked.defined())
+    mask = torch::zeros(blocked.sizes(), torch::TensorOptions().dtype(torch::kFloat32).device(blocked.device()))
+               .masked_fill_(blocked, -std::numeric_limits<float>::infinity());
 
-  const auto blocked = attention_mask(input, cache ? cache->length : 0);
   auto x = embed(tokens);
   for (size_t i = 0; i < layers->size(); ++i)
-    x = layers[i]->as<BlockImpl>()->forward(x, cos, sin, blocked, cache, static_cast<int64_t>(i));
+    x = layers[i]->as<BlockImpl>()->forward(x, rotation, mask, cache, static_cast<int64_t>(i));
   if (cache) cache->length += tokens.size(1);
   return lm_head(norm(x));
 }

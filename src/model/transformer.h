@@ -45,21 +45,26 @@ class RMSNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RMSNorm);
 
+// Rotary embedding as unit complex numbers [B, T, 1, head_dim/2]; the queries' copy includes 1/sqrt(head_dim).
+struct Rotation {
+  torch::Tensor queries, keys;
+};
+
 class BlockImpl : public torch::nn::Module {
  public:
   explicit BlockImpl(const ModelConfig& config);
-  // x: [B, T, d]; cos/sin: [B, T, 1, head_dim/2]; blocked: see attention_mask(). With a cache, appends this
-  // step's keys/values to layer `layer`.
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                        const torch::Tensor& blocked, KVCache* cache, int64_t layer);
+  // x: [B, T, d]; mask: additive (0 / -inf), broadcastable to the scores, or undefined. With a cache, appends
+  // this step's keys/values to layer `layer`.
+  torch::Tensor forward(const torch::Tensor& x, const Rotation& rotation, const torch::Tensor& mask, KVCache* cache,
+                        int64_t layer);
 
   RMSNorm attn_norm{nullptr}, ffn_norm{nullptr}, q_norm{nullptr}, k_norm{nullptr};
   torch::nn::Linear wq{nullptr}, wk{nullptr}, wv{nullptr}, wo{nullptr};
   torch::nn::Linear w_gate{nullptr}, w_up{nullptr}, w_down{nullptr};
 
  private:
-  torch::Tensor attention(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin,
-                          const torch::Tensor& blocked, KVCache* cache, int64_t layer);
+  torch::Tensor attention(const torch::Tensor& x, const Rotation& rotation, const torch::Tensor& mask, KVCache* cache,
+                          int64_t layer);
   ModelConfig config_;
 };
 TORCH_MODULE(Block);
@@ -84,8 +89,9 @@ class TransformerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Transformer);
 
-// Interleaved rotary embedding of x [B, T, H, head_dim] with cos/sin [B, T, 1, head_dim/2].
-torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+// Rotary embedding of x [B, T, H, head_dim] (contiguous) by unit complex numbers [B, T, 1, head_dim/2]:
+// pair (2i, 2i+1) is rotated by angle_i.
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& rotation);
 // Which of (t, row, col) each rotary frequency pair follows: sections interleaved across the spectrum.
 std::vector<int64_t> mrope_pair_axes(const ModelConfig& config);
 // Text positions: (t, t, t) for t = start .. start+length-1, as [1, length, 3].

@@ -17,7 +17,6 @@ struct Recipe {
   TokenizerTrainParams tokenizer;
   int tokenizer_documents = 20000;  // task examples the tokenizer is trained on
   PretrainParams pretrain;           // out_dir filled in by run_recipe
-  std::vector<int> eval_difficulties_extra;  // not used yet
 };
 
 Recipe recipe_by_name(const std::string& name);  // MuseError listing the known recipes
