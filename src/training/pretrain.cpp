@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <map>
 #include <sstream>
@@ -204,13 +205,27 @@ PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
   int64_t tokens_this_run = 0;
   double smoothed_loss = -1.0;
 
+  // The next micro-batch is generated on a background thread while the model trains on this one. Batches are
+  // pure functions of (seed, step, micro), so prefetching changes nothing but the time spent waiting for data.
+  auto fetch = [&](int64_t step, int64_t micro) {
+    return std::async(std::launch::async, [&train_data, &p, step, micro] {
+      return train_data.batch(p.seed, step, micro, p.batch_size, p.seq_len);
+    });
+  };
+  std::future<Batch> next_batch = fetch(state.step, 0);
+  double data_wait_seconds = 0.0;
+
   for (int64_t step = state.step; step < p.steps; ++step) {
     const auto step_start = std::chrono::steady_clock::now();
     const double lr = schedule.at(step);
     double step_loss = 0.0;
     int64_t step_tokens = 0;
     for (int64_t micro = 0; micro < p.grad_accum; ++micro) {
-      const auto batch = train_data.batch(p.seed, step, micro, p.batch_size, p.seq_len);
+      const auto wait_start = std::chrono::steady_clock::now();
+      const Batch batch = next_batch.get();
+      data_wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - wait_start).count();
+      const bool last_micro = micro + 1 == p.grad_accum;
+      if (!(last_micro && step + 1 == p.steps)) next_batch = fetch(last_micro ? step + 1 : step, last_micro ? 0 : micro + 1);
       const auto logits =
           model->forward({batch.tokens.to(device), batch.positions.to(device), batch.document_ids.to(device)});
       const auto loss = language_model_loss(logits, batch.targets.to(device), config.z_loss);
@@ -238,7 +253,8 @@ PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
     if (state.step % p.log_every == 0 || state.step == p.steps) {
       metrics << nlohmann::json{{"step", state.step}, {"loss", step_loss},      {"lr", lr},
                                 {"grad_norm", grad_norm}, {"tokens", state.tokens_seen}, {"tok_per_s", tok_per_s},
-                                {"step_seconds", step_seconds}, {"elapsed", state.train_seconds}}
+                                {"step_seconds", step_seconds}, {"elapsed", state.train_seconds},
+                                {"data_wait_share", data_wait_seconds / std::max(1e-9, elapsed)}}
                      .dump()
               << "\n";
       metrics.flush();
