@@ -34,6 +34,7 @@ struct GenerateOptions {
   std::string prompt;
   bool raw = false;
   bool answer_only = false;
+  bool keep_history = false;  // chat: send earlier turns back to the model
   SamplingParams sampling;
   RuntimeOptions runtime;
 };
@@ -128,6 +129,9 @@ void add_generate_commands(CLI::App& app) {
 
   auto chat_opts = std::make_shared<GenerateOptions>();
   auto* chat = app.add_subcommand("chat", "Interactive chat with a model (/reset clears, /quit or Ctrl-D exits)");
+  chat->add_flag("--history", chat_opts->keep_history,
+                 "keep earlier turns in the model's context (off by default: task models are trained on single "
+                 "questions, and unseen multi-turn context confuses them)");
   add_sampling_options(*chat, *chat_opts);
   chat->callback([o = chat_opts] {
     auto loaded = load(*o);
@@ -135,7 +139,9 @@ void add_generate_commands(CLI::App& app) {
     const auto& tok = loaded.tokenizer;
     const bool interactive = isatty(STDIN_FILENO);
     std::cout << "Muse chat — model " << loaded.dir << " (" << loaded.config.parameter_count() / 1e6
-              << "M params). Try: 47+85, 123*4, target 24 from 3 7 8 2. /reset, /quit.\n";
+              << "M params). Try: 4728+9150, 305-278, 23*41, target 24 from 3 7 8 2. /reset, /quit.\n"
+              << (o->keep_history ? "Earlier turns stay in context.\n"
+                                  : "Each message is answered on its own (--history keeps the conversation).\n");
     std::vector<Message> history;
     std::string line;
     while (true) {
@@ -148,6 +154,7 @@ void add_generate_commands(CLI::App& app) {
         continue;
       }
       if (line.empty()) continue;
+      if (!o->keep_history) history.clear();
       history.push_back({Role::User, {text_segment(line)}, ""});
       RenderOptions render;
       render.keep_thinking = false;  // past reasoning is dropped from the context; answers stay
