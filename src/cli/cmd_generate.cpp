@@ -35,6 +35,7 @@ struct GenerateOptions {
   bool raw = false;
   bool answer_only = false;
   bool keep_history = false;  // chat: send earlier turns back to the model
+  std::string reasoning_effort;  // low | medium | high -> max thinking tokens (unless given explicitly)
   SamplingParams sampling;
   RuntimeOptions runtime;
 };
@@ -46,16 +47,27 @@ void add_sampling_options(CLI::App& cmd, GenerateOptions& o) {
   cmd.add_option("--top-p", o.sampling.top_p, "1 = off")->capture_default_str();
   cmd.add_option("--seed", o.sampling.seed)->capture_default_str();
   cmd.add_option("--max-tokens", o.sampling.max_tokens)->capture_default_str();
+  cmd.add_option("--max-thinking-tokens", o.sampling.max_thinking_tokens,
+                 "thinking budget: at this many tokens <|/think|> is forced (-1 = none)")
+      ->capture_default_str();
+  cmd.add_option("--min-thinking-tokens", o.sampling.min_thinking_tokens,
+                 "the model may not end its thinking before this many tokens")
+      ->capture_default_str();
+  cmd.add_option("--reasoning-effort", o.reasoning_effort, "low (32 thinking tokens) | medium (128) | high (no limit)")
+      ->check(CLI::IsMember({"low", "medium", "high"}));
   add_runtime_options(cmd, o.runtime);
 }
 
 // Loads the model and makes the end of the assistant's turn a stop token.
 LoadedModel load(GenerateOptions& o) {
   apply_runtime_options(o.runtime);
+  if (!o.reasoning_effort.empty() && o.sampling.max_thinking_tokens == -1)
+    o.sampling.max_thinking_tokens = thinking_budget_for_effort(o.reasoning_effort);
   o.sampling.validate();
   if (o.model_dir.empty()) o.model_dir = default_model_dir();
   auto loaded = load_model_dir(o.model_dir, parse_device(o.runtime.device));
   o.sampling.stop_tokens = {loaded.tokenizer.special(Special::EndOfTurn), loaded.tokenizer.eos()};
+  o.sampling.think_end_token = loaded.tokenizer.special(Special::ThinkEnd);
   return loaded;
 }
 
@@ -117,7 +129,9 @@ void add_generate_commands(CLI::App& app) {
       TokenSequence prompt;
       prompt.append_token(tok.bos(), false);
       prompt.append_text(tok, o->prompt, false);
-      const auto result = generator.generate(prompt, o->sampling);
+      SamplingParams raw_sampling = o->sampling;
+      raw_sampling.think_end_token = -1;  // a raw continuation has no thinking span to budget
+      const auto result = generator.generate(prompt, raw_sampling);
       std::cout << o->prompt << tok.decode(result.tokens, /*show_specials=*/true) << std::endl;
       return;
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
 
 #include "util/error.h"
@@ -46,6 +47,11 @@ GenerationResult Generator::generate(const TokenSequence& prompt, const Sampling
   if (prompt_len >= max_len)
     throw MuseError("prompt is " + std::to_string(prompt_len) + " tokens; this model's context is " +
                     std::to_string(max_len));
+  const int64_t vocab_size = model_->config().vocab_size;
+  for (int id : params.stop_tokens)
+    if (id < 0 || id >= vocab_size) throw MuseError("stop token " + std::to_string(id) + " is outside the vocabulary");
+  if (params.think_end_token >= vocab_size)
+    throw MuseError("think_end_token " + std::to_string(params.think_end_token) + " is outside the vocabulary");
   torch::NoGradGuard no_grad;
   auto cache = KVCache::allocate(model_->config(), 1, std::min<int64_t>(max_len, prompt_len + params.max_tokens),
                                  device_);
@@ -61,10 +67,30 @@ GenerationResult Generator::generate(const TokenSequence& prompt, const Sampling
   start = std::chrono::steady_clock::now();
   int32_t t = prompt.next_t();
   result.finish_reason = "length";
+  bool thinking = params.think_end_token >= 0;
   for (int i = 0; i < params.max_tokens; ++i) {
     auto row = logits.to(torch::kCPU, torch::kFloat32).contiguous();
-    const int token = sample_token(row.data_ptr<float>(), static_cast<int>(row.size(-1)), params, rng);
+    float* scores = row.data_ptr<float>();
+    const int vocab = static_cast<int>(row.size(-1));
+    int token;
+    const bool force_end = thinking && params.max_thinking_tokens >= 0 &&
+                           result.thinking_tokens >= params.max_thinking_tokens;
+    if (force_end) {
+      token = params.think_end_token;  // budget spent: close the thinking span, the answer follows
+    } else {
+      if (thinking && result.thinking_tokens < params.min_thinking_tokens) {
+        // Budget forcing: the model may not stop thinking (or stop altogether) before the minimum.
+        scores[params.think_end_token] = -std::numeric_limits<float>::infinity();
+        for (int stop : params.stop_tokens) scores[stop] = -std::numeric_limits<float>::infinity();
+      }
+      token = sample_token(scores, vocab, params, rng);
+    }
     result.tokens.push_back(token);
+    result.forced.push_back(force_end);
+    if (thinking) {
+      if (token == params.think_end_token) thinking = false;
+      else ++result.thinking_tokens;
+    }
     if (on_token && !on_token(token)) {
       result.finish_reason = "cancelled";
       break;

@@ -14,6 +14,8 @@ namespace muse {
 
 struct GenerationResult {
   std::vector<int> tokens;           // generated tokens (including the stop token, if one was hit)
+  std::vector<bool> forced;          // per token: inserted by the thinking budget rather than sampled
+  int thinking_tokens = 0;           // tokens generated inside the thinking span (before <|/think|>)
   std::string finish_reason;         // "stop" | "length" | "cancelled" | "context"
   double prefill_seconds = 0.0;
   double decode_seconds = 0.0;

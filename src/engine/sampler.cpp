@@ -15,6 +15,20 @@ void SamplingParams::validate() const {
   if (top_k < 0) throw MuseError("top_k must be >= 0, got " + std::to_string(top_k));
   if (!(top_p > 0.0 && top_p <= 1.0)) throw MuseError("top_p must be in (0, 1], got " + std::to_string(top_p));
   if (max_tokens < 0) throw MuseError("max_tokens must be >= 0, got " + std::to_string(max_tokens));
+  if (max_thinking_tokens < -1)
+    throw MuseError("max_thinking_tokens must be >= 0 (or -1 for no limit), got " + std::to_string(max_thinking_tokens));
+  if (min_thinking_tokens < 0)
+    throw MuseError("min_thinking_tokens must be >= 0, got " + std::to_string(min_thinking_tokens));
+  if (max_thinking_tokens >= 0 && min_thinking_tokens > max_thinking_tokens)
+    throw MuseError("min_thinking_tokens (" + std::to_string(min_thinking_tokens) + ") exceeds max_thinking_tokens (" +
+                    std::to_string(max_thinking_tokens) + ")");
+}
+
+int thinking_budget_for_effort(const std::string& effort) {
+  if (effort == "low") return 32;
+  if (effort == "medium") return 128;
+  if (effort == "high") return -1;
+  throw MuseError("reasoning_effort must be low, medium or high, got '" + effort + "'");
 }
 
 int sample_token(const float* logits, int vocab, const SamplingParams& params, Rng& rng) {

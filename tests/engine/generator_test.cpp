@@ -1,6 +1,8 @@
 // Generation: batched greedy decoding gives exactly what one-at-a-time decoding gives.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "engine/generator.h"
 #include "util/error.h"
 
@@ -67,4 +69,59 @@ TEST(Generator, StopsAtMaxTokensAndContext) {
   EXPECT_LE(r.tokens.size(), 7u);
   std::vector<int> long_prompt(64, 3);
   EXPECT_THROW(generator.generate(sequence_of(long_prompt), p), MuseError);
+}
+
+TEST(Generator, ThinkingNeverExceedsMaxThinkingTokens) {
+  Generator generator(random_model(), torch::kCPU);
+  for (int budget : {0, 1, 5, 12}) {
+    for (uint64_t seed : {1, 2, 3}) {
+      SamplingParams p;
+      p.temperature = 1.0;
+      p.seed = seed;
+      p.max_tokens = 40;
+      p.think_end_token = 7;
+      p.max_thinking_tokens = budget;
+      const auto r = generator.generate(sequence_of({1, 2, 3}), p);
+      const auto end = std::find(r.tokens.begin(), r.tokens.end(), 7);
+      ASSERT_NE(end, r.tokens.end()) << "budget " << budget << ": thinking never ended";
+      EXPECT_LE(end - r.tokens.begin(), budget);
+      EXPECT_EQ(r.thinking_tokens, end - r.tokens.begin());
+      // The end token is marked as forced exactly when the budget ran out.
+      const size_t at = static_cast<size_t>(end - r.tokens.begin());
+      EXPECT_EQ(r.forced[at], static_cast<int>(at) == budget);
+    }
+  }
+}
+
+TEST(Generator, MinThinkingTokensSuppressesAnEarlyEnd) {
+  Generator generator(random_model(), torch::kCPU);
+  SamplingParams greedy;
+  greedy.max_tokens = 1;
+  const auto prompt = sequence_of({1, 4, 9});
+  // Make the model's own first choice the end-of-thinking token: unconstrained, it ends at once.
+  const int first = generator.generate(prompt, greedy).tokens.at(0);
+  SamplingParams p;
+  p.max_tokens = 30;
+  p.think_end_token = first;
+  const auto free_run = generator.generate(prompt, p);
+  EXPECT_EQ(free_run.thinking_tokens, 0);
+  p.min_thinking_tokens = 6;
+  p.stop_tokens = {first == 4 ? 5 : 4};
+  const auto forced = generator.generate(prompt, p);
+  EXPECT_GE(forced.thinking_tokens, 6);
+  const auto end = std::find(forced.tokens.begin(), forced.tokens.end(), first);
+  EXPECT_GE(end - forced.tokens.begin(), 6);
+}
+
+TEST(Generator, ThinkingBudgetValidation) {
+  SamplingParams p;
+  p.max_thinking_tokens = 4;
+  p.min_thinking_tokens = 5;
+  EXPECT_THROW(p.validate(), MuseError);
+  p.max_thinking_tokens = -2;
+  p.min_thinking_tokens = 0;
+  EXPECT_THROW(p.validate(), MuseError);
+  EXPECT_EQ(thinking_budget_for_effort("low"), 32);
+  EXPECT_EQ(thinking_budget_for_effort("high"), -1);
+  EXPECT_THROW(thinking_budget_for_effort("extreme"), MuseError);
 }
