@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "training/safetensors.h"
+#include "model/safetensors.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 

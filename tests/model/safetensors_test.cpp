@@ -1,4 +1,4 @@
-#include "training/safetensors.h"
+#include "model/safetensors.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -301,7 +301,7 @@ TEST_F(Safetensors, ReaderRejectsEachMalformedHeader) {
   }
 }
 
-// The file the interop script reads: tests/training/safetensors_interop.py hard-codes the same contents.
+// The file the interop script reads: tests/model/safetensors_interop.py hard-codes the same contents.
 TEST_F(Safetensors, WritesTheInteropFixture) {
   const std::vector<float> weight = {-1.0f, -0.5f, 0.0f, 0.5f, 1.0f, 1.5f};
   const std::vector<uint16_t> bias = {0x3C00, 0xC000, 0x3800};  // 1, -2, 0.5

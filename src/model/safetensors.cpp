@@ -1,4 +1,4 @@
-#include "training/safetensors.h"
+#include "model/safetensors.h"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
