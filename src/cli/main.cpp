@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <exception>
 
+#include <unistd.h>
+
 #include <c10/util/Exception.h>
 
 #include "cli/commands.h"
@@ -40,6 +42,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // Help and --version exit 0; bad flags exit non-zero with CLI11's one-line reason.
     return app.exit(e);
+  } catch (const muse::Interrupted& e) {
+    std::fprintf(stderr, "%smuse: %s\n", isatty(STDERR_FILENO) ? "\n" : "", e.what());
+    return 130;
   } catch (const muse::MuseError& e) {
     std::fprintf(stderr, "muse: error: %s\n", e.what());
     return 1;

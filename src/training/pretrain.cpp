@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "data/jsonl.h"
@@ -52,6 +54,29 @@ std::string PretrainParams::fingerprint() const {
 }
 
 namespace {
+
+// Ctrl-C or SIGTERM during training: finish the current step, checkpoint it, then stop (no work is lost).
+volatile std::sig_atomic_t g_stop_requested = 0;
+extern "C" void request_stop(int) { g_stop_requested = 1; }
+
+// Installs the handlers for the training loop's lifetime and restores the previous ones afterwards.
+class StopSignalGuard {
+ public:
+  StopSignalGuard() {
+    g_stop_requested = 0;
+    previous_int_ = std::signal(SIGINT, request_stop);
+    previous_term_ = std::signal(SIGTERM, request_stop);
+  }
+  ~StopSignalGuard() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+  }
+  bool requested() const { return g_stop_requested != 0; }
+
+ private:
+  void (*previous_int_)(int);
+  void (*previous_term_)(int);
+};
 
 std::string format_duration(double seconds) {
   char buf[32];
@@ -214,6 +239,8 @@ PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
   };
   std::future<Batch> next_batch = fetch(state.step, 0);
   double data_wait_seconds = 0.0;
+  std::optional<StopSignalGuard> stop_signal;  // only while training steps run; Ctrl-C elsewhere ends the process
+  stop_signal.emplace();
 
   for (int64_t step = state.step; step < p.steps; ++step) {
     const auto step_start = std::chrono::steady_clock::now();
@@ -276,14 +303,19 @@ PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
       if (p.progress) std::fprintf(stderr, "%s[eval] step %lld: eval loss %.4f %s\n", tty ? "\n" : "",
                                    static_cast<long long>(state.step), el, eval_json(evals).dump().c_str());
     }
+    const bool interrupted = stop_signal->requested() && !last;
     if ((p.checkpoint_every > 0 && state.step % p.checkpoint_every == 0) || last ||
-        state.step == p.stop_after_step)
+        state.step == p.stop_after_step || interrupted)
       save_checkpoint(p.out_dir, *model, optimizer, state);
+    if (interrupted)
+      throw Interrupted("interrupted at step " + std::to_string(state.step) + "/" + std::to_string(p.steps) +
+                        "; checkpoint saved, continue with the same command plus --resume");
     if (state.step == p.stop_after_step) {
       result.steps = state.step;
       return result;
     }
   }
+  stop_signal.reset();
   if (p.progress && tty) std::fprintf(stderr, "\n");
 
   save_module_weights(*model, (run / "model.safetensors").string(), {{"format", "muse-model-v1"}});

@@ -10,6 +10,12 @@ class MuseError : public std::runtime_error {
   explicit MuseError(const std::string& message) : std::runtime_error(message) {}
 };
 
+// The user asked to stop (Ctrl-C / SIGTERM) and the work was saved; the CLI exits with status 130.
+class Interrupted : public MuseError {
+ public:
+  explicit Interrupted(const std::string& message) : MuseError(message) {}
+};
+
 // Error about a file: "PATH: problem".
 inline MuseError file_error(const std::string& path, const std::string& problem) {
   return MuseError(path + ": " + problem);
