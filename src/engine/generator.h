@@ -32,7 +32,6 @@ class Generator {
   // Greedy decoding of many prompts, batched by equal prompt length. Results in input order.
   std::vector<GenerationResult> generate_greedy_batch(const std::vector<TokenSequence>& prompts, int max_tokens,
                                                       const std::vector<int>& stop_tokens, int max_batch = 64);
-  const ModelConfig& config() const { return model_->config(); }
 
  private:
   torch::Tensor positions_tensor(const std::vector<const TokenSequence*>& rows) const;

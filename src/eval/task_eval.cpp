@@ -24,8 +24,8 @@ TaskEvalResult evaluate_task(Generator& generator, const Tokenizer& tokenizer, c
     const double reward = task.verify(examples[i], reply.answer);
     result.mean_reward += reward;
     result.accuracy += reward >= 1.0 ? 1.0 : 0.0;
-    result.mean_thinking_tokens += static_cast<double>(tokenizer.encode(reply.thinking).size());
-    result.mean_answer_tokens += static_cast<double>(tokenizer.encode(reply.answer).size());
+    result.mean_thinking_tokens += reply.thinking_tokens;
+    result.mean_answer_tokens += reply.answer_tokens;
   }
   if (problems > 0) {
     result.accuracy /= problems;

@@ -19,12 +19,6 @@ KVCache KVCache::allocate(const ModelConfig& config, int64_t batch, int64_t capa
   return cache;
 }
 
-int64_t KVCache::bytes() const {
-  int64_t total = 0;
-  for (size_t i = 0; i < keys.size(); ++i) total += keys[i].nbytes() + values[i].nbytes();
-  return total;
-}
-
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
   weight = register_parameter("weight", torch::ones({dim}));
 }

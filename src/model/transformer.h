@@ -20,7 +20,6 @@ struct KVCache {
   int64_t capacity = 0;
   static KVCache allocate(const ModelConfig& config, int64_t batch, int64_t capacity, const torch::Device& device,
                           torch::ScalarType dtype = torch::kFloat32);
-  int64_t bytes() const;
 };
 
 // What the decoder reads. Multimodal segments add their embeddings here in later issues.

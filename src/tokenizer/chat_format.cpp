@@ -109,6 +109,8 @@ ParsedReply parse_reply(const Tokenizer& tok, const std::vector<int>& generated)
     }
     (reply.finished_thinking ? answer : thinking).push_back(id);
   }
+  reply.thinking_tokens = static_cast<int>(thinking.size());
+  reply.answer_tokens = static_cast<int>(answer.size());
   reply.thinking = tok.decode(thinking);
   reply.answer = tok.decode(answer);
   return reply;

@@ -54,6 +54,8 @@ TokenSequence render_prompt(const Tokenizer& tok, const std::vector<Segment>& pr
 struct ParsedReply {
   std::string thinking;
   std::string answer;
+  int thinking_tokens = 0;         // tokens inside the thinking span
+  int answer_tokens = 0;           // tokens of the answer (without the closing <|end|>)
   bool finished_thinking = false;  // saw <|/think|>
   bool finished = false;           // saw <|end|>
 };

@@ -9,6 +9,17 @@ trap 'kill -9 $pid 2>/dev/null; rm -rf "$WORK"' EXIT
 cd "$WORK" || exit 2
 pid=""
 
+# Waits until DIR/metrics.jsonl has logged at least N training steps.
+wait_for_logged_steps() {
+  local dir=$1 n=$2 logged
+  for _ in $(seq 1 1200); do
+    logged=$(grep -c '"loss"' "$dir/metrics.jsonl" 2>/dev/null)
+    [[ ${logged:-0} -ge $n ]] && return 0
+    sleep 0.02
+  done
+  return 1
+}
+
 "$MUSE" tokenizer train --out straight --vocab 400 --documents 300 >/dev/null || exit 1
 mkdir -p killed && cp straight/tokenizer.model killed/
 ARGS=(--preset tiny --mixture add:1-2 --steps 60 --batch-size 8 --seq-len 32 --checkpoint-every 5 --log-every 1
@@ -20,11 +31,7 @@ ARGS=(--preset tiny --mixture add:1-2 --steps 60 --batch-size 8 --seq-len 32 --c
 pid=$!
 # Kill once step 23 is logged: the newest checkpoint is step 20, so steps 21-23 are lost and must be redone
 # (and their logged lines dropped) by the resume.
-for _ in $(seq 1 1200); do
-  logged=$(grep -c '"loss"' killed/metrics.jsonl 2>/dev/null)
-  [[ ${logged:-0} -ge 23 ]] && break
-  sleep 0.02
-done
+wait_for_logged_steps killed 23
 kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 killed_at=$(grep -c '"loss"' killed/metrics.jsonl)
@@ -47,11 +54,7 @@ echo "ok   killed after $killed_at logged steps; resumed curve identical to the 
 mkdir -p interrupted && cp straight/tokenizer.model interrupted/
 "$MUSE" pretrain --out interrupted "${ARGS[@]}" >/dev/null 2>interrupted.err &
 pid=$!
-for _ in $(seq 1 1200); do
-  logged=$(grep -c '"loss"' interrupted/metrics.jsonl 2>/dev/null)
-  [[ ${logged:-0} -ge 13 ]] && break
-  sleep 0.02
-done
+wait_for_logged_steps interrupted 13
 kill -INT "$pid"
 wait "$pid"
 rc=$?

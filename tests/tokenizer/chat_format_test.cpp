@@ -200,6 +200,8 @@ TEST_F(ChatFormat, ParseReplySplitsThinkingAndAnswer) {
   const auto reply = parse_reply(tok(), generated);
   EXPECT_EQ(reply.thinking, "2+4=6");
   EXPECT_EQ(reply.answer, "46");
+  EXPECT_EQ(reply.thinking_tokens, static_cast<int>(enc("2+4=6").size()));
+  EXPECT_EQ(reply.answer_tokens, static_cast<int>(enc("46").size()));
   EXPECT_TRUE(reply.finished_thinking);
   EXPECT_TRUE(reply.finished);
 }
