@@ -4,7 +4,13 @@
 #include <utility>
 
 #include "data/tasks/arithmetic.h"
+#include "data/tasks/chart.h"
+#include "data/tasks/count.h"
 #include "data/tasks/countdown.h"
+#include "data/tasks/grid.h"
+#include "data/tasks/mixed.h"
+#include "data/tasks/read.h"
+#include "data/tasks/table_task.h"
 #include "util/error.h"
 
 namespace muse {
@@ -23,6 +29,13 @@ const std::vector<std::pair<std::string, TaskFactory>>& registry() {
       {"mul", [] { return std::make_unique<ArithmeticTask>(ArithmeticOp::Mul); }},
       {"arith", [] { return std::make_unique<ArithmeticTask>(ArithmeticOp::Mixed); }},
       {"countdown", [] { return std::make_unique<CountdownTask>(); }},
+      // Multimodal tasks: rendered images and table segments.
+      {"count", [] { return std::make_unique<CountTask>(); }},
+      {"read", [] { return std::make_unique<ReadTask>(); }},
+      {"chart", [] { return std::make_unique<ChartTask>(); }},
+      {"grid", [] { return std::make_unique<GridTask>(); }},
+      {"table", [] { return std::make_unique<TableTask>(); }},
+      {"mixed", [] { return std::make_unique<MixedTask>(); }},
   };
   return tasks;
 }
@@ -32,7 +45,7 @@ const std::vector<std::pair<std::string, TaskFactory>>& registry() {
 Example Task::sample(Rng& rng, int difficulty, Split split) const {
   for (int attempt = 0; attempt < kMaxSampleAttempts; ++attempt) {
     Example example = generate(rng, difficulty);
-    if (split_of(segments_text(example.prompt)) == split) return example;
+    if (split_of(segments_key(example.prompt)) == split) return example;
   }
   throw MuseError("task '" + name() + "': no " + (split == Split::Train ? "train" : "held-out") +
                   " problem found at difficulty " + std::to_string(difficulty) + " after " +

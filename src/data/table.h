@@ -1,0 +1,41 @@
+// Tables as a native segment: a header row and data rows of short text cells. Loaded from CSV (RFC 4180
+// quoting), from a JSON array of records, or from a JSON object (one key/value row per entry). The renderer
+// gives every cell token (row, col) coordinates so the model can attend along rows and columns.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace muse {
+
+struct Table {
+  std::vector<std::string> header;             // column names
+  std::vector<std::vector<std::string>> rows;  // each row has header.size() cells
+  size_t columns() const { return header.size(); }
+};
+
+struct TableLimits {
+  size_t max_file_bytes = 1u << 20;
+  size_t max_rows = 64;        // data rows, header excluded
+  size_t max_columns = 16;
+  size_t max_cell_chars = 64;  // bytes of UTF-8 per cell (header names too)
+};
+
+// All throw MuseError("NAME: ...") naming the line/record/field and the limit or the expected shape:
+// ragged rows, unterminated quotes, empty input, too many rows/columns, a cell too long, invalid UTF-8.
+Table parse_csv(const std::string& text, const std::string& name, const TableLimits& limits = {});
+// An array of objects (columns = union of keys in first-seen order; missing keys become empty cells) or one
+// object (columns "key", "value"). Scalars are written as text; nested values as compact JSON.
+Table table_from_json(const nlohmann::json& value, const std::string& name, const TableLimits& limits = {});
+Table parse_json_table(const std::string& text, const std::string& name, const TableLimits& limits = {});
+// By extension: .csv, or .json; errors name the path.
+Table load_table(const std::string& path, const TableLimits& limits = {});
+// Checks a table built in code against the limits (tasks use it to stay within what the loader accepts).
+void check_table(const Table& table, const std::string& name, const TableLimits& limits = {});
+
+// CSV text of a table (quoting where needed); parse_csv(to_csv(t)) == t.
+std::string to_csv(const Table& table);
+
+}  // namespace muse

@@ -1,0 +1,20 @@
+// Lookup, filter and aggregate over a table segment, multi-step.
+// (Difficulty dial, prompt, reasoning trace and answer formats: documented here by the implementation.)
+#pragma once
+#include <string>
+
+#include "data/task.h"
+
+namespace muse {
+
+class TableTask : public Task {
+ public:
+  std::string name() const override { return "table"; }
+  std::string description() const override;
+  int min_difficulty() const override;
+  int max_difficulty() const override;
+  Example generate(Rng& rng, int difficulty) const override;
+  double verify(const Example& example, const std::string& answer) const override;
+};
+
+}  // namespace muse
