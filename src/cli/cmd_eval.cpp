@@ -20,6 +20,7 @@ void add_eval_command(CLI::App& app) {
     int problems = 100;
     uint64_t seed = 7;
     int max_tokens = 200;
+    bool blind_baseline = false;
     RuntimeOptions runtime;
   };
   auto o = std::make_shared<EvalOpts>();
@@ -32,6 +33,8 @@ void add_eval_command(CLI::App& app) {
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--seed", o->seed)->capture_default_str();
   cmd->add_option("--max-tokens", o->max_tokens)->capture_default_str()->check(CLI::Range(1, 100000));
+  cmd->add_flag("--blind-baseline", o->blind_baseline,
+                "also run image tasks with every image blanked (what the model scores without seeing)");
   add_runtime_options(*cmd, o->runtime);
   cmd->callback([o] {
     apply_runtime_options(o->runtime);
@@ -50,6 +53,9 @@ void add_eval_command(CLI::App& app) {
           continue;
         }
         results.push_back(evaluate_task(generator, loaded.tokenizer, *task, d, o->problems, o->seed, o->max_tokens));
+        if (o->blind_baseline && task_has_images(*task, d))
+          results.push_back(
+              evaluate_task(generator, loaded.tokenizer, *task, d, o->problems, o->seed, o->max_tokens, true));
       }
     }
     std::printf("%s", eval_table_markdown(results).c_str());

@@ -7,6 +7,8 @@
 
 #include "cli/commands.h"
 #include "engine/generator.h"
+#include "data/image.h"
+#include "data/table.h"
 #include "model/weights.h"
 #include "runtime/runtime.h"
 #include "tokenizer/chat_format.h"
@@ -35,6 +37,8 @@ struct GenerateOptions {
   bool raw = false;
   bool answer_only = false;
   bool keep_history = false;  // chat: send earlier turns back to the model
+  std::vector<std::string> images;  // attached to the prompt (chat: to every message), in this order
+  std::vector<std::string> tables;
   std::string reasoning_effort;  // low | medium | high -> max thinking tokens (unless given explicitly)
   SamplingParams sampling;
   RuntimeOptions runtime;
@@ -42,6 +46,8 @@ struct GenerateOptions {
 
 void add_sampling_options(CLI::App& cmd, GenerateOptions& o) {
   cmd.add_option("--model", o.model_dir, "model directory (default: models/default)");
+  cmd.add_option("--image", o.images, "attach a PNG or JPEG image (repeatable)");
+  cmd.add_option("--table", o.tables, "attach a table: .csv, or .json (array of records or one object) (repeatable)");
   cmd.add_option("--temperature", o.sampling.temperature, "0 = greedy")->capture_default_str();
   cmd.add_option("--top-k", o.sampling.top_k, "0 = off")->capture_default_str();
   cmd.add_option("--top-p", o.sampling.top_p, "1 = off")->capture_default_str();
@@ -69,6 +75,22 @@ LoadedModel load(GenerateOptions& o) {
   o.sampling.stop_tokens = {loaded.tokenizer.special(Special::EndOfTurn), loaded.tokenizer.eos()};
   o.sampling.think_end_token = loaded.tokenizer.special(Special::ThinkEnd);
   return loaded;
+}
+
+// The attachments as segments (loaded now, so a bad file fails before any generation), then the text.
+std::vector<Segment> attachments(const std::vector<std::string>& images, const std::vector<std::string>& tables,
+                                 const ModelConfig& config) {
+  if (!images.empty() && !config.sees_images())
+    throw MuseError("--image: this model is text-only (its config has no patch_size); train one with images");
+  std::vector<Segment> segments;
+  for (const auto& path : images) segments.push_back(image_segment(load_image(path)));
+  for (const auto& path : tables) segments.push_back(table_segment(load_table(path)));
+  return segments;
+}
+
+std::vector<Segment> with_text(std::vector<Segment> segments, const std::string& text) {
+  segments.push_back(text_segment(text));
+  return segments;
 }
 
 // Streams the reply as it is generated: thinking (dimmed on a terminal), then the answer.
@@ -136,7 +158,13 @@ void add_generate_commands(CLI::App& app) {
       return;
     }
     ReplyPrinter printer(tok, !o->answer_only);
-    const auto prompt = render_prompt(tok, {text_segment(o->prompt)});
+    RenderOptions render;
+    render.vision = vision_params(loaded.config);
+    const auto prompt =
+        render_prompt(tok, with_text(attachments(o->images, o->tables, loaded.config), o->prompt), render);
+    if (static_cast<int64_t>(prompt.size()) >= loaded.config.max_seq_len)
+      throw MuseError("the prompt is " + std::to_string(prompt.size()) + " tokens; this model's context is " +
+                      std::to_string(loaded.config.max_seq_len));
     generator.generate(prompt, o->sampling, [&](int token) { return printer.on_token(token); });
     printer.finish();
   });
@@ -152,8 +180,11 @@ void add_generate_commands(CLI::App& app) {
     Generator generator(loaded.model, parse_device(o->runtime.device));
     const auto& tok = loaded.tokenizer;
     const bool interactive = isatty(STDIN_FILENO);
+    const auto attached = attachments(o->images, o->tables, loaded.config);  // context of every message
+    std::vector<Segment> pending;  // /image and /table attach to the next message only
     std::cout << "Muse chat — model " << loaded.dir << " (" << loaded.config.parameter_count() / 1e6
-              << "M params). Try: 4728+9150, 305-278, 23*41, target 24 from 3 7 8 2. /reset, /quit.\n"
+              << "M params). Try: 4728+9150, 305-278, 23*41, target 24 from 3 7 8 2.\n"
+              << "/image FILE and /table FILE attach to your next message; /reset, /quit.\n"
               << (o->keep_history ? "Earlier turns stay in context.\n"
                                   : "Each message is answered on its own (--history keeps the conversation).\n");
     std::vector<Message> history;
@@ -167,10 +198,26 @@ void add_generate_commands(CLI::App& app) {
         std::cout << "(conversation cleared)\n";
         continue;
       }
+      if (line.rfind("/image ", 0) == 0 || line.rfind("/table ", 0) == 0) {
+        const std::string path = line.substr(7);
+        try {
+          const bool image = line[1] == 'i';
+          pending.push_back(image ? attachments({path}, {}, loaded.config).front()
+                                  : attachments({}, {path}, loaded.config).front());
+          std::cout << "(attached " << path << " to your next message)\n";
+        } catch (const MuseError& e) {
+          std::cout << "(not attached: " << e.what() << ")\n";  // a bad file must not end the conversation
+        }
+        continue;
+      }
       if (line.empty()) continue;
       if (!o->keep_history) history.clear();
-      history.push_back({Role::User, {text_segment(line)}, ""});
+      std::vector<Segment> content = attached;
+      content.insert(content.end(), pending.begin(), pending.end());
+      pending.clear();
+      history.push_back({Role::User, with_text(std::move(content), line), ""});
       RenderOptions render;
+      render.vision = vision_params(loaded.config);
       render.keep_thinking = false;  // past reasoning is dropped from the context; answers stay
       auto prompt = render_conversation(tok, history, true, render);
       // Keep the context within the model's window by forgetting the oldest turns.

@@ -7,6 +7,7 @@ namespace muse::cli {
 void add_train_commands(CLI::App& app);     // tokenizer train, pretrain, train --recipe
 void add_generate_commands(CLI::App& app);  // generate, chat
 void add_eval_command(CLI::App& app);       // eval
+void add_data_commands(CLI::App& app);      // data preview
 
 // Shared options.
 struct RuntimeOptions {

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   muse::cli::add_train_commands(app);
   muse::cli::add_generate_commands(app);
   muse::cli::add_eval_command(app);
+  muse::cli::add_data_commands(app);
   // One line per error, like every other error muse reports.
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
     return std::string("muse: error: ") + e.what() + " (see --help)\n";

@@ -37,6 +37,18 @@ torch::Tensor Generator::positions_tensor(const std::vector<const TokenSequence*
   return positions.to(device_);
 }
 
+torch::Tensor Generator::patches_tensor(const std::vector<const TokenSequence*>& rows) const {
+  std::vector<float> pixels;
+  int64_t dim = 0;
+  for (const auto* row : rows) {
+    if (row->patch_count() == 0) continue;
+    dim = row->patch_dim;
+    pixels.insert(pixels.end(), row->patches.begin(), row->patches.end());
+  }
+  if (dim == 0) return {};
+  return torch::tensor(pixels, torch::kFloat32).view({-1, dim}).to(device_);
+}
+
 GenerationResult Generator::generate(const TokenSequence& prompt, const SamplingParams& params,
                                      const TokenCallback& on_token) {
   params.validate();
@@ -61,7 +73,8 @@ GenerationResult Generator::generate(const TokenSequence& prompt, const Sampling
   auto tokens = torch::tensor(std::vector<int64_t>(prompt.tokens.begin(), prompt.tokens.end()), torch::kInt64)
                     .view({1, prompt_len})
                     .to(device_);
-  auto logits = model_->forward({tokens, positions_tensor({&prompt})}, &cache).select(1, prompt_len - 1);
+  auto logits = model_->forward({tokens, positions_tensor({&prompt}), {}, patches_tensor({&prompt})}, &cache)
+                    .select(1, prompt_len - 1);
   result.prefill_seconds = seconds_since(start);
 
   start = std::chrono::steady_clock::now();
@@ -115,13 +128,14 @@ std::vector<GenerationResult> Generator::generate_greedy_batch(const std::vector
                                                                int max_tokens, const std::vector<int>& stop_tokens,
                                                                int max_batch) {
   std::vector<GenerationResult> results(prompts.size());
-  // Equal-length prompts share one batch with no padding (text positions are then identical too).
-  std::map<size_t, std::vector<size_t>> by_length;
-  for (size_t i = 0; i < prompts.size(); ++i) by_length[prompts[i].size()].push_back(i);
+  // Prompts of equal length whose continuations start at the same t share one batch with no padding.
+  std::map<std::pair<size_t, int32_t>, std::vector<size_t>> by_length;
+  for (size_t i = 0; i < prompts.size(); ++i) by_length[{prompts[i].size(), prompts[i].next_t()}].push_back(i);
   torch::NoGradGuard no_grad;
   const int64_t max_len = model_->config().max_seq_len;
 
-  for (const auto& [length, all_indices] : by_length) {
+  for (const auto& [shape, all_indices] : by_length) {
+    const size_t length = shape.first;
     if (static_cast<int64_t>(length) >= max_len)
       throw MuseError("prompt is " + std::to_string(length) + " tokens; this model's context is " +
                       std::to_string(max_len));
@@ -138,7 +152,7 @@ std::vector<GenerationResult> Generator::generate_greedy_batch(const std::vector
       const int64_t steps = std::min<int64_t>(max_tokens, max_len - T);
       auto cache = KVCache::allocate(model_->config(), B, T + steps, device_);
       auto logits = model_->forward({torch::tensor(flat, torch::kInt64).view({B, T}).to(device_),
-                                     positions_tensor(rows)},
+                                     positions_tensor(rows), {}, patches_tensor(rows)},
                                     &cache)
                         .select(1, T - 1);
       std::vector<bool> done(indices.size(), false);

@@ -27,6 +27,7 @@ using TokenCallback = std::function<bool(int token)>;
 class Generator {
  public:
   Generator(Transformer model, torch::Device device);
+  const ModelConfig& model_config() const { return model_->config(); }
   GenerationResult generate(const TokenSequence& prompt, const SamplingParams& params,
                             const TokenCallback& on_token = {});
   // Greedy decoding of many prompts, batched by equal prompt length. Results in input order.
@@ -35,6 +36,7 @@ class Generator {
 
  private:
   torch::Tensor positions_tensor(const std::vector<const TokenSequence*>& rows) const;
+  torch::Tensor patches_tensor(const std::vector<const TokenSequence*>& rows) const;  // undefined if none
   Transformer model_;
   torch::Device device_;
 };

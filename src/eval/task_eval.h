@@ -19,12 +19,21 @@ struct TaskEvalResult {
   double mean_thinking_tokens = 0.0;
   double mean_answer_tokens = 0.0;
   double seconds = 0.0;
+  bool blank_images = false;      // the image-blind baseline: every image replaced by a blank one
 };
 
+// With `blank_images`, every image of the prompt is replaced by a white one of the same size: what the model
+// scores then is what it can guess without seeing; the difference to the normal run is what it actually sees.
 TaskEvalResult evaluate_task(Generator& generator, const Tokenizer& tokenizer, const Task& task, int difficulty,
-                             int problems, uint64_t seed, int max_tokens = 256);
+                             int problems, uint64_t seed, int max_tokens = 256, bool blank_images = false);
 
-// "| task | difficulty | n | accuracy | ... |" Markdown table.
+// The prompt with every image replaced by a white image of the same size.
+std::vector<Segment> blank_images_of(const std::vector<Segment>& prompt);
+
+// Whether the task's prompts at this difficulty contain images.
+bool task_has_images(const Task& task, int difficulty);
+
+// "| task | difficulty | n | accuracy | ... |" Markdown table; blank-image results become an "image-blind" column.
 std::string eval_table_markdown(const std::vector<TaskEvalResult>& results);
 
 }  // namespace muse

@@ -21,6 +21,9 @@ void ModelConfig::validate() const {
   if (mrope_sections[0] + mrope_sections[1] + mrope_sections[2] != head_dim() / 2)
     fail("mrope_sections must sum to head_dim/2 = " + std::to_string(head_dim() / 2));
   if (rope_theta <= 1.0) fail("rope_theta must be > 1");
+  if (patch_size < 0 || patch_size > 64) fail("patch_size must be in 0..64 (0 = text only), got " + std::to_string(patch_size));
+  if (patch_size > 0 && max_image_patches < 1) fail("max_image_patches must be >= 1");
+  if (patch_token_id >= vocab_size) fail("patch_token_id " + std::to_string(patch_token_id) + " is outside the vocabulary");
 }
 
 int64_t ModelConfig::parameter_count() const {
@@ -28,7 +31,8 @@ int64_t ModelConfig::parameter_count() const {
   const int64_t attn = d_model * (n_heads * hd) + 2 * d_model * (n_kv_heads * hd) + (n_heads * hd) * d_model;
   const int64_t ffn = 3 * d_model * ffn_hidden;
   const int64_t norms = 2 * d_model + (qk_norm ? 2 * hd : 0);
-  return 2 * vocab_size * d_model + n_layers * (attn + ffn + norms) + d_model;
+  const int64_t vision = sees_images() ? (patch_dim() + 1) * d_model : 0;
+  return 2 * vocab_size * d_model + n_layers * (attn + ffn + norms) + d_model + vision;
 }
 
 double ModelConfig::train_flops_per_token(int64_t seq_len) const {
@@ -83,7 +87,9 @@ void to_json(nlohmann::json& j, const ModelConfig& c) {
                      {"ffn_hidden", c.ffn_hidden}, {"max_seq_len", c.max_seq_len},
                      {"rope_theta", c.rope_theta}, {"mrope_sections", c.mrope_sections},
                      {"norm_eps", c.norm_eps},     {"qk_norm", c.qk_norm},
-                     {"z_loss", c.z_loss},         {"init_std", c.init_std}};
+                     {"z_loss", c.z_loss},         {"init_std", c.init_std},
+                     {"patch_size", c.patch_size}, {"max_image_patches", c.max_image_patches},
+                     {"patch_token_id", c.patch_token_id}};
 }
 
 ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& origin) {
@@ -116,6 +122,14 @@ ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& o
   get("qk_norm", c.qk_norm);
   get("z_loss", c.z_loss);
   get("init_std", c.init_std);
+  // Image fields arrived after the first shipped models: their absence means a text-only model.
+  if (j.contains("patch_size")) {
+    get("patch_size", c.patch_size);
+    get("max_image_patches", c.max_image_patches);
+    get("patch_token_id", c.patch_token_id);
+  } else {
+    c.patch_size = 0;
+  }
   try {
     c.validate();
   } catch (const MuseError& e) {

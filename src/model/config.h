@@ -7,6 +7,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "data/patches.h"
+
 namespace muse {
 
 struct ModelConfig {
@@ -27,8 +29,16 @@ struct ModelConfig {
   bool qk_norm = false;         // RMSNorm on q and k per head (Chameleon's fix for multimodal norm growth)
   double z_loss = 0.0;          // coefficient of log^2(Z) added to the loss (e.g. 1e-4)
   double init_std = 0.02;
+  // Images (Fuyu-style early fusion): patch_size x patch_size RGB patches are linearly projected straight into
+  // the residual stream at the positions of the <|patch|> token. patch_size 0 = a text-only model (and how
+  // configs written before images existed load).
+  int64_t patch_size = 8;
+  int64_t max_image_patches = 64;  // patch budget of one image view; training and inference must agree
+  int64_t patch_token_id = -1;     // the tokenizer's <|patch|> id (set from the tokenizer when training)
 
   int64_t head_dim() const { return d_model / n_heads; }
+  int64_t patch_dim() const { return patch_size * patch_size * 3; }
+  bool sees_images() const { return patch_size > 0; }
   // Throws MuseError naming the offending field.
   void validate() const;
   int64_t parameter_count() const;
@@ -44,6 +54,16 @@ ModelConfig preset_config(const std::string& name);
 std::vector<std::string> preset_names();
 // Peak learning rate for AdamW at this width (smaller models take larger steps).
 double default_learning_rate(const ModelConfig& config);
+
+// How the renderer must cut images for this model.
+inline VisionParams vision_params(const ModelConfig& config) {
+  VisionParams v;
+  if (config.sees_images()) {
+    v.patch_size = static_cast<int>(config.patch_size);
+    v.max_patches = static_cast<int>(config.max_image_patches);
+  }
+  return v;
+}
 
 void to_json(nlohmann::json& j, const ModelConfig& c);
 // Strict: unknown or missing fields throw MuseError naming the field (`origin` says which file).

@@ -73,7 +73,17 @@ torch::Tensor BlockImpl::attention(const torch::Tensor& x, const Rotation& rotat
   v = v.transpose(1, 2);
 
   int64_t past = 0;
-  if (cache) {
+  if (cache && cache->paged) {
+    // Paged pool: write the new keys/values to their slots, then gather each row's keys (past and new).
+    const auto& slots = *cache->paged;
+    auto pool_k = cache->keys[layer].view({-1, Hkv, hd}), pool_v = cache->values[layer].view({-1, Hkv, hd});
+    pool_k.index_copy_(0, slots.write, k.transpose(1, 2).reshape({B * T, Hkv, hd}));
+    pool_v.index_copy_(0, slots.write, v.transpose(1, 2).reshape({B * T, Hkv, hd}));
+    const auto read = slots.read.reshape({-1});
+    const int64_t L = slots.read.size(1);
+    k = pool_k.index_select(0, read).view({B, L, Hkv, hd}).transpose(1, 2);
+    v = pool_v.index_select(0, read).view({B, L, Hkv, hd}).transpose(1, 2);
+  } else if (cache) {
     past = cache->length;
     if (past + T > cache->capacity)
       throw MuseError("KV cache full: " + std::to_string(past + T) + " positions needed, capacity " +
@@ -104,6 +114,8 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, const Rotation& rotatio
 TransformerImpl::TransformerImpl(const ModelConfig& config) : config_(config) {
   config_.validate();
   embed = register_module("embed", torch::nn::Embedding(config_.vocab_size, config_.d_model));
+  if (config_.sees_images())
+    patch_proj = register_module("patch_proj", torch::nn::Linear(config_.patch_dim(), config_.d_model));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < config_.n_layers; ++i) layers->push_back(Block(config_));
   norm = register_module("norm", RMSNorm(config_.d_model, config_.norm_eps));
@@ -145,6 +157,11 @@ void TransformerImpl::initialize_weights() {
   // Residual projections shrink with depth so the residual stream's variance stays O(1) at init.
   const double residual_std = std / std::sqrt(2.0 * static_cast<double>(config_.n_layers));
   embed->weight.normal_(0.0, 1.0);
+  if (patch_proj) {
+    // Unit-variance outputs for a white patch (all inputs 1), the same scale as the token embeddings.
+    patch_proj->weight.normal_(0.0, 1.0 / std::sqrt(static_cast<double>(config_.patch_dim())));
+    patch_proj->bias.zero_();
+  }
   for (const auto& module : *layers) {
     auto* block = module->as<BlockImpl>();
     for (auto* linear : {&block->wq, &block->wk, &block->wv, &block->w_gate, &block->w_up})
@@ -171,6 +188,22 @@ torch::Tensor attention_mask(const ModelInput& input, int64_t past) {
   return blocked;
 }
 
+torch::Tensor TransformerImpl::embed_input(const ModelInput& input) {
+  auto x = embed(input.tokens);
+  if (!input.patches.defined() || input.patches.size(0) == 0) return x;
+  if (!patch_proj) throw MuseError("this model is text-only (patch_size 0): it cannot read images");
+  if (config_.patch_token_id < 0) throw MuseError("model config has no patch_token_id: it cannot place image patches");
+  if (input.patches.dim() != 2 || input.patches.size(1) != config_.patch_dim())
+    throw MuseError("image patches must be [N, " + std::to_string(config_.patch_dim()) + "]");
+  const auto is_patch = input.tokens.eq(config_.patch_token_id);
+  const int64_t slots = is_patch.sum().item<int64_t>();
+  if (slots != input.patches.size(0))
+    throw MuseError("model input has " + std::to_string(slots) + " <|patch|> tokens but " +
+                    std::to_string(input.patches.size(0)) + " patches");
+  // Boolean-mask indexing visits positions in row-major order, the order the patches are listed in.
+  return x.index_put({is_patch}, patch_proj(input.patches.to(x.dtype())));
+}
+
 torch::Tensor TransformerImpl::forward(const ModelInput& input, KVCache* cache) {
   const auto& tokens = input.tokens;
   if (tokens.dim() != 2) throw MuseError("model input tokens must be [batch, time]");
@@ -185,14 +218,15 @@ torch::Tensor TransformerImpl::forward(const ModelInput& input, KVCache* cache) 
   rotation.keys = torch::polar(torch::ones_like(angles), angles);
   rotation.queries = rotation.keys * (1.0 / std::sqrt(static_cast<double>(config_.head_dim())));
   torch::Tensor mask;
-  if (const auto blocked = attention_mask(input, cache ? cache->length : 0); blocked.defined())
+  if (cache && cache->paged) mask = cache->paged->mask;  // per row: each sequence has its own past
+  else if (const auto blocked = attention_mask(input, cache ? cache->length : 0); blocked.defined())
     mask = torch::zeros(blocked.sizes(), torch::TensorOptions().dtype(torch::kFloat32).device(blocked.device()))
                .masked_fill_(blocked, -std::numeric_limits<float>::infinity());
 
-  auto x = embed(tokens);
+  auto x = embed_input(input);
   for (size_t i = 0; i < layers->size(); ++i)
     x = layers[i]->as<BlockImpl>()->forward(x, rotation, mask, cache, static_cast<int64_t>(i));
-  if (cache) cache->length += tokens.size(1);
+  if (cache && !cache->paged) cache->length += tokens.size(1);
   return lm_head(norm(x));
 }
 

@@ -13,20 +13,35 @@
 
 namespace muse {
 
-// Per-layer keys and values of the sequences being decoded: [batch, n_kv_heads, capacity, head_dim].
+// Where one forward's keys and values go in, and come from, a paged KV pool (the engine's; the layout is
+// src/engine/kv_layout.h). A slot is block * block_size + offset, i.e. a row of the pool viewed as
+// [num_blocks * block_size, n_kv_heads, head_dim]. Every row of the batch feeds the same number T of tokens.
+struct PagedSlots {
+  torch::Tensor write;  // [B * T] int64: the slots of the new tokens' keys/values, row-major
+  torch::Tensor read;   // [B, L] int64: the slots of each row's keys in order, past then new (padding: any slot)
+  torch::Tensor mask;   // optional [B, 1, T, L] float additive (0 / -inf): causal + padding; undefined = none
+};
+
+// Per-layer keys and values of the sequences being decoded. Contiguous (Generator): [batch, n_kv_heads,
+// capacity, head_dim] with `length` positions filled in every row. Paged (`paged` set): keys/values are the
+// pool's per-layer [num_blocks, block_size, n_kv_heads, head_dim] tensors and `length`/`capacity` are unused.
 struct KVCache {
   std::vector<torch::Tensor> keys, values;
   int64_t length = 0;    // positions filled so far (same for every row of the batch)
   int64_t capacity = 0;
+  const PagedSlots* paged = nullptr;
   static KVCache allocate(const ModelConfig& config, int64_t batch, int64_t capacity, const torch::Device& device,
                           torch::ScalarType dtype = torch::kFloat32);
 };
 
-// What the decoder reads. Multimodal segments add their embeddings here in later issues.
+// What the decoder reads.
 struct ModelInput {
   torch::Tensor tokens;        // [B, T] int64 token ids
   torch::Tensor positions;     // [B, T, 3] int64 (t, row, col) rotary coordinates
   torch::Tensor document_ids;  // optional [B, T] int64: packed training rows attend within a document only
+  // optional [N, patch_dim] float: the pixels of every <|patch|> token in `tokens`, in row-major order of
+  // their appearance; each replaces its token's embedding after the linear patch projection.
+  torch::Tensor patches;
 };
 
 // Boolean [T, past+T] (or [B, 1, T, T] with document ids) that is true where attention is not allowed;
@@ -76,12 +91,15 @@ class TransformerImpl : public torch::nn::Module {
   const ModelConfig& config() const { return config_; }
 
   torch::nn::Embedding embed{nullptr};
+  torch::nn::Linear patch_proj{nullptr};  // patch pixels -> embedding (only when config.sees_images())
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr};
   torch::nn::Linear lm_head{nullptr};
 
  private:
   void initialize_weights();
+  // Token embeddings with image patches projected in at the <|patch|> positions.
+  torch::Tensor embed_input(const ModelInput& input);
   ModelConfig config_;
   torch::Tensor inv_freq_;   // [head_dim/2]
   torch::Tensor pair_axis_;  // [head_dim/2] int64: which of (t,row,col) each rotary pair follows

@@ -1,14 +1,52 @@
 #include "tokenizer/chat_format.h"
 
+#include <algorithm>
+
 #include "util/error.h"
 
 namespace muse {
 
-void TokenSequence::append_token(int id, bool trained) {
-  const int32_t t = next_t();
+void TokenSequence::push(int id, bool trained, std::array<int32_t, 3> position) {
   tokens.push_back(id);
   loss_mask.push_back(trained ? 1 : 0);
-  positions.push_back({t, t, t});
+  positions.push_back(position);
+}
+
+void TokenSequence::append_token(int id, bool trained) {
+  const int32_t t = next_t_++;
+  push(id, trained, {t, t, t});
+}
+
+void TokenSequence::append_image(const Tokenizer& tok, const PatchGrid& grid) {
+  if (patch_dim != 0 && patch_dim != grid.patch_dim)
+    throw MuseError("images of one sequence must share a patch size (" + std::to_string(patch_dim) + " vs " +
+                    std::to_string(grid.patch_dim) + " floats per patch)");
+  patch_dim = grid.patch_dim;
+  append_token(tok.special(Special::ImageBegin), false);
+  const int32_t t = next_t_;
+  for (int row = 0; row < grid.rows; ++row) {
+    for (int col = 0; col < grid.cols; ++col) push(tok.special(Special::ImagePatch), false, {t, t + row, t + col});
+    push(tok.special(Special::ImageRowEnd), false, {t, t + row, t + grid.cols});
+  }
+  patches.insert(patches.end(), grid.pixels.begin(), grid.pixels.end());
+  next_t_ = t + std::max(grid.rows, grid.cols + 1);
+  append_token(tok.special(Special::ImageEnd), false);
+}
+
+void TokenSequence::append_table(const Tokenizer& tok, const Table& table, bool trained) {
+  append_token(tok.special(Special::TableBegin), false);
+  const int32_t base = next_t_;
+  auto append_row = [&](const std::vector<std::string>& cells, int32_t row) {
+    for (size_t col = 0; col < cells.size(); ++col) {
+      const int32_t c = base + static_cast<int32_t>(col);
+      push(tok.special(Special::TableCellSep), false, {next_t_++, base + row, c});
+      for (int id : tok.encode(cells[col])) push(id, trained, {next_t_++, base + row, c});
+    }
+    push(tok.special(Special::TableRowEnd), false, {next_t_++, base + row, base + static_cast<int32_t>(cells.size())});
+  };
+  append_row(table.header, 0);
+  for (size_t r = 0; r < table.rows.size(); ++r) append_row(table.rows[r], static_cast<int32_t>(r + 1));
+  append_token(tok.special(Special::TableEnd), false);
 }
 
 void TokenSequence::append_text(const Tokenizer& tok, const std::string& text, bool trained) {
@@ -45,10 +83,13 @@ Special role_token(Role role) {
   return Special::User;
 }
 
-void append_segments(TokenSequence& seq, const Tokenizer& tok, const std::vector<Segment>& segments, bool trained) {
+void append_segments(TokenSequence& seq, const Tokenizer& tok, const std::vector<Segment>& segments, bool trained,
+                     const VisionParams& vision) {
   for (const auto& segment : segments) {
     switch (segment.kind) {
       case SegmentKind::Text: seq.append_text(tok, segment.text, trained); break;
+      case SegmentKind::Image: seq.append_image(tok, patchify(*segment.image, vision)); break;
+      case SegmentKind::Table: seq.append_table(tok, *segment.table, trained); break;
     }
   }
 }
@@ -69,7 +110,7 @@ TokenSequence render_conversation(const Tokenizer& tok, const std::vector<Messag
       if (options.keep_thinking) seq.append_text(tok, message.thinking, trained);
       seq.append_token(tok.special(Special::ThinkEnd), trained);
     }
-    append_segments(seq, tok, message.content, trained);
+    append_segments(seq, tok, message.content, trained, options.vision);
     seq.append_token(tok.special(Special::EndOfTurn), trained);
   }
   if (generation_prompt) {
@@ -89,10 +130,10 @@ TokenSequence render_example(const Tokenizer& tok, const Example& example, const
   return render_conversation(tok, messages, false, options);
 }
 
-TokenSequence render_prompt(const Tokenizer& tok, const std::vector<Segment>& prompt) {
+TokenSequence render_prompt(const Tokenizer& tok, const std::vector<Segment>& prompt, const RenderOptions& options) {
   std::vector<Message> messages(1);
   messages[0].content = prompt;
-  return render_conversation(tok, messages, true);
+  return render_conversation(tok, messages, true, options);
 }
 
 ParsedReply parse_reply(const Tokenizer& tok, const std::vector<int>& generated) {

@@ -1,12 +1,18 @@
 // The one renderer from conversations to tokens, shared by training, the engine and (later) the server.
 //   <s><|user|>PROMPT<|end|><|assistant|><|think|>REASONING<|/think|>ANSWER<|end|>
 // Every token carries (t, row, col) rotary coordinates; text uses t on all three (plain 1D RoPE).
+// Images: <|image|> then the patch grid in raster order, <|image_row|> closing each row, then <|/image|>; all
+// patches share one t and take (t, t + row, t + col), as in Qwen2-VL's M-RoPE, and the text after the image
+// continues at t + max(rows, cols + 1). Tables: <|table|>, then per row (the header first) each cell as
+// <|cell|> + its text, <|table_row|> closing the row, then <|/table|>; table tokens advance t one by one but
+// carry (row, col) = (base + row, base + col), so cells of one column share a column coordinate.
 #pragma once
 #include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "data/patches.h"
 #include "data/segment.h"
 #include "data/task.h"
 #include "tokenizer/tokenizer.h"
@@ -17,11 +23,23 @@ struct TokenSequence {
   std::vector<int> tokens;
   std::vector<uint8_t> loss_mask;                   // 1 where training predicts this token
   std::vector<std::array<int32_t, 3>> positions;    // (t, row, col) per token
+  // Pixels of every <|patch|> token, in order of appearance: patch_dim floats each (see data/patches.h).
+  std::vector<float> patches;
+  int patch_dim = 0;
   size_t size() const { return tokens.size(); }
+  size_t patch_count() const { return patch_dim == 0 ? 0 : patches.size() / static_cast<size_t>(patch_dim); }
   // Appends text tokens at the next positions.
   void append_text(const Tokenizer& tok, const std::string& text, bool trained);
   void append_token(int id, bool trained);
-  int32_t next_t() const { return positions.empty() ? 0 : positions.back()[0] + 1; }
+  // An image's first view as patches (never trained: the pixels are input, not predictions).
+  void append_image(const Tokenizer& tok, const PatchGrid& grid);
+  // A table's cells; `trained` applies to the cell text (the structure tokens are never targets).
+  void append_table(const Tokenizer& tok, const Table& table, bool trained);
+  int32_t next_t() const { return next_t_; }
+
+ private:
+  void push(int id, bool trained, std::array<int32_t, 3> position);
+  int32_t next_t_ = 0;
 };
 
 enum class Role { System, User, Assistant, Tool };
@@ -37,6 +55,7 @@ struct Message {
 struct RenderOptions {
   bool train_on_all_tokens = false;  // pretraining: every token is a target; SFT: assistant tokens only
   bool keep_thinking = true;         // render assistant thinking spans (history may drop them to save context)
+  VisionParams vision;               // how images become patches; must match the model's config
 };
 
 // Renders a whole conversation. With `generation_prompt`, ends with "<|assistant|><|think|>" so the model
@@ -48,7 +67,8 @@ TokenSequence render_conversation(const Tokenizer& tok, const std::vector<Messag
 TokenSequence render_example(const Tokenizer& tok, const Example& example, const RenderOptions& options = {});
 
 // Just the prompt part of an example, ready for generation.
-TokenSequence render_prompt(const Tokenizer& tok, const std::vector<Segment>& prompt);
+TokenSequence render_prompt(const Tokenizer& tok, const std::vector<Segment>& prompt,
+                            const RenderOptions& options = {});
 
 // A generated assistant reply split into its parts.
 struct ParsedReply {

@@ -107,7 +107,7 @@ double eval_loss(TransformerImpl& model, const PretrainData& data, const Pretrai
   double total = 0.0;
   for (int64_t i = 0; i < p.eval_batches; ++i) {
     const auto b = data.batch(p.seed ^ 0x5eed, i, 0, p.batch_size, p.seq_len);
-    const auto logits = model.forward({b.tokens.to(device), b.positions.to(device), b.document_ids.to(device)});
+    const auto logits = model.forward({b.tokens.to(device), b.positions.to(device), b.document_ids.to(device), b.patches.to(device)});
     total += language_model_loss(logits, b.targets.to(device), 0.0).cross_entropy.item<double>();
   }
   model.train();
@@ -115,16 +115,20 @@ double eval_loss(TransformerImpl& model, const PretrainData& data, const Pretrai
 }
 
 std::vector<TaskEvalResult> eval_tasks(Transformer& model, const Tokenizer& tok, const std::vector<MixtureEntry>& mix,
-                                       const PretrainParams& p, const c10::Device& device) {
+                                       const PretrainParams& p, const c10::Device& device, bool blind_baseline) {
   std::vector<TaskEvalResult> results;
   if (p.eval_problems <= 0) return results;
   Generator generator(model, device);
   for (const auto& m : mix) {
     if (m.task == "text") continue;
     const auto task = make_task(m.task);
-    for (int d = m.min_difficulty; d <= m.max_difficulty; ++d)
-      results.push_back(evaluate_task(generator, tok, *task, d, p.eval_problems, p.seed,
-                                      static_cast<int>(std::min<int64_t>(256, model->config().max_seq_len / 2))));
+    const int max_tokens = static_cast<int>(std::min<int64_t>(256, model->config().max_seq_len / 2));
+    for (int d = m.min_difficulty; d <= m.max_difficulty; ++d) {
+      results.push_back(evaluate_task(generator, tok, *task, d, p.eval_problems, p.seed, max_tokens));
+      // The same prompts with blank images: the gap is what the model actually reads from the pixels.
+      if (blind_baseline && task_has_images(*task, d))
+        results.push_back(evaluate_task(generator, tok, *task, d, p.eval_problems, p.seed, max_tokens, true));
+    }
   }
   model->train();
   return results;
@@ -154,7 +158,8 @@ std::string fingerprint_difference(const std::string& saved, const std::string& 
 
 nlohmann::json eval_json(const std::vector<TaskEvalResult>& evals) {
   nlohmann::json j = nlohmann::json::object();
-  for (const auto& r : evals) j[r.task + "@" + std::to_string(r.difficulty)] = r.accuracy;
+  for (const auto& r : evals)
+    j[r.task + "@" + std::to_string(r.difficulty) + (r.blank_images ? "/blind" : "")] = r.accuracy;
   return j;
 }
 
@@ -170,6 +175,7 @@ PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
     throw file_error(tokenizer_path, "missing: train a tokenizer first (muse tokenizer train --out " + p.out_dir + ")");
   const auto tokenizer = Tokenizer::load(tokenizer_path);
   config.vocab_size = tokenizer.vocab_size();
+  if (config.sees_images()) config.patch_token_id = tokenizer.special(Special::ImagePatch);
   if (config.max_seq_len < p.seq_len) config.max_seq_len = p.seq_len;
   config.validate();
 
@@ -177,8 +183,8 @@ PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
   for (const auto& f : p.text_files)
     for (auto& d : load_text_jsonl(f)) text_docs.push_back(std::move(d.text));
   const auto mixture = parse_mixture(p.mixture);
-  PretrainData train_data(tokenizer, mixture, text_docs, Split::Train, p.prompt_loss);
-  PretrainData heldout_data(tokenizer, mixture, text_docs, Split::Heldout, p.prompt_loss);
+  PretrainData train_data(tokenizer, mixture, text_docs, Split::Train, p.prompt_loss, vision_params(config));
+  PretrainData heldout_data(tokenizer, mixture, text_docs, Split::Heldout, p.prompt_loss, vision_params(config));
 
   torch::manual_seed(p.seed);
   Transformer model(config);
@@ -254,7 +260,8 @@ PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
       const bool last_micro = micro + 1 == p.grad_accum;
       if (!(last_micro && step + 1 == p.steps)) next_batch = fetch(last_micro ? step + 1 : step, last_micro ? 0 : micro + 1);
       const auto logits =
-          model->forward({batch.tokens.to(device), batch.positions.to(device), batch.document_ids.to(device)});
+          model->forward({batch.tokens.to(device), batch.positions.to(device), batch.document_ids.to(device),
+                          batch.patches.to(device)});
       const auto loss = language_model_loss(logits, batch.targets.to(device), config.z_loss);
       (loss.total / static_cast<double>(p.grad_accum)).backward();
       step_loss += loss.cross_entropy.item<double>() / static_cast<double>(p.grad_accum);
@@ -296,7 +303,7 @@ PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
     const bool last = state.step == p.steps;
     if (p.eval_every > 0 && state.step % p.eval_every == 0 && !last) {
       const double el = eval_loss(*model, heldout_data, p, device);
-      const auto evals = eval_tasks(model, tokenizer, mixture, p, device);
+      const auto evals = eval_tasks(model, tokenizer, mixture, p, device, false);
       metrics << nlohmann::json{{"step", state.step}, {"eval_loss", el}, {"task_accuracy", eval_json(evals)}}.dump()
               << "\n";
       metrics.flush();
@@ -326,7 +333,7 @@ PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
       std::max(1e-9, std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count());
   result.final_train_loss = result.losses.empty() ? 0.0 : result.losses.back();
   result.final_eval_loss = eval_loss(*model, heldout_data, p, device);
-  result.evals = eval_tasks(model, tokenizer, mixture, p, device);
+  result.evals = eval_tasks(model, tokenizer, mixture, p, device, true);
   metrics << nlohmann::json{{"step", state.step}, {"eval_loss", result.final_eval_loss},
                             {"task_accuracy", eval_json(result.evals)}, {"final", true}}
                  .dump()

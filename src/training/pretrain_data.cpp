@@ -1,5 +1,6 @@
 #include "training/pretrain_data.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "util/error.h"
@@ -85,12 +86,13 @@ std::string mixture_to_string(const std::vector<MixtureEntry>& mixture) {
 }
 
 PretrainData::PretrainData(const Tokenizer& tokenizer, std::vector<MixtureEntry> mixture,
-                           std::vector<std::string> text_docs, Split split, bool prompt_loss)
+                           std::vector<std::string> text_docs, Split split, bool prompt_loss, VisionParams vision)
     : tokenizer_(&tokenizer),
       mixture_(std::move(mixture)),
       text_docs_(std::move(text_docs)),
       split_(split),
-      prompt_loss_(prompt_loss) {
+      prompt_loss_(prompt_loss),
+      vision_(vision) {
   for (const auto& m : mixture_) {
     if (m.task == "text" && text_docs_.empty())
       throw MuseError("mixture has a 'text' entry but no text documents were given (--text FILE.jsonl)");
@@ -125,6 +127,7 @@ TokenSequence PretrainData::document(Rng& rng) const {
   }
   RenderOptions options;
   options.train_on_all_tokens = prompt_loss_;
+  options.vision = vision_;
   return render_example(*tokenizer_, example_for(entry, rng), options);
 }
 
@@ -133,14 +136,21 @@ Batch PretrainData::batch(uint64_t seed, int64_t step, int64_t micro, int64_t ba
   const int64_t row = seq_len + 1;
   const int64_t needed = batch_size * row;
   std::vector<int64_t> tokens, documents;
-  std::vector<int32_t> doc_positions;
+  std::vector<std::array<int32_t, 3>> doc_positions;
   std::vector<uint8_t> mask;
+  std::vector<int64_t> patch_of;  // per token: index of its patch in `patches`, or -1
+  std::vector<float> patches;
+  const int patch_dim = vision_.patch_dim();
   for (int64_t doc_index = 0; static_cast<int64_t>(tokens.size()) < needed; ++doc_index) {
     const auto doc = document(rng);
     tokens.insert(tokens.end(), doc.tokens.begin(), doc.tokens.end());
     mask.insert(mask.end(), doc.loss_mask.begin(), doc.loss_mask.end());
     documents.insert(documents.end(), doc.size(), doc_index);
-    for (const auto& p : doc.positions) doc_positions.push_back(p[0]);
+    doc_positions.insert(doc_positions.end(), doc.positions.begin(), doc.positions.end());
+    const int patch_id = tokenizer_->special(Special::ImagePatch);
+    int64_t next_patch = static_cast<int64_t>(patches.size() / static_cast<size_t>(patch_dim));
+    for (int id : doc.tokens) patch_of.push_back(id == patch_id ? next_patch++ : -1);
+    patches.insert(patches.end(), doc.patches.begin(), doc.patches.end());
   }
   Batch b;
   b.tokens = at::empty({batch_size, seq_len}, at::kLong);
@@ -151,6 +161,7 @@ Batch PretrainData::batch(uint64_t seed, int64_t step, int64_t micro, int64_t ba
   auto* out = b.targets.data_ptr<int64_t>();
   auto* doc = b.document_ids.data_ptr<int64_t>();
   auto* pos = b.positions.data_ptr<int64_t>();
+  std::vector<int64_t> used_patches;  // patches of the input tokens, in row-major order
   for (int64_t r = 0; r < batch_size; ++r) {
     for (int64_t t = 0; t < seq_len; ++t) {
       const size_t i = static_cast<size_t>(r * row + t);
@@ -158,13 +169,18 @@ Batch PretrainData::batch(uint64_t seed, int64_t step, int64_t micro, int64_t ba
       in[k] = tokens[i];
       doc[k] = documents[i];
       // A document cut at the row start keeps its own positions (relative distances are what matter).
-      pos[3 * k] = pos[3 * k + 1] = pos[3 * k + 2] = doc_positions[i];
+      for (int axis = 0; axis < 3; ++axis) pos[3 * k + axis] = doc_positions[i][axis];
+      if (patch_of[i] >= 0) used_patches.push_back(patch_of[i]);
       // The target is the next token of the same document; the first token of the next one is not predicted.
       const bool trained = mask[i + 1] != 0 && documents[i + 1] == documents[i];
       out[k] = trained ? tokens[i + 1] : -1;
       b.target_tokens += trained ? 1 : 0;
     }
   }
+  b.patches = at::empty({static_cast<int64_t>(used_patches.size()), patch_dim}, at::kFloat);
+  float* dst = b.patches.data_ptr<float>();
+  for (int64_t p : used_patches)
+    dst = std::copy_n(patches.data() + p * patch_dim, patch_dim, dst);
   return b;
 }
 

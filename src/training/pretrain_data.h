@@ -31,6 +31,7 @@ struct Batch {
   at::Tensor targets;    // [B, T] int64, -1 where no loss
   at::Tensor positions;  // [B, T, 3] int64, counting from 0 at each document start
   at::Tensor document_ids;  // [B, T] int64: attention stays within a document
+  at::Tensor patches;       // [N, patch_dim] float: pixels of the <|patch|> inputs in row-major order (N may be 0)
   int64_t target_tokens = 0;
 };
 
@@ -38,8 +39,9 @@ class PretrainData {
  public:
   // `split` picks train problems or held-out ones (for eval loss); text documents are used as given.
   // `prompt_loss` = false trains task examples on the reply only (reasoning, answer), not the random prompt.
+  // `vision` must match the model's patch settings (vision_params(config)).
   PretrainData(const Tokenizer& tokenizer, std::vector<MixtureEntry> mixture, std::vector<std::string> text_docs,
-               Split split = Split::Train, bool prompt_loss = true);
+               Split split = Split::Train, bool prompt_loss = true, VisionParams vision = {});
   // Documents are packed back to back into rows of seq_len + 1 tokens (inputs and shifted targets); attention
   // is masked to each document, so packing never lets one problem peek at another.
   Batch batch(uint64_t seed, int64_t step, int64_t micro, int64_t batch_size, int64_t seq_len) const;
@@ -57,6 +59,7 @@ class PretrainData {
   double total_weight_ = 0.0;
   Split split_;
   bool prompt_loss_;
+  VisionParams vision_;
 };
 
 // For training the tokenizer before a Tokenizer exists: plain texts of examples from the mixture.

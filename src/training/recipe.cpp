@@ -179,7 +179,9 @@ PretrainResult run_recipe(const Recipe& recipe_in, const std::string& out_dir, c
   std::fprintf(stderr, "[recipe %s] pretraining\n", recipe.name.c_str());
   const auto result = pretrain(recipe.model, recipe.pretrain);
   ModelConfig config = recipe.model;
-  config.vocab_size = Tokenizer::load(tokenizer_path.string()).vocab_size();
+  const auto tokenizer = Tokenizer::load(tokenizer_path.string());
+  config.vocab_size = tokenizer.vocab_size();
+  if (config.sees_images()) config.patch_token_id = tokenizer.special(Special::ImagePatch);
   write_report(out_dir, recipe, config, result, tokenizer_seconds, device);
   return result;
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "model/transformer.h"
 #include "model/weights.h"
@@ -203,4 +204,84 @@ TEST(Weights, MismatchedModelIsAClearError) {
     EXPECT_NE(msg.find("w_gate"), std::string::npos) << msg;
     EXPECT_NE(msg.find("shape"), std::string::npos) << msg;
   }
+}
+
+// ---- Image patches ---------------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr int64_t kPatchToken = 5;
+
+ModelConfig vision_config() {
+  ModelConfig c = small_config();
+  c.patch_size = 2;  // 12 floats per patch keeps the test small
+  c.patch_token_id = kPatchToken;
+  return c;
+}
+
+}  // namespace
+
+TEST(ModelImages, PatchPixelsReplaceThePatchTokenEmbeddings) {
+  const auto config = vision_config();
+  auto model = random_model(config);
+  torch::NoGradGuard no_grad;
+  // Token ids: 1 2 P P 3 P 4, with three patches.
+  const auto tokens = torch::tensor({1, 2, 5, 5, 3, 5, 4}, torch::kInt64).view({1, 7});
+  const auto positions = text_positions(0, 7, torch::kCPU);
+  torch::manual_seed(1);
+  const auto patches = torch::rand({3, config.patch_dim()}) * 2 - 1;
+  const auto with = model->forward({tokens, positions, {}, patches});
+  // Before the first patch nothing changes; at and after it the pixels matter.
+  const auto without = model->forward({tokens, positions});
+  EXPECT_TRUE(torch::allclose(with.slice(1, 0, 2), without.slice(1, 0, 2)));
+  EXPECT_GT((with.slice(1, 2) - without.slice(1, 2)).abs().max().item<double>(), 1e-3);
+  // Patch order is the order of appearance: swapping two patches changes the output from the first swap on.
+  const auto swapped = model->forward({tokens, positions, {}, patches.index_select(0, torch::tensor({1, 0, 2}))});
+  EXPECT_GT((with.slice(1, 2) - swapped.slice(1, 2)).abs().max().item<double>(), 1e-3);
+  // Identical patches in identical order give identical logits (the placement is deterministic).
+  EXPECT_TRUE(torch::equal(with, model->forward({tokens, positions, {}, patches.clone()})));
+}
+
+TEST(ModelImages, BatchedPatchesFollowRowMajorOrder) {
+  const auto config = vision_config();
+  auto model = random_model(config);
+  torch::NoGradGuard no_grad;
+  const auto row0 = torch::tensor({1, 5, 2, 5}, torch::kInt64).view({1, 4});
+  const auto row1 = torch::tensor({5, 3, 4, 2}, torch::kInt64).view({1, 4});
+  const auto positions = text_positions(0, 4, torch::kCPU);
+  torch::manual_seed(2);
+  const auto patches = torch::rand({3, config.patch_dim()});
+  const auto a = model->forward({row0, positions, {}, patches.slice(0, 0, 2)});
+  const auto b = model->forward({row1, positions, {}, patches.slice(0, 2, 3)});
+  const auto both = model->forward({torch::cat({row0, row1}), positions.expand({2, 4, 3}), {}, patches});
+  EXPECT_TRUE(torch::allclose(both[0], a[0], 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(both[1], b[0], 1e-5, 1e-5));
+}
+
+TEST(ModelImages, PatchCountMismatchAndTextOnlyModelsAreClearErrors) {
+  auto config = vision_config();
+  auto model = random_model(config);
+  torch::NoGradGuard no_grad;
+  const auto tokens = torch::tensor({1, 5, 5}, torch::kInt64).view({1, 3});
+  const auto positions = text_positions(0, 3, torch::kCPU);
+  try {
+    model->forward({tokens, positions, {}, torch::zeros({1, config.patch_dim()})});
+    FAIL() << "expected MuseError";
+  } catch (const MuseError& e) {
+    EXPECT_NE(std::string(e.what()).find("2 <|patch|> tokens but 1 patches"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(model->forward({tokens, positions, {}, torch::zeros({2, 7})}), MuseError);
+  config.patch_size = 0;
+  auto text_only = random_model(config);
+  EXPECT_THROW(text_only->forward({tokens, positions, {}, torch::zeros({2, 12})}), MuseError);
+}
+
+TEST(ModelImages, ConfigsWithoutImageFieldsLoadAsTextOnly) {
+  nlohmann::json j = small_config();
+  j.erase("patch_size");
+  j.erase("max_image_patches");
+  j.erase("patch_token_id");
+  const auto c = model_config_from_json(j, "old/config.json");
+  EXPECT_FALSE(c.sees_images());
+  EXPECT_EQ(Transformer(c)->named_parameters().find("patch_proj.weight"), nullptr);
 }

@@ -283,3 +283,113 @@ TEST(ChatRole, UnknownNamesThrowNamingTheRole) {
 
 }  // namespace
 }  // namespace muse
+
+// ---- Images and tables ----------------------------------------------------------------------------------------
+
+namespace muse {
+namespace {
+
+// A 24 x 16 image whose pixel bytes encode their coordinates, so each patch's floats are checkable.
+Image coordinate_image() {
+  Image image;
+  image.width = 24;
+  image.height = 16;
+  image.rgb.resize(24 * 16 * 3);
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 24; ++x) {
+      uint8_t* p = image.pixel(x, y);
+      p[0] = static_cast<uint8_t>(x * 10);
+      p[1] = static_cast<uint8_t>(y * 10);
+      p[2] = 7;
+    }
+  return image;
+}
+
+TEST_F(ChatFormat, ImagePatchesCarryRowAndColumnPositions) {
+  TokenSequence seq;
+  seq.append_token(tok().bos(), false);  // t = 0
+  const PatchGrid grid = patchify(coordinate_image(), VisionParams{8, 64});
+  ASSERT_EQ(grid.rows, 2);
+  ASSERT_EQ(grid.cols, 3);
+  seq.append_image(tok(), grid);
+  seq.append_text(tok(), "1", false);
+
+  // <s> <|image|> (3 patches + row end) x 2 <|/image|> "1"
+  ASSERT_EQ(seq.size(), 1u + 1 + 2 * 4 + 1 + enc("1").size());
+  EXPECT_EQ(seq.tokens[1], sp(Special::ImageBegin));
+  EXPECT_EQ(seq.positions[1], (std::array<int32_t, 3>{1, 1, 1}));
+  const int32_t t = 2;  // every patch shares t; row and col offset from it
+  for (int row = 0; row < 2; ++row) {
+    for (int col = 0; col < 3; ++col) {
+      const size_t i = 2 + static_cast<size_t>(row) * 4 + static_cast<size_t>(col);
+      EXPECT_EQ(seq.tokens[i], sp(Special::ImagePatch));
+      EXPECT_EQ(seq.positions[i], (std::array<int32_t, 3>{t, t + row, t + col})) << row << "," << col;
+    }
+    const size_t end = 2 + static_cast<size_t>(row) * 4 + 3;
+    EXPECT_EQ(seq.tokens[end], sp(Special::ImageRowEnd));
+    EXPECT_EQ(seq.positions[end], (std::array<int32_t, 3>{t, t + row, t + 3}));
+  }
+  // Text resumes past the image's largest coordinate: t + max(rows, cols + 1) = 2 + 4.
+  EXPECT_EQ(seq.tokens[10], sp(Special::ImageEnd));
+  EXPECT_EQ(seq.positions[10], (std::array<int32_t, 3>{6, 6, 6}));
+  EXPECT_EQ(seq.positions[11], (std::array<int32_t, 3>{7, 7, 7}));
+  // Nothing about the image is a training target.
+  for (size_t i = 0; i < 11; ++i) EXPECT_EQ(seq.loss_mask[i], 0) << i;
+
+  // The patch floats travel with the sequence in raster order: patch (1, 2)'s first pixel is (x 16, y 8).
+  ASSERT_EQ(seq.patch_count(), 6u);
+  ASSERT_EQ(seq.patch_dim, 8 * 8 * 3);
+  const float* patch = &seq.patches[5 * static_cast<size_t>(seq.patch_dim)];
+  EXPECT_FLOAT_EQ(patch[0], 160 / 127.5f - 1);
+  EXPECT_FLOAT_EQ(patch[1], 80 / 127.5f - 1);
+  EXPECT_FLOAT_EQ(patch[2], 7 / 127.5f - 1);
+}
+
+TEST_F(ChatFormat, TableCellsShareTheirColumnCoordinate) {
+  Table table;
+  table.header = {"k", "v"};
+  table.rows = {{"12", "3"}, {"4", "56"}};
+  TokenSequence seq;
+  seq.append_token(tok().bos(), false);
+  seq.append_table(tok(), table, true);
+  EXPECT_EQ(seq.tokens[1], sp(Special::TableBegin));
+  const int32_t base = 2;
+  // Walk the rows: every token of cell (r, c) carries row base + r and col base + c; t keeps counting.
+  size_t i = 2;
+  int32_t t = 2;
+  const std::vector<std::vector<std::string>> rows = {table.header, table.rows[0], table.rows[1]};
+  for (int32_t r = 0; r < 3; ++r) {
+    for (int32_t c = 0; c < 2; ++c) {
+      EXPECT_EQ(seq.tokens[i], sp(Special::TableCellSep));
+      EXPECT_EQ(seq.loss_mask[i], 0);
+      for (size_t k = 0; k < 1 + enc(rows[static_cast<size_t>(r)][static_cast<size_t>(c)]).size(); ++k, ++i, ++t)
+        EXPECT_EQ(seq.positions[i], (std::array<int32_t, 3>{t, base + r, base + c})) << r << "," << c << "," << k;
+    }
+    EXPECT_EQ(seq.tokens[i], sp(Special::TableRowEnd));
+    EXPECT_EQ(seq.positions[i], (std::array<int32_t, 3>{t, base + r, base + 2}));
+    ++i, ++t;
+  }
+  EXPECT_EQ(seq.tokens[i], sp(Special::TableEnd));
+  EXPECT_EQ(seq.positions[i], (std::array<int32_t, 3>{t, t, t}));
+  EXPECT_EQ(i + 1, seq.size());
+}
+
+TEST_F(ChatFormat, PromptsRenderEveryKindOfSegment) {
+  Table table;
+  table.header = {"a"};
+  table.rows = {{"1"}};
+  const auto seq = render_prompt(tok(), {image_segment(coordinate_image()), table_segment(table), text_segment("1+1")});
+  int images = 0, tables = 0;
+  for (int id : seq.tokens) {
+    images += id == sp(Special::ImageBegin);
+    tables += id == sp(Special::TableBegin);
+  }
+  EXPECT_EQ(images, 1);
+  EXPECT_EQ(tables, 1);
+  EXPECT_EQ(seq.patch_count(), 6u);
+  // Positions never go backwards in t outside the image (text after the table continues the count).
+  EXPECT_GT(seq.positions.back()[0], seq.positions.front()[0]);
+}
+
+}  // namespace
+}  // namespace muse
