@@ -1,5 +1,6 @@
 #include "eval/task_eval.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -23,6 +24,13 @@ TaskEvalResult evaluate_task(Generator& generator, const Tokenizer& tokenizer, c
 
   TaskEvalResult result{task.name(), difficulty, problems};
   result.blank_images = blank_images;
+  bool image = false, table = false;
+  for (const auto& example : examples)
+    for (const auto& segment : example.prompt) {
+      image |= segment.kind == SegmentKind::Image;
+      table |= segment.kind == SegmentKind::Table;
+    }
+  result.modality = image && table ? "image+table" : image ? "image" : table ? "table" : "text";
   for (int i = 0; i < problems; ++i) {
     const auto reply = parse_reply(tokenizer, outputs[i].tokens);
     const double reward = task.verify(examples[i], reply.answer);
@@ -75,6 +83,31 @@ std::string eval_table_markdown(const std::vector<TaskEvalResult>& results) {
     std::snprintf(line, sizeof line, "| %s | %d | %d | %.1f%% |%s %.3f | %.1f | %.1f |\n", r.task.c_str(),
                   r.difficulty, r.problems, 100.0 * r.accuracy, blind.c_str(), r.mean_reward, r.mean_thinking_tokens,
                   r.mean_answer_tokens);
+    out += line;
+  }
+  return out;
+}
+
+std::string modality_table_markdown(const std::vector<TaskEvalResult>& results) {
+  struct Sums {
+    double accuracy = 0, blind = 0;
+    int count = 0, blind_count = 0;
+  };
+  std::vector<std::pair<std::string, Sums>> by_modality;  // first-seen order
+  for (const auto& r : results) {
+    auto it = std::find_if(by_modality.begin(), by_modality.end(), [&](const auto& e) { return e.first == r.modality; });
+    if (it == by_modality.end()) it = by_modality.insert(by_modality.end(), {r.modality, Sums{}});
+    if (r.blank_images) it->second.blind += r.accuracy, ++it->second.blind_count;
+    else it->second.accuracy += r.accuracy, ++it->second.count;
+  }
+  std::string out = "| modality | task x difficulty cells | mean accuracy | image-blind mean |\n|---|---|---|---|\n";
+  char line[200];
+  for (const auto& [modality, s] : by_modality) {
+    if (s.count == 0) continue;
+    char blind[32] = "–";
+    if (s.blind_count > 0) std::snprintf(blind, sizeof blind, "%.1f%%", 100.0 * s.blind / s.blind_count);
+    std::snprintf(line, sizeof line, "| %s | %d | %.1f%% | %s |\n", modality.c_str(), s.count,
+                  100.0 * s.accuracy / s.count, blind);
     out += line;
   }
   return out;

@@ -20,6 +20,7 @@ struct TaskEvalResult {
   double mean_answer_tokens = 0.0;
   double seconds = 0.0;
   bool blank_images = false;      // the image-blind baseline: every image replaced by a blank one
+  std::string modality;           // what the prompts hold: "text", "image", "table" or "image+table"
 };
 
 // With `blank_images`, every image of the prompt is replaced by a white one of the same size: what the model
@@ -35,5 +36,7 @@ bool task_has_images(const Task& task, int difficulty);
 
 // "| task | difficulty | n | accuracy | ... |" Markdown table; blank-image results become an "image-blind" column.
 std::string eval_table_markdown(const std::vector<TaskEvalResult>& results);
+// Mean accuracy per modality (each task and difficulty weighs the same), with the image-blind mean beside it.
+std::string modality_table_markdown(const std::vector<TaskEvalResult>& results);
 
 }  // namespace muse

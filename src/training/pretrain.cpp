@@ -331,9 +331,13 @@ PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
   result.seconds = state.train_seconds;
   result.tokens_per_second = tokens_this_run /
       std::max(1e-9, std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count());
+  result.data_wait_share =
+      data_wait_seconds / std::max(1e-9, std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count());
   result.final_train_loss = result.losses.empty() ? 0.0 : result.losses.back();
+  const auto eval_start = std::chrono::steady_clock::now();
   result.final_eval_loss = eval_loss(*model, heldout_data, p, device);
   result.evals = eval_tasks(model, tokenizer, mixture, p, device, true);
+  result.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
   metrics << nlohmann::json{{"step", state.step}, {"eval_loss", result.final_eval_loss},
                             {"task_accuracy", eval_json(result.evals)}, {"final", true}}
                  .dump()

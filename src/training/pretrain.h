@@ -47,6 +47,8 @@ struct PretrainResult {
   int64_t tokens = 0;
   double seconds = 0.0;
   double tokens_per_second = 0.0;
+  double data_wait_share = 0.0;          // share of this process's training time spent waiting for batches
+  double eval_seconds = 0.0;             // final held-out loss and task accuracy
   double final_train_loss = 0.0;
   double final_eval_loss = 0.0;
   std::vector<double> losses;            // training loss of every step run in this process

@@ -26,8 +26,14 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return parts;
 }
 
+// The text a tokenizer should learn from an example: prompt text, table cells, reasoning and answer.
 std::string example_plain_text(const Example& ex) {
-  return segments_text(ex.prompt) + "\n" + ex.reasoning + "\n" + ex.answer;
+  std::string text;
+  for (const auto& segment : ex.prompt) {
+    if (segment.kind == SegmentKind::Text) text += segment.text;
+    if (segment.kind == SegmentKind::Table) text += to_csv(*segment.table);
+  }
+  return text + "\n" + ex.reasoning + "\n" + ex.answer;
 }
 
 }  // namespace

@@ -115,7 +115,8 @@ void write_report(const std::string& out_dir, const Recipe& recipe, const ModelC
   for (const auto& e : result.evals)
     evals.push_back({{"task", e.task}, {"difficulty", e.difficulty}, {"problems", e.problems},
                      {"accuracy", e.accuracy}, {"mean_reward", e.mean_reward},
-                     {"mean_thinking_tokens", e.mean_thinking_tokens}, {"mean_answer_tokens", e.mean_answer_tokens}});
+                     {"mean_thinking_tokens", e.mean_thinking_tokens}, {"mean_answer_tokens", e.mean_answer_tokens},
+                     {"modality", e.modality}, {"blank_images", e.blank_images}});
   const nlohmann::json j = {
       {"recipe", recipe.name},
       {"environment", {{"cpu", cpu_model()}, {"runtime", runtime_summary(device)}, {"git_commit", git_commit()}}},
@@ -123,14 +124,16 @@ void write_report(const std::string& out_dir, const Recipe& recipe, const ModelC
       {"parameters", config.parameter_count()},
       {"train_flops_per_token", config.train_flops_per_token(p.seq_len)},
       {"mixture", p.mixture},
-      {"stages", {{"tokenizer_seconds", tokenizer_seconds}, {"pretrain_seconds", result.seconds}}},
+      {"stages", {{"tokenizer_seconds", tokenizer_seconds}, {"pretrain_seconds", result.seconds},
+                  {"eval_seconds", result.eval_seconds}}},
       {"pretrain", {{"steps", result.steps}, {"tokens", result.tokens}, {"tokens_per_second", result.tokens_per_second},
+                    {"data_wait_share", result.data_wait_share},
                     {"final_train_loss", result.final_train_loss}, {"final_eval_loss", result.final_eval_loss},
                     {"batch_size", p.batch_size}, {"seq_len", p.seq_len}, {"schedule", p.schedule}}},
       {"eval", evals}};
   write_file_atomic((fs::path(out_dir) / "report.json").string(), j.dump(2) + "\n");
 
-  char buf[512];
+  char buf[2048];
   std::string md = "# Muse model report: recipe `" + recipe.name + "`\n\n" + recipe.description + "\n\n## Environment\n\n";
   md += "- CPU: " + cpu_model() + "\n- Runtime: " + runtime_summary(device) + "\n- Git commit: " + git_commit() + "\n\n";
   std::snprintf(buf, sizeof buf,
@@ -143,12 +146,16 @@ void write_report(const std::string& out_dir, const Recipe& recipe, const ModelC
   md += buf;
   std::snprintf(buf, sizeof buf,
                 "## Training\n\n- Mixture: `%s`\n- Tokenizer: %.2f s\n- Pretraining: %lld steps x %lld x %lld tokens = "
-                "%.2fM tokens in %.1f min (%.0f tokens/s), %s schedule\n- Final train loss %.4f, held-out loss %.4f\n\n",
+                "%.2fM tokens in %.1f min (%.0f tokens/s, %.1f%% of it waiting for data), %s schedule\n- Final train loss %.4f, "
+                "held-out loss %.4f\n- Final evaluation: %.1f min\n\n",
                 p.mixture.c_str(), tokenizer_seconds, (long long)result.steps, (long long)p.batch_size,
                 (long long)p.seq_len, result.tokens / 1e6, result.seconds / 60.0, result.tokens_per_second,
-                p.schedule.c_str(), result.final_train_loss, result.final_eval_loss);
+                100.0 * result.data_wait_share, p.schedule.c_str(), result.final_train_loss, result.final_eval_loss,
+                result.eval_seconds / 60.0);
   md += buf;
-  md += "## Held-out accuracy (greedy)\n\n" + eval_table_markdown(result.evals) +
+  md += "## Held-out accuracy (greedy)\n\nPer modality:\n\n" + modality_table_markdown(result.evals) +
+        "\nPer task and difficulty. The image-blind column replays the same prompts with every image blanked: "
+        "the gap is what the model reads from the pixels.\n\n" + eval_table_markdown(result.evals) +
         "\nReproduce: `muse train --recipe " + recipe.name + " --out DIR`. Loss curve: `metrics.jsonl`.\n";
   write_file_atomic((fs::path(out_dir) / "report.md").string(), md);
 }
