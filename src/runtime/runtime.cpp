@@ -9,12 +9,19 @@
 
 #include "util/error.h"
 
+#if MUSE_HAVE_OPENBLAS
 extern "C" {
 // OpenBLAS keeps its own pool: at::set_num_threads does not reach it.
 void openblas_set_num_threads(int num_threads);
 int openblas_get_num_threads(void);
 char* openblas_get_config(void);
 }
+#else
+// Builds without OpenBLAS (pip's libtorch on a GPU box) use whatever BLAS libtorch carries.
+static void openblas_set_num_threads(int) {}
+static int openblas_get_num_threads() { return 0; }
+static char* openblas_get_config() { return const_cast<char*>("not linked"); }
+#endif
 
 namespace muse {
 

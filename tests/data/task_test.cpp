@@ -9,7 +9,22 @@
 namespace muse {
 namespace {
 
-std::string prompt_of(const Example& example) { return segments_text(example.prompt); }
+// What splits are hashed on: the prompt's text plus digests of its images and tables.
+std::string prompt_of(const Example& example) { return segments_key(example.prompt); }
+
+TEST(SegmentsKey, IsTheTextForTextAndDigestsImagesAndTables) {
+  EXPECT_EQ(segments_key({text_segment("12+"), text_segment("34")}), "12+34");
+  const auto white = image_segment(make_image(4, 4));
+  auto dot = make_image(4, 4);
+  dot.pixel(2, 1)[0] = 0;
+  const auto one_pixel = image_segment(dot);
+  EXPECT_NE(segments_key({white, text_segment("q")}), segments_key({one_pixel, text_segment("q")}));
+  EXPECT_EQ(segments_key({white}), segments_key({image_segment(make_image(4, 4))}));
+  EXPECT_NE(segments_key({white}), segments_key({image_segment(make_image(2, 8))}));  // same bytes, other shape
+  Table a{{"k", "v"}, {{"x", "1"}}}, b{{"k", "v"}, {{"x1", ""}}};
+  EXPECT_NE(segments_key({table_segment(a)}), segments_key({table_segment(b)}));  // cell boundaries count
+  EXPECT_EQ(segments_key({table_segment(a)}), segments_key({table_segment(Table{{"k", "v"}, {{"x", "1"}}})}));
+}
 
 TEST(SplitOf, IsFnv1aOfThePromptModuloTen) {
   // Pinned against an independent FNV-1a implementation: splits must never move between builds.
@@ -28,7 +43,8 @@ TEST(SplitOf, HoldsOutAboutATenth) {
 }
 
 TEST(Registry, KnowsEveryTaskByName) {
-  const std::vector<std::string> expected = {"add", "sub", "mul", "arith", "countdown"};
+  const std::vector<std::string> expected = {"add",  "sub",  "mul",   "arith", "countdown", "count",
+                                             "read", "chart", "grid", "table", "mixed"};
   EXPECT_EQ(task_names(), expected);
   for (const auto& name : task_names()) {
     auto task = make_task(name);
@@ -43,7 +59,8 @@ TEST(Registry, UnknownTaskNamesTheKnownOnes) {
     make_task("foo");
     FAIL() << "expected MuseError";
   } catch (const MuseError& e) {
-    EXPECT_STREQ(e.what(), "unknown task 'foo' (known: add, sub, mul, arith, countdown)");
+    EXPECT_STREQ(e.what(),
+                 "unknown task 'foo' (known: add, sub, mul, arith, countdown, count, read, chart, grid, table, mixed)");
   }
 }
 
