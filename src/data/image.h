@@ -18,7 +18,7 @@ struct Image {
   const uint8_t* pixel(int x, int y) const { return &rgb[(static_cast<size_t>(y) * width + x) * 3]; }
 };
 
-// A blank image filled with one colour.
+// A blank image filled with one colour. Throws MuseError on sizes < 1.
 Image make_image(int width, int height, uint8_t r = 255, uint8_t g = 255, uint8_t b = 255);
 
 struct ImageLimits {
@@ -29,7 +29,7 @@ struct ImageLimits {
 
 // Decodes PNG or JPEG bytes (any channel count, converted to RGB; alpha is composited on white).
 // `name` appears in errors: MuseError("NAME: ...") for empty, truncated, corrupt, unsupported, zero-size or
-// over-limit images.
+// over-limit images. The data is size-checked against max_file_bytes too.
 Image decode_image(const uint8_t* data, size_t size, const std::string& name, const ImageLimits& limits = {});
 // Reads and decodes a file; errors name the path.
 Image load_image(const std::string& path, const ImageLimits& limits = {});

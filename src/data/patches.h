@@ -27,7 +27,9 @@ struct PatchGrid {
 };
 
 // The view size an image gets: itself if its patch grid fits, otherwise the largest aspect-preserving
-// downscale whose ceil(w / p) * ceil(h / p) <= max_patches (never below 1 x 1 pixels).
+// downscale whose ceil(w / p) * ceil(h / p) <= max_patches (never below 1 x 1 pixels). "Largest": the long
+// side is the most pixels that fit; the short side is long * (short / long) rounded half up, at least 1.
+// Throws MuseError on invalid params or a size below 1 x 1.
 void view_size(int width, int height, const VisionParams& params, int* view_width, int* view_height);
 
 // Patches of the image's view. Throws MuseError on invalid params (patch_size < 1, max_patches < 1).

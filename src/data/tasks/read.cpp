@@ -1,10 +1,134 @@
-// TEMPORARY STUB (being implemented now): every function throws. Replace this whole file.
 #include "data/tasks/read.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "data/patches.h"
+#include "data/render/canvas.h"
 #include "util/error.h"
+
 namespace muse {
-std::string ReadTask::description() const { throw MuseError("not implemented"); }
-int ReadTask::min_difficulty() const { return 1; }
-int ReadTask::max_difficulty() const { return 1; }
-Example ReadTask::generate(Rng&, int) const { throw MuseError("not implemented"); }
-double ReadTask::verify(const Example&, const std::string&) const { throw MuseError("not implemented"); }
+
+namespace {
+
+constexpr int kMargin = 4;      // the text keeps this far from the image edge
+constexpr int kClearance = 3;   // shapes keep this far from the text's box
+constexpr int kShapeTries = 50; // placements tried per shape before it is left out
+const char* const kInkColors[] = {"black", "blue", "purple", "red", "green"};
+const char* const kShapeColors[] = {"red", "green", "blue", "yellow", "purple", "orange", "gray"};
+constexpr Shape kShapes[] = {Shape::Square, Shape::Circle, Shape::Triangle};
+
+struct Level {
+  int width, height;  // both 3:2, so the first view is 72 x 48
+  int scale;
+  int min_digits, max_digits;
+  int min_shapes, max_shapes;
+};
+
+const Level& level(int difficulty) {
+  static const Level levels[] = {{192, 128, 4, 1, 3, 2, 4}, {288, 192, 2, 2, 4, 3, 5}, {288, 192, 1, 3, 6, 4, 6}};
+  return levels[difficulty - 1];
 }
+
+template <typename T, size_t N>
+const T& pick(Rng& rng, const T (&options)[N]) {
+  return options[rng.uniform_int(0, static_cast<int64_t>(N) - 1)];
+}
+
+// Uniform over the numbers with exactly `digits` digits; 0 counts as a 1-digit number.
+std::string random_number(Rng& rng, int digits) {
+  if (digits == 1) return std::to_string(rng.uniform_int(0, 9));
+  int64_t low = 1;
+  for (int i = 1; i < digits; ++i) low *= 10;
+  return std::to_string(rng.uniform_int(low, low * 10 - 1));
+}
+
+std::string trim(const std::string& text) {
+  const char* space = " \t\r\n";
+  const size_t begin = text.find_first_not_of(space);
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find_last_not_of(space) - begin + 1);
+}
+
+struct Box {
+  int x0, y0, x1, y1;  // [x0, x1) x [y0, y1)
+  bool overlaps(const Box& o) const { return x0 < o.x1 && o.x0 < x1 && y0 < o.y1 && o.y0 < y1; }
+};
+
+}  // namespace
+
+std::string ReadTask::description() const {
+  return "read a number written in a larger image; difficulty = smaller font (needs zooming from 2) and more digits";
+}
+
+int ReadTask::min_difficulty() const { return 1; }
+int ReadTask::max_difficulty() const { return 3; }
+
+Example ReadTask::generate(Rng& rng, int difficulty) const {
+  check_difficulty(*this, difficulty);
+  const Level& lv = level(difficulty);
+  const std::string number = random_number(rng, static_cast<int>(rng.uniform_int(lv.min_digits, lv.max_digits)));
+  const std::string ink = pick(rng, kInkColors);
+  const int text_w = Canvas::text_width(number, lv.scale), text_h = Canvas::text_height(lv.scale);
+  const int x0 = static_cast<int>(rng.uniform_int(kMargin, lv.width - kMargin - text_w));
+  const int y0 = static_cast<int>(rng.uniform_int(kMargin, lv.height - kMargin - text_h));
+  const Box text_box{x0, y0, x0 + text_w, y0 + text_h};
+  const Box keep_out{text_box.x0 - kClearance, text_box.y0 - kClearance, text_box.x1 + kClearance,
+                     text_box.y1 + kClearance};
+
+  Canvas canvas(lv.width, lv.height);
+  nlohmann::json shapes = nlohmann::json::array();
+  std::vector<Box> taken = {keep_out};
+  const int shape_count = static_cast<int>(rng.uniform_int(lv.min_shapes, lv.max_shapes));
+  for (int i = 0; i < shape_count; ++i) {
+    const Shape shape = pick(rng, kShapes);
+    const std::string color = pick(rng, kShapeColors);
+    const int radius = static_cast<int>(rng.uniform_int(3, 10));
+    for (int attempt = 0; attempt < kShapeTries; ++attempt) {
+      const int x = static_cast<int>(rng.uniform_int(radius, lv.width - 1 - radius));
+      const int y = static_cast<int>(rng.uniform_int(radius, lv.height - 1 - radius));
+      const Box box{x - radius, y - radius, x + radius + 1, y + radius + 1};
+      if (std::any_of(taken.begin(), taken.end(), [&](const Box& other) { return box.overlaps(other); })) continue;
+      taken.push_back(box);
+      canvas.draw_shape(shape, x, y, radius, color_by_name(color));
+      shapes.push_back({{"shape", shape_name(shape)}, {"x", x}, {"y", y}, {"radius", radius}, {"color", color}});
+      break;
+    }
+  }
+  canvas.draw_text(x0, y0, number, color_by_name(ink), lv.scale);
+
+  // Where the text is, in the patch cells of the first view (what the model can point at before zooming):
+  // the rows and columns of 8 x 8 view patches its box touches, first to last.
+  const VisionParams vision;  // the default patch size and budget every Muse model uses
+  int view_width = 0, view_height = 0;
+  view_size(lv.width, lv.height, vision, &view_width, &view_height);
+  const auto cell = [&](int pixel, int view, int size) { return pixel * view / size / vision.patch_size; };
+  const int row0 = cell(text_box.y0, view_height, lv.height), row1 = cell(text_box.y1 - 1, view_height, lv.height);
+  const int col0 = cell(text_box.x0, view_width, lv.width), col1 = cell(text_box.x1 - 1, view_width, lv.width);
+  std::string trace = "at r" + std::to_string(row0) + "c" + std::to_string(col0) + "-r" + std::to_string(row1) + "c" +
+                      std::to_string(col1) + ":";
+  for (char digit : number) trace += std::string(" ") + digit;
+  trace += " =" + number;
+
+  Example example;
+  example.task = name();
+  example.difficulty = difficulty;
+  example.prompt = {image_segment(canvas.take()), text_segment("What number is written?")};
+  example.reasoning = std::move(trace);
+  example.answer = number;
+  example.meta = {{"number", number},
+                  {"bbox", {text_box.x0, text_box.y0, text_box.x1, text_box.y1}},
+                  {"view_cells", {row0, col0, row1, col1}},
+                  {"scale", lv.scale},
+                  {"color", ink},
+                  {"width", lv.width},
+                  {"height", lv.height},
+                  {"shapes", std::move(shapes)}};
+  return example;
+}
+
+double ReadTask::verify(const Example& example, const std::string& answer) const {
+  return trim(answer) == example.answer ? 1.0 : 0.0;
+}
+
+}  // namespace muse
