@@ -105,6 +105,35 @@ expect_error "generate: negative temperature" "temperature" generate --model rea
 expect_error "generate: top_p 0" "top_p" generate --model real -p hi --top-p 0
 expect_error "generate: unknown device" "bogus" generate --model real -p hi --device bogus
 
+# --- generate: attached images and tables ----------------------------------------------------------------------
+"$MUSE" data preview --task count -n 1 --out preview >/dev/null 2>&1
+good_png=preview/count_0_image0.png
+if [[ ! -f $good_png ]]; then failed=$((failed + 1)); failures+=("data preview wrote no PNG"); echo "FAIL data preview"; fi
+expect_error "generate: --image missing file" "nope.png" generate --model real -p hi --image nope.png
+printf 'GIF89a\x01\x00\x01\x00' >fake.png
+expect_error "generate: --image not PNG/JPEG" "fake.png: unsupported image format" generate --model real -p hi --image fake.png
+head -c 60 "$good_png" >cut.png
+expect_error "generate: --image truncated PNG" "cut.png" generate --model real -p hi --image cut.png
+: >empty.jpg
+expect_error "generate: --image empty file" "empty.jpg" generate --model real -p hi --image empty.jpg
+# A PNG whose header claims 100000 x 100000 pixels: refused from the header, never decoded.
+python3 - <<'PY'
+import struct, zlib
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+ihdr = struct.pack(">IIBBBBB", 100000, 100000, 8, 2, 0, 0, 0)
+open("bomb.png", "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+PY
+expect_error "generate: --image decompression bomb" "bomb.png" generate --model real -p hi --image bomb.png
+printf 'name,qty\napple,3\npear\n' >ragged.csv
+expect_error "generate: --table ragged CSV" "ragged.csv: line 3" generate --model real -p hi --table ragged.csv
+printf '[{"a": 1}, 7]' >records.json
+expect_error "generate: --table JSON array with a non-object" "records.json" generate --model real -p hi --table records.json
+printf 'a,b\n1,2\n' >table.txt
+expect_error "generate: --table unknown extension" "table.txt" generate --model real -p hi --table table.txt
+expect_error "data preview: unknown task" "nosuchtask" data preview --task nosuchtask --out p2
+expect_error "data preview: difficulty out of range" "difficulty 9" data preview --task count --difficulty 9 --out p2
+
 # --- pretrain: settings and data ---------------------------------------------------------------------------------
 mkdir -p fresh && cp real/tokenizer.model fresh/
 expect_error "pretrain: unknown preset" "huge" pretrain --out fresh --preset huge --steps 1
