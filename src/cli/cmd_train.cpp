@@ -98,8 +98,64 @@ void add_train_commands(CLI::App& app) {
     std::printf("%s", eval_table_markdown(result.evals).c_str());
   });
 
+  // muse sft
+  auto* sft = app.add_subcommand(
+      "sft", "Supervised fine-tuning of a model directory: task examples dressed as chats, and your JSONL chats");
+  struct SftOpts {
+    std::string base, out;
+    FineTuneStage stage;
+    PretrainParams like;  // batch shape, seed, logging
+    double lr = 0.0;
+    bool resume = false;
+    RuntimeOptions runtime;
+  };
+  auto so = std::make_shared<SftOpts>();
+  so->stage.steps = 400;
+  so->stage.mixture = recipe_by_name("default").pretrain.mixture;
+  so->like.batch_size = 16;
+  so->like.seq_len = 256;
+  so->like.checkpoint_every = 50;
+  so->like.log_every = 10;
+  sft->add_option("--model", so->base, "the pretrained model directory to start from")->required()
+      ->check(CLI::ExistingDirectory);
+  sft->add_option("--out", so->out, "run directory (becomes the fine-tuned model directory)")->required();
+  sft->add_option("--mixture", so->stage.mixture,
+                  "what to train on: tasks, plus 'chat' for --chat files (e.g. chat:1:3,add:1-4)")
+      ->capture_default_str();
+  sft->add_option("--chat", so->stage.chat_files,
+                  "JSONL conversations: {\"messages\": [{\"role\": \"user\", \"content\": ...}, {\"role\": "
+                  "\"assistant\", \"thinking\": ..., \"content\": ...}]} per line (~10% held out by hash)")
+      ->check(CLI::ExistingFile);
+  sft->add_option("--chat-share", so->stage.chat_share, "share of task examples dressed as multi-turn chats")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  sft->add_option("--steps", so->stage.steps)->capture_default_str()->check(CLI::Range(1, 100000000));
+  sft->add_option("--lr-scale", so->stage.lr_scale, "peak learning rate as a multiple of the pretraining default")
+      ->capture_default_str();
+  sft->add_option("--lr", so->lr, "peak learning rate (overrides --lr-scale)");
+  sft->add_option("--warmup", so->stage.warmup_steps)->capture_default_str();
+  sft->add_option("--batch-size", so->like.batch_size)->capture_default_str();
+  sft->add_option("--seq-len", so->like.seq_len)->capture_default_str();
+  sft->add_option("--eval-problems", so->stage.eval_problems)->capture_default_str();
+  sft->add_option("--checkpoint-every", so->like.checkpoint_every)->capture_default_str();
+  sft->add_option("--log-every", so->like.log_every)->capture_default_str()->check(CLI::Range(1, 1000000));
+  sft->add_option("--seed", so->like.seed)->capture_default_str();
+  sft->add_flag("--resume", so->resume, "continue from the run's latest checkpoint");
+  add_runtime_options(*sft, so->runtime);
+  sft->callback([so] {
+    apply_runtime_options(so->runtime);
+    auto params = fine_tune_params(so->base, so->out, so->stage, so->like);
+    if (so->lr > 0) params.lr = so->lr;
+    params.resume = so->resume;
+    params.device = so->runtime.device;
+    const auto result = pretrain(ModelConfig{}, params);
+    std::printf("fine-tuned %lld steps, %.2fM tokens, %.0f tok/s, final loss %.4f, held-out loss %.4f\n",
+                static_cast<long long>(result.steps), result.tokens / 1e6, result.tokens_per_second,
+                result.final_train_loss, result.final_eval_loss);
+    std::printf("%s", eval_table_markdown(result.evals).c_str());
+  });
+
   // muse train --recipe
-  auto* train = app.add_subcommand("train", "Run a whole named recipe: tokenizer -> pretrain -> report");
+  auto* train = app.add_subcommand("train", "Run a whole named recipe: tokenizer -> pretrain -> SFT -> report");
   struct TrainOpts {
     std::string recipe = "tiny", out;
     RecipeOverrides overrides;
@@ -108,7 +164,8 @@ void add_train_commands(CLI::App& app) {
   auto t = std::make_shared<TrainOpts>();
   train->add_option("--recipe", t->recipe, "tiny | default")->capture_default_str();
   train->add_option("--out", t->out, "output model directory (default: runs/RECIPE)");
-  train->add_option("--steps", t->overrides.steps, "override the recipe's step count");
+  train->add_option("--steps", t->overrides.steps, "override the recipe's pretraining step count");
+  train->add_option("--sft-steps", t->overrides.sft_steps, "override the recipe's fine-tuning step count");
   train->add_flag("--resume", t->overrides.resume, "continue an interrupted run in --out");
   add_runtime_options(*train, t->runtime);
   train->callback([t] {

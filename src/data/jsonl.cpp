@@ -86,8 +86,18 @@ std::vector<ChatConversation> load_chat_jsonl(const std::string& path) {
       if (std::find(kRoles.begin(), kRoles.end(), role) == kRoles.end())
         throw file_error(where, label + ".role is " + nlohmann::json(role).dump() +
                                     ", expected one of system, user, assistant, tool");
-      conversation.messages.push_back({std::move(role), string_field(message, "content", where, label + ".content")});
+      std::string thinking;
+      if (message.contains("thinking")) {
+        if (role != "assistant") throw file_error(where, label + ".thinking is only allowed on assistant messages");
+        thinking = string_field(message, "thinking", where, label + ".thinking");
+      }
+      conversation.messages.push_back(
+          {role, string_field(message, "content", where, label + ".content"), std::move(thinking)});
     }
+    if (std::none_of(conversation.messages.begin(), conversation.messages.end(),
+                     [](const ChatMessage& m) { return m.role == "assistant"; }))
+      throw file_error(where, "no assistant message (a conversation must show the model what to answer)");
+    conversation.where = where;
     conversations.push_back(std::move(conversation));
   });
   if (conversations.empty()) throw file_error(path, "no conversations");

@@ -101,13 +101,16 @@ TokenSequence render_conversation(const Tokenizer& tok, const std::vector<Messag
   TokenSequence seq;
   const bool all = options.train_on_all_tokens;
   seq.append_token(tok.bos(), false);
-  for (const auto& message : messages) {
-    const bool trained = all || message.role == Role::Assistant;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const auto& message = messages[i];
+    const bool final = i + 1 == messages.size();
+    const bool trained = all || (message.role == Role::Assistant && (final || !options.train_final_turn_only));
     // The role header is context, not a prediction target: the harness decides who speaks.
     seq.append_token(tok.special(role_token(message.role)), all);
     if (message.role == Role::Assistant) {
       seq.append_token(tok.special(Special::ThinkBegin), all);
-      if (options.keep_thinking) seq.append_text(tok, message.thinking, trained);
+      if (options.keep_thinking && (final || options.keep_history_thinking))
+        seq.append_text(tok, message.thinking, trained);
       seq.append_token(tok.special(Special::ThinkEnd), trained);
     }
     append_segments(seq, tok, message.content, trained, options.vision);
@@ -128,6 +131,19 @@ TokenSequence render_example(const Tokenizer& tok, const Example& example, const
   messages[1].thinking = example.reasoning;
   messages[1].content = {text_segment(example.answer)};
   return render_conversation(tok, messages, false, options);
+}
+
+std::vector<Message> example_conversation(const Example& example, const std::vector<Example>& earlier,
+                                          const std::string& system_prompt, bool with_reply) {
+  std::vector<Message> messages;
+  if (!system_prompt.empty()) messages.push_back({Role::System, {text_segment(system_prompt)}, ""});
+  for (const auto& turn : earlier) {
+    messages.push_back({Role::User, turn.prompt, ""});
+    messages.push_back({Role::Assistant, {text_segment(turn.answer)}, turn.reasoning});
+  }
+  messages.push_back({Role::User, example.prompt, ""});
+  if (with_reply) messages.push_back({Role::Assistant, {text_segment(example.answer)}, example.reasoning});
+  return messages;
 }
 
 TokenSequence render_prompt(const Tokenizer& tok, const std::vector<Segment>& prompt, const RenderOptions& options) {

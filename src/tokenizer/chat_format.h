@@ -55,6 +55,8 @@ struct Message {
 struct RenderOptions {
   bool train_on_all_tokens = false;  // pretraining: every token is a target; SFT: assistant tokens only
   bool keep_thinking = true;         // render assistant thinking spans (history may drop them to save context)
+  bool keep_history_thinking = true; // false: only the final message keeps its thinking (what chat history sends)
+  bool train_final_turn_only = false;  // SFT on dressed-up chats: earlier assistant turns are context, not targets
   VisionParams vision;               // how images become patches; must match the model's config
 };
 
@@ -65,6 +67,12 @@ TokenSequence render_conversation(const Tokenizer& tok, const std::vector<Messag
 
 // A task example as a conversation: the user's prompt, then the reference reasoning and answer.
 TokenSequence render_example(const Tokenizer& tok, const Example& example, const RenderOptions& options = {});
+
+// A task example dressed as a chat, the way people talk to the model: an optional system prompt, earlier
+// solved exchanges (their reasoning dropped, as `muse chat --history` sends them), then the example's own
+// question and, if `with_reply`, its reference reasoning and answer.
+std::vector<Message> example_conversation(const Example& example, const std::vector<Example>& earlier,
+                                          const std::string& system_prompt, bool with_reply);
 
 // Just the prompt part of an example, ready for generation.
 TokenSequence render_prompt(const Tokenizer& tok, const std::vector<Segment>& prompt,

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cmath>
@@ -40,7 +41,11 @@ void PretrainParams::validate() const {
   if (warmup_steps < 0) throw MuseError("warmup_steps must be >= 0");
   if (eval_every < 0 || checkpoint_every < 0) throw MuseError("eval_every and checkpoint_every must be >= 0");
   LrSchedule{schedule}.validate();
-  parse_mixture(mixture);
+  if (chat_share < 0 || chat_share > 1) throw MuseError("chat_share must be in [0, 1], got " + std::to_string(chat_share));
+  const auto entries = parse_mixture(mixture);
+  const bool has_chat = std::any_of(entries.begin(), entries.end(), [](const MixtureEntry& m) { return m.task == "chat"; });
+  if (!chat_files.empty() && !has_chat)
+    throw MuseError("--chat files given but the mixture has no 'chat' entry to use them (e.g. --mixture chat:1:3,add:1-2)");
 }
 
 std::string PretrainParams::fingerprint() const {
@@ -50,6 +55,11 @@ std::string PretrainParams::fingerprint() const {
     << " min_lr_ratio=" << min_lr_ratio << " wd=" << adamw.weight_decay << " betas=" << adamw.beta1 << ","
     << adamw.beta2 << " clip=" << grad_clip << " seed=" << seed << " text=";
   for (const auto& f : text_files) s << f << ";";
+  // Fine-tuning settings, written only when used so earlier runs keep their fingerprints.
+  if (!chat_files.empty() || chat_share > 0 || !init_from.empty()) {
+    s << " chat_share=" << chat_share << " init_from=" << init_from << " chat=";
+    for (const auto& f : chat_files) s << f << ";";
+  }
   return s.str();
 }
 
@@ -120,7 +130,7 @@ std::vector<TaskEvalResult> eval_tasks(Transformer& model, const Tokenizer& tok,
   if (p.eval_problems <= 0) return results;
   Generator generator(model, device);
   for (const auto& m : mix) {
-    if (m.task == "text") continue;
+    if (m.task == "text" || m.task == "chat") continue;
     const auto task = make_task(m.task);
     const int max_tokens = static_cast<int>(std::min<int64_t>(256, model->config().max_seq_len / 2));
     for (int d = m.min_difficulty; d <= m.max_difficulty; ++d) {
@@ -171,6 +181,14 @@ PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
   ModelConfig config = config_in;
   const fs::path run(p.out_dir);
   const std::string tokenizer_path = (run / "tokenizer.model").string();
+  if (!p.init_from.empty()) {
+    // Fine-tuning keeps the base model's architecture and vocabulary: its config and tokenizer come along.
+    const fs::path base(p.init_from);
+    config = load_model_config((base / "config.json").string());
+    if (!fs::exists(base / "model.safetensors")) throw file_error((base / "model.safetensors").string(), "missing");
+    fs::create_directories(run);
+    if (!fs::exists(tokenizer_path)) write_file_atomic(tokenizer_path, read_file((base / "tokenizer.model").string()));
+  }
   if (!fs::exists(tokenizer_path))
     throw file_error(tokenizer_path, "missing: train a tokenizer first (muse tokenizer train --out " + p.out_dir + ")");
   const auto tokenizer = Tokenizer::load(tokenizer_path);
@@ -182,14 +200,24 @@ PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
   std::vector<std::string> text_docs;
   for (const auto& f : p.text_files)
     for (auto& d : load_text_jsonl(f)) text_docs.push_back(std::move(d.text));
+  std::vector<ChatConversation> chats;
+  for (const auto& f : p.chat_files)
+    for (auto& c : load_chat_jsonl(f)) chats.push_back(std::move(c));
   const auto mixture = parse_mixture(p.mixture);
-  PretrainData train_data(tokenizer, mixture, text_docs, Split::Train, p.prompt_loss, vision_params(config));
-  PretrainData heldout_data(tokenizer, mixture, text_docs, Split::Heldout, p.prompt_loss, vision_params(config));
+  DataOptions data_options;
+  data_options.prompt_loss = p.prompt_loss;
+  data_options.vision = vision_params(config);
+  data_options.chat_share = p.chat_share;
+  PretrainData train_data(tokenizer, mixture, text_docs, chats, data_options);
+  data_options.split = Split::Heldout;
+  PretrainData heldout_data(tokenizer, mixture, text_docs, chats, data_options);
 
   torch::manual_seed(p.seed);
   Transformer model(config);
   model->to(device);
   model->train();
+  if (!p.init_from.empty() && !p.resume)
+    load_module_weights(*model, (fs::path(p.init_from) / "model.safetensors").string());
   AdamW optimizer(*model, p.adamw);
   LrSchedule schedule{p.schedule, p.lr > 0 ? p.lr : default_learning_rate(config), p.min_lr_ratio, p.warmup_steps,
                       p.steps};

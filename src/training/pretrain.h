@@ -1,4 +1,4 @@
-// The pretraining loop: AdamW, warmup + cosine/WSD, gradient clipping and accumulation, periodic eval loss and
+// The training loop (pretraining, and supervised fine-tuning from a model directory with `init_from`): AdamW, warmup + cosine/WSD, gradient clipping and accumulation, periodic eval loss and
 // task accuracy, a progress line, metrics as JSONL, atomic checkpoints and exact resume.
 #pragma once
 #include <cstdint>
@@ -15,6 +15,9 @@ struct PretrainParams {
   std::string out_dir;                   // run directory; holds tokenizer.model and becomes a model directory
   std::string mixture = "add:1-2";       // see parse_mixture()
   std::vector<std::string> text_files;   // user JSONL {"text": ...} documents (mixture entry "text")
+  std::vector<std::string> chat_files;   // user JSONL {"messages": [...]} conversations (mixture entry "chat")
+  double chat_share = 0.0;               // share of task examples dressed as chats (system prompt, earlier turns)
+  std::string init_from;                 // fine-tuning: start from this model directory's weights and tokenizer
   int64_t steps = 1000;
   int64_t batch_size = 32;               // rows per micro-batch
   int64_t seq_len = 128;                 // tokens per row

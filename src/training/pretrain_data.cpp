@@ -47,7 +47,7 @@ std::vector<MixtureEntry> parse_mixture(const std::string& spec) {
       throw MuseError("mixture entry '" + entry + "': expected TASK[:MIN-MAX][:WEIGHT]");
     MixtureEntry m;
     m.task = fields[0];
-    if (m.task != "text") {
+    if (m.task != "text" && m.task != "chat") {
       const auto task = make_task(m.task);  // validates the name
       m.min_difficulty = m.max_difficulty = task->min_difficulty();
       if (fields.size() >= 2 && !fields[1].empty()) {
@@ -83,7 +83,8 @@ std::string mixture_to_string(const std::vector<MixtureEntry>& mixture) {
   for (const auto& m : mixture) {
     if (!out.empty()) out += ",";
     out += m.task;
-    if (m.task != "text") out += ":" + std::to_string(m.min_difficulty) + "-" + std::to_string(m.max_difficulty);
+    if (m.task != "text" && m.task != "chat")
+      out += ":" + std::to_string(m.min_difficulty) + "-" + std::to_string(m.max_difficulty);
     std::ostringstream w;
     w << m.weight;
     out += ":" + w.str();
@@ -91,18 +92,45 @@ std::string mixture_to_string(const std::vector<MixtureEntry>& mixture) {
   return out;
 }
 
+const std::vector<std::string>& training_system_prompts() {
+  static const std::vector<std::string> prompts = {
+      "You are Muse. Think step by step, then answer.",
+      "You are a helpful assistant.",
+      "Answer the user's question.",
+      "You are Muse, a careful reasoning model.",
+      "Show your work in the thinking span; keep the answer short.",
+      "Reply with the answer only after reasoning.",
+  };
+  return prompts;
+}
+
+std::vector<Message> conversation_messages(const ChatConversation& conversation) {
+  std::vector<Message> messages;
+  for (const auto& m : conversation.messages)
+    messages.push_back({parse_role(m.role), {text_segment(m.content)}, m.thinking});
+  return messages;
+}
+
+Split conversation_split(const ChatConversation& conversation) {
+  std::string text;
+  for (const auto& m : conversation.messages) text += m.role + ":" + m.content + "\n";
+  return split_of(text);
+}
+
 PretrainData::PretrainData(const Tokenizer& tokenizer, std::vector<MixtureEntry> mixture,
-                           std::vector<std::string> text_docs, Split split, bool prompt_loss, VisionParams vision)
-    : tokenizer_(&tokenizer),
-      mixture_(std::move(mixture)),
-      text_docs_(std::move(text_docs)),
-      split_(split),
-      prompt_loss_(prompt_loss),
-      vision_(vision) {
+                           std::vector<std::string> text_docs, std::vector<ChatConversation> chats, DataOptions options)
+    : tokenizer_(&tokenizer), mixture_(std::move(mixture)), text_docs_(std::move(text_docs)), options_(options) {
+  for (auto& conversation : chats)
+    if (conversation_split(conversation) == options_.split) chats_.push_back(std::move(conversation));
   for (const auto& m : mixture_) {
     if (m.task == "text" && text_docs_.empty())
       throw MuseError("mixture has a 'text' entry but no text documents were given (--text FILE.jsonl)");
-    tasks_.push_back(m.task == "text" ? nullptr : make_task(m.task));
+    if (m.task == "chat" && chats_.empty())
+      throw MuseError(chats.empty() ? "mixture has a 'chat' entry but no conversations were given (--chat FILE.jsonl)"
+                                    : std::string("mixture has a 'chat' entry but no conversation falls in the ") +
+                                          (options_.split == Split::Train ? "train" : "held-out") +
+                                          " split (give more than a handful)");
+    tasks_.push_back(m.task == "text" || m.task == "chat" ? nullptr : make_task(m.task));
     total_weight_ += m.weight;
   }
 }
@@ -119,7 +147,28 @@ const MixtureEntry& PretrainData::pick(Rng& rng) const {
 Example PretrainData::example_for(const MixtureEntry& entry, Rng& rng) const {
   const size_t index = static_cast<size_t>(&entry - mixture_.data());
   const int difficulty = static_cast<int>(rng.uniform_int(entry.min_difficulty, entry.max_difficulty));
-  return tasks_[index]->sample(rng, difficulty, split_);
+  return tasks_[index]->sample(rng, difficulty, options_.split);
+}
+
+TokenSequence PretrainData::dressed_example(const MixtureEntry& entry, Rng& rng) const {
+  const auto& prompts = training_system_prompts();
+  const bool with_system = rng.bernoulli(0.7);
+  const std::string system = with_system ? prompts[static_cast<size_t>(rng.uniform_int(0, prompts.size() - 1))] : "";
+  std::vector<Example> earlier;
+  for (int64_t i = rng.uniform_int(0, 2); i > 0; --i) earlier.push_back(example_for(entry, rng));
+  RenderOptions options;
+  options.vision = options_.vision;
+  options.keep_history_thinking = false;  // what `muse chat --history` sends
+  options.train_final_turn_only = true;   // earlier answers without reasoning must not be imitated
+  return render_conversation(*tokenizer_, example_conversation(example_for(entry, rng), earlier, system, true), false,
+                             options);
+}
+
+TokenSequence PretrainData::chat_document(Rng& rng) const {
+  RenderOptions options;
+  options.vision = options_.vision;
+  const auto& conversation = chats_[static_cast<size_t>(rng.uniform_int(0, chats_.size() - 1))];
+  return render_conversation(*tokenizer_, conversation_messages(conversation), false, options);
 }
 
 TokenSequence PretrainData::document(Rng& rng) const {
@@ -131,9 +180,11 @@ TokenSequence PretrainData::document(Rng& rng) const {
     seq.append_token(tokenizer_->eos(), true);
     return seq;
   }
+  if (entry.task == "chat") return chat_document(rng);
+  if (options_.chat_share > 0 && rng.bernoulli(options_.chat_share)) return dressed_example(entry, rng);
   RenderOptions options;
-  options.train_on_all_tokens = prompt_loss_;
-  options.vision = vision_;
+  options.train_on_all_tokens = options_.prompt_loss;
+  options.vision = options_.vision;
   return render_example(*tokenizer_, example_for(entry, rng), options);
 }
 
@@ -146,7 +197,7 @@ Batch PretrainData::batch(uint64_t seed, int64_t step, int64_t micro, int64_t ba
   std::vector<uint8_t> mask;
   std::vector<int64_t> patch_of;  // per token: index of its patch in `patches`, or -1
   std::vector<float> patches;
-  const int patch_dim = vision_.patch_dim();
+  const int patch_dim = options_.vision.patch_dim();
   for (int64_t doc_index = 0; static_cast<int64_t>(tokens.size()) < needed; ++doc_index) {
     const auto doc = document(rng);
     tokens.insert(tokens.end(), doc.tokens.begin(), doc.tokens.end());
@@ -194,10 +245,10 @@ std::vector<std::string> mixture_corpus(const std::vector<MixtureEntry>& mixture
                                         const std::vector<std::string>& text_docs, int documents, uint64_t seed) {
   std::vector<std::string> corpus(text_docs.begin(), text_docs.end());
   double total = 0.0;
-  for (const auto& m : mixture) total += m.task == "text" ? 0.0 : m.weight;
+  for (const auto& m : mixture) total += m.task == "text" || m.task == "chat" ? 0.0 : m.weight;
   Rng rng(seed);
   for (const auto& m : mixture) {
-    if (m.task == "text") continue;
+    if (m.task == "text" || m.task == "chat") continue;
     const auto task = make_task(m.task);
     const int n = std::max(1, static_cast<int>(documents * m.weight / total));
     for (int i = 0; i < n; ++i) {

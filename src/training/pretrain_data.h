@@ -9,13 +9,14 @@
 
 #include <ATen/ATen.h>
 
+#include "data/jsonl.h"
 #include "data/task.h"
 #include "tokenizer/chat_format.h"
 
 namespace muse {
 
 struct MixtureEntry {
-  std::string task;        // a task name, or "text" for user documents
+  std::string task;        // a task name, "text" for user documents or "chat" for user conversations
   int min_difficulty = 1;
   int max_difficulty = 1;
   double weight = 1.0;
@@ -35,13 +36,23 @@ struct Batch {
   int64_t target_tokens = 0;
 };
 
+struct DataOptions {
+  Split split = Split::Train;  // train problems, or held-out ones (for eval loss); also splits user conversations
+  bool prompt_loss = true;     // false: task examples train on the reply only (reasoning, answer), not the prompt
+  VisionParams vision;         // must match the model's patch settings (vision_params(config))
+  // Supervised fine-tuning: this share of task examples is dressed as a chat (a system prompt, 0-2 earlier
+  // solved exchanges with their reasoning dropped) and trained on the final reply only.
+  double chat_share = 0.0;
+};
+
+// The system prompts fine-tuning dresses task examples with (held-out evaluation uses others).
+const std::vector<std::string>& training_system_prompts();
+
 class PretrainData {
  public:
-  // `split` picks train problems or held-out ones (for eval loss); text documents are used as given.
-  // `prompt_loss` = false trains task examples on the reply only (reasoning, answer), not the random prompt.
-  // `vision` must match the model's patch settings (vision_params(config)).
+  // Text documents are used as given; user conversations are split train/held-out by a hash of their text.
   PretrainData(const Tokenizer& tokenizer, std::vector<MixtureEntry> mixture, std::vector<std::string> text_docs,
-               Split split = Split::Train, bool prompt_loss = true, VisionParams vision = {});
+               std::vector<ChatConversation> chats = {}, DataOptions options = {});
   // Documents are packed back to back into rows of seq_len + 1 tokens (inputs and shifted targets); attention
   // is masked to each document, so packing never lets one problem peek at another.
   Batch batch(uint64_t seed, int64_t step, int64_t micro, int64_t batch_size, int64_t seq_len) const;
@@ -52,18 +63,23 @@ class PretrainData {
  private:
   const MixtureEntry& pick(Rng& rng) const;
   Example example_for(const MixtureEntry& entry, Rng& rng) const;
+  TokenSequence dressed_example(const MixtureEntry& entry, Rng& rng) const;
+  TokenSequence chat_document(Rng& rng) const;
   const Tokenizer* tokenizer_;
   std::vector<MixtureEntry> mixture_;
-  std::vector<std::unique_ptr<Task>> tasks_;  // parallel to mixture_ (null for "text")
+  std::vector<std::unique_ptr<Task>> tasks_;  // parallel to mixture_ (null for "text" and "chat")
   std::vector<std::string> text_docs_;
+  std::vector<ChatConversation> chats_;       // of this split only
   double total_weight_ = 0.0;
-  Split split_;
-  bool prompt_loss_;
-  VisionParams vision_;
+  DataOptions options_;
 };
 
 // For training the tokenizer before a Tokenizer exists: plain texts of examples from the mixture.
 std::vector<std::string> mixture_corpus(const std::vector<MixtureEntry>& mixture,
                                         const std::vector<std::string>& text_docs, int documents, uint64_t seed);
+
+// A user conversation as chat messages, and the split it belongs to (a hash of its text).
+std::vector<Message> conversation_messages(const ChatConversation& conversation);
+Split conversation_split(const ChatConversation& conversation);
 
 }  // namespace muse

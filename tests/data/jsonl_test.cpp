@@ -114,10 +114,22 @@ TEST_F(ChatJsonl, LoadsConversationsWithEveryRole) {
   EXPECT_EQ(conversations[0].messages[2].content, "4");
   EXPECT_EQ(conversations[0].messages[3].role, "tool");
   EXPECT_EQ(conversations[1].messages[1].content, "");
+  EXPECT_EQ(conversations[1].where, path + ":3");
+}
+
+TEST_F(ChatJsonl, AssistantMessagesMayCarryTheirReasoning) {
+  const std::string path = write_temp(
+      "thinking.jsonl",
+      R"({"messages": [{"role": "user", "content": "2 g in mg?"}, {"role": "assistant", "thinking": "2*1000=2000", "content": "2000 mg"}]})"
+      "\n");
+  const auto conversations = load_chat_jsonl(path);
+  EXPECT_EQ(conversations[0].messages[1].thinking, "2*1000=2000");
+  EXPECT_EQ(conversations[0].messages[1].content, "2000 mg");
+  EXPECT_EQ(conversations[0].messages[0].thinking, "");
 }
 
 TEST_F(ChatJsonl, ErrorsNameTheFileLineAndMessage) {
-  const std::string good = R"({"messages": [{"role": "user", "content": "hi"}]})";
+  const std::string good = R"({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]})";
   const auto error_for = [&](const std::string& name, const std::string& bad_line) {
     const std::string path = write_temp(name, good + "\n" + bad_line + "\n");
     return std::make_pair(path, error_of([&] { load_chat_jsonl(path); }));
@@ -141,6 +153,13 @@ TEST_F(ChatJsonl, ErrorsNameTheFileLineAndMessage) {
 
   std::tie(path, message) = error_for("no_content.jsonl", R"({"messages": [{"role": "user", "content": null}]})");
   EXPECT_EQ(message, path + ":2: messages[0].content missing or not a string");
+
+  std::tie(path, message) = error_for("no_assistant.jsonl", R"({"messages": [{"role": "user", "content": "hi"}]})");
+  EXPECT_EQ(message, path + ":2: no assistant message (a conversation must show the model what to answer)");
+
+  std::tie(path, message) = error_for(
+      "user_thinking.jsonl", R"({"messages": [{"role": "user", "content": "a", "thinking": "b"}, {"role": "assistant", "content": "c"}]})");
+  EXPECT_EQ(message, path + ":2: messages[0].thinking is only allowed on assistant messages");
 
   std::tie(path, message) = error_for("truncated.jsonl", R"({"messages": [{"role": "user")");
   EXPECT_EQ(message.rfind(path + ":2: invalid JSON (", 0), 0u) << message;

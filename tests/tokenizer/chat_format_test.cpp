@@ -393,3 +393,30 @@ TEST_F(ChatFormat, PromptsRenderEveryKindOfSegment) {
 
 }  // namespace
 }  // namespace muse
+
+namespace muse {
+namespace {
+
+TEST_F(ChatFormat, DressedExamplesTrainOnlyTheFinalReplyAndDropHistoryThinking) {
+  Example earlier = example();
+  earlier.prompt = {text_segment("1+1")};
+  earlier.reasoning = "1+1=2";
+  earlier.answer = "2";
+  const auto messages = example_conversation(example(), {earlier}, "You are Muse.", true);
+  RenderOptions options;
+  options.keep_history_thinking = false;
+  options.train_final_turn_only = true;
+  const auto seq = render_conversation(tok(), messages, false, options);
+  EXPECT_EQ(tok().decode(seq.tokens, true),
+            "<s><|system|>You are Muse.<|end|><|user|>1+1<|end|><|assistant|><|think|><|/think|>2<|end|>"
+            "<|user|>12+34<|end|><|assistant|><|think|>" + example().reasoning + "<|/think|>46<|end|>");
+  std::vector<int> trained_ids;
+  for (size_t i = 0; i < seq.size(); ++i)
+    if (seq.loss_mask[i]) trained_ids.push_back(seq.tokens[i]);
+  EXPECT_EQ(tok().decode(trained_ids, true), example().reasoning + "<|/think|>46<|end|>");
+  // Without a reply it is a generation prompt for the same chat.
+  EXPECT_EQ(example_conversation(example(), {earlier}, "", false).size(), 3u);
+}
+
+}  // namespace
+}  // namespace muse

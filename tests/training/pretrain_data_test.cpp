@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <set>
 
 #include "training/pretrain_data.h"
 #include "training/recipe.h"
@@ -84,7 +85,9 @@ TEST(PretrainData, TargetsStayInsideTheirDocument) {
 
 TEST(PretrainData, PromptLossOffTrainsOnlyTheReply) {
   const auto& tok = test_tokenizer();
-  PretrainData data(tok, parse_mixture("add:2"), {}, Split::Train, /*prompt_loss=*/false);
+  DataOptions options;
+  options.prompt_loss = false;
+  PretrainData data(tok, parse_mixture("add:2"), {}, {}, options);
   const auto b = data.batch(3, 0, 0, 4, 64);
   const auto tokens = b.tokens.accessor<int64_t, 2>();
   const auto targets = b.targets.accessor<int64_t, 2>();
@@ -112,7 +115,10 @@ TEST(PretrainData, ImagePatchesTravelWithTheirTokens) {
   const auto dir = (std::filesystem::path(::testing::TempDir()) / "muse_pretrain_data_img_tok").string();
   train_tokenizer_for_mixture("count:1-2", {}, TokenizerTrainParams{400}, 200, 1, dir);
   const auto tok = Tokenizer::load(dir + "/tokenizer.model");
-  PretrainData data(tok, parse_mixture("count:1-2"), {}, Split::Train, false, VisionParams{8, 64});
+  DataOptions options;
+  options.prompt_loss = false;
+  options.vision = VisionParams{8, 64};
+  PretrainData data(tok, parse_mixture("count:1-2"), {}, {}, options);
   for (int64_t step = 0; step < 3; ++step) {
     const auto b = data.batch(9, step, 0, 4, 100);  // rows of 100 cut through documents and images
     const int64_t patch_tokens = b.tokens.eq(tok.special(Special::ImagePatch)).sum().item<int64_t>();
@@ -126,4 +132,58 @@ TEST(PretrainData, ImagePatchesTravelWithTheirTokens) {
   }
   // Deterministic: the same step gives the same pixels.
   EXPECT_TRUE(at::equal(data.batch(9, 1, 0, 4, 100).patches, data.batch(9, 1, 0, 4, 100).patches));
+}
+
+TEST(PretrainData, FineTuningDressesExamplesAsChatsAndTrainsOnlyTheFinalReply) {
+  const auto& tok = test_tokenizer();
+  DataOptions options;
+  options.chat_share = 1.0;
+  PretrainData data(tok, parse_mixture("add:2"), {}, {}, options);
+  Rng rng(4);
+  int with_system = 0, with_history = 0;
+  for (int i = 0; i < 60; ++i) {
+    const auto doc = data.document(rng);
+    const auto text = tok.decode(doc.tokens, true);
+    with_system += text.find("<|system|>") != std::string::npos;
+    int users = 0;
+    for (int id : doc.tokens) users += id == tok.special(Special::User);
+    with_history += users > 1;
+    // The trained tokens are exactly the final reply: everything after the last <|assistant|><|think|>.
+    size_t last_assistant = 0;
+    for (size_t k = 0; k < doc.size(); ++k)
+      if (doc.tokens[k] == tok.special(Special::Assistant)) last_assistant = k;
+    for (size_t k = 0; k < doc.size(); ++k) ASSERT_EQ(doc.loss_mask[k] != 0, k > last_assistant + 1) << text;
+    // Earlier replies carry no reasoning: every thinking span but the last is empty.
+    size_t pos = 0, spans = 0;
+    while ((pos = text.find("<|think|>", pos)) != std::string::npos) {
+      ++spans;
+      const size_t end = text.find("<|/think|>", pos);
+      if (text.find("<|think|>", pos + 1) < end) FAIL() << text;
+      if (text.find("<|think|>", end) != std::string::npos) EXPECT_EQ(end, pos + 9) << text;
+      pos = end;
+    }
+    EXPECT_EQ(spans, static_cast<size_t>(users));
+  }
+  EXPECT_GT(with_system, 20);
+  EXPECT_GT(with_history, 20);
+}
+
+TEST(PretrainData, UserConversationsAreSplitAndTrainedOnAssistantTurns) {
+  const auto& tok = test_tokenizer();
+  std::vector<ChatConversation> chats;
+  for (int i = 0; i < 200; ++i)
+    chats.push_back({{{"user", "q" + std::to_string(i), ""}, {"assistant", "a" + std::to_string(i), "t"}}, ""});
+  PretrainData train(tok, parse_mixture("chat"), {}, chats, {});
+  DataOptions heldout_options;
+  heldout_options.split = Split::Heldout;
+  PretrainData heldout(tok, parse_mixture("chat"), {}, chats, heldout_options);
+  std::set<std::string> train_texts, heldout_texts;
+  Rng rng(1);
+  for (int i = 0; i < 300; ++i) {
+    train_texts.insert(tok.decode(train.document(rng).tokens, true));
+    heldout_texts.insert(tok.decode(heldout.document(rng).tokens, true));
+  }
+  for (const auto& text : heldout_texts) EXPECT_EQ(train_texts.count(text), 0u) << text;
+  EXPECT_GT(heldout_texts.size(), 5u);
+  EXPECT_THROW(PretrainData(tok, parse_mixture("chat"), {}, {}, {}), MuseError);
 }
