@@ -146,6 +146,19 @@ std::vector<Message> example_conversation(const Example& example, const std::vec
   return messages;
 }
 
+std::vector<Message> conversation_messages(const ChatConversation& conversation) {
+  std::vector<Message> messages;
+  for (const auto& m : conversation.messages)
+    messages.push_back({parse_role(m.role), {text_segment(m.content)}, m.thinking});
+  return messages;
+}
+
+Split conversation_split(const ChatConversation& conversation) {
+  std::string text;
+  for (const auto& m : conversation.messages) text += m.role + ":" + m.content + "\n";
+  return split_of(text);
+}
+
 TokenSequence render_prompt(const Tokenizer& tok, const std::vector<Segment>& prompt, const RenderOptions& options) {
   std::vector<Message> messages(1);
   messages[0].content = prompt;

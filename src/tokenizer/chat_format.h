@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "data/jsonl.h"
 #include "data/patches.h"
 #include "data/segment.h"
 #include "data/task.h"
@@ -73,6 +74,11 @@ TokenSequence render_example(const Tokenizer& tok, const Example& example, const
 // question and, if `with_reply`, its reference reasoning and answer.
 std::vector<Message> example_conversation(const Example& example, const std::vector<Example>& earlier,
                                           const std::string& system_prompt, bool with_reply);
+
+// A user conversation from a chat JSONL file as messages, and the split it belongs to (a hash of its text):
+// fine-tuning trains on Split::Train conversations, `muse eval --chat` scores the held-out ones.
+std::vector<Message> conversation_messages(const ChatConversation& conversation);
+Split conversation_split(const ChatConversation& conversation);
 
 // Just the prompt part of an example, ready for generation.
 TokenSequence render_prompt(const Tokenizer& tok, const std::vector<Segment>& prompt,

@@ -104,19 +104,6 @@ const std::vector<std::string>& training_system_prompts() {
   return prompts;
 }
 
-std::vector<Message> conversation_messages(const ChatConversation& conversation) {
-  std::vector<Message> messages;
-  for (const auto& m : conversation.messages)
-    messages.push_back({parse_role(m.role), {text_segment(m.content)}, m.thinking});
-  return messages;
-}
-
-Split conversation_split(const ChatConversation& conversation) {
-  std::string text;
-  for (const auto& m : conversation.messages) text += m.role + ":" + m.content + "\n";
-  return split_of(text);
-}
-
 PretrainData::PretrainData(const Tokenizer& tokenizer, std::vector<MixtureEntry> mixture,
                            std::vector<std::string> text_docs, std::vector<ChatConversation> chats, DataOptions options)
     : tokenizer_(&tokenizer), mixture_(std::move(mixture)), text_docs_(std::move(text_docs)), options_(options) {

@@ -78,8 +78,4 @@ class PretrainData {
 std::vector<std::string> mixture_corpus(const std::vector<MixtureEntry>& mixture,
                                         const std::vector<std::string>& text_docs, int documents, uint64_t seed);
 
-// A user conversation as chat messages, and the split it belongs to (a hash of its text).
-std::vector<Message> conversation_messages(const ChatConversation& conversation);
-Split conversation_split(const ChatConversation& conversation);
-
 }  // namespace muse
