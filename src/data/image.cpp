@@ -1,8 +1,9 @@
 // Decoding trusts nothing. stb_image is small and fast but was written for game assets, not for files from
 // strangers, so every input passes four gates before stb decodes a pixel:
 //   1. its magic bytes say PNG or JPEG;
-//   2. a walk over its structure (PNG chunks / JPEG markers) that reads no pixel data and allocates nothing:
-//      truncation and broken framing are reported precisely here, instead of as stb's terse reasons;
+//   2. a walk over its structure (PNG chunks and CRCs / JPEG markers and tables) that decodes no pixels:
+//      truncation and broken framing are reported precisely here instead of as stb's terse reasons, and
+//      the JPEG tables stb would trust blindly are checked (see JpegTables);
 //   3. the size its header claims is checked against ImageLimits (decompression bombs stop here), and
 //      stbi_info_from_memory must agree with it;
 //   4. PNG only: its compressed pixel data is inflated into a buffer of the size the header implies. stb's
@@ -151,21 +152,34 @@ void parse_ihdr(const uint8_t* payload, uint32_t length, const std::string& name
   const bool any_depth = depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16;
   const bool wide_depth = depth == 8 || depth == 16;
   switch (colour_type) {
-    case 0: png->samples = 1; break;  // grey
-    case 2: png->samples = 3; break;  // RGB
-    case 3: png->samples = 1; break;  // palette index
-    case 4: png->samples = 2; break;  // grey + alpha
-    case 6: png->samples = 4; break;  // RGBA
+    case 0:  // grey
+    case 3:  // palette index
+      png->samples = 1;
+      break;
+    case 4:  // grey + alpha
+      png->samples = 2;
+      break;
+    case 2:  // RGB
+      png->samples = 3;
+      break;
+    case 6:  // RGBA
+      png->samples = 4;
+      break;
     default:
-      throw file_error(name, "corrupt PNG (IHDR colour type " + std::to_string(colour_type) + " is not 0, 2, 3, 4 or 6)");
+      throw file_error(name,
+                       "corrupt PNG (IHDR colour type " + std::to_string(colour_type) + " is not 0, 2, 3, 4 or 6)");
   }
   const bool valid_depth = colour_type == 0 ? any_depth : colour_type == 3 ? any_depth && depth != 16 : wide_depth;
   if (!valid_depth) {
     throw file_error(name, "corrupt PNG (IHDR bit depth " + std::to_string(depth) + " is not valid for colour type " +
                                std::to_string(colour_type) + ")");
   }
-  if (payload[10] != 0) throw file_error(name, "corrupt PNG (IHDR compression method " + std::to_string(payload[10]) + ")");
-  if (payload[11] != 0) throw file_error(name, "corrupt PNG (IHDR filter method " + std::to_string(payload[11]) + ")");
+  if (payload[10] != 0) {
+    throw file_error(name, "corrupt PNG (IHDR compression method " + std::to_string(payload[10]) + ")");
+  }
+  if (payload[11] != 0) {
+    throw file_error(name, "corrupt PNG (IHDR filter method " + std::to_string(payload[11]) + ")");
+  }
   if (interlace > 1) throw file_error(name, "corrupt PNG (IHDR interlace method " + std::to_string(interlace) + ")");
   png->interlaced = interlace == 1;
 }
@@ -184,18 +198,20 @@ PngHeader walk_png(const uint8_t* data, size_t size, const std::string& name) {
     const uint8_t* type = data + pos + 4;
     const uint8_t* payload = data + pos + 8;
     if (length > INT32_MAX) {
-      throw file_error(name, "corrupt PNG (chunk " + chunk_name(type) + " at byte " + std::to_string(pos) +
-                                 " claims " + std::to_string(length) + " bytes, over the PNG maximum)");
+      throw file_error(name, "corrupt PNG (chunk " + chunk_name(type) + " at byte " + std::to_string(pos) + " claims " +
+                                 std::to_string(length) + " bytes, over the PNG maximum)");
     }
     if (static_cast<size_t>(length) + 12 > left) {
-      throw file_error(name, "truncated PNG (chunk " + chunk_name(type) + " at byte " + std::to_string(pos) + " needs " +
-                                 std::to_string(length + 12ull) + " bytes, only " + std::to_string(left) + " remain)");
+      throw file_error(name, "truncated PNG (chunk " + chunk_name(type) + " at byte " + std::to_string(pos) +
+                                 " needs " + std::to_string(length + 12ull) + " bytes, only " + std::to_string(left) +
+                                 " remain)");
     }
     // Bit 5 of the first type byte clear = critical chunk (the decoder needs it). Like libpng, a bad CRC on
     // an ancillary chunk (metadata) is tolerated.
     const bool critical = (type[0] & 0x20) == 0;
     if (critical && png_crc(type, length + 4) != read_be32(payload + length)) {
-      throw file_error(name, "corrupt PNG (CRC mismatch in chunk " + chunk_name(type) + " at byte " + std::to_string(pos) + ")");
+      throw file_error(
+          name, "corrupt PNG (CRC mismatch in chunk " + chunk_name(type) + " at byte " + std::to_string(pos) + ")");
     }
     if (std::memcmp(type, "IHDR", 4) == 0) {
       if (seen_ihdr) throw file_error(name, "corrupt PNG (second IHDR chunk at byte " + std::to_string(pos) + ")");
@@ -256,7 +272,9 @@ class JpegTables {
         throw corrupt("Huffman table at byte " + std::to_string(at) + " defines " + std::to_string(codes) +
                       " codes, more than 256");
       }
-      if (length - i - 17 < codes) throw corrupt("Huffman table segment at byte " + std::to_string(at) + " is cut short");
+      if (length - i - 17 < codes) {
+        throw corrupt("Huffman table segment at byte " + std::to_string(at) + " is cut short");
+      }
       huffman_[table_class][id] = true;
       i += 17 + codes;
     }
@@ -272,7 +290,9 @@ class JpegTables {
                       std::to_string(precision) + " and id " + std::to_string(id));
       }
       const size_t size = 1 + 64 * static_cast<size_t>(precision + 1);
-      if (length - i < size) throw corrupt("quantisation table segment at byte " + std::to_string(at) + " is cut short");
+      if (length - i < size) {
+        throw corrupt("quantisation table segment at byte " + std::to_string(at) + " is cut short");
+      }
       quantisation_[id] = true;
       i += size;
     }
@@ -370,11 +390,13 @@ JpegHeader walk_jpeg(const uint8_t* data, size_t size, const std::string& name) 
     pos += length;
     if (marker != 0xDA) continue;  // not SOS: the next marker follows the segment
     if (!seen_frame) {
-      throw file_error(name, "corrupt JPEG (scan at byte " + std::to_string(marker_pos) + " comes before the frame header)");
+      throw file_error(name,
+                       "corrupt JPEG (scan at byte " + std::to_string(marker_pos) + " comes before the frame header)");
     }
     tables.scan(payload, payload_length, marker_pos);
     if (++scans > kMaxJpegScans) {
-      throw file_error(name, "JPEG has more than " + std::to_string(kMaxJpegScans) + " scans (refused as a decoding-time bomb)");
+      throw file_error(
+          name, "JPEG has more than " + std::to_string(kMaxJpegScans) + " scans (refused as a decoding-time bomb)");
     }
     // Entropy-coded data follows SOS up to the next marker. Inside it 0xFF is always followed by 0x00
     // (a stuffed zero) or by a restart marker RST0-7.
@@ -432,21 +454,23 @@ constexpr uint64_t kPngTrailingSlack = 64 << 10;
 
 void check_png_pixel_data(const uint8_t* data, const PngHeader& png, const std::string& name) {
   std::vector<uint8_t> compressed;
-  for (const auto& [offset, length] : png.idat) compressed.insert(compressed.end(), data + offset, data + offset + length);
+  for (const auto& [offset, length] : png.idat)
+    compressed.insert(compressed.end(), data + offset, data + offset + length);
   const uint64_t expected = png_raw_bytes(png);
   const uint64_t capacity = expected + kPngTrailingSlack;
   if (capacity > INT_MAX || compressed.size() > INT_MAX) {
     throw file_error(name, "PNG is too large for the decoder (" + std::to_string(expected) + " bytes of pixel data)");
   }
   std::vector<uint8_t> inflated(capacity);
-  const int produced = stbi_zlib_decode_buffer(reinterpret_cast<char*>(inflated.data()), static_cast<int>(capacity),
-                                               reinterpret_cast<const char*>(compressed.data()),
-                                               static_cast<int>(compressed.size()));
+  const int produced =
+      stbi_zlib_decode_buffer(reinterpret_cast<char*>(inflated.data()), static_cast<int>(capacity),
+                              reinterpret_cast<const char*>(compressed.data()), static_cast<int>(compressed.size()));
   if (produced < 0) {
     const std::string reason = stb_reason();
     if (reason == "output buffer limit") {
       throw file_error(name, "corrupt PNG or decompression bomb (its pixel data inflates to more than the " +
-                                 std::to_string(expected) + " bytes a " + dims(png.width, png.height) + " image needs)");
+                                 std::to_string(expected) + " bytes a " + dims(png.width, png.height) +
+                                 " image needs)");
     }
     throw file_error(name, "corrupt PNG (compressed pixel data: stb_image: " + reason + ")");
   }
@@ -486,7 +510,9 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name, co
     throw file_error(name, "image data is " + std::to_string(size) + " bytes, over the limit of " +
                                std::to_string(limits.max_file_bytes) + " bytes");
   }
-  if (size > INT_MAX) throw file_error(name, "image data is " + std::to_string(size) + " bytes, too large for the decoder");
+  if (size > INT_MAX) {
+    throw file_error(name, "image data is " + std::to_string(size) + " bytes, too large for the decoder");
+  }
   const Format format = detect_format(data, size, name);
   const std::string format_name = format == Format::Png ? "PNG" : "JPEG";
 
@@ -588,10 +614,12 @@ struct PngSink {
 
 std::vector<uint8_t> encode_png(const Image& image) {
   check_shape(image, "encode_png");
-  if (image.width > INT_MAX / 3) throw MuseError("encode_png: image is too wide (" + std::to_string(image.width) + " pixels)");
+  if (image.width > INT_MAX / 3) {
+    throw MuseError("encode_png: image is too wide (" + std::to_string(image.width) + " pixels)");
+  }
   PngSink sink;
-  const int ok = stbi_write_png_to_func(&PngSink::append, &sink, image.width, image.height, 3, image.rgb.data(),
-                                        image.width * 3);
+  const int ok =
+      stbi_write_png_to_func(&PngSink::append, &sink, image.width, image.height, 3, image.rgb.data(), image.width * 3);
   if (!ok || sink.failed) throw MuseError("encode_png: cannot encode a " + dims(image.width, image.height) + " image");
   return std::move(sink.bytes);
 }
@@ -646,7 +674,9 @@ std::vector<std::vector<Tap>> axis_taps(int from, int to) {
 
 Image resize_image(const Image& image, int width, int height) {
   check_shape(image, "resize_image");
-  if (width < 1 || height < 1) throw MuseError("resize_image: target size " + dims(width, height) + " is not at least 1x1");
+  if (width < 1 || height < 1) {
+    throw MuseError("resize_image: target size " + dims(width, height) + " is not at least 1x1");
+  }
   const std::vector<std::vector<Tap>> x_taps = axis_taps(image.width, width);
   const std::vector<std::vector<Tap>> y_taps = axis_taps(image.height, height);
 

@@ -18,8 +18,12 @@ int64_t grid_cells(int64_t width, int64_t height, int patch_size) {
 }
 
 void check_params(const VisionParams& params) {
-  if (params.patch_size < 1) throw MuseError("vision params: patch_size must be at least 1 (got " + std::to_string(params.patch_size) + ")");
-  if (params.max_patches < 1) throw MuseError("vision params: max_patches must be at least 1 (got " + std::to_string(params.max_patches) + ")");
+  if (params.patch_size < 1) {
+    throw MuseError("vision params: patch_size must be at least 1 (got " + std::to_string(params.patch_size) + ")");
+  }
+  if (params.max_patches < 1) {
+    throw MuseError("vision params: max_patches must be at least 1 (got " + std::to_string(params.max_patches) + ")");
+  }
   // patch_dim() is an int.
   if (static_cast<int64_t>(params.patch_size) * params.patch_size * 3 > INT_MAX) {
     throw MuseError("vision params: patch_size " + std::to_string(params.patch_size) + " is too large");
@@ -31,7 +35,8 @@ void check_params(const VisionParams& params) {
 void view_size(int width, int height, const VisionParams& params, int* view_width, int* view_height) {
   check_params(params);
   if (width < 1 || height < 1) {
-    throw MuseError("view_size: image size " + std::to_string(width) + "x" + std::to_string(height) + " is not at least 1x1");
+    throw MuseError("view_size: image size " + std::to_string(width) + "x" + std::to_string(height) +
+                    " is not at least 1x1");
   }
   const int p = params.patch_size;
   if (grid_cells(width, height, p) <= params.max_patches) {

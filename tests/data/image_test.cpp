@@ -1,5 +1,6 @@
 #include "data/image.h"
 
+#include <gtest/gtest.h>
 #include <stb_image_write.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,8 +12,6 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
-
-#include <gtest/gtest.h>
 
 #include "util/error.h"
 #include "util/rng.h"
@@ -54,7 +53,8 @@ Bytes stb_jpg(int width, int height, int channels, const Bytes& pixels, int qual
 
 Bytes zlib_compress(const Bytes& raw) {
   int length = 0;
-  unsigned char* compressed = stbi_zlib_compress(const_cast<uint8_t*>(raw.data()), static_cast<int>(raw.size()), &length, 8);
+  unsigned char* compressed =
+      stbi_zlib_compress(const_cast<uint8_t*>(raw.data()), static_cast<int>(raw.size()), &length, 8);
   Bytes out(compressed, compressed + length);
   std::free(compressed);
   return out;
@@ -72,7 +72,9 @@ uint32_t crc32(const uint8_t* data, size_t size) {
 void put_be32(Bytes& out, uint32_t value) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(value >> shift));
 }
-uint32_t get_be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
+uint32_t get_be32(const uint8_t* p) {
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
+}
 void set_be32(uint8_t* p, uint32_t value) {
   for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(value >> (24 - 8 * i));
 }
@@ -92,7 +94,8 @@ Bytes ihdr(uint32_t width, uint32_t height, int depth, int colour, int interlace
   Bytes payload;
   put_be32(payload, width);
   put_be32(payload, height);
-  payload.insert(payload.end(), {static_cast<uint8_t>(depth), static_cast<uint8_t>(colour), 0, 0, static_cast<uint8_t>(interlace)});
+  payload.insert(payload.end(),
+                 {static_cast<uint8_t>(depth), static_cast<uint8_t>(colour), 0, 0, static_cast<uint8_t>(interlace)});
   return png_chunk("IHDR", payload);
 }
 
@@ -109,9 +112,12 @@ Bytes png_from_chunks(const std::vector<Bytes>& chunks) {
 // (16-bit big-endian), one filter byte (0) per row. sample(x, y, s) gives sample s of pixel (x, y).
 Bytes scanlines(int width, int height, int samples, int depth, bool interlaced,
                 const std::function<uint32_t(int, int, int)>& sample) {
-  struct Pass { int x0, y0, dx, dy; };
+  struct Pass {
+    int x0, y0, dx, dy;
+  };
   std::vector<Pass> passes = {{0, 0, 1, 1}};
-  if (interlaced) passes = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
+  if (interlaced)
+    passes = {{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}};
   Bytes raw;
   for (const Pass& pass : passes) {
     for (int y = pass.y0; y < height; y += pass.dy) {
@@ -197,10 +203,13 @@ TEST(ImageDecode, GreyAndAlphaPngsBecomeRgbOnWhite) {
 
 TEST(ImageDecode, SixteenBitPngKeepsTheHighByte) {
   const int width = 4, height = 3;
-  auto sample = [](int x, int y, int s) { return static_cast<uint32_t>((x * 9000 + y * 17000 + s * 5000 + 123) % 65536); };
+  auto sample = [](int x, int y, int s) {
+    return static_cast<uint32_t>((x * 9000 + y * 17000 + s * 5000 + 123) % 65536);
+  };
   for (int interlace : {0, 1}) {
-    const Bytes png = png_from_chunks({ihdr(width, height, 16, 2, interlace),
-                                       png_chunk("IDAT", zlib_compress(scanlines(width, height, 3, 16, interlace, sample)))});
+    const Bytes png =
+        png_from_chunks({ihdr(width, height, 16, 2, interlace),
+                         png_chunk("IDAT", zlib_compress(scanlines(width, height, 3, 16, interlace, sample)))});
     const Image image = decode(png);
     for (int y = 0; y < height; ++y)
       for (int x = 0; x < width; ++x)
@@ -228,7 +237,8 @@ TEST(ImageDecode, InterlacedAndLowBitDepthPngsDecode) {
                                png_chunk("IDAT", zlib_compress(scanlines(width, height, 1, depth, interlace, grey)))});
         image = decode(png);
         for (int y = 0; y < height; ++y)
-          for (int x = 0; x < width; ++x) ASSERT_EQ(image.pixel(x, y)[0], grey(x, y, 0) * 255 / max) << "depth " << depth;
+          for (int x = 0; x < width; ++x)
+            ASSERT_EQ(image.pixel(x, y)[0], grey(x, y, 0) * 255 / max) << "depth " << depth;
       }
     }
   }
@@ -236,7 +246,7 @@ TEST(ImageDecode, InterlacedAndLowBitDepthPngsDecode) {
 
 TEST(ImageDecode, PalettePngWithTransparency) {
   const Bytes palette = {255, 0, 0, 0, 255, 0, 0, 0, 255};  // red, green, blue
-  const Bytes transparency = {255, 0};                         // green is transparent, blue opaque (implicit)
+  const Bytes transparency = {255, 0};                      // green is transparent, blue opaque (implicit)
   auto index = [](int x, int y, int) { return static_cast<uint32_t>((x + y) % 3); };
   const Bytes png = png_from_chunks({ihdr(6, 4, 4, 3, 0), png_chunk("PLTE", palette), png_chunk("tRNS", transparency),
                                      png_chunk("IDAT", zlib_compress(scanlines(6, 4, 1, 4, false, index)))});
@@ -253,7 +263,8 @@ TEST(ImageDecode, JpegDecodesToApproximatelyTheImage) {
     Bytes pixels(width * height * channels);
     for (int y = 0; y < height; ++y)
       for (int x = 0; x < width; ++x)
-        for (int c = 0; c < channels; ++c) pixels[(y * width + x) * channels + c] = static_cast<uint8_t>(x * 4 + y * 2 + c * 20);
+        for (int c = 0; c < channels; ++c)
+          pixels[(y * width + x) * channels + c] = static_cast<uint8_t>(x * 4 + y * 2 + c * 20);
     const Image image = decode(stb_jpg(width, height, channels, pixels, 95));
     ASSERT_EQ(image.width, width);
     ASSERT_EQ(image.height, height);
@@ -280,9 +291,12 @@ Bytes png_claiming(uint32_t width, uint32_t height) {
 }
 
 TEST(ImageDecode, OversizedHeaderIsRefusedBeforeDecoding) {
-  EXPECT_EQ(decode_error(png_claiming(100000, 100000)), "img: image is 100000x100000 pixels, over the limit of 8192 pixels per side");
-  EXPECT_EQ(decode_error(png_claiming(8000, 8000)), "img: image is 8000x8000 = 64000000 pixels, over the limit of 16777216 pixels");
-  EXPECT_EQ(decode_error(png_claiming(1u << 31, 1)), "img: corrupt PNG (IHDR size 2147483648x1 is over the PNG maximum)");
+  EXPECT_EQ(decode_error(png_claiming(100000, 100000)),
+            "img: image is 100000x100000 pixels, over the limit of 8192 pixels per side");
+  EXPECT_EQ(decode_error(png_claiming(8000, 8000)),
+            "img: image is 8000x8000 = 64000000 pixels, over the limit of 16777216 pixels");
+  EXPECT_EQ(decode_error(png_claiming(1u << 31, 1)),
+            "img: corrupt PNG (IHDR size 2147483648x1 is over the PNG maximum)");
 
   // JPEG: the frame header's size is checked the same way.
   Bytes jpeg = stb_jpg(16, 16, 3, Bytes(16 * 16 * 3, 100), 90);
@@ -313,8 +327,9 @@ TEST(ImageDecode, ZlibBombIsRefused) {
   const Bytes compressed = zlib_compress(Bytes(4 << 20, 0));
   ASSERT_LT(compressed.size(), 64000u);
   const Bytes png = png_from_chunks({ihdr(64, 64, 8, 2, 0), png_chunk("IDAT", compressed)});
-  EXPECT_EQ(decode_error(png), "img: corrupt PNG or decompression bomb (its pixel data inflates to more than the "
-                               "12352 bytes a 64x64 image needs)");
+  EXPECT_EQ(decode_error(png),
+            "img: corrupt PNG or decompression bomb (its pixel data inflates to more than the "
+            "12352 bytes a 64x64 image needs)");
 }
 
 // ---- Bad input: every error names the input and says what is wrong -----------------------------------------
@@ -341,7 +356,8 @@ TEST(ImageDecode, BadInputGetsSpecificErrors) {
   // Broken PNG structure.
   const Bytes png = encode_png(noise_image(20, 10, 3));
   EXPECT_EQ(decode_error(Bytes(png.begin(), png.begin() + 8)), "img: truncated PNG (data ends before the IEND chunk)");
-  EXPECT_EQ(decode_error(Bytes(png.begin(), png.begin() + 12)), "img: truncated PNG (chunk header at byte 8 is cut off)");
+  EXPECT_EQ(decode_error(Bytes(png.begin(), png.begin() + 12)),
+            "img: truncated PNG (chunk header at byte 8 is cut off)");
   EXPECT_EQ(decode_error(Bytes(png.begin(), png.end() - 12)), "img: truncated PNG (data ends before the IEND chunk)");
   const std::string cut = decode_error(Bytes(png.begin(), png.begin() + png.size() / 2));
   EXPECT_EQ(cut.rfind("img: truncated PNG (chunk 'IDAT' at byte 33 needs ", 0), 0u) << cut;
@@ -351,9 +367,12 @@ TEST(ImageDecode, BadInputGetsSpecificErrors) {
   EXPECT_EQ(decode_error(png_from_chunks({})), "img: corrupt PNG (first chunk is 'IEND', not IHDR)");
   EXPECT_EQ(decode_error(png_from_chunks({png_chunk("CgBI", {0, 0, 0, 0}), ihdr(1, 1, 8, 2, 0)})),
             "img: unsupported PNG variant (Apple CgBI)");
-  EXPECT_EQ(decode_error(png_from_chunks({ihdr(1, 1, 8, 2, 0)})), "img: corrupt PNG (no IDAT chunk: the image has no pixel data)");
-  EXPECT_EQ(decode_error(png_from_chunks({ihdr(1, 1, 3, 2, 0)})), "img: corrupt PNG (IHDR bit depth 3 is not valid for colour type 2)");
-  EXPECT_EQ(decode_error(png_from_chunks({ihdr(1, 1, 8, 5, 0)})), "img: corrupt PNG (IHDR colour type 5 is not 0, 2, 3, 4 or 6)");
+  EXPECT_EQ(decode_error(png_from_chunks({ihdr(1, 1, 8, 2, 0)})),
+            "img: corrupt PNG (no IDAT chunk: the image has no pixel data)");
+  EXPECT_EQ(decode_error(png_from_chunks({ihdr(1, 1, 3, 2, 0)})),
+            "img: corrupt PNG (IHDR bit depth 3 is not valid for colour type 2)");
+  EXPECT_EQ(decode_error(png_from_chunks({ihdr(1, 1, 8, 5, 0)})),
+            "img: corrupt PNG (IHDR colour type 5 is not 0, 2, 3, 4 or 6)");
   EXPECT_EQ(decode_error(png_from_chunks({ihdr(4, 4, 8, 2, 0), png_chunk("IDAT", zlib_compress(Bytes(20, 0)))})),
             "img: truncated PNG pixel data (inflates to 20 bytes, a 4x4 image needs 52)");
   const std::string bad_zlib = decode_error(png_from_chunks({ihdr(4, 4, 8, 2, 0), png_chunk("IDAT", {1, 2, 3, 4})}));
@@ -363,13 +382,16 @@ TEST(ImageDecode, BadInputGetsSpecificErrors) {
   const Bytes noisy_jpeg = stb_jpg(16, 16, 3, noise_image(16, 16, 8).rgb, 90);
   EXPECT_EQ(decode_error(Bytes(noisy_jpeg.begin(), noisy_jpeg.end() - 10)),  // cut inside the entropy-coded data
             "img: truncated JPEG (data ends before the end-of-image marker)");
-  EXPECT_EQ(decode_error(Bytes(jpeg.begin(), jpeg.end() - 2)), "img: truncated JPEG (data ends before the end-of-image marker)");
-  EXPECT_EQ(decode_error({0xFF, 0xD8, 0xFF, 0xD9}), "img: corrupt JPEG (no frame header before the end-of-image marker)");
+  EXPECT_EQ(decode_error(Bytes(jpeg.begin(), jpeg.end() - 2)),
+            "img: truncated JPEG (data ends before the end-of-image marker)");
+  EXPECT_EQ(decode_error({0xFF, 0xD8, 0xFF, 0xD9}),
+            "img: corrupt JPEG (no frame header before the end-of-image marker)");
   const std::string cut_segment = decode_error(Bytes(jpeg.begin(), jpeg.begin() + 30));
   EXPECT_EQ(cut_segment.rfind("img: truncated JPEG (segment at byte ", 0), 0u) << cut_segment;
   // Thousands of tiny scans would each cost a pass over the image.
   Bytes many_scans(jpeg.begin(), jpeg.end() - 2);
-  for (int i = 0; i < 600; ++i) many_scans.insert(many_scans.end(), {0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00, 0x00});
+  for (int i = 0; i < 600; ++i)
+    many_scans.insert(many_scans.end(), {0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00, 0x00});
   many_scans.insert(many_scans.end(), {0xFF, 0xD9});
   EXPECT_EQ(decode_error(many_scans), "img: JPEG has more than 500 scans (refused as a decoding-time bomb)");
 }
@@ -383,7 +405,8 @@ TEST(ImageDecode, JpegTablesAreChecked) {
 
   Bytes many_codes = jpeg;
   std::fill_n(&many_codes[dht + 5], 16, 20);  // 16 code lengths x 20 codes
-  EXPECT_EQ(decode_error(many_codes), "img: corrupt JPEG (Huffman table at byte " + at_dht + " defines 320 codes, more than 256)");
+  EXPECT_EQ(decode_error(many_codes),
+            "img: corrupt JPEG (Huffman table at byte " + at_dht + " defines 320 codes, more than 256)");
 
   Bytes bad_class = jpeg;
   bad_class[dht + 4] = 0x24;
@@ -454,7 +477,8 @@ TEST_F(ImageFile, ErrorsNameThePath) {
   std::ofstream(big, std::ios::binary) << std::string(1000, 'x');
   ImageLimits limits;
   limits.max_file_bytes = 100;
-  EXPECT_EQ(error_of([&] { load_image(big, limits); }), big + ": file is 1000 bytes, over the image limit of 100 bytes");
+  EXPECT_EQ(error_of([&] { load_image(big, limits); }),
+            big + ": file is 1000 bytes, over the image limit of 100 bytes");
   EXPECT_EQ(error_of([&] { load_image(big); }), big + ": unsupported image format (expected PNG or JPEG)");
 
   const std::string empty = path("empty.png");
@@ -469,7 +493,8 @@ TEST_F(ImageFile, ErrorsNameThePath) {
   EXPECT_EQ(error_of([&] { save_png(make_image(1, 1), nowhere); }).rfind(nowhere + ": cannot write", 0), 0u);
   Image broken = make_image(2, 2);
   broken.rgb.pop_back();
-  EXPECT_EQ(error_of([&] { save_png(broken, nowhere); }), nowhere + ": encode_png: invalid image (2x2 with 11 bytes of pixels)");
+  EXPECT_EQ(error_of([&] { save_png(broken, nowhere); }),
+            nowhere + ": encode_png: invalid image (2x2 with 11 bytes of pixels)");
 }
 
 // ---- Pixel operations -----------------------------------------------------------------------------------
@@ -477,14 +502,17 @@ TEST_F(ImageFile, ErrorsNameThePath) {
 TEST(ImageMake, FillsAndChecksSize) {
   const Image image = make_image(3, 2, 10, 20, 30);
   ASSERT_EQ(image.rgb.size(), 18u);
-  for (int i = 0; i < 6; ++i) EXPECT_EQ((std::vector<int>{image.rgb[i * 3], image.rgb[i * 3 + 1], image.rgb[i * 3 + 2]}), (std::vector<int>{10, 20, 30}));
+  for (int i = 0; i < 6; ++i)
+    EXPECT_EQ((std::vector<int>{image.rgb[i * 3], image.rgb[i * 3 + 1], image.rgb[i * 3 + 2]}),
+              (std::vector<int>{10, 20, 30}));
   EXPECT_EQ(error_of([] { make_image(0, 5); }), "make_image: size 0x5 is not at least 1x1");
 }
 
 // An image with one row (height 1) of grey values.
 Image grey_row(const std::vector<int>& values) {
   Image image = make_image(static_cast<int>(values.size()), 1);
-  for (size_t i = 0; i < values.size(); ++i) std::fill_n(image.pixel(static_cast<int>(i), 0), 3, static_cast<uint8_t>(values[i]));
+  for (size_t i = 0; i < values.size(); ++i)
+    std::fill_n(image.pixel(static_cast<int>(i), 0), 3, static_cast<uint8_t>(values[i]));
   return image;
 }
 
@@ -538,7 +566,8 @@ TEST(ImageResize, SameSizeIsIdentityAndBadSizesThrow) {
   EXPECT_EQ(error_of([&] { resize_image(image, 0, 7); }), "resize_image: target size 0x7 is not at least 1x1");
   Image broken = image;
   broken.width = 14;
-  EXPECT_EQ(error_of([&] { resize_image(broken, 2, 2); }), "resize_image: invalid image (14x7 with 273 bytes of pixels)");
+  EXPECT_EQ(error_of([&] { resize_image(broken, 2, 2); }),
+            "resize_image: invalid image (14x7 with 273 bytes of pixels)");
 }
 
 TEST(ImageCrop, CopiesTheBoxAndClamps) {
@@ -553,8 +582,10 @@ TEST(ImageCrop, CopiesTheBoxAndClamps) {
   EXPECT_EQ(clamped.width, 10);
   EXPECT_EQ(clamped.height, 3);
   EXPECT_EQ(clamped.rgb, Bytes(image.rgb.begin(), image.rgb.begin() + 10 * 3 * 3));
-  EXPECT_EQ(error_of([&] { crop_image(image, 3, 0, 3, 6); }), "crop_image: box [3, 3) x [0, 6) is empty inside the 10x6 image");
-  EXPECT_EQ(error_of([&] { crop_image(image, 20, 0, 30, 6); }), "crop_image: box [20, 30) x [0, 6) is empty inside the 10x6 image");
+  EXPECT_EQ(error_of([&] { crop_image(image, 3, 0, 3, 6); }),
+            "crop_image: box [3, 3) x [0, 6) is empty inside the 10x6 image");
+  EXPECT_EQ(error_of([&] { crop_image(image, 20, 0, 30, 6); }),
+            "crop_image: box [20, 30) x [0, 6) is empty inside the 10x6 image");
 }
 
 // ---- Fuzzing: mutated files either decode to a valid image or fail with a MuseError naming the input --------
@@ -572,7 +603,8 @@ void mutate_bytes(Rng& rng, Bytes& bytes) {
   const auto at = [&](size_t i) { return bytes.begin() + static_cast<std::ptrdiff_t>(i); };
   switch (rng.uniform_int(0, 5)) {
     case 0:
-      for (int64_t i = rng.uniform_int(1, 8); i > 0; --i) bytes[position()] ^= static_cast<uint8_t>(rng.uniform_int(1, 255));
+      for (int64_t i = rng.uniform_int(1, 8); i > 0; --i)
+        bytes[position()] ^= static_cast<uint8_t>(rng.uniform_int(1, 255));
       break;
     case 1:
       bytes.resize(position());
@@ -722,7 +754,8 @@ TEST(ImageFuzz, MutatedPngsDecodeOrFailCleanly) {
       stb_png(9, 7, 2, grey_alpha),
       png_from_chunks({ihdr(13, 9, 8, 2, 1), png_chunk("IDAT", zlib_compress(scanlines(13, 9, 3, 8, true, rgb)))}),
       png_from_chunks({ihdr(5, 4, 16, 6, 0), png_chunk("IDAT", zlib_compress(scanlines(5, 4, 4, 16, false, rgba16)))}),
-      png_from_chunks({ihdr(10, 6, 2, 3, 0), png_chunk("PLTE", {255, 0, 0, 0, 255, 0, 0, 0, 255}), png_chunk("tRNS", {128}),
+      png_from_chunks({ihdr(10, 6, 2, 3, 0), png_chunk("PLTE", {255, 0, 0, 0, 255, 0, 0, 0, 255}),
+                       png_chunk("tRNS", {128}),
                        png_chunk("IDAT", zlib_compress(scanlines(10, 6, 1, 2, false, index)))}),
   };
   for (const auto& seed : seeds) ASSERT_NO_THROW(decode(seed));

@@ -1,12 +1,12 @@
 #include "data/patches.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
 #include <utility>
-
-#include <gtest/gtest.h>
 
 #include "util/error.h"
 #include "util/rng.h"
@@ -56,8 +56,8 @@ void expect_valid_view(int width, int height, int patch, int max_patches) {
 }
 
 TEST(PatchView, FitsTheBudgetAndIsMaximal) {
-  for (auto [width, height] : {std::pair{1, 1}, {1, 10000}, {10000, 1}, {8192, 8192}, {8192, 1}, {65, 64}, {64, 64},
-                               {3000, 2000}, {7, 100}}) {
+  for (auto [width, height] :
+       {std::pair{1, 1}, {1, 10000}, {10000, 1}, {8192, 8192}, {8192, 1}, {65, 64}, {64, 64}, {3000, 2000}, {7, 100}}) {
     for (auto [patch, max_patches] : {std::pair{8, 64}, {1, 1}, {14, 256}, {16, 1}, {32, 7}, {1, 10000}}) {
       expect_valid_view(width, height, patch, max_patches);
     }
@@ -168,7 +168,8 @@ TEST(Patchify, SixtyFourSquareIsAnEightByEightGridWithoutDownscaling) {
   for (int y = 0; y < 64; ++y)
     for (int x = 0; x < 64; ++x)
       for (int c = 0; c < 3; ++c)
-        ASSERT_EQ(grid.patch(y / 8, x / 8)[((y % 8) * 8 + x % 8) * 3 + c], value_of(image.pixel(x, y)[c])) << x << "," << y;
+        ASSERT_EQ(grid.patch(y / 8, x / 8)[((y % 8) * 8 + x % 8) * 3 + c], value_of(image.pixel(x, y)[c]))
+            << x << "," << y;
 }
 
 TEST(Patchify, LargeImagesAreDownscaledToTheView) {
