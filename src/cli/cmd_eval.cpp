@@ -1,17 +1,41 @@
-// muse eval: held-out task accuracy of a model directory.
+// muse eval: held-out task accuracy of a model directory, swept over tasks, difficulties, thinking budgets and
+// prompt styles; Markdown on stdout, and optionally JSON and an SVG chart of accuracy against the budget.
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
-#include <sstream>
+
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "engine/generator.h"
+#include "data/jsonl.h"
+#include "eval/chat_eval.h"
+#include "eval/eval_report.h"
 #include "eval/task_eval.h"
 #include "model/weights.h"
 #include "runtime/runtime.h"
+#include "util/atomic_file.h"
+#include "util/error.h"
 
 namespace muse::cli {
 
+namespace fs = std::filesystem;
+
 std::string default_model_dir();
+
+namespace {
+
+// A file we will write at the end: fail now, not after the whole sweep, if its folder is missing.
+void check_output_file(const std::string& flag, const std::string& path) {
+  if (path.empty()) return;
+  const auto parent = fs::path(path).parent_path();
+  if (!parent.empty() && !fs::is_directory(parent))
+    throw file_error(path, "cannot write " + flag + " output: folder " + parent.string() + " does not exist");
+  if (fs::is_directory(path)) throw file_error(path, "is a folder; " + flag + " wants a file name");
+}
+
+}  // namespace
 
 void add_eval_command(CLI::App& app) {
   struct EvalOpts {
@@ -21,44 +45,174 @@ void add_eval_command(CLI::App& app) {
     uint64_t seed = 7;
     int max_tokens = 200;
     bool blind_baseline = false;
+    std::string mode = "standard";
+    std::string budgets = "-1";
+    int min_thinking_tokens = 0;
+    std::string style = "plain";
+    std::string json_path, plot_path, out_dir;
+    std::vector<std::string> chat_files;
     RuntimeOptions runtime;
   };
   auto o = std::make_shared<EvalOpts>();
-  auto* cmd = app.add_subcommand("eval", "Held-out accuracy per task and difficulty (greedy)");
+  auto* cmd = app.add_subcommand(
+      "eval", "Held-out accuracy per task, difficulty, thinking budget and prompt style (greedy, fixed seeds)");
   cmd->add_option("--model", o->model_dir, "model directory (default: models/default)");
   cmd->add_option("--tasks", o->tasks, "comma-separated task names")->capture_default_str();
   cmd->add_option("--difficulty", o->difficulties, "difficulties (comma-separated)")->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("-n,--problems", o->problems, "problems per task and difficulty")->capture_default_str()
+  cmd->add_option("-n,--problems", o->problems, "problems per task, difficulty and budget")->capture_default_str()
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--seed", o->seed)->capture_default_str();
-  cmd->add_option("--max-tokens", o->max_tokens)->capture_default_str()->check(CLI::Range(1, 100000));
+  cmd->add_option("--max-tokens", o->max_tokens, "most tokens generated per problem (thinking and answer)")
+      ->capture_default_str()->check(CLI::Range(1, 100000));
+  cmd->add_option("--mode", o->mode, "reasoning mode (only standard for now)")->capture_default_str();
+  cmd->add_option("--budgets", o->budgets,
+                  "thinking budgets to sweep, comma-separated token counts; 0 = answer without reasoning, "
+                  "-1 or none = no limit")
+      ->capture_default_str();
+  cmd->add_option("--min-thinking-tokens", o->min_thinking_tokens,
+                  "suppress the end of thinking (and of the reply) before this many thinking tokens")
+      ->capture_default_str()->check(CLI::Range(0, 100000));
+  cmd->add_option("--style", o->style,
+                  "prompt style: plain (the problem alone) or chat (a system prompt and 1-2 earlier solved "
+                  "problems first); plain,chat runs both")
+      ->capture_default_str();
   cmd->add_flag("--blind-baseline", o->blind_baseline,
                 "also run image tasks with every image blanked (what the model scores without seeing)");
+  cmd->add_option("--json", o->json_path, "also write every result as JSON to this file");
+  cmd->add_option("--plot", o->plot_path, "also write an SVG chart of accuracy against thinking budget");
+  cmd->add_option("--out", o->out_dir, "write eval.md, eval.json and eval.svg into this folder");
+  cmd->add_option("--chat", o->chat_files,
+                  "score the held-out conversations of these JSONL chat files instead of tasks (exact match "
+                  "of the final assistant message)")
+      ->check(CLI::ExistingFile);
   add_runtime_options(*cmd, o->runtime);
   cmd->callback([o] {
+    // Everything that can be wrong with the request fails here, before the model loads.
+    check_eval_mode(o->mode);
+    const auto budgets = parse_budgets(o->budgets);
+    const auto styles = parse_prompt_styles(o->style);
+    const auto task_list = parse_task_list(o->tasks);
+    for (int b : budgets)
+      if (b >= 0 && o->min_thinking_tokens > b)
+        throw MuseError("--min-thinking-tokens " + std::to_string(o->min_thinking_tokens) +
+                        " exceeds the thinking budget " + std::to_string(b));
+    check_output_file("--json", o->json_path);
+    check_output_file("--plot", o->plot_path);
+    if (!o->out_dir.empty()) {
+      std::error_code ec;
+      fs::create_directories(o->out_dir, ec);
+      if (ec || !fs::is_directory(o->out_dir)) throw file_error(o->out_dir, "cannot create the --out folder");
+    }
+
     apply_runtime_options(o->runtime);
     const auto device = parse_device(o->runtime.device);
-    auto loaded = load_model_dir(o->model_dir.empty() ? default_model_dir() : o->model_dir, device);
+    const std::string model_dir = o->model_dir.empty() ? default_model_dir() : o->model_dir;
+    // Chat files are read (and their lines checked) before the model loads, too.
+    std::vector<std::pair<std::string, std::vector<ChatConversation>>> chat_sets;
+    for (const auto& f : o->chat_files) chat_sets.emplace_back(f, load_chat_jsonl(f));
+    auto loaded = load_model_dir(model_dir, device);
     Generator generator(loaded.model, device);
-    std::vector<TaskEvalResult> results;
-    std::stringstream names(o->tasks);
-    std::string name;
-    while (std::getline(names, name, ',')) {
-      const auto task = make_task(name);
-      for (int d : o->difficulties) {
-        if (d < task->min_difficulty() || d > task->max_difficulty()) {
-          std::fprintf(stderr, "skipping %s difficulty %d (range %d-%d)\n", name.c_str(), d, task->min_difficulty(),
-                       task->max_difficulty());
-          continue;
-        }
-        results.push_back(evaluate_task(generator, loaded.tokenizer, *task, d, o->problems, o->seed, o->max_tokens));
-        if (o->blind_baseline && task_has_images(*task, d))
-          results.push_back(
-              evaluate_task(generator, loaded.tokenizer, *task, d, o->problems, o->seed, o->max_tokens, true));
+
+    if (!chat_sets.empty()) {
+      std::vector<ChatEvalResult> chat_results;
+      for (const auto& [file, conversations] : chat_sets) {
+        chat_results.push_back(evaluate_chat(generator, loaded.tokenizer, conversations,
+                                             fs::path(file).filename().string(), o->max_tokens));
+        if (chat_results.back().conversations == 0)
+          throw file_error(file, "has no held-out conversations to score (about 10% of conversations are held "
+                                 "out, by a hash of their text; add more)");
       }
+      const std::string markdown = chat_eval_markdown(chat_results);
+      std::printf("%s", markdown.c_str());
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& r : chat_results)
+        j.push_back({{"file", r.name}, {"conversations", r.conversations}, {"accuracy", r.accuracy},
+                     {"mean_thinking_tokens", r.mean_thinking_tokens}, {"seconds", r.seconds},
+                     {"examples", r.examples}});
+      const std::string json = nlohmann::json{{"model", model_dir}, {"chat", j}}.dump(2) + "\n";
+      if (!o->json_path.empty()) write_file_atomic(o->json_path, json);
+      if (!o->out_dir.empty()) {
+        write_file_atomic((fs::path(o->out_dir) / "chat_eval.md").string(), markdown);
+        write_file_atomic((fs::path(o->out_dir) / "chat_eval.json").string(), json);
+      }
+      return;
     }
-    std::printf("%s", eval_table_markdown(results).c_str());
+
+    // The cells, in report order: style, task, difficulty, then budget (and its image-blind twin).
+    struct Cell {
+      const Task* task;
+      int difficulty;
+      PromptStyle style;
+      int budget;
+      bool blind;
+    };
+    std::vector<std::unique_ptr<Task>> tasks;
+    std::vector<Cell> cells;
+    for (const auto& name : task_list) tasks.push_back(make_task(name));
+    for (auto style : styles)
+      for (const auto& task : tasks)
+        for (int d : o->difficulties) {
+          if (d < task->min_difficulty() || d > task->max_difficulty()) {
+            if (style == styles.front())
+              std::fprintf(stderr, "skipping %s difficulty %d (range %d-%d)\n", task->name().c_str(), d,
+                           task->min_difficulty(), task->max_difficulty());
+            continue;
+          }
+          const bool images = task_has_images(*task, d);
+          if (images && !loaded.config.sees_images()) {
+            if (style == styles.front())
+              std::fprintf(stderr, "skipping %s difficulty %d: its prompts show images and this model reads none\n",
+                           task->name().c_str(), d);
+            continue;
+          }
+          for (int b : budgets) {
+            cells.push_back({task.get(), d, style, b, false});
+            if (o->blind_baseline && images) cells.push_back({task.get(), d, style, b, true});
+          }
+        }
+    if (cells.empty()) throw MuseError("nothing to evaluate: every task and difficulty asked for was skipped");
+
+    const bool progress = isatty(STDERR_FILENO);
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<TaskEvalResult> results;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      const auto& c = cells[i];
+      EvalParams params;
+      params.problems = o->problems;
+      params.seed = o->seed;
+      params.max_tokens = o->max_tokens;
+      params.blank_images = c.blind;
+      params.max_thinking_tokens = c.budget;
+      params.min_thinking_tokens = o->min_thinking_tokens;
+      params.style = c.style;
+      if (progress)
+        std::fprintf(stderr, "[%zu/%zu] %s@%d %s budget %s%s ...\n", i + 1, cells.size(), c.task->name().c_str(),
+                     c.difficulty, prompt_style_name(c.style), budget_label(c.budget).c_str(),
+                     c.blind ? " (blank images)" : "");
+      results.push_back(evaluate_task(generator, loaded.tokenizer, *c.task, c.difficulty, params));
+    }
+
+    EvalReportInfo info;
+    info.model = model_dir;
+    info.mode = o->mode;
+    info.seed = o->seed;
+    info.problems = o->problems;
+    info.max_tokens = o->max_tokens;
+    info.min_thinking_tokens = o->min_thinking_tokens;
+    info.budgets = budgets;
+    info.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const std::string markdown = sweep_markdown(info, results);
+    std::printf("%s", markdown.c_str());
+    const std::string json = sweep_json(info, results).dump(2) + "\n";
+    const std::string svg = sweep_svg(info, results);
+    if (!o->json_path.empty()) write_file_atomic(o->json_path, json);
+    if (!o->plot_path.empty()) write_file_atomic(o->plot_path, svg);
+    if (!o->out_dir.empty()) {
+      write_file_atomic((fs::path(o->out_dir) / "eval.md").string(), markdown);
+      write_file_atomic((fs::path(o->out_dir) / "eval.json").string(), json);
+      write_file_atomic((fs::path(o->out_dir) / "eval.svg").string(), svg);
+    }
   });
 }
 

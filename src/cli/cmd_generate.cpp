@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "engine/engine.h"
 #include "engine/generator.h"
 #include "data/image.h"
 #include "data/table.h"
@@ -40,6 +41,8 @@ struct GenerateOptions {
   std::vector<std::string> images;  // attached to the prompt (chat: to every message), in this order
   std::vector<std::string> tables;
   std::string reasoning_effort;  // low | medium | high -> max thinking tokens (unless given explicitly)
+  int samples = 1;               // generate: > 1 runs on the engine, the prompt prefilled once and forked
+  int64_t kv_mem_mib = 256;      // the engine's KV pool
   SamplingParams sampling;
   RuntimeOptions runtime;
 };
@@ -134,6 +137,36 @@ class ReplyPrinter {
   bool thinking_opened_ = false, answer_opened_ = false;
 };
 
+// -n samples of one prompt on the engine: the prompt is prefilled once and its KV blocks are shared by all
+// samples (fork); each sample has its own seed (the engine derives it from --seed). Printed in order.
+void sample_many(const LoadedModel& loaded, const TokenSequence& prompt, const GenerateOptions& o) {
+  const auto device = parse_device(o.runtime.device);
+  EngineOptions options;
+  options.kv_mem = o.kv_mem_mib << 20;
+  options.fused_cpu_decode = device.is_cpu();  // same math as the libtorch forward, without per-op dispatch
+  Engine engine(loaded.model, device, options);
+  RequestParams params;
+  params.sampling = o.sampling;
+  const SeqId first = engine.add(Prompt::of(prompt), params);
+  std::vector<SeqId> ids{first};
+  for (SeqId id : engine.fork(first, o.samples - 1)) ids.push_back(id);
+  engine.run_until_idle();
+  const auto& tok = loaded.tokenizer;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const auto result = engine.take(ids[i]);
+    if (!result) throw MuseError("sample " + std::to_string(i + 1) + " did not finish");
+    if (result->finish_reason == "error") throw MuseError("sample " + std::to_string(i + 1) + ": " + result->error);
+    const auto reply = parse_reply(tok, result->tokens);
+    std::cout << "--- sample " << (i + 1) << " (" << result->finish_reason << ")\n";
+    if (!o.answer_only) std::cout << "thinking: " << reply.thinking << "\n";
+    std::cout << reply.answer << "\n";
+  }
+  const auto stats = engine.stats();
+  std::fprintf(stderr, "[engine] %d samples: %zu prompt tokens prefilled %lld time(s) in all, peak KV %.2f MiB, %.1f s\n",
+               o.samples, prompt.size(), static_cast<long long>(stats.prefill_tokens / std::max<size_t>(1, prompt.size())),
+               static_cast<double>(stats.kv_peak_bytes) / (1 << 20), stats.step_seconds);
+}
+
 }  // namespace
 
 void add_generate_commands(CLI::App& app) {
@@ -143,7 +176,17 @@ void add_generate_commands(CLI::App& app) {
   gen->add_flag("--raw", gen_opts->raw, "continue the raw text instead of answering it as a chat message");
   gen->add_flag("--answer-only", gen_opts->answer_only, "print only the final answer");
   add_sampling_options(*gen, *gen_opts);
+  gen->add_option("-n,--samples", gen_opts->samples,
+                  "answers to sample (> 1: one engine run, the prompt prefilled once and shared by every sample)")
+      ->capture_default_str()->check(CLI::Range(1, 4096));
+  gen->add_option("--kv-mem", gen_opts->kv_mem_mib,
+                  "MiB of KV cache for the engine (-n > 1); requests that can never fit are refused")
+      ->capture_default_str()->check(CLI::Range(1, 1 << 20));
   gen->callback([o = gen_opts] {
+    if (o->samples > 1 && o->raw) throw MuseError("-n > 1 answers a chat prompt; it cannot be combined with --raw");
+    if (o->samples > 1 && o->sampling.temperature <= 0)
+      throw MuseError("-n " + std::to_string(o->samples) +
+                      " with --temperature 0 would give the same greedy answer every time; pass --temperature > 0");
     auto loaded = load(*o);
     Generator generator(loaded.model, parse_device(o->runtime.device));
     const auto& tok = loaded.tokenizer;
@@ -165,6 +208,10 @@ void add_generate_commands(CLI::App& app) {
     if (static_cast<int64_t>(prompt.size()) >= loaded.config.max_seq_len)
       throw MuseError("the prompt is " + std::to_string(prompt.size()) + " tokens; this model's context is " +
                       std::to_string(loaded.config.max_seq_len));
+    if (o->samples > 1) {
+      sample_many(loaded, prompt, *o);
+      return;
+    }
     generator.generate(prompt, o->sampling, [&](int token) { return printer.on_token(token); });
     printer.finish();
   });

@@ -128,6 +128,9 @@ void add_train_commands(CLI::App& app) {
       ->check(CLI::ExistingFile);
   sft->add_option("--chat-share", so->stage.chat_share, "share of task examples dressed as multi-turn chats")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  sft->add_option("--budget-cut-share", so->stage.budget_cut_share,
+                  "share of task examples whose reasoning is cut short before the answer (thinking budgets)")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   sft->add_option("--steps", so->stage.steps)->capture_default_str()->check(CLI::Range(1, 100000000));
   sft->add_option("--lr-scale", so->stage.lr_scale, "peak learning rate as a multiple of the pretraining default")
       ->capture_default_str();

@@ -124,18 +124,44 @@ GenerationResult Generator::generate(const TokenSequence& prompt, const Sampling
   return result;
 }
 
+void ThinkingBudget::validate() const {
+  SamplingParams p;  // one set of rules for both decoders
+  p.think_end_token = think_end_token;
+  p.max_thinking_tokens = max_thinking_tokens;
+  p.min_thinking_tokens = min_thinking_tokens;
+  p.validate();
+}
+
 std::vector<GenerationResult> Generator::generate_greedy_batch(const std::vector<TokenSequence>& prompts,
                                                                int max_tokens, const std::vector<int>& stop_tokens,
                                                                int max_batch) {
+  return generate_greedy_batch(prompts, max_tokens, stop_tokens, ThinkingBudget{}, max_batch);
+}
+
+std::vector<GenerationResult> Generator::generate_greedy_batch(const std::vector<TokenSequence>& prompts,
+                                                               int max_tokens, const std::vector<int>& stop_tokens,
+                                                               const ThinkingBudget& budget, int max_batch) {
+  budget.validate();
+  if (max_tokens < 0) throw MuseError("max_tokens must be >= 0, got " + std::to_string(max_tokens));
+  if (max_batch < 1) throw MuseError("max_batch must be >= 1, got " + std::to_string(max_batch));
+  const int64_t vocab_size = model_->config().vocab_size;
+  for (int id : stop_tokens)
+    if (id < 0 || id >= vocab_size) throw MuseError("stop token " + std::to_string(id) + " is outside the vocabulary");
+  if (budget.think_end_token >= vocab_size)
+    throw MuseError("think_end_token " + std::to_string(budget.think_end_token) + " is outside the vocabulary");
+  const bool budgeted = budget.think_end_token >= 0;
+  const int think_end = budget.think_end_token;
   std::vector<GenerationResult> results(prompts.size());
   // Prompts of equal length whose continuations start at the same t share one batch with no padding.
   std::map<std::pair<size_t, int32_t>, std::vector<size_t>> by_length;
   for (size_t i = 0; i < prompts.size(); ++i) by_length[{prompts[i].size(), prompts[i].next_t()}].push_back(i);
   torch::NoGradGuard no_grad;
   const int64_t max_len = model_->config().max_seq_len;
+  const float minus_infinity = -std::numeric_limits<float>::infinity();
 
   for (const auto& [shape, all_indices] : by_length) {
     const size_t length = shape.first;
+    if (length == 0) throw MuseError("generate: empty prompt");
     if (static_cast<int64_t>(length) >= max_len)
       throw MuseError("prompt is " + std::to_string(length) + " tokens; this model's context is " +
                       std::to_string(max_len));
@@ -149,23 +175,50 @@ std::vector<GenerationResult> Generator::generate_greedy_batch(const std::vector
         rows.push_back(&prompts[idx]);
         flat.insert(flat.end(), prompts[idx].tokens.begin(), prompts[idx].tokens.end());
       }
-      const int64_t steps = std::min<int64_t>(max_tokens, max_len - T);
-      auto cache = KVCache::allocate(model_->config(), B, T + steps, device_);
+      // As in generate(): the cache holds the prompt and up to max_tokens more, within the context; when the
+      // context runs out first, the token predicted at its last position is still emitted ("context").
+      const int64_t steps = std::min<int64_t>(max_tokens, max_len - T + 1);
+      auto start = std::chrono::steady_clock::now();
+      auto cache = KVCache::allocate(model_->config(), B, std::min<int64_t>(max_len, T + max_tokens), device_);
       auto logits = model_->forward({torch::tensor(flat, torch::kInt64).view({B, T}).to(device_),
                                      positions_tensor(rows), {}, patches_tensor(rows)},
                                     &cache)
                         .select(1, T - 1);
-      std::vector<bool> done(indices.size(), false);
+      const double prefill_seconds = seconds_since(start);
+      start = std::chrono::steady_clock::now();
+      std::vector<bool> done(indices.size(), false), thinking(indices.size(), budgeted);
       size_t remaining = indices.size();
       int32_t t = prompts[indices[0]].next_t();
       for (int64_t step = 0; step < steps && remaining > 0; ++step) {
-        auto next = logits.argmax(-1).to(torch::kCPU);
-        const auto* ids = next.data_ptr<int64_t>();
+        // Below the minimum, the end of thinking and the stop tokens are out of reach (budget forcing).
+        std::vector<int64_t> suppressed_rows;
+        for (size_t r = 0; r < indices.size(); ++r)
+          if (!done[r] && thinking[r] && results[indices[r]].thinking_tokens < budget.min_thinking_tokens)
+            suppressed_rows.push_back(static_cast<int64_t>(r));
+        if (!suppressed_rows.empty()) {
+          std::vector<int64_t> banned(stop_tokens.begin(), stop_tokens.end());
+          banned.push_back(think_end);
+          auto row_index = torch::tensor(suppressed_rows, torch::kInt64).to(device_);
+          auto column_index = torch::tensor(banned, torch::kInt64).to(device_);
+          logits = logits.clone();
+          logits.index_put_({row_index.unsqueeze(1), column_index.unsqueeze(0)}, minus_infinity);
+        }
+        auto next = logits.argmax(-1).to(torch::kCPU).contiguous();
+        auto* ids = next.data_ptr<int64_t>();
         for (size_t r = 0; r < indices.size(); ++r) {
           if (done[r]) continue;
           auto& res = results[indices[r]];
-          res.tokens.push_back(static_cast<int>(ids[r]));
-          if (is_stop(static_cast<int>(ids[r]), stop_tokens)) {
+          const bool force_end =
+              thinking[r] && budget.max_thinking_tokens >= 0 && res.thinking_tokens >= budget.max_thinking_tokens;
+          if (force_end) ids[r] = think_end;  // budget spent: close the thinking span, the answer follows
+          const int token = static_cast<int>(ids[r]);
+          res.tokens.push_back(token);
+          res.forced.push_back(force_end);
+          if (thinking[r]) {
+            if (token == think_end) thinking[r] = false;
+            else ++res.thinking_tokens;
+          }
+          if (is_stop(token, stop_tokens)) {
             res.finish_reason = "stop";
             done[r] = true;
             --remaining;
@@ -175,8 +228,14 @@ std::vector<GenerationResult> Generator::generate_greedy_batch(const std::vector
         auto positions = text_positions(t++, 1, device_).expand({B, 1, 3});
         logits = model_->forward({next.view({B, 1}).to(device_), positions}, &cache).select(1, 0);
       }
-      for (size_t r = 0; r < indices.size(); ++r)
-        if (!done[r]) results[indices[r]].finish_reason = "length";
+      const double decode_seconds = seconds_since(start);
+      for (size_t r = 0; r < indices.size(); ++r) {
+        auto& res = results[indices[r]];
+        if (!done[r]) res.finish_reason = steps < max_tokens ? "context" : "length";
+        // Each row reports the time of the batch it was decoded in.
+        res.prefill_seconds = prefill_seconds;
+        res.decode_seconds = decode_seconds;
+      }
     }
   }
   return results;

@@ -21,6 +21,17 @@ struct GenerationResult {
   double decode_seconds = 0.0;
 };
 
+// The thinking budget of batched greedy decoding: the same rules as SamplingParams' think_end_token /
+// max_thinking_tokens / min_thinking_tokens in Generator::generate (generation starts inside <|think|>; at
+// max_thinking_tokens the end-of-thinking token is forced and marked as forced; below min_thinking_tokens it and
+// the stop tokens are suppressed). think_end_token = -1: no budget.
+struct ThinkingBudget {
+  int think_end_token = -1;
+  int max_thinking_tokens = -1;  // -1 = no limit; 0 = the thinking span is closed at once
+  int min_thinking_tokens = 0;
+  void validate() const;         // MuseError naming the field
+};
+
 // Called with each generated token; return false to stop early.
 using TokenCallback = std::function<bool(int token)>;
 
@@ -30,9 +41,13 @@ class Generator {
   const ModelConfig& model_config() const { return model_->config(); }
   GenerationResult generate(const TokenSequence& prompt, const SamplingParams& params,
                             const TokenCallback& on_token = {});
-  // Greedy decoding of many prompts, batched by equal prompt length. Results in input order.
+  // Greedy decoding of many prompts, batched by equal prompt length. Results in input order. Each row gives
+  // exactly what generate() gives with temperature 0 and the same max_tokens, stop tokens and thinking budget.
   std::vector<GenerationResult> generate_greedy_batch(const std::vector<TokenSequence>& prompts, int max_tokens,
                                                       const std::vector<int>& stop_tokens, int max_batch = 64);
+  std::vector<GenerationResult> generate_greedy_batch(const std::vector<TokenSequence>& prompts, int max_tokens,
+                                                      const std::vector<int>& stop_tokens,
+                                                      const ThinkingBudget& budget, int max_batch = 64);
 
  private:
   torch::Tensor positions_tensor(const std::vector<const TokenSequence*>& rows) const;

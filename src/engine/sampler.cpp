@@ -14,6 +14,7 @@ void SamplingParams::validate() const {
     throw MuseError("temperature must be in [0, 100], got " + std::to_string(temperature));
   if (top_k < 0) throw MuseError("top_k must be >= 0, got " + std::to_string(top_k));
   if (!(top_p > 0.0 && top_p <= 1.0)) throw MuseError("top_p must be in (0, 1], got " + std::to_string(top_p));
+  if (!(min_p >= 0.0 && min_p <= 1.0)) throw MuseError("min_p must be in [0, 1], got " + std::to_string(min_p));
   if (max_tokens < 0) throw MuseError("max_tokens must be >= 0, got " + std::to_string(max_tokens));
   if (max_thinking_tokens < -1)
     throw MuseError("max_thinking_tokens must be >= 0 (or -1 for no limit), got " + std::to_string(max_thinking_tokens));
@@ -34,41 +35,74 @@ int thinking_budget_for_effort(const std::string& effort) {
 int sample_token(const float* logits, int vocab, const SamplingParams& params, Rng& rng) {
   if (params.temperature == 0.0) return static_cast<int>(std::max_element(logits, logits + vocab) - logits);
 
-  // Candidates sorted by logit (descending), truncated by top-k.
-  std::vector<int> order(static_cast<size_t>(vocab));
-  std::iota(order.begin(), order.end(), 0);
-  const int k = params.top_k > 0 ? std::min(params.top_k, vocab) : vocab;
-  std::partial_sort(order.begin(), order.begin() + k, order.end(),
-                    [&](int a, int b) { return logits[a] > logits[b]; });
-  order.resize(static_cast<size_t>(k));
-
-  std::vector<double> probs(order.size());
-  const double max_logit = logits[order[0]];
-  double total = 0.0;
-  for (size_t i = 0; i < order.size(); ++i) {
-    probs[i] = std::exp((logits[order[i]] - max_logit) / params.temperature);
-    total += probs[i];
+  // Candidates by logit, descending, truncated by top-k. Only as long a prefix as the nucleus and the draw
+  // need is ever sorted: a peaked distribution sorts a few dozen tokens, not the whole vocabulary.
+  struct Candidate {
+    float logit;
+    int id;
+    double prob;  // unnormalised: exp((logit - max) / temperature)
+  };
+  const auto descending = [](const Candidate& a, const Candidate& b) { return a.logit > b.logit; };
+  std::vector<Candidate> c(static_cast<size_t>(vocab));
+  for (int i = 0; i < vocab; ++i) c[static_cast<size_t>(i)] = {logits[i], i, 0.0};
+  const size_t k = params.top_k > 0 ? std::min<size_t>(static_cast<size_t>(params.top_k), c.size()) : c.size();
+  if (k < c.size()) {
+    std::nth_element(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(k), c.end(), descending);
+    c.resize(k);
   }
+  const double max_logit =
+      std::max_element(c.begin(), c.end(), [](const Candidate& a, const Candidate& b) { return a.logit < b.logit; })
+          ->logit;
+  double total = 0.0;
+  size_t positive = 0, above_min_p = 0;
+  for (auto& x : c) {
+    x.prob = std::exp((x.logit - max_logit) / params.temperature);
+    total += x.prob;
+    positive += x.prob > 0.0;
+    above_min_p += x.prob >= params.min_p;  // the top token's prob is exp(0) = 1
+  }
+  size_t sorted = 0;
+  const auto sort_prefix = [&](size_t n) {  // c[0, n) in descending order
+    if (n <= sorted) return;
+    n = std::min(c.size(), std::max(n, 2 * sorted + 64));
+    if (n < c.size())
+      std::nth_element(c.begin() + static_cast<std::ptrdiff_t>(sorted), c.begin() + static_cast<std::ptrdiff_t>(n),
+                       c.end(), descending);
+    std::sort(c.begin() + static_cast<std::ptrdiff_t>(sorted), c.begin() + static_cast<std::ptrdiff_t>(n), descending);
+    sorted = n;
+  };
+
   // Nucleus: keep the shortest prefix whose mass reaches top_p.
-  size_t keep = order.size();
+  size_t keep = c.size();
   if (params.top_p < 1.0) {
     double mass = 0.0;
-    for (size_t i = 0; i < order.size(); ++i) {
-      mass += probs[i] / total;
+    for (size_t i = 0; i < c.size(); ++i) {
+      sort_prefix(i + 1);
+      mass += c[i].prob / total;
       if (mass >= params.top_p) {
         keep = i + 1;
         break;
       }
     }
   }
-  double kept_total = 0.0;
-  for (size_t i = 0; i < keep; ++i) kept_total += probs[i];
+  // Min-p: drop the tail below min_p x the top probability. Masked (-inf) logits are never kept either (so
+  // never the rounding fallback below).
+  if (params.min_p > 0.0) keep = std::min(keep, std::max<size_t>(1, above_min_p));
+  keep = std::min(keep, std::max<size_t>(1, positive));
+  double kept_total = total;
+  if (keep < c.size()) {
+    sort_prefix(keep);
+    kept_total = 0.0;
+    for (size_t i = 0; i < keep; ++i) kept_total += c[i].prob;
+  }
   double r = rng.uniform() * kept_total;
   for (size_t i = 0; i < keep; ++i) {
-    r -= probs[i];
-    if (r < 0) return order[i];
+    sort_prefix(i + 1);
+    r -= c[i].prob;
+    if (r < 0) return c[i].id;
   }
-  return order[keep - 1];
+  sort_prefix(keep);
+  return c[keep - 1].id;
 }
 
 }  // namespace muse

@@ -13,6 +13,7 @@ struct SamplingParams {
   double temperature = 0.0;  // 0 = greedy (argmax)
   int top_k = 0;             // 0 = off
   double top_p = 1.0;        // 1 = off (nucleus sampling keeps the smallest set with mass >= top_p)
+  double min_p = 0.0;        // 0 = off; else keeps tokens whose probability is >= min_p x the top token's
   uint64_t seed = 0;
   int max_tokens = 256;
   std::vector<int> stop_tokens;  // generation ends after emitting one of these

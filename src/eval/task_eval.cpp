@@ -4,26 +4,114 @@
 #include <chrono>
 #include <cstdio>
 
+#include "util/error.h"
+
 namespace muse {
 
-TaskEvalResult evaluate_task(Generator& generator, const Tokenizer& tokenizer, const Task& task, int difficulty,
-                             int problems, uint64_t seed, int max_tokens, bool blank_images) {
-  const auto start = std::chrono::steady_clock::now();
-  Rng rng(seed_mix(seed, static_cast<uint64_t>(difficulty), 0xe5a1));
-  std::vector<Example> examples;
-  std::vector<TokenSequence> prompts;
-  for (int i = 0; i < problems; ++i) {
-    examples.push_back(task.sample(rng, difficulty, Split::Heldout));
-    const auto& prompt = examples.back().prompt;
-    RenderOptions options;
-    options.vision = vision_params(generator.model_config());
-    prompts.push_back(render_prompt(tokenizer, blank_images ? blank_images_of(prompt) : prompt, options));
+const char* prompt_style_name(PromptStyle style) {
+  switch (style) {
+    case PromptStyle::Plain: return "plain";
+    case PromptStyle::Chat: return "chat";
   }
-  const std::vector<int> stops = {tokenizer.special(Special::EndOfTurn), tokenizer.eos()};
-  const auto outputs = generator.generate_greedy_batch(prompts, max_tokens, stops);
+  return "?";
+}
 
-  TaskEvalResult result{task.name(), difficulty, problems};
-  result.blank_images = blank_images;
+PromptStyle parse_prompt_style(const std::string& name) {
+  if (name == "plain") return PromptStyle::Plain;
+  if (name == "chat") return PromptStyle::Chat;
+  throw MuseError("style '" + name + "' is not known; known: plain, chat");
+}
+
+const std::vector<std::string>& eval_system_prompts() {
+  static const std::vector<std::string> prompts = {
+      "You are Muse. Answer the last question.",
+      "Be concise.",
+      "You are a careful assistant. Think step by step, then give only the answer.",
+  };
+  return prompts;
+}
+
+void EvalParams::validate() const {
+  if (problems < 0) throw MuseError("problems must be >= 0, got " + std::to_string(problems));
+  if (max_tokens < 1) throw MuseError("max_tokens must be >= 1, got " + std::to_string(max_tokens));
+  ThinkingBudget{0, max_thinking_tokens, min_thinking_tokens}.validate();
+  if (chat.min_earlier_turns < 0 || chat.max_earlier_turns < chat.min_earlier_turns)
+    throw MuseError("chat style: earlier turns must satisfy 0 <= min <= max, got " +
+                    std::to_string(chat.min_earlier_turns) + " and " + std::to_string(chat.max_earlier_turns));
+}
+
+namespace {
+
+std::vector<Message> blank_images_in(std::vector<Message> messages) {
+  for (auto& message : messages) message.content = blank_images_of(message.content);
+  return messages;
+}
+
+}  // namespace
+
+EvalPrompts eval_prompts(const Tokenizer& tokenizer, const Task& task, int difficulty, const EvalParams& params,
+                         const ModelConfig& config) {
+  params.validate();
+  EvalPrompts out;
+  // The problems depend on (seed, difficulty) only; the chat dressing draws from a stream of its own, so the
+  // plain and chat runs score exactly the same problems.
+  Rng rng(seed_mix(params.seed, static_cast<uint64_t>(difficulty), 0xe5a1));
+  for (int i = 0; i < params.problems; ++i) out.examples.push_back(task.sample(rng, difficulty, Split::Heldout));
+  RenderOptions options;
+  options.vision = vision_params(config);
+  options.keep_history_thinking = false;  // what chat history sends: earlier answers without their reasoning
+  Rng dress(seed_mix(params.seed, static_cast<uint64_t>(difficulty), 0xc4a7));
+  for (int i = 0; i < params.problems; ++i) {
+    const auto& example = out.examples[static_cast<size_t>(i)];
+    if (params.style == PromptStyle::Plain) {
+      out.prompts.push_back(render_prompt(tokenizer, params.blank_images ? blank_images_of(example.prompt)
+                                                                         : example.prompt,
+                                          options));
+      continue;
+    }
+    const auto& systems = params.chat.system_prompts;
+    const std::string system = systems.empty() ? "" : systems[static_cast<size_t>(i) % systems.size()];
+    const int turns = static_cast<int>(dress.uniform_int(params.chat.min_earlier_turns, params.chat.max_earlier_turns));
+    std::vector<Example> earlier;
+    const std::string key = segments_key(example.prompt);
+    for (int attempt = 0; static_cast<int>(earlier.size()) < turns && attempt < 100 * (turns + 1); ++attempt) {
+      auto other = task.sample(dress, difficulty, Split::Heldout);
+      if (segments_key(other.prompt) != key) earlier.push_back(std::move(other));
+    }
+    // A chat that leaves no room for the reply within the context drops its earliest turns first.
+    for (;;) {
+      auto messages = example_conversation(example, earlier, system, false);
+      if (params.blank_images) messages = blank_images_in(std::move(messages));
+      auto prompt = render_conversation(tokenizer, messages, true, options);
+      if (earlier.empty() || static_cast<int64_t>(prompt.size()) + params.max_tokens <= config.max_seq_len) {
+        out.prompts.push_back(std::move(prompt));
+        break;
+      }
+      earlier.erase(earlier.begin());
+    }
+  }
+  return out;
+}
+
+TaskEvalResult evaluate_task(Generator& generator, const Tokenizer& tokenizer, const Task& task, int difficulty,
+                             const EvalParams& params) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto [examples, prompts] = eval_prompts(tokenizer, task, difficulty, params, generator.model_config());
+  const std::vector<int> stops = {tokenizer.special(Special::EndOfTurn), tokenizer.eos()};
+  ThinkingBudget budget;
+  budget.think_end_token = tokenizer.special(Special::ThinkEnd);
+  budget.max_thinking_tokens = params.max_thinking_tokens;
+  budget.min_thinking_tokens = params.min_thinking_tokens;
+  const auto outputs = generator.generate_greedy_batch(prompts, params.max_tokens, stops, budget);
+
+  TaskEvalResult result;
+  result.task = task.name();
+  result.difficulty = difficulty;
+  result.problems = params.problems;
+  result.blank_images = params.blank_images;
+  result.budget = params.max_thinking_tokens;
+  result.min_thinking_tokens = params.min_thinking_tokens;
+  result.style = prompt_style_name(params.style);
   bool image = false, table = false;
   for (const auto& example : examples)
     for (const auto& segment : example.prompt) {
@@ -31,22 +119,45 @@ TaskEvalResult evaluate_task(Generator& generator, const Tokenizer& tokenizer, c
       table |= segment.kind == SegmentKind::Table;
     }
   result.modality = image && table ? "image+table" : image ? "image" : table ? "table" : "text";
-  for (int i = 0; i < problems; ++i) {
-    const auto reply = parse_reply(tokenizer, outputs[i].tokens);
-    const double reward = task.verify(examples[i], reply.answer);
-    result.mean_reward += reward;
-    result.accuracy += reward >= 1.0 ? 1.0 : 0.0;
-    result.mean_thinking_tokens += reply.thinking_tokens;
-    result.mean_answer_tokens += reply.answer_tokens;
+  for (size_t i = 0; i < examples.size(); ++i) {
+    const auto& output = outputs[i];
+    const auto reply = parse_reply(tokenizer, output.tokens);
+    ProblemOutcome outcome;
+    outcome.reward = task.verify(examples[i], reply.answer);
+    outcome.thinking_tokens = reply.thinking_tokens;
+    outcome.answer_tokens = reply.answer_tokens;
+    outcome.budget_hit = std::find(output.forced.begin(), output.forced.end(), true) != output.forced.end();
+    outcome.finish_reason = output.finish_reason;
+    result.mean_reward += outcome.reward;
+    result.accuracy += outcome.reward >= 1.0 ? 1.0 : 0.0;
+    result.mean_thinking_tokens += outcome.thinking_tokens;
+    result.mean_answer_tokens += outcome.answer_tokens;
+    result.budget_hit += outcome.budget_hit ? 1.0 : 0.0;
+    result.mean_prompt_tokens += static_cast<double>(prompts[i].size());
+    result.outcomes.push_back(std::move(outcome));
   }
-  if (problems > 0) {
-    result.accuracy /= problems;
-    result.mean_reward /= problems;
-    result.mean_thinking_tokens /= problems;
-    result.mean_answer_tokens /= problems;
+  if (params.problems > 0) {
+    const double n = params.problems;
+    result.accuracy /= n;
+    result.mean_reward /= n;
+    result.mean_thinking_tokens /= n;
+    result.mean_answer_tokens /= n;
+    result.budget_hit /= n;
+    result.mean_prompt_tokens /= n;
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds_per_problem = params.problems > 0 ? result.seconds / params.problems : 0.0;
   return result;
+}
+
+TaskEvalResult evaluate_task(Generator& generator, const Tokenizer& tokenizer, const Task& task, int difficulty,
+                             int problems, uint64_t seed, int max_tokens, bool blank_images) {
+  EvalParams params;
+  params.problems = problems;
+  params.seed = seed;
+  params.max_tokens = max_tokens;
+  params.blank_images = blank_images;
+  return evaluate_task(generator, tokenizer, task, difficulty, params);
 }
 
 std::vector<Segment> blank_images_of(const std::vector<Segment>& prompt) {
@@ -61,7 +172,9 @@ std::string eval_table_markdown(const std::vector<TaskEvalResult>& results) {
   // Image-blind runs are not rows of their own: they fill the "blind" column of their (task, difficulty).
   auto blind_of = [&](const TaskEvalResult& r) -> const TaskEvalResult* {
     for (const auto& b : results)
-      if (b.blank_images && b.task == r.task && b.difficulty == r.difficulty) return &b;
+      if (b.blank_images && b.task == r.task && b.difficulty == r.difficulty && b.budget == r.budget &&
+          b.style == r.style)
+        return &b;
     return nullptr;
   };
   bool any_blind = false;

@@ -1,5 +1,5 @@
 // Task accuracy: greedy answers to held-out problems (never seen in training, by construction), scored by
-// the task's own verifier.
+// the task's own verifier — optionally under a thinking budget, and optionally dressed as a chat.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -10,6 +10,46 @@
 
 namespace muse {
 
+// How a problem is put to the model.
+//   Plain: the problem alone, as one user turn.
+//   Chat:  the same problem dressed as a chat — a system prompt and 1-2 earlier solved held-out problems of the
+//          same task (their reasoning dropped, as chat history sends them), then the problem itself.
+enum class PromptStyle { Plain, Chat };
+const char* prompt_style_name(PromptStyle style);  // "plain" | "chat"
+PromptStyle parse_prompt_style(const std::string& name);  // MuseError naming the known styles
+
+// The fixed system prompts of chat-style evaluation (problem i gets prompt i mod count).
+const std::vector<std::string>& eval_system_prompts();
+
+struct ChatStyleOptions {
+  std::vector<std::string> system_prompts = eval_system_prompts();  // empty: no system prompt
+  int min_earlier_turns = 1;  // earlier solved problems before the question (drawn uniformly in [min, max])
+  int max_earlier_turns = 2;
+};
+
+// Everything an evaluation run is, besides the model and the task. The problems depend only on (seed,
+// difficulty), so runs that differ in budget or style see exactly the same problems.
+struct EvalParams {
+  int problems = 100;
+  uint64_t seed = 7;
+  int max_tokens = 256;
+  bool blank_images = false;     // the image-blind baseline: every image replaced by a blank one
+  int max_thinking_tokens = -1;  // thinking budget: -1 = no limit; 0 = the thinking span is closed at once
+  int min_thinking_tokens = 0;
+  PromptStyle style = PromptStyle::Plain;
+  ChatStyleOptions chat;
+  void validate() const;  // MuseError naming the field
+};
+
+// One problem's outcome (kept in memory for tests and analysis; the reports show the means).
+struct ProblemOutcome {
+  double reward = 0.0;
+  int thinking_tokens = 0;  // generated inside the thinking span
+  int answer_tokens = 0;
+  bool budget_hit = false;  // <|/think|> was forced by the budget
+  std::string finish_reason;
+};
+
 struct TaskEvalResult {
   std::string task;
   int difficulty = 0;
@@ -18,15 +58,33 @@ struct TaskEvalResult {
   double mean_reward = 0.0;
   double mean_thinking_tokens = 0.0;
   double mean_answer_tokens = 0.0;
-  double seconds = 0.0;
+  double seconds = 0.0;           // the whole run: rendering, generation and scoring
   bool blank_images = false;      // the image-blind baseline: every image replaced by a blank one
   std::string modality;           // what the prompts hold: "text", "image", "table" or "image+table"
+  int budget = -1;                // max_thinking_tokens of the run (-1 = no limit)
+  int min_thinking_tokens = 0;
+  std::string style = "plain";    // prompt_style_name of the run
+  double seconds_per_problem = 0.0;
+  double budget_hit = 0.0;        // share of problems whose thinking the budget cut short (<|/think|> forced)
+  double mean_prompt_tokens = 0.0;
+  std::vector<ProblemOutcome> outcomes;  // per problem, in order
 };
 
+TaskEvalResult evaluate_task(Generator& generator, const Tokenizer& tokenizer, const Task& task, int difficulty,
+                             const EvalParams& params);
+// The original form (plain prompts, no budget), kept for its callers.
 // With `blank_images`, every image of the prompt is replaced by a white one of the same size: what the model
 // scores then is what it can guess without seeing; the difference to the normal run is what it actually sees.
 TaskEvalResult evaluate_task(Generator& generator, const Tokenizer& tokenizer, const Task& task, int difficulty,
                              int problems, uint64_t seed, int max_tokens = 256, bool blank_images = false);
+
+// The prompts an evaluation puts to the model, in order: the held-out problems it scores and their rendering.
+struct EvalPrompts {
+  std::vector<Example> examples;
+  std::vector<TokenSequence> prompts;
+};
+EvalPrompts eval_prompts(const Tokenizer& tokenizer, const Task& task, int difficulty, const EvalParams& params,
+                         const ModelConfig& config);
 
 // The prompt with every image replaced by a white image of the same size.
 std::vector<Segment> blank_images_of(const std::vector<Segment>& prompt);

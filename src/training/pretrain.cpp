@@ -42,6 +42,8 @@ void PretrainParams::validate() const {
   if (eval_every < 0 || checkpoint_every < 0) throw MuseError("eval_every and checkpoint_every must be >= 0");
   LrSchedule{schedule}.validate();
   if (chat_share < 0 || chat_share > 1) throw MuseError("chat_share must be in [0, 1], got " + std::to_string(chat_share));
+  if (budget_cut_share < 0 || budget_cut_share > 1)
+    throw MuseError("budget_cut_share must be in [0, 1], got " + std::to_string(budget_cut_share));
   const auto entries = parse_mixture(mixture);
   const bool has_chat = std::any_of(entries.begin(), entries.end(), [](const MixtureEntry& m) { return m.task == "chat"; });
   if (!chat_files.empty() && !has_chat)
@@ -60,6 +62,7 @@ std::string PretrainParams::fingerprint() const {
     s << " chat_share=" << chat_share << " init_from=" << init_from << " chat=";
     for (const auto& f : chat_files) s << f << ";";
   }
+  if (budget_cut_share > 0) s << " budget_cut_share=" << budget_cut_share;
   return s.str();
 }
 
@@ -208,6 +211,7 @@ PretrainResult pretrain(const ModelConfig& config_in, const PretrainParams& p) {
   data_options.prompt_loss = p.prompt_loss;
   data_options.vision = vision_params(config);
   data_options.chat_share = p.chat_share;
+  data_options.budget_cut_share = p.budget_cut_share;
   PretrainData train_data(tokenizer, mixture, text_docs, chats, data_options);
   data_options.split = Split::Heldout;
   PretrainData heldout_data(tokenizer, mixture, text_docs, chats, data_options);

@@ -17,6 +17,9 @@ struct PretrainParams {
   std::vector<std::string> text_files;   // user JSONL {"text": ...} documents (mixture entry "text")
   std::vector<std::string> chat_files;   // user JSONL {"messages": [...]} conversations (mixture entry "chat")
   double chat_share = 0.0;               // share of task examples dressed as chats (system prompt, earlier turns)
+  // Share of task examples whose reasoning is cut at a random point before the (unchanged) answer: what the
+  // model sees when a thinking budget forces the end of thinking, so it learns to answer from partial work.
+  double budget_cut_share = 0.0;
   std::string init_from;                 // fine-tuning: start from this model directory's weights and tokenizer
   int64_t steps = 1000;
   int64_t batch_size = 32;               // rows per micro-batch

@@ -137,6 +137,16 @@ Example PretrainData::example_for(const MixtureEntry& entry, Rng& rng) const {
   return tasks_[index]->sample(rng, difficulty, options_.split);
 }
 
+Example PretrainData::trained_example(const MixtureEntry& entry, Rng& rng) const {
+  Example example = example_for(entry, rng);
+  // No draw at all when off, so runs without budget cuts keep their exact data streams.
+  if (options_.budget_cut_share > 0 && rng.bernoulli(options_.budget_cut_share)) {
+    const auto keep = static_cast<size_t>(rng.uniform_int(0, static_cast<int64_t>(example.reasoning.size())));
+    example.reasoning.resize(keep);
+  }
+  return example;
+}
+
 TokenSequence PretrainData::dressed_example(const MixtureEntry& entry, Rng& rng) const {
   const auto& prompts = training_system_prompts();
   const bool with_system = rng.bernoulli(0.7);
@@ -147,7 +157,7 @@ TokenSequence PretrainData::dressed_example(const MixtureEntry& entry, Rng& rng)
   options.vision = options_.vision;
   options.keep_history_thinking = false;  // what `muse chat --history` sends
   options.train_final_turn_only = true;   // earlier answers without reasoning must not be imitated
-  return render_conversation(*tokenizer_, example_conversation(example_for(entry, rng), earlier, system, true), false,
+  return render_conversation(*tokenizer_, example_conversation(trained_example(entry, rng), earlier, system, true), false,
                              options);
 }
 
@@ -172,7 +182,7 @@ TokenSequence PretrainData::document(Rng& rng) const {
   RenderOptions options;
   options.train_on_all_tokens = options_.prompt_loss;
   options.vision = options_.vision;
-  return render_example(*tokenizer_, example_for(entry, rng), options);
+  return render_example(*tokenizer_, trained_example(entry, rng), options);
 }
 
 Batch PretrainData::batch(uint64_t seed, int64_t step, int64_t micro, int64_t batch_size, int64_t seq_len) const {

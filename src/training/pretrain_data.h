@@ -43,6 +43,9 @@ struct DataOptions {
   // Supervised fine-tuning: this share of task examples is dressed as a chat (a system prompt, 0-2 earlier
   // solved exchanges with their reasoning dropped) and trained on the final reply only.
   double chat_share = 0.0;
+  // This share of task examples has its reasoning cut at a uniformly random character (possibly to nothing),
+  // the answer unchanged: the situation a thinking budget creates when it forces the end of thinking.
+  double budget_cut_share = 0.0;
 };
 
 // The system prompts fine-tuning dresses task examples with (held-out evaluation uses others).
@@ -63,6 +66,8 @@ class PretrainData {
  private:
   const MixtureEntry& pick(Rng& rng) const;
   Example example_for(const MixtureEntry& entry, Rng& rng) const;
+  // The example a document trains on: example_for, its reasoning cut short with probability budget_cut_share.
+  Example trained_example(const MixtureEntry& entry, Rng& rng) const;
   TokenSequence dressed_example(const MixtureEntry& entry, Rng& rng) const;
   TokenSequence chat_document(Rng& rng) const;
   const Tokenizer* tokenizer_;

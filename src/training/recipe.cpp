@@ -68,6 +68,7 @@ Recipe recipe_by_name(const std::string& name) {
     r.pretrain.eval_problems = 100;
     r.sft.steps = 400;
     r.sft.chat_share = 0.5;
+    r.sft.budget_cut_share = 0.2;
   } else {
     std::string known;
     for (const auto& n : recipe_names()) known += (known.empty() ? "" : ", ") + n;
@@ -215,6 +216,7 @@ void write_report(const std::string& out_dir, const Recipe& recipe, const ModelC
     j["stages"]["sft_seconds"] = sft->seconds;
     j["sft"] = stage_json(*sft, *sft_params);
     j["sft"]["chat_share"] = sft_params->chat_share;
+    j["sft"]["budget_cut_share"] = sft_params->budget_cut_share;
     j["sft"]["init_from"] = sft_params->init_from;
     j["base_eval"] = evals_json(base.evals);
   }
@@ -252,6 +254,13 @@ void write_report(const std::string& out_dir, const Recipe& recipe, const ModelC
                   "turns), the rest single-turn; loss on the final reply only\n",
                   100 * sft_params->chat_share);
     md += buf;
+    if (sft_params->budget_cut_share > 0) {
+      std::snprintf(buf, sizeof buf,
+                    "  - %.0f%% of task examples with their reasoning cut at a random point before the answer (how "
+                    "a thinking budget ends thinking)\n",
+                    100 * sft_params->budget_cut_share);
+      md += buf;
+    }
   }
   md += "\n## Held-out accuracy (greedy)\n\nPer modality:\n\n" + modality_table_markdown(final_stage.evals) +
         "\nPer task and difficulty. The image-blind column replays the same prompts with every image blanked: "
@@ -273,6 +282,7 @@ PretrainParams fine_tune_params(const std::string& base_dir, const std::string& 
   p.warmup_steps = stage.warmup_steps;
   p.schedule = "cosine";
   p.chat_share = stage.chat_share;
+  p.budget_cut_share = stage.budget_cut_share;
   p.chat_files = stage.chat_files;
   p.prompt_loss = false;
   if (!stage.mixture.empty()) p.mixture = stage.mixture;

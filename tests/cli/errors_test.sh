@@ -134,6 +134,16 @@ expect_error "generate: --table unknown extension" "table.txt" generate --model 
 expect_error "data preview: unknown task" "nosuchtask" data preview --task nosuchtask --out p2
 expect_error "data preview: difficulty out of range" "difficulty 9" data preview --task count --difficulty 9 --out p2
 
+# --- eval: what to sweep ----------------------------------------------------------------------------------------
+expect_error "eval: unknown mode" "mode 'contemplating' is not available yet; known: standard" eval --model real --mode contemplating
+expect_error "eval: budget not a number" "thinking budget 'x' is not a number" eval --model real --budgets 5,x
+expect_error "eval: unknown task" "nosuch" eval --model real --tasks nosuch
+printf '{"messages": [{"role": "user", "content": "2 g in mg?"}, {"role": "assistant", "content": "2000 mg"}]}\n{"messages": 5}\n' >chat_bad.jsonl
+expect_error "eval: malformed --chat line" "chat_bad.jsonl:2" eval --model real --chat chat_bad.jsonl
+expect_error "generate: several greedy samples" "pass --temperature > 0" generate --model real -p hi -n 3
+expect_error "generate: samples of a raw continuation" "cannot be combined with --raw" \
+  generate --model real -p hi -n 2 --temperature 1 --raw
+
 # --- pretrain: settings and data ---------------------------------------------------------------------------------
 mkdir -p fresh && cp real/tokenizer.model fresh/
 expect_error "pretrain: unknown preset" "huge" pretrain --out fresh --preset huge --steps 1

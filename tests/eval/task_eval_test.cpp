@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "model/weights.h"
+#include "util/error.h"
 #include "util/rng.h"
 
 using namespace muse;
@@ -105,4 +106,158 @@ TEST(ShippedModel, CountAnswersDependOnThePixels) {
   EXPECT_GE(correct / n, correct_blind / n + 0.25);
   EXPECT_GE(changed_blind / n, 0.3);
   EXPECT_GE(changed_shuffled / n, 0.2);
+}
+
+// --- thinking budgets, prompt styles, EvalParams ------------------------------------------------------------------
+
+namespace {
+
+// The shipped default, whatever it reads (text-only or multimodal); null if there is none.
+const LoadedModel* shipped_model() {
+  static const LoadedModel* model = []() -> const LoadedModel* {
+    const auto dir = shipped_model_dir();
+    if (!std::filesystem::exists(dir + "/config.json")) return nullptr;
+    return new LoadedModel(load_model_dir(dir, torch::kCPU));
+  }();
+  return model;
+}
+
+size_t count_of(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + needle.size())) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST(EvalParams, ValidatesBudgetsAndChatOptions) {
+  EvalParams p;
+  EXPECT_NO_THROW(p.validate());
+  p.max_thinking_tokens = 0;
+  EXPECT_NO_THROW(p.validate());
+  p.max_thinking_tokens = -2;
+  EXPECT_THROW(p.validate(), MuseError);
+  p.max_thinking_tokens = 4;
+  p.min_thinking_tokens = 5;
+  EXPECT_THROW(p.validate(), MuseError);
+  p.min_thinking_tokens = 0;
+  p.chat.min_earlier_turns = 3;
+  p.chat.max_earlier_turns = 2;
+  EXPECT_THROW(p.validate(), MuseError);
+  EXPECT_EQ(parse_prompt_style("chat"), PromptStyle::Chat);
+  EXPECT_STREQ(prompt_style_name(PromptStyle::Plain), "plain");
+  EXPECT_THROW(parse_prompt_style("fancy"), MuseError);
+}
+
+// Every problem's thinking stays within the budget; budget 0 closes every thinking span at once.
+TEST(EvalBudget, HonouredPerProblem) {
+  const auto* m = shipped_model();
+  if (!m) GTEST_SKIP() << "no models/default";
+  Generator generator(m->model, torch::kCPU);
+  const auto task = make_task("add");
+  for (int budget : {0, 3, 12, -1}) {
+    EvalParams p;
+    p.problems = 12;
+    p.seed = 5;
+    p.max_tokens = 96;
+    p.max_thinking_tokens = budget;
+    const auto r = evaluate_task(generator, m->tokenizer, *task, 2, p);
+    ASSERT_EQ(r.outcomes.size(), 12u);
+    EXPECT_EQ(r.budget, budget);
+    EXPECT_EQ(r.style, "plain");
+    EXPECT_GT(r.seconds, 0.0);
+    EXPECT_NEAR(r.seconds_per_problem, r.seconds / 12, 1e-12);
+    EXPECT_GT(r.mean_prompt_tokens, 0.0);
+    for (const auto& o : r.outcomes) {
+      if (budget >= 0) EXPECT_LE(o.thinking_tokens, budget) << "budget " << budget;
+      if (budget == 0) EXPECT_TRUE(o.budget_hit);
+      if (budget < 0) EXPECT_FALSE(o.budget_hit);
+    }
+    if (budget == 0) {
+      EXPECT_EQ(r.mean_thinking_tokens, 0.0);
+      EXPECT_EQ(r.budget_hit, 1.0);
+    }
+  }
+}
+
+// The original positional form is the plain, unbudgeted run.
+TEST(EvalBudget, PositionalFormEqualsDefaultParams) {
+  const auto* m = shipped_model();
+  if (!m) GTEST_SKIP() << "no models/default";
+  Generator generator(m->model, torch::kCPU);
+  const auto task = make_task("add");
+  const auto old_form = evaluate_task(generator, m->tokenizer, *task, 1, 10, 3, 64);
+  EvalParams p;
+  p.problems = 10;
+  p.seed = 3;
+  p.max_tokens = 64;
+  const auto new_form = evaluate_task(generator, m->tokenizer, *task, 1, p);
+  EXPECT_EQ(old_form.accuracy, new_form.accuracy);
+  EXPECT_EQ(old_form.mean_thinking_tokens, new_form.mean_thinking_tokens);
+  EXPECT_EQ(old_form.mean_answer_tokens, new_form.mean_answer_tokens);
+  EXPECT_EQ(old_form.budget, -1);
+}
+
+// Chat style: the same held-out problems, each after a system prompt and 1-2 earlier solved problems whose
+// reasoning is dropped; the prompt ends by opening the assistant's thinking.
+TEST(EvalPrompts, ChatStyleRendersSystemPromptAndEarlierTurns) {
+  const auto* m = shipped_model();
+  if (!m) GTEST_SKIP() << "no models/default";
+  const auto task = make_task("add");
+  EvalParams plain;
+  plain.problems = 8;
+  plain.seed = 11;
+  EvalParams chat = plain;
+  chat.style = PromptStyle::Chat;
+  const auto a = eval_prompts(m->tokenizer, *task, 2, plain, m->config);
+  const auto b = eval_prompts(m->tokenizer, *task, 2, chat, m->config);
+  ASSERT_EQ(a.examples.size(), 8u);
+  ASSERT_EQ(b.prompts.size(), 8u);
+  std::vector<int> turns_seen;
+  for (size_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(segments_text(a.examples[i].prompt), segments_text(b.examples[i].prompt));  // same problems
+    EXPECT_EQ(split_of(segments_key(b.examples[i].prompt)), Split::Heldout);
+    const auto text = m->tokenizer.decode(b.prompts[i].tokens, /*show_specials=*/true);
+    const auto plain_text = m->tokenizer.decode(a.prompts[i].tokens, true);
+    EXPECT_EQ(count_of(plain_text, "<|system|>"), 0u);
+    EXPECT_EQ(count_of(text, "<|system|>"), 1u) << text;
+    bool has_system_prompt = false;
+    for (const auto& s : eval_system_prompts()) has_system_prompt |= text.find(s) != std::string::npos;
+    EXPECT_TRUE(has_system_prompt) << text;
+    const size_t users = count_of(text, "<|user|>");
+    EXPECT_GE(users, 2u) << text;
+    EXPECT_LE(users, 3u) << text;
+    turns_seen.push_back(static_cast<int>(users) - 1);
+    // One assistant header per earlier turn, plus the generation prompt; earlier turns keep no reasoning.
+    EXPECT_EQ(count_of(text, "<|assistant|>"), users);
+    EXPECT_EQ(count_of(text, "<|think|><|/think|>"), users - 1) << text;
+    const std::string tail = "<|assistant|><|think|>";
+    ASSERT_GE(text.size(), tail.size());
+    EXPECT_EQ(text.substr(text.size() - tail.size()), tail);
+    // The question itself comes last.
+    const auto question = segments_text(b.examples[i].prompt);
+    EXPECT_NE(text.rfind(question), std::string::npos);
+    EXPECT_GT(text.rfind(question), text.rfind("<|user|>"));
+  }
+  // Both 1 and 2 earlier turns occur.
+  EXPECT_NE(std::find(turns_seen.begin(), turns_seen.end(), 1), turns_seen.end());
+  EXPECT_NE(std::find(turns_seen.begin(), turns_seen.end(), 2), turns_seen.end());
+  // Fixed seeds: the same request renders the same prompts.
+  const auto again = eval_prompts(m->tokenizer, *task, 2, chat, m->config);
+  for (size_t i = 0; i < 8; ++i) EXPECT_EQ(again.prompts[i].tokens, b.prompts[i].tokens);
+}
+
+TEST(EvalBudget, ChatStyleRunsAndReportsItsStyle) {
+  const auto* m = shipped_model();
+  if (!m) GTEST_SKIP() << "no models/default";
+  Generator generator(m->model, torch::kCPU);
+  EvalParams p;
+  p.problems = 6;
+  p.max_tokens = 64;
+  p.style = PromptStyle::Chat;
+  p.max_thinking_tokens = 8;
+  const auto r = evaluate_task(generator, m->tokenizer, *make_task("add"), 1, p);
+  EXPECT_EQ(r.style, "chat");
+  EXPECT_EQ(r.budget, 8);
+  for (const auto& o : r.outcomes) EXPECT_LE(o.thinking_tokens, 8);
 }

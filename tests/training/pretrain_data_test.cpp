@@ -168,6 +168,37 @@ TEST(PretrainData, FineTuningDressesExamplesAsChatsAndTrainsOnlyTheFinalReply) {
   EXPECT_GT(with_history, 20);
 }
 
+TEST(PretrainData, BudgetCutsShortenTheReasoningButKeepTheAnswer) {
+  const auto& tok = test_tokenizer();
+  DataOptions whole, cut;
+  whole.prompt_loss = cut.prompt_loss = false;
+  cut.budget_cut_share = 1.0;
+  PretrainData full_data(tok, parse_mixture("add:3"), {}, {}, whole);
+  PretrainData cut_data(tok, parse_mixture("add:3"), {}, {}, cut);
+  // (thinking, everything from <|/think|> on) of a rendered example.
+  auto split = [&](const TokenSequence& doc) {
+    const auto text = tok.decode(doc.tokens, true);
+    const size_t begin = text.find("<|think|>"), end = text.find("<|/think|>");
+    EXPECT_NE(begin, std::string::npos) << text;
+    EXPECT_NE(end, std::string::npos) << text;
+    return std::make_pair(text.substr(begin + 9, end - begin - 9), text.substr(end));
+  };
+  int shorter = 0, under_half = 0;
+  for (int i = 0; i < 80; ++i) {
+    Rng a(100 + i), b(100 + i);  // the same seed draws the same problem; the cut is drawn after it
+    const auto [full_thinking, full_rest] = split(full_data.document(a));
+    const auto [cut_thinking, cut_rest] = split(cut_data.document(b));
+    EXPECT_EQ(cut_rest, full_rest) << "the answer must not change";
+    EXPECT_EQ(full_thinking.compare(0, cut_thinking.size(), cut_thinking), 0) << cut_thinking << " | " << full_thinking;
+    shorter += cut_thinking.size() < full_thinking.size();
+    under_half += 2 * cut_thinking.size() < full_thinking.size();
+  }
+  // Cuts are uniform over the trace's characters: nearly all shorter, about half under half the length.
+  EXPECT_GT(shorter, 70);
+  EXPECT_GT(under_half, 20);
+  EXPECT_LT(under_half, 60);
+}
+
 TEST(PretrainData, UserConversationsAreSplitAndTrainedOnAssistantTurns) {
   const auto& tok = test_tokenizer();
   std::vector<ChatConversation> chats;

@@ -1,0 +1,221 @@
+// Serving-engine throughput on random weights; prints markdown tables.
+//   bench_engine [--shapes 1m,6m,25m] [--decode-steps N] [--concurrency 1,4,16,64] [--prompt N] [--fused 0|1]
+//                [--temperature T] [--top-p P] [--torch-threads N] [--blas-threads N]
+// 1. prefill tokens/s: one 256-token prompt, one chunk;
+// 2. n = 8 continuations of a 200-token prompt: one prompt + fork(7) vs 8 independent sequences (prefill time,
+//    prefill tokens, prompt KV bytes after the prefill step and peak KV bytes, all measured from the engine/pool);
+// 3. decode tokens/s at 1/4/16/64 concurrent sequences, the step time split into model compute (forward passes
+//    incl. the logits' copy) and engine overhead (planning, slot tables, sampling, bookkeeping);
+//    with --fused 1 also through the fused CPU decode path (src/engine/cpu_decode.h).
+#include <ATen/ATen.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "model/config.h"
+#include "model/transformer.h"
+#include "runtime/runtime.h"
+#include "util/error.h"
+#include "util/rng.h"
+
+using namespace muse;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+struct Shape {
+  std::string name;
+  int64_t vocab, d, layers, heads, ffn;
+};
+
+ModelConfig config_of(const Shape& s) {
+  ModelConfig c;
+  c.preset = s.name;
+  c.vocab_size = s.vocab;
+  c.d_model = s.d;
+  c.n_layers = s.layers;
+  c.n_heads = c.n_kv_heads = s.heads;
+  c.ffn_hidden = s.ffn;
+  c.max_seq_len = 512;
+  const int64_t pairs = c.head_dim() / 2;
+  c.mrope_sections = {pairs / 2, pairs / 4, pairs - pairs / 2 - pairs / 4};
+  c.patch_size = 0;  // text only
+  return c;
+}
+
+Transformer random_model(const ModelConfig& c) {
+  torch::manual_seed(1);
+  Transformer model(c);
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->parameters()) p.normal_(0.0, 0.05);
+  model->eval();
+  return model;
+}
+
+std::vector<int> random_tokens(Rng& rng, int64_t n, int64_t vocab) {
+  std::vector<int> t(static_cast<size_t>(n));
+  for (auto& x : t) x = static_cast<int>(rng.uniform_int(0, vocab - 1));
+  return t;
+}
+
+// Room for `sequences` requests of prompt + max_tokens tokens, rounded up to blocks, plus slack.
+EngineOptions options_for(const ModelConfig& c, int64_t sequences, int64_t tokens, bool fused) {
+  EngineOptions o;
+  o.block_size = 16;
+  const int64_t per_token = 2 * c.n_layers * c.n_kv_heads * c.head_dim() * 4;
+  o.kv_mem = (sequences * ((tokens + 15) / 16) + 4) * 16 * per_token;
+  o.max_step_tokens = 4096;
+  o.fused_cpu_decode = fused;
+  return o;
+}
+
+std::vector<int64_t> parse_list(const std::string& s) {
+  std::vector<int64_t> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t comma = s.find(',', start);
+    out.push_back(std::stoll(s.substr(start, comma - start)));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  std::string shapes_arg = "1m,6m,25m";
+  std::vector<int64_t> concurrency = {1, 4, 16, 64};
+  int64_t decode_steps = 16, prompt_len = 32;
+  bool fused = true;
+  double temperature = 0.8, top_p = 0.95;
+  ThreadParams threads{1, 0};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--shapes") shapes_arg = value;
+    else if (flag == "--decode-steps") decode_steps = std::stoll(value);
+    else if (flag == "--concurrency") concurrency = parse_list(value);
+    else if (flag == "--prompt") prompt_len = std::stoll(value);
+    else if (flag == "--fused") fused = value != "0";
+    else if (flag == "--temperature") temperature = std::stod(value);
+    else if (flag == "--top-p") top_p = std::stod(value);
+    else if (flag == "--torch-threads") threads.torch_threads = std::stoi(value);
+    else if (flag == "--blas-threads") threads.blas_threads = std::stoi(value);
+    else throw MuseError("unknown flag " + flag);
+  }
+  configure_threads(threads);
+  std::printf("%s\n\n", runtime_summary(torch::kCPU).c_str());
+
+  const std::vector<Shape> all = {{"1m", 1024, 128, 4, 4, 384}, {"6m", 2048, 256, 6, 8, 768},
+                                  {"25m", 4096, 512, 8, 8, 1536}};
+  std::vector<Shape> shapes;
+  for (const auto& s : all)
+    if (("," + shapes_arg + ",").find("," + s.name + ",") != std::string::npos) shapes.push_back(s);
+
+  std::printf("| model | params | prefill tok/s (256-token prompt) |\n|---|---|---|\n");
+  for (const auto& shape : shapes) {
+    const auto c = config_of(shape);
+    auto model = random_model(c);
+    Engine engine(model, torch::kCPU, options_for(c, 1, 258, false));
+    Rng rng(1);
+    double best = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+      RequestParams p;
+      p.sampling.max_tokens = 1;
+      const auto before = engine.stats();
+      engine.add(Prompt::of(random_tokens(rng, 256, c.vocab_size)), p);
+      engine.run_until_idle();
+      const auto after = engine.stats();
+      best = std::max(best, static_cast<double>(after.prefill_tokens - before.prefill_tokens) /
+                                (after.model_seconds - before.model_seconds));
+    }
+    std::printf("| %s | %.2fM | %.0f |\n", shape.name.c_str(), static_cast<double>(c.parameter_count()) / 1e6, best);
+  }
+
+  std::printf("\n8 continuations of one 200-token prompt, 16 new tokens each (measured from the engine and pool)\n\n");
+  std::printf("| model | setup | prefill tokens | prefill step s | prompt KV after prefill | peak KV | total s |\n"
+              "|---|---|---|---|---|---|---|\n");
+  for (const auto& shape : shapes) {
+    const auto c = config_of(shape);
+    auto model = random_model(c);
+    Rng rng(2);
+    const auto prompt = random_tokens(rng, 200, c.vocab_size);
+    for (int forked = 1; forked >= 0; --forked) {
+      Engine engine(model, torch::kCPU, options_for(c, 8, 216, false));
+      RequestParams p;
+      p.sampling.temperature = 1.0;
+      p.sampling.max_tokens = 16;
+      const auto start = Clock::now();
+      if (forked) {
+        const SeqId parent = engine.add(Prompt::of(prompt), p);
+        engine.fork(parent, 7);
+      } else {
+        for (int i = 0; i < 8; ++i) {
+          p.sampling.seed = static_cast<uint64_t>(i);
+          engine.add(Prompt::of(prompt), p);
+        }
+      }
+      engine.step();  // the prefill step (4096-token budget: everything in one step)
+      const double prefill_s = seconds_since(start);
+      const auto s1 = engine.stats();
+      engine.run_until_idle();
+      const double total = seconds_since(start);
+      const auto s2 = engine.stats();
+      std::printf("| %s | %s | %lld | %.3f | %.2f MiB | %.2f MiB | %.3f |\n", shape.name.c_str(),
+                  forked ? "1 prompt + fork(7)" : "8 independent", static_cast<long long>(s1.prefill_tokens),
+                  prefill_s, static_cast<double>(s1.kv_bytes_in_use) / (1 << 20),
+                  static_cast<double>(s2.kv_peak_bytes) / (1 << 20), total);
+    }
+  }
+
+  for (int use_fused = 0; use_fused <= (fused ? 1 : 0); ++use_fused) {
+    std::printf("\nDecode, %s path: %lld-token prompts, %lld timed steps after the prefill, temperature %g, "
+                "top-p %g\n\n",
+                use_fused ? "fused CPU decode" : "libtorch (paged attention in TransformerImpl)",
+                static_cast<long long>(prompt_len), static_cast<long long>(decode_steps), temperature, top_p);
+    std::printf("| model | concurrent | decode tok/s | ms/step | model ms/step | engine ms/step | engine %% |\n"
+                "|---|---|---|---|---|---|---|\n");
+    for (const auto& shape : shapes) {
+      const auto c = config_of(shape);
+      auto model = random_model(c);
+      for (int64_t n : concurrency) {
+        const int64_t max_tokens = decode_steps + 4;
+        Engine engine(model, torch::kCPU, options_for(c, n, prompt_len + max_tokens, use_fused == 1));
+        Rng rng(3);
+        for (int64_t i = 0; i < n; ++i) {
+          RequestParams p;
+          p.sampling.temperature = temperature;
+          p.sampling.top_p = top_p;
+          p.sampling.seed = static_cast<uint64_t>(i);
+          p.sampling.max_tokens = static_cast<int>(max_tokens);
+          engine.add(Prompt::of(random_tokens(rng, prompt_len, c.vocab_size)), p);
+        }
+        engine.step();  // prefill + first token
+        engine.step();  // warm-up decode step
+        const auto before = engine.stats();
+        const auto start = Clock::now();
+        for (int64_t s = 0; s < decode_steps; ++s) engine.step();
+        const double wall = seconds_since(start);
+        const auto after = engine.stats();
+        const double steps = static_cast<double>(after.steps - before.steps);
+        const double model_s = after.model_seconds - before.model_seconds;
+        const double step_s = after.step_seconds - before.step_seconds;
+        const double tokens = static_cast<double>(after.decode_tokens - before.decode_tokens);
+        std::printf("| %s | %lld | %.0f | %.2f | %.2f | %.2f | %.1f%% |\n", shape.name.c_str(),
+                    static_cast<long long>(n), tokens / wall, 1e3 * step_s / steps, 1e3 * model_s / steps,
+                    1e3 * (step_s - model_s) / steps, 100.0 * (step_s - model_s) / step_s);
+        engine.run_until_idle();
+      }
+    }
+  }
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "bench_engine: error: %s\n", e.what());
+  return 1;
+}

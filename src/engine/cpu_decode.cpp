@@ -1,0 +1,526 @@
+#include "engine/cpu_decode.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "util/error.h"
+
+// Hot loops are compiled three times (AVX-512, AVX2+FMA, baseline) and the best one the CPU runs is picked
+// when the program loads (GCC function multi-versioning); the build itself stays free of -march flags.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MUSE_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MUSE_SIMD_CLONES
+#endif
+// The vector helpers below must be inlined into each clone (a call would pass vectors through memory, and
+// the baseline ABI differs from the AVX one, which GCC warns about).
+#define MUSE_INLINE inline __attribute__((always_inline))
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+namespace muse {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+const float* float_data(const torch::Tensor& t, const std::string& name) {
+  if (!t.defined() || t.scalar_type() != torch::kFloat32 || !t.device().is_cpu() || !t.is_contiguous())
+    throw MuseError("CpuDecoder: parameter " + name + " must be a contiguous float32 CPU tensor");
+  return t.data_ptr<float>();
+}
+
+// Eight floats as one GCC/Clang vector: plain arithmetic on it becomes one AVX instruction in the v3/v4 clones
+// (two SSE instructions in the baseline one). -O2 alone does not vectorize these loops (reductions, exp).
+typedef float f8 __attribute__((vector_size(32)));
+typedef int32_t i8 __attribute__((vector_size(32)));
+MUSE_INLINE f8 load8(const float* p) {
+  f8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+MUSE_INLINE void store8(float* p, f8 v) { std::memcpy(p, &v, sizeof v); }
+MUSE_INLINE f8 splat8(float x) { return f8{} + x; }
+MUSE_INLINE float hsum8(f8 v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
+
+// e^x for the softmax and SiLU (std::exp is a libm call per element). Cephes' expf: x = n ln2 + r,
+// |r| <= ln2/2, e^r by a degree-7 polynomial, 2^n through the exponent bits. Relative error ~2 ulp; inputs are
+// clamped to [-87.3, 88.3] (e^-87.3 ~ 1e-38).
+template <typename F, typename I>
+MUSE_INLINE F exp_poly(F x, F nf, I n) {
+  F r = x - nf * 0.693359375f;
+  r = r - nf * -2.12194440e-4f;
+  F p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const I bits = (n + 127) << 23;
+  F scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return p * scale;
+}
+MUSE_INLINE float exp1(float x) {
+  x = std::min(std::max(x, -87.3f), 88.3f);
+  const float fn = x * 1.44269504088896341f;
+  const int32_t n = static_cast<int32_t>(fn + (fn >= 0.0f ? 0.5f : -0.5f));  // round to nearest
+  return exp_poly(x, static_cast<float>(n), n);
+}
+MUSE_INLINE f8 exp8(f8 x) {
+  x = x < -87.3f ? splat8(-87.3f) : x;
+  x = x > 88.3f ? splat8(88.3f) : x;
+  const f8 fn = x * 1.44269504088896341f;
+  const i8 n = __builtin_convertvector(fn + (fn >= 0.0f ? splat8(0.5f) : splat8(-0.5f)), i8);
+  return exp_poly(x, __builtin_convertvector(n, f8), n);
+}
+
+MUSE_INLINE float dot(const float* a, const float* b, int64_t len) {
+  f8 acc = {};
+  int64_t i = 0;
+  for (; i + 8 <= len; i += 8) acc += load8(a + i) * load8(b + i);
+  float s = hsum8(acc);
+  for (; i < len; ++i) s += a[i] * b[i];
+  return s;
+}
+
+// ---- one function per layer piece ----------------------------------------------------------------------------
+
+// y[r] = x[r] * rsqrt(mean(x[r]^2) + eps) * w, for `rows` rows of `dim` (y may alias x).
+MUSE_SIMD_CLONES void rms_norm(const float* x, const float* w, float* y, int64_t rows, int64_t dim, float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * dim;
+    float* yr = y + r * dim;
+    const float inv = 1.0f / std::sqrt(dot(xr, xr, dim) / static_cast<float>(dim) + eps);
+    int64_t c = 0;
+    for (; c + 8 <= dim; c += 8) store8(yr + c, (load8(xr + c) * inv) * load8(w + c));
+    for (; c < dim; ++c) yr[c] = (xr[c] * inv) * w[c];
+  }
+}
+
+// Rotates each of `heads` heads of x (head_dim = 2 * pairs) in place: pair (2i, 2i+1) as a complex number
+// times (cos_i + i sin_i).
+MUSE_SIMD_CLONES void rotary(float* x, int64_t heads, int64_t pairs, const float* cos, const float* sin) {
+  for (int64_t h = 0; h < heads; ++h) {
+    float* xh = x + h * 2 * pairs;
+    for (int64_t i = 0; i < pairs; ++i) {
+      const float a = xh[2 * i], b = xh[2 * i + 1];
+      xh[2 * i] = a * cos[i] - b * sin[i];
+      xh[2 * i + 1] = a * sin[i] + b * cos[i];
+    }
+  }
+}
+
+// g = silu(g) * u = g / (1 + e^-g) * u over `count` elements.
+MUSE_SIMD_CLONES void swiglu(float* g, const float* u, int64_t count) {
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const f8 x = load8(g + i);
+    store8(g + i, x / (1.0f + exp8(-x)) * load8(u + i));
+  }
+  for (; i < count; ++i) g[i] = g[i] / (1.0f + exp1(-g[i])) * u[i];
+}
+
+// p[t] = softmax(s)[t] over len scores, in place.
+MUSE_INLINE void softmax(float* s, int64_t len) {
+  float m = s[0];
+  for (int64_t t = 1; t < len; ++t) m = std::max(m, s[t]);
+  f8 acc = {};
+  int64_t t = 0;
+  for (; t + 8 <= len; t += 8) {
+    const f8 e = exp8(load8(s + t) - m);
+    store8(s + t, e);
+    acc += e;
+  }
+  float sum = hsum8(acc);
+  for (; t < len; ++t) sum += (s[t] = exp1(s[t] - m));
+  const float inv = 1.0f / sum;
+  for (t = 0; t < len; ++t) s[t] *= inv;
+}
+
+// Attention of one sequence's query heads q [H, hd] (rotated, already scaled by 1/sqrt(hd)) over its `len`
+// cached tokens; out [H, hd]. Token t's keys (all kv heads, Hkv * hd floats) are the row
+// block_table[t / block_size] * block_size + t % block_size of `keys`; query head h reads kv head h / G.
+// Rows are visited in memory order, each one once for all heads: a block is one contiguous run of memory.
+MUSE_SIMD_CLONES void attend(const float* q, const float* keys, const float* values, const int32_t* block_table,
+                             int64_t block_size, int64_t len, int64_t Hkv, int64_t G, int64_t hd, float* scores,
+                             float* out) {
+  const int64_t H = Hkv * G, row_floats = Hkv * hd;
+  // scores[h][t] = q_h . k_t
+  for (int64_t b = 0, t0 = 0; t0 < len; ++b, t0 += block_size) {
+    const int64_t count = std::min(block_size, len - t0);
+    const float* kb = keys + static_cast<int64_t>(block_table[b]) * block_size * row_floats;
+    for (int64_t t = 0; t < count; ++t) {
+      const float* k = kb + t * row_floats;
+      for (int64_t g = 0, h = 0; g < Hkv; ++g)
+        for (int64_t j = 0; j < G; ++j, ++h) scores[h * len + t0 + t] = dot(q + h * hd, k + g * hd, hd);
+    }
+  }
+  for (int64_t h = 0; h < H; ++h) softmax(scores + h * len, len);
+  // out_h = sum_t p_h[t] v_t
+  std::fill(out, out + H * hd, 0.0f);
+  for (int64_t b = 0, t0 = 0; t0 < len; ++b, t0 += block_size) {
+    const int64_t count = std::min(block_size, len - t0);
+    const float* vb = values + static_cast<int64_t>(block_table[b]) * block_size * row_floats;
+    for (int64_t t = 0; t < count; ++t) {
+      const float* v = vb + t * row_floats;
+      for (int64_t g = 0, h = 0; g < Hkv; ++g)
+        for (int64_t j = 0; j < G; ++j, ++h) {
+          const float p = scores[h * len + t0 + t];
+          const float* vg = v + g * hd;
+          float* o = out + h * hd;
+          int64_t i = 0;
+          for (; i + 8 <= hd; i += 8) store8(o + i, load8(o + i) + p * load8(vg + i));
+          for (; i < hd; ++i) o[i] += p * vg[i];
+        }
+    }
+  }
+}
+
+// ---- the products [n, in] x [in, out] ----------------------------------------------------------------------
+// y [n, out] = x [n, in] . W^T (+ y), W [out, in] row-major as torch::nn::Linear stores it.
+// For the few rows of a decode batch, OpenBLAS's sgemm spends much of its time packing W (each weight is used
+// only n times). The kernel below reads W in place: an OT x RT tile of outputs x rows keeps OT * RT vector
+// accumulators in registers and streams OT weight rows once per RT input rows; each weight row stays in L1 while
+// every row tile passes over it. Builds for AVX-512 use 16-float vectors, AVX2 builds 8-float ones.
+// GCC on x86-64 only (__builtin_shuffle, target attributes); elsewhere OpenBLAS does every product.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+typedef float f16 __attribute__((vector_size(64)));
+typedef int32_t i16 __attribute__((vector_size(64)));
+
+template <typename V>
+MUSE_INLINE V load_v(const float* p) {
+  V v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+// Lane i of the result = the sum of v[i]'s lanes, for as many vectors as lanes: log2(lanes) rounds, each of
+// which adds the even and odd lanes of two vectors into one (2 permutes + 1 add per pair, instead of a
+// horizontal sum per vector).
+MUSE_INLINE f8 sum_lanes(f8* v) {
+  const i8 even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = {1, 3, 5, 7, 9, 11, 13, 15};
+#pragma GCC unroll 8
+  for (int width = 8; width > 1; width /= 2)
+#pragma GCC unroll 8
+    for (int i = 0; i < width / 2; ++i)
+      v[i] = __builtin_shuffle(v[2 * i], v[2 * i + 1], even) + __builtin_shuffle(v[2 * i], v[2 * i + 1], odd);
+  return v[0];
+}
+MUSE_INLINE f16 sum_lanes(f16* v) {
+  const i16 even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+  const i16 odd = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
+#pragma GCC unroll 16
+  for (int width = 16; width > 1; width /= 2)
+#pragma GCC unroll 16
+    for (int i = 0; i < width / 2; ++i)
+      v[i] = __builtin_shuffle(v[2 * i], v[2 * i + 1], even) + __builtin_shuffle(v[2 * i], v[2 * i + 1], odd);
+  return v[0];
+}
+
+// y[r][o] (+)= x[r] . w[o] for an OB x RB tile (OB * RB <= lanes of V).
+template <typename V, int OB, int RB>
+MUSE_INLINE void matmul_tile(const float* x, int64_t K, const float* w, float* y, int64_t ldy, bool accumulate) {
+  constexpr int L = sizeof(V) / sizeof(float);
+  static_assert(OB * RB <= L, "one lane of the result per accumulator");
+  V acc[L] = {};  // acc[o * RB + r]; the unused ones stay zero
+  int64_t k = 0;
+  for (; k + L <= K; k += L) {
+    V xv[RB];
+#pragma GCC unroll 16
+    for (int r = 0; r < RB; ++r) xv[r] = load_v<V>(x + r * K + k);
+#pragma GCC unroll 16
+    for (int o = 0; o < OB; ++o) {
+      const V wv = load_v<V>(w + o * K + k);
+#pragma GCC unroll 16
+      for (int r = 0; r < RB; ++r) acc[o * RB + r] += wv * xv[r];
+    }
+  }
+  const V sums = sum_lanes(acc);
+#pragma GCC unroll 16
+  for (int o = 0; o < OB; ++o)
+#pragma GCC unroll 16
+    for (int r = 0; r < RB; ++r) {
+      float sum = sums[o * RB + r];
+      for (int64_t j = k; j < K; ++j) sum += x[r * K + j] * w[o * K + j];  // K % L leftovers
+      float* dst = y + r * ldy + o;
+      *dst = accumulate ? *dst + sum : sum;
+    }
+}
+
+// All outputs for RB rows: tiles of OB outputs, then single outputs.
+template <typename V, int OB, int RB>
+MUSE_INLINE void matmul_rows(const float* x, int64_t K, const float* w, int64_t out, float* y, int64_t ldy,
+                             bool accumulate) {
+  int64_t o = 0;
+  for (; o + OB <= out; o += OB) matmul_tile<V, OB, RB>(x, K, w + o * K, y + o, ldy, accumulate);
+  for (; o < out; ++o) matmul_tile<V, 1, RB>(x, K, w + o * K, y + o, ldy, accumulate);
+}
+
+// Rows in tiles of RT with OT outputs per tile (OT * RT = lanes); the last n % RT rows with as many outputs per
+// tile as fill the lanes.
+template <typename V, int OT, int RT>
+MUSE_INLINE void matmul_nt(const float* x, int64_t n, int64_t K, const float* w, int64_t out, float* y,
+                           bool accumulate) {
+  constexpr int L = sizeof(V) / sizeof(float);
+  static_assert(OT * RT == L && RT <= 4, "tiles fill the lanes; at most 3 leftover rows");
+  int64_t r = 0;
+  for (; r + RT <= n; r += RT) matmul_rows<V, OT, RT>(x + r * K, K, w, out, y + r * out, out, accumulate);
+  const float* xr = x + r * K;
+  float* yr = y + r * out;
+  switch (n - r) {
+    case 1: matmul_rows<V, L, 1>(xr, K, w, out, yr, out, accumulate); break;
+    case 2: if constexpr (RT > 2) matmul_rows<V, L / 2, 2>(xr, K, w, out, yr, out, accumulate); break;
+    case 3: if constexpr (RT > 3) matmul_rows<V, L / 3, 3>(xr, K, w, out, yr, out, accumulate); break;
+    default: break;
+  }
+}
+
+#define MUSE_HAVE_MATMUL_KERNELS 1
+__attribute__((target("arch=x86-64-v4"))) void matmul_nt_avx512(const float* x, int64_t n, int64_t K,
+                                                                 const float* w, int64_t out, float* y,
+                                                                 bool accumulate) {
+  matmul_nt<f16, 4, 4>(x, n, K, w, out, y, accumulate);  // 16 accumulators of 32 zmm registers
+}
+__attribute__((target("arch=x86-64-v3"))) void matmul_nt_avx2(const float* x, int64_t n, int64_t K, const float* w,
+                                                               int64_t out, float* y, bool accumulate) {
+  matmul_nt<f8, 4, 2>(x, n, K, w, out, y, accumulate);  // 8 accumulators of 16 ymm registers
+}
+// 2: AVX-512, 1: AVX2 + FMA, 0: neither (OpenBLAS does every product).
+int simd_level() {
+  static const int level = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                                   __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")
+                               ? 2
+                               : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0);
+  return level;
+}
+#endif
+
+void linear(const float* x, int64_t n, int64_t in, const float* w, int64_t out, float* y, bool accumulate,
+            int64_t kernel_max_rows) {
+#ifdef MUSE_HAVE_MATMUL_KERNELS
+  if (n <= kernel_max_rows) {
+    if (simd_level() == 2) return matmul_nt_avx512(x, n, in, w, out, y, accumulate);
+    if (simd_level() == 1) return matmul_nt_avx2(x, n, in, w, out, y, accumulate);
+  }
+#endif
+  const float beta = accumulate ? 1.0f : 0.0f;
+  if (n == 1)
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(out), static_cast<int>(in), 1.0f, w,
+                static_cast<int>(in), x, 1, beta, y, 1);
+  else
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(out),
+                static_cast<int>(in), 1.0f, x, static_cast<int>(in), w, static_cast<int>(in), beta, y,
+                static_cast<int>(out));
+}
+
+}  // namespace
+
+KVPoolView KVPoolView::of(const std::vector<torch::Tensor>& keys, const std::vector<torch::Tensor>& values) {
+  if (keys.empty() || keys.size() != values.size()) throw MuseError("KV pool: keys and values need one tensor per layer");
+  KVPoolView view;
+  const auto& k0 = keys[0];
+  if (k0.dim() != 4) throw MuseError("KV pool: tensors must be [num_blocks, block_size, n_kv_heads, head_dim]");
+  view.layout.n_layers = static_cast<int64_t>(keys.size());
+  view.layout.num_blocks = k0.size(0);
+  view.layout.block_size = k0.size(1);
+  view.layout.n_kv_heads = k0.size(2);
+  view.layout.head_dim = k0.size(3);
+  for (size_t l = 0; l < keys.size(); ++l) {
+    for (const auto* t : {&keys[l], &values[l]}) {
+      if (t->sizes() != k0.sizes())
+        throw MuseError("KV pool: layer " + std::to_string(l) + " has a different shape from layer 0");
+      float_data(*t, "KV pool layer " + std::to_string(l));
+    }
+    view.keys.push_back(keys[l].data_ptr<float>());
+    view.values.push_back(values[l].data_ptr<float>());
+  }
+  return view;
+}
+
+CpuDecoder::CpuDecoder(TransformerImpl& model) : config_(model.config()) {
+  embed_ = float_data(model.embed->weight, "embed.weight");
+  norm_ = float_data(model.norm->weight, "norm.weight");
+  lm_head_ = float_data(model.lm_head->weight, "lm_head.weight");
+  const auto* inv_freq = model.named_buffers(/*recurse=*/false).find("inv_freq");
+  if (!inv_freq) throw MuseError("CpuDecoder: the model has no inv_freq buffer");
+  inv_freq_ = float_data(*inv_freq, "inv_freq");
+  pair_axis_ = mrope_pair_axes(config_);
+  for (size_t i = 0; i < model.layers->size(); ++i) {
+    auto* block = model.layers[i]->as<BlockImpl>();
+    const std::string p = "layers." + std::to_string(i) + ".";
+    LayerWeights w{};
+    w.attn_norm = float_data(block->attn_norm->weight, p + "attn_norm.weight");
+    w.wq = float_data(block->wq->weight, p + "wq.weight");
+    w.wk = float_data(block->wk->weight, p + "wk.weight");
+    w.wv = float_data(block->wv->weight, p + "wv.weight");
+    w.wo = float_data(block->wo->weight, p + "wo.weight");
+    if (config_.qk_norm) {
+      w.q_norm = float_data(block->q_norm->weight, p + "q_norm.weight");
+      w.k_norm = float_data(block->k_norm->weight, p + "k_norm.weight");
+    }
+    w.ffn_norm = float_data(block->ffn_norm->weight, p + "ffn_norm.weight");
+    w.w_gate = float_data(block->w_gate->weight, p + "w_gate.weight");
+    w.w_up = float_data(block->w_up->weight, p + "w_up.weight");
+    w.w_down = float_data(block->w_down->weight, p + "w_down.weight");
+    layers_.push_back(w);
+  }
+}
+
+void CpuDecoder::reserve(int64_t n, int64_t context) {
+  // std::vector::resize allocates only when growing: steady-state steps allocate nothing.
+  const auto& c = config_;
+  const int64_t hd = c.head_dim(), pairs = hd / 2;
+  auto grow = [](std::vector<float>& v, int64_t size) {
+    if (static_cast<int64_t>(v.size()) < size) v.resize(static_cast<size_t>(size));
+  };
+  grow(ws_.x, n * c.d_model);
+  grow(ws_.xn, n * c.d_model);
+  grow(ws_.q, n * c.n_heads * hd);
+  grow(ws_.k, n * c.n_kv_heads * hd);
+  grow(ws_.v, n * c.n_kv_heads * hd);
+  grow(ws_.att, n * c.n_heads * hd);
+  grow(ws_.gate, n * c.ffn_hidden);
+  grow(ws_.up, n * c.ffn_hidden);
+  grow(ws_.logits, n * c.vocab_size);
+  for (auto* v : {&ws_.cos_q, &ws_.sin_q, &ws_.cos_k, &ws_.sin_k}) grow(*v, n * pairs);
+  grow(ws_.scores, c.n_heads * context);
+}
+
+void CpuDecoder::rotations(const DecodeRequest* requests, int64_t n) {
+  // The same floats TransformerImpl::forward builds: angle = float(position[axis]) * inv_freq, the queries'
+  // rotation scaled by 1/sqrt(head_dim).
+  const int64_t pairs = config_.head_dim() / 2;
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(config_.head_dim())));
+  for (int64_t s = 0; s < n; ++s)
+    for (int64_t i = 0; i < pairs; ++i) {
+      const float angle = static_cast<float>(requests[s].position[pair_axis_[i]]) * inv_freq_[i];
+      const float c = std::cos(angle), sn = std::sin(angle);
+      ws_.cos_k[s * pairs + i] = c;
+      ws_.sin_k[s * pairs + i] = sn;
+      ws_.cos_q[s * pairs + i] = c * scale;
+      ws_.sin_q[s * pairs + i] = sn * scale;
+    }
+}
+
+void CpuDecoder::attention_layer(const DecodeRequest* requests, int64_t n, const KVPoolView& pool, int64_t layer) {
+  const auto& c = config_;
+  const int64_t H = c.n_heads, Hkv = c.n_kv_heads, hd = c.head_dim(), pairs = hd / 2;
+  const int64_t bs = pool.layout.block_size, row_floats = Hkv * hd;
+  const auto& w = layers_[layer];
+  auto t0 = Clock::now();
+  if (c.qk_norm) {
+    rms_norm(ws_.q.data(), w.q_norm, ws_.q.data(), n * H, hd, static_cast<float>(c.norm_eps));
+    rms_norm(ws_.k.data(), w.k_norm, ws_.k.data(), n * Hkv, hd, static_cast<float>(c.norm_eps));
+  }
+  for (int64_t s = 0; s < n; ++s) {
+    float* q = ws_.q.data() + s * H * hd;
+    float* k = ws_.k.data() + s * row_floats;
+    rotary(q, H, pairs, ws_.cos_q.data() + s * pairs, ws_.sin_q.data() + s * pairs);
+    rotary(k, Hkv, pairs, ws_.cos_k.data() + s * pairs, ws_.sin_k.data() + s * pairs);
+    // this token's key and value into its slot
+    const SequenceKV& kv = *requests[s].kv;
+    const int64_t row = static_cast<int64_t>(kv.block_table[kv.length / bs]) * bs + kv.length % bs;
+    std::memcpy(pool.keys[layer] + row * row_floats, k, sizeof(float) * row_floats);
+    std::memcpy(pool.values[layer] + row * row_floats, ws_.v.data() + s * row_floats, sizeof(float) * row_floats);
+  }
+  if (profile) timings.other_s += seconds_since(t0), t0 = Clock::now();
+  for (int64_t s = 0; s < n; ++s) {
+    const SequenceKV& kv = *requests[s].kv;
+    attend(ws_.q.data() + s * H * hd, pool.keys[layer], pool.values[layer], kv.block_table.data(), bs, kv.length + 1,
+           Hkv, H / Hkv, hd, ws_.scores.data(), ws_.att.data() + s * H * hd);
+  }
+  if (profile) timings.attention_s += seconds_since(t0);
+}
+
+const float* CpuDecoder::step(const DecodeRequest* requests, int64_t n, const KVPoolView& pool) {
+  const auto& c = config_;
+  const int64_t d = c.d_model, H = c.n_heads, Hkv = c.n_kv_heads, hd = c.head_dim(), F = c.ffn_hidden;
+  const float eps = static_cast<float>(c.norm_eps);
+  if (n <= 0) throw MuseError("CpuDecoder::step: no sequences");
+  if (pool.layout.n_kv_heads != Hkv || pool.layout.head_dim != hd ||
+      static_cast<int64_t>(pool.keys.size()) != c.n_layers)
+    throw MuseError("CpuDecoder::step: the KV pool's layout does not match the model");
+  int64_t context = 0;
+  for (int64_t s = 0; s < n; ++s) {
+    const auto& r = requests[s];
+    if (!r.kv) throw MuseError("CpuDecoder::step: request without a KV sequence");
+    if (r.token < 0 || r.token >= c.vocab_size) throw MuseError("CpuDecoder::step: token id out of range");
+    const int64_t blocks_needed = r.kv->length / pool.layout.block_size + 1;
+    if (static_cast<int64_t>(r.kv->block_table.size()) < blocks_needed)
+      throw MuseError("CpuDecoder::step: block table does not cover token " + std::to_string(r.kv->length));
+    for (int64_t b = 0; b < blocks_needed; ++b)
+      if (r.kv->block_table[b] < 0 || r.kv->block_table[b] >= pool.layout.num_blocks)
+        throw MuseError("CpuDecoder::step: block " + std::to_string(r.kv->block_table[b]) + " is outside the pool");
+    context = std::max(context, r.kv->length + 1);
+  }
+  const auto start = Clock::now();
+  const double gemm0 = timings.gemm_s, attention0 = timings.attention_s;
+  reserve(n, context);
+  rotations(requests, n);
+
+  float* x = ws_.x.data();
+  float* xn = ws_.xn.data();
+  for (int64_t s = 0; s < n; ++s) {
+    const float* e = requests[s].embedding ? requests[s].embedding : embed_ + requests[s].token * d;
+    std::memcpy(x + s * d, e, sizeof(float) * d);
+  }
+  auto gemm = [&](const float* in, int64_t width_in, const float* w, int64_t width_out, float* out, bool accumulate) {
+    const auto t0 = profile ? Clock::now() : Clock::time_point{};
+    linear(in, n, width_in, w, width_out, out, accumulate, kernel_max_rows);
+    if (profile) timings.gemm_s += seconds_since(t0);
+  };
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const auto& w = layers_[l];
+    rms_norm(x, w.attn_norm, xn, n, d, eps);
+    gemm(xn, d, w.wq, H * hd, ws_.q.data(), false);
+    gemm(xn, d, w.wk, Hkv * hd, ws_.k.data(), false);
+    gemm(xn, d, w.wv, Hkv * hd, ws_.v.data(), false);
+    attention_layer(requests, n, pool, l);
+    gemm(ws_.att.data(), H * hd, w.wo, d, x, true);  // x += attention . wo^T
+    rms_norm(x, w.ffn_norm, xn, n, d, eps);
+    gemm(xn, d, w.w_gate, F, ws_.gate.data(), false);
+    gemm(xn, d, w.w_up, F, ws_.up.data(), false);
+    swiglu(ws_.gate.data(), ws_.up.data(), n * F);
+    gemm(ws_.gate.data(), F, w.w_down, d, x, true);  // x += swiglu . w_down^T
+  }
+  rms_norm(x, norm_, xn, n, d, eps);
+  gemm(xn, d, lm_head_, c.vocab_size, ws_.logits.data(), false);
+  if (profile) {
+    const double total = seconds_since(start);
+    timings.other_s += total - (timings.gemm_s - gemm0) - (timings.attention_s - attention0);
+    timings.steps += 1;
+    timings.tokens += n;
+  }
+  return ws_.logits.data();
+}
+
+void store_kv_cache(const KVCache& cache, int64_t row, int64_t count, const SequenceKV& seq, const KVPoolView& pool) {
+  const int64_t layers = static_cast<int64_t>(cache.keys.size());
+  if (layers != static_cast<int64_t>(pool.keys.size())) throw MuseError("store_kv_cache: layer counts differ");
+  if (count > cache.length) throw MuseError("store_kv_cache: the cache holds fewer tokens than asked for");
+  const int64_t bs = pool.layout.block_size, Hkv = pool.layout.n_kv_heads, hd = pool.layout.head_dim;
+  if (static_cast<int64_t>(seq.block_table.size()) * bs < count)
+    throw MuseError("store_kv_cache: the block table does not cover " + std::to_string(count) + " tokens");
+  for (int64_t l = 0; l < layers; ++l) {
+    for (int which = 0; which < 2; ++which) {
+      // [Hkv, count, hd] -> [count, Hkv, hd], the pool's token-major order
+      const auto src = (which == 0 ? cache.keys[l] : cache.values[l])[row].narrow(1, 0, count).transpose(0, 1)
+                           .to(torch::kCPU, torch::kFloat32).contiguous();
+      const float* from = src.data_ptr<float>();
+      float* base = which == 0 ? pool.keys[l] : pool.values[l];
+      for (int64_t t = 0; t < count; ++t) {
+        const int64_t slot = static_cast<int64_t>(seq.block_table[t / bs]) * bs + t % bs;
+        std::memcpy(base + slot * Hkv * hd, from + t * Hkv * hd, sizeof(float) * Hkv * hd);
+      }
+    }
+  }
+}
+
+}  // namespace muse
