@@ -45,8 +45,9 @@ Recipe recipe_by_name(const std::string& name) {
     r.pretrain.log_every = 10;
     r.pretrain.eval_problems = 200;
   } else if (name == "default") {
-    // ~40 min on the 2-core reference machine; ~2.6M parameters (10 MiB of fp32 weights). Text, image and table
-    // tasks are mixed from the first step (early fusion: one decoder, no separately trained vision encoder).
+    // ~2.8M parameters (11 MiB of fp32 weights). 3,450 steps: ~50 min at 0.8 s/step on the 2-core reference
+    // machine, up to ~90 min on its slow days (docs/PERFORMANCE.md). Text, image and table tasks are mixed from
+    // the first step (early fusion: one decoder, no separately trained vision encoder).
     r.description =
         "the shipped default: arithmetic, Countdown, and image and table tasks (count, read, chart, grid, table, "
         "mixed), answered with step-by-step reasoning";
@@ -66,7 +67,7 @@ Recipe recipe_by_name(const std::string& name) {
     r.pretrain.checkpoint_every = 100;
     r.pretrain.log_every = 25;
     r.pretrain.eval_problems = 100;
-    r.sft.steps = 400;
+    r.sft.steps = 250;
     r.sft.chat_share = 0.5;
     r.sft.budget_cut_share = 0.2;
   } else {
