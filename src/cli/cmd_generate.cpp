@@ -162,8 +162,10 @@ void sample_many(const LoadedModel& loaded, const TokenSequence& prompt, const G
     std::cout << reply.answer << "\n";
   }
   const auto stats = engine.stats();
-  std::fprintf(stderr, "[engine] %d samples: %zu prompt tokens prefilled %lld time(s) in all, peak KV %.2f MiB, %.1f s\n",
-               o.samples, prompt.size(), static_cast<long long>(stats.prefill_tokens / std::max<size_t>(1, prompt.size())),
+  std::fprintf(stderr,
+               "[engine] %d samples of a %zu-token prompt: %lld prompt tokens run through the model (%zu without "
+               "sharing), peak KV %.2f MiB, %.2f s of engine steps\n",
+               o.samples, prompt.size(), static_cast<long long>(stats.prefill_tokens), prompt.size() * o.samples,
                static_cast<double>(stats.kv_peak_bytes) / (1 << 20), stats.step_seconds);
 }
 
