@@ -17,6 +17,7 @@
 #include <ctime>
 #include <vector>
 
+#include "anchor_shapes.h"
 #include "engine/cpu_decode.h"
 #include "model/transformer.h"
 #include "runtime/runtime.h"
@@ -25,35 +26,9 @@ extern "C" void openblas_set_num_threads(int);
 extern "C" char* openblas_get_corename(void);
 
 using namespace muse;
+using muse::bench::AnchorShape;
 
 namespace {
-
-struct Shape {
-  std::string name;
-  int64_t vocab, d, layers, heads, ffn;
-  double llama_1seq[2], llama_16seq[2];  // llama.cpp tok/s, 1 thread / 2 threads (ANCHORS.md)
-};
-
-const std::vector<Shape> kShapes = {
-    {"1M", 1024, 128, 4, 4, 384, {6046, 7234}, {3899, 8254}},
-    {"6M", 2048, 256, 6, 8, 768, {1012, 1529}, {1070, 1938}},
-    {"31M", 4096, 512, 8, 8, 1536, {147, 231}, {610, 1133}},
-};
-
-ModelConfig config_of(const Shape& s) {
-  ModelConfig c;
-  c.preset = s.name;
-  c.vocab_size = s.vocab;
-  c.d_model = s.d;
-  c.n_layers = s.layers;
-  c.n_heads = s.heads;
-  c.n_kv_heads = s.heads;
-  c.ffn_hidden = s.ffn;
-  c.max_seq_len = 1024;
-  const int64_t pairs = c.head_dim() / 2;
-  c.mrope_sections = {pairs / 2, pairs / 4, pairs - pairs / 2 - pairs / 4};
-  return c;
-}
 
 std::vector<int64_t> int_list(const std::string& s) {
   std::vector<int64_t> out;
@@ -228,17 +203,17 @@ int main(int argc, char** argv) {
     std::vector<double> tok_s, cpu_tok_s;  // per variant, medians
     std::vector<DecodeTimings> split;    // per variant, summed over repeats (fused only)
     double gflop_per_token, attention_gbs, stream_gbs;
-    const Shape* anchor;
+    const AnchorShape* anchor;
   };
   std::vector<Row> rows;
   std::mt19937 rng(1234);
   for (const auto& name : shapes) {
-    const auto it = std::find_if(kShapes.begin(), kShapes.end(), [&](const Shape& s) { return s.name == name; });
-    if (it == kShapes.end()) {
+    const AnchorShape* it = muse::bench::find_anchor_shape(name);
+    if (!it) {
       std::fprintf(stderr, "unknown shape %s\n", name.c_str());
       return 2;
     }
-    const auto config = config_of(*it);
+    const auto config = muse::bench::config_of(*it, 1024);
     torch::manual_seed(7);
     Transformer model(config);
     {
@@ -273,7 +248,7 @@ int main(int argc, char** argv) {
         }
         if (r >= 0) stream.push_back(bench.stream_read());
       }
-      Row row{name, n, {}, {}, split, 0.0, 0.0, median(stream), &*it};
+      Row row{name, n, {}, {}, split, 0.0, 0.0, median(stream), it};
       for (auto& v : tok_s) row.tok_s.push_back(median(v));
       for (auto& v : cpu_tok_s) row.cpu_tok_s.push_back(median(v));
       // Weight FLOPs (all but the embedding lookup) + attention over the average context.

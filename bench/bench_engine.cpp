@@ -1,5 +1,5 @@
 // Serving-engine throughput on random weights; prints markdown tables.
-//   bench_engine [--shapes 1m,6m,25m] [--decode-steps N] [--concurrency 1,4,16,64] [--prompt N] [--fused 0|1]
+//   bench_engine [--shapes 1M,6M,31M] [--decode-steps N] [--concurrency 1,4,16,64] [--prompt N] [--fused 0|1]
 //                [--temperature T] [--top-p P] [--torch-threads N] [--blas-threads N]
 // 1. prefill tokens/s: one 256-token prompt, one chunk;
 // 2. n = 8 continuations of a 200-token prompt: one prompt + fork(7) vs 8 independent sequences (prefill time,
@@ -12,9 +12,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "anchor_shapes.h"
 #include "engine/engine.h"
 #include "model/config.h"
 #include "model/transformer.h"
@@ -23,31 +25,12 @@
 #include "util/rng.h"
 
 using namespace muse;
+using muse::bench::AnchorShape;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-struct Shape {
-  std::string name;
-  int64_t vocab, d, layers, heads, ffn;
-};
-
-ModelConfig config_of(const Shape& s) {
-  ModelConfig c;
-  c.preset = s.name;
-  c.vocab_size = s.vocab;
-  c.d_model = s.d;
-  c.n_layers = s.layers;
-  c.n_heads = c.n_kv_heads = s.heads;
-  c.ffn_hidden = s.ffn;
-  c.max_seq_len = 512;
-  const int64_t pairs = c.head_dim() / 2;
-  c.mrope_sections = {pairs / 2, pairs / 4, pairs - pairs / 2 - pairs / 4};
-  c.patch_size = 0;  // text only
-  return c;
-}
 
 Transformer random_model(const ModelConfig& c) {
   torch::manual_seed(1);
@@ -90,7 +73,7 @@ std::vector<int64_t> parse_list(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  std::string shapes_arg = "1m,6m,25m";
+  std::string shapes_arg = "1M,6M,31M";
   std::vector<int64_t> concurrency = {1, 4, 16, 64};
   int64_t decode_steps = 16, prompt_len = 32;
   bool fused = true;
@@ -112,15 +95,17 @@ int main(int argc, char** argv) try {
   configure_threads(threads);
   std::printf("%s\n\n", runtime_summary(torch::kCPU).c_str());
 
-  const std::vector<Shape> all = {{"1m", 1024, 128, 4, 4, 384}, {"6m", 2048, 256, 6, 8, 768},
-                                  {"25m", 4096, 512, 8, 8, 1536}};
-  std::vector<Shape> shapes;
-  for (const auto& s : all)
-    if (("," + shapes_arg + ",").find("," + s.name + ",") != std::string::npos) shapes.push_back(s);
+  std::vector<AnchorShape> shapes;
+  std::stringstream names(shapes_arg);
+  for (std::string name; std::getline(names, name, ',');) {
+    const auto* shape = muse::bench::find_anchor_shape(name);
+    if (!shape) throw MuseError("unknown shape " + name + " (known: 1M, 6M, 31M)");
+    shapes.push_back(*shape);
+  }
 
   std::printf("| model | params | prefill tok/s (256-token prompt) |\n|---|---|---|\n");
   for (const auto& shape : shapes) {
-    const auto c = config_of(shape);
+    const auto c = muse::bench::config_of(shape, 512);
     auto model = random_model(c);
     Engine engine(model, torch::kCPU, options_for(c, 1, 258, false));
     Rng rng(1);
@@ -142,7 +127,7 @@ int main(int argc, char** argv) try {
   std::printf("| model | setup | prefill tokens | prefill step s | prompt KV after prefill | peak KV | total s |\n"
               "|---|---|---|---|---|---|---|\n");
   for (const auto& shape : shapes) {
-    const auto c = config_of(shape);
+    const auto c = muse::bench::config_of(shape, 512);
     auto model = random_model(c);
     Rng rng(2);
     const auto prompt = random_tokens(rng, 200, c.vocab_size);
@@ -182,7 +167,7 @@ int main(int argc, char** argv) try {
     std::printf("| model | concurrent | decode tok/s | ms/step | model ms/step | engine ms/step | engine %% |\n"
                 "|---|---|---|---|---|---|---|\n");
     for (const auto& shape : shapes) {
-      const auto c = config_of(shape);
+      const auto c = muse::bench::config_of(shape, 512);
       auto model = random_model(c);
       for (int64_t n : concurrency) {
         const int64_t max_tokens = decode_steps + 4;
