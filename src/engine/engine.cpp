@@ -327,6 +327,29 @@ torch::Tensor Engine::positions_of(const Sequence& seq, int64_t begin, int64_t c
 // ---------------------------------------------------------------------------------------------------------------
 // Commands
 
+namespace {
+
+// The allowed/banned mask of a request: 1 = never sample; empty when the request restricts nothing.
+std::vector<uint8_t> blocked_tokens(const RequestParams& params, int64_t vocab_size) {
+  if (params.allowed_tokens.empty() && params.banned_tokens.empty()) return {};
+  std::vector<uint8_t> blocked(static_cast<size_t>(vocab_size), params.allowed_tokens.empty() ? 0 : 1);
+  for (int id : params.allowed_tokens) blocked[static_cast<size_t>(id)] = 0;
+  for (int id : params.banned_tokens) blocked[static_cast<size_t>(id)] = 1;
+  return blocked;
+}
+
+}  // namespace
+
+// A new sequence (or fork) waits for admission, unless it has nothing left to generate.
+void Engine::enqueue(std::unique_ptr<Sequence> seq, Events& events) {
+  if (seq->generated >= seq->params.sampling.max_tokens) {
+    finish(*seq, "length", events);
+    events.results.push_back(std::move(seq->result));
+    return;
+  }
+  queue_.push_back(std::move(seq));
+}
+
 void Engine::apply_commands(Events& events) {
   std::vector<Command> commands;
   {
@@ -361,19 +384,10 @@ void Engine::apply_commands(Events& events) {
         if (c.prompt.patches.defined() && c.prompt.patches.numel() > 0)
           seq->patches = c.prompt.patches.to(device_, torch::kFloat32);
         seq->thinking = seq->params.sampling.think_end_token >= 0;
-        if (!seq->params.allowed_tokens.empty() || !seq->params.banned_tokens.empty()) {
-          seq->blocked.assign(static_cast<size_t>(config_.vocab_size), seq->params.allowed_tokens.empty() ? 0 : 1);
-          for (int id : seq->params.allowed_tokens) seq->blocked[static_cast<size_t>(id)] = 0;
-          for (int id : seq->params.banned_tokens) seq->blocked[static_cast<size_t>(id)] = 1;
-        }
+        seq->blocked = blocked_tokens(seq->params, config_.vocab_size);
         seq->result.id = seq->id;
         seq->result.prompt_tokens = n;
-        if (seq->params.sampling.max_tokens == 0) {
-          finish(*seq, "length", events);
-          events.results.push_back(std::move(seq->result));
-          break;
-        }
-        queue_.push_back(std::move(seq));
+        enqueue(std::move(seq), events);
         break;
       }
       case Command::Fork: {
@@ -409,12 +423,7 @@ void Engine::apply_commands(Events& events) {
           child->generated = p.generated;
           child->thinking = p.thinking;
           child->text_tail = p.text_tail;
-          if (!child->params.allowed_tokens.empty() || !child->params.banned_tokens.empty()) {
-            child->blocked.assign(static_cast<size_t>(config_.vocab_size),
-                                  child->params.allowed_tokens.empty() ? 0 : 1);
-            for (int id : child->params.allowed_tokens) child->blocked[static_cast<size_t>(id)] = 0;
-            for (int id : child->params.banned_tokens) child->blocked[static_cast<size_t>(id)] = 1;
-          }
+          child->blocked = blocked_tokens(child->params, config_.vocab_size);
           // The child's result starts as a copy of what the parent generated so far.
           const auto parent_id = child->result.parent;
           child->result = p.result;
@@ -424,12 +433,7 @@ void Engine::apply_commands(Events& events) {
           child->result.finish_reason.clear();
           child->wait_for = p.id;
           child->fork_length = static_cast<int64_t>(p.tokens.size());
-          if (child->generated >= child->params.sampling.max_tokens) {
-            finish(*child, "length", events);
-            events.results.push_back(std::move(child->result));
-            continue;
-          }
-          queue_.push_back(std::move(child));
+          enqueue(std::move(child), events);
         }
         break;
       }

@@ -180,6 +180,7 @@ class Engine {
 
   struct Events;
   void apply_commands(Events& events);
+  void enqueue(std::unique_ptr<Sequence> seq, Events& events);
   void admit();
   bool try_admit(std::unique_ptr<Sequence>& seq);
   Sequence* find_running(SeqId id);
