@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "engine/generator.h"
+#include "engine/engine.h"
 #include "data/jsonl.h"
 #include "eval/chat_eval.h"
 #include "eval/eval_report.h"
@@ -112,12 +112,12 @@ void add_eval_command(CLI::App& app) {
     std::vector<std::pair<std::string, std::vector<ChatConversation>>> chat_sets;
     for (const auto& f : o->chat_files) chat_sets.emplace_back(f, load_chat_jsonl(f));
     auto loaded = load_model_dir(model_dir, device);
-    Generator generator(loaded.model, device);
+    Engine engine(loaded.model, device, EngineOptions::for_device(device));
 
     if (!chat_sets.empty()) {
       std::vector<ChatEvalResult> chat_results;
       for (const auto& [file, conversations] : chat_sets) {
-        chat_results.push_back(evaluate_chat(generator, loaded.tokenizer, conversations,
+        chat_results.push_back(evaluate_chat(engine, loaded.tokenizer, conversations,
                                              fs::path(file).filename().string(), o->max_tokens));
         if (chat_results.back().conversations == 0)
           throw file_error(file, "has no held-out conversations to score (about 10% of conversations are held "
@@ -190,7 +190,7 @@ void add_eval_command(CLI::App& app) {
         std::fprintf(stderr, "[%zu/%zu] %s@%d %s budget %s%s ...\n", i + 1, cells.size(), c.task->name().c_str(),
                      c.difficulty, prompt_style_name(c.style), budget_label(c.budget).c_str(),
                      c.blind ? " (blank images)" : "");
-      results.push_back(evaluate_task(generator, loaded.tokenizer, *c.task, c.difficulty, params));
+      results.push_back(evaluate_task(engine, loaded.tokenizer, *c.task, c.difficulty, params));
     }
 
     EvalReportInfo info;

@@ -7,7 +7,6 @@
 
 #include "cli/commands.h"
 #include "engine/engine.h"
-#include "engine/generator.h"
 #include "data/image.h"
 #include "data/table.h"
 #include "model/weights.h"
@@ -137,14 +136,33 @@ class ReplyPrinter {
   bool thinking_opened_ = false, answer_opened_ = false;
 };
 
+// The engine every command here runs on: the fused decode path on a CPU (same math as the libtorch forward,
+// without per-op dispatch), the KV pool --kv-mem large.
+std::unique_ptr<Engine> make_engine(const LoadedModel& loaded, const GenerateOptions& o) {
+  const auto device = parse_device(o.runtime.device);
+  EngineOptions options = EngineOptions::for_device(device);
+  options.kv_mem = o.kv_mem_mib << 20;
+  return std::make_unique<Engine>(loaded.model, device, options);
+}
+
+// Streams one reply through the printer (thinking, then the answer) and returns the generated tokens.
+std::vector<int> stream_reply(Engine& engine, const TokenSequence& prompt, const SamplingParams& sampling,
+                              ReplyPrinter& printer) {
+  RequestParams params;
+  params.sampling = sampling;
+  const auto result = engine.generate(Prompt::of(prompt), params, [&](const TokenEvent& e) {
+    if (e.token >= 0) printer.on_token(e.token);
+  });
+  if (result.finish_reason == FinishReason::Error) throw MuseError("generation failed: " + result.error);
+  printer.finish();
+  return result.tokens;
+}
+
 // -n samples of one prompt on the engine: the prompt is prefilled once and its KV blocks are shared by all
 // samples (fork); each sample has its own seed (the engine derives it from --seed). Printed in order.
 void sample_many(const LoadedModel& loaded, const TokenSequence& prompt, const GenerateOptions& o) {
-  const auto device = parse_device(o.runtime.device);
-  EngineOptions options;
-  options.kv_mem = o.kv_mem_mib << 20;
-  options.fused_cpu_decode = device.is_cpu();  // same math as the libtorch forward, without per-op dispatch
-  Engine engine(loaded.model, device, options);
+  auto engine_ptr = make_engine(loaded, o);
+  Engine& engine = *engine_ptr;
   RequestParams params;
   params.sampling = o.sampling;
   const SeqId first = engine.add(Prompt::of(prompt), params);
@@ -155,9 +173,10 @@ void sample_many(const LoadedModel& loaded, const TokenSequence& prompt, const G
   for (size_t i = 0; i < ids.size(); ++i) {
     const auto result = engine.take(ids[i]);
     if (!result) throw MuseError("sample " + std::to_string(i + 1) + " did not finish");
-    if (result->finish_reason == "error") throw MuseError("sample " + std::to_string(i + 1) + ": " + result->error);
+    if (result->finish_reason == FinishReason::Error)
+      throw MuseError("sample " + std::to_string(i + 1) + ": " + result->error);
     const auto reply = parse_reply(tok, result->tokens);
-    std::cout << "--- sample " << (i + 1) << " (" << result->finish_reason << ")\n";
+    std::cout << "--- sample " << (i + 1) << " (" << finish_reason_name(result->finish_reason) << ")\n";
     if (!o.answer_only) std::cout << "thinking: " << reply.thinking << "\n";
     std::cout << reply.answer << "\n";
   }
@@ -190,7 +209,6 @@ void add_generate_commands(CLI::App& app) {
       throw MuseError("-n " + std::to_string(o->samples) +
                       " with --temperature 0 would give the same greedy answer every time; pass --temperature > 0");
     auto loaded = load(*o);
-    Generator generator(loaded.model, parse_device(o->runtime.device));
     const auto& tok = loaded.tokenizer;
     if (o->raw) {
       TokenSequence prompt;
@@ -198,7 +216,9 @@ void add_generate_commands(CLI::App& app) {
       prompt.append_text(tok, o->prompt, false);
       SamplingParams raw_sampling = o->sampling;
       raw_sampling.think_end_token = -1;  // a raw continuation has no thinking span to budget
-      const auto result = generator.generate(prompt, raw_sampling);
+      RequestParams params;
+      params.sampling = raw_sampling;
+      const auto result = make_engine(loaded, *o)->generate(Prompt::of(prompt), params, {});
       std::cout << o->prompt << tok.decode(result.tokens, /*show_specials=*/true) << std::endl;
       return;
     }
@@ -214,8 +234,7 @@ void add_generate_commands(CLI::App& app) {
       sample_many(loaded, prompt, *o);
       return;
     }
-    generator.generate(prompt, o->sampling, [&](int token) { return printer.on_token(token); });
-    printer.finish();
+    stream_reply(*make_engine(loaded, *o), prompt, o->sampling, printer);
   });
 
   auto chat_opts = std::make_shared<GenerateOptions>();
@@ -226,7 +245,7 @@ void add_generate_commands(CLI::App& app) {
   add_sampling_options(*chat, *chat_opts);
   chat->callback([o = chat_opts] {
     auto loaded = load(*o);
-    Generator generator(loaded.model, parse_device(o->runtime.device));
+    auto engine = make_engine(loaded, *o);
     const auto& tok = loaded.tokenizer;
     const bool interactive = isatty(STDIN_FILENO);
     const auto attached = attachments(o->images, o->tables, loaded.config);  // context of every message
@@ -285,9 +304,7 @@ void add_generate_commands(CLI::App& app) {
       SamplingParams sampling = o->sampling;
       sampling.max_tokens = static_cast<int>(std::min<int64_t>(
           sampling.max_tokens, loaded.config.max_seq_len - static_cast<int64_t>(prompt.size())));
-      generator.generate(prompt, sampling, [&](int token) { return printer.on_token(token); });
-      printer.finish();
-      const auto reply = parse_reply(tok, printer.tokens());
+      const auto reply = parse_reply(tok, stream_reply(*engine, prompt, sampling, printer));
       history.push_back({Role::Assistant, {text_segment(reply.answer)}, reply.thinking});
     }
   });

@@ -19,12 +19,12 @@ std::string normalized(std::string s) {
 
 }  // namespace
 
-ChatEvalResult evaluate_chat(Generator& generator, const Tokenizer& tokenizer,
+ChatEvalResult evaluate_chat(Engine& engine, const Tokenizer& tokenizer,
                              const std::vector<ChatConversation>& conversations, const std::string& name,
                              int max_tokens) {
   const auto start = std::chrono::steady_clock::now();
   RenderOptions options;
-  options.vision = vision_params(generator.model_config());
+  options.vision = vision_params(engine.config());
   std::vector<TokenSequence> prompts;
   std::vector<std::string> expected, questions;
   for (const auto& conversation : conversations) {
@@ -39,8 +39,12 @@ ChatEvalResult evaluate_chat(Generator& generator, const Tokenizer& tokenizer,
     questions.push_back(messages.empty() ? "" : segments_text(messages.back().content));
     prompts.push_back(render_conversation(tokenizer, messages, true, options));
   }
-  const std::vector<int> stops = {tokenizer.special(Special::EndOfTurn), tokenizer.eos()};
-  const auto outputs = generator.generate_greedy_batch(prompts, max_tokens, stops);
+  RequestParams request;  // greedy
+  request.sampling.max_tokens = max_tokens;
+  request.sampling.stop_tokens = {tokenizer.special(Special::EndOfTurn), tokenizer.eos()};
+  std::vector<Prompt> inputs;
+  for (const auto& prompt : prompts) inputs.push_back(Prompt::of(prompt));
+  const auto outputs = engine.run_batch(inputs, request);
   ChatEvalResult result;
   result.name = name;
   result.conversations = static_cast<int>(prompts.size());

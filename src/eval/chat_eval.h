@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "data/jsonl.h"
-#include "engine/generator.h"
+#include "engine/engine.h"
 
 namespace muse {
 
@@ -19,7 +19,7 @@ struct ChatEvalResult {
   std::vector<std::string> examples;  // a few "question -> answer (expected ...)" lines to look at
 };
 
-ChatEvalResult evaluate_chat(Generator& generator, const Tokenizer& tokenizer,
+ChatEvalResult evaluate_chat(Engine& engine, const Tokenizer& tokenizer,
                              const std::vector<ChatConversation>& conversations, const std::string& name,
                              int max_tokens = 128);
 

@@ -34,7 +34,11 @@ const std::vector<std::string>& eval_system_prompts() {
 void EvalParams::validate() const {
   if (problems < 0) throw MuseError("problems must be >= 0, got " + std::to_string(problems));
   if (max_tokens < 1) throw MuseError("max_tokens must be >= 1, got " + std::to_string(max_tokens));
-  ThinkingBudget{0, max_thinking_tokens, min_thinking_tokens}.validate();
+  SamplingParams budget;  // the thinking budget's own rules
+  budget.think_end_token = 0;
+  budget.max_thinking_tokens = max_thinking_tokens;
+  budget.min_thinking_tokens = min_thinking_tokens;
+  budget.validate();
   if (chat.min_earlier_turns < 0 || chat.max_earlier_turns < chat.min_earlier_turns)
     throw MuseError("chat style: earlier turns must satisfy 0 <= min <= max, got " +
                     std::to_string(chat.min_earlier_turns) + " and " + std::to_string(chat.max_earlier_turns));
@@ -93,16 +97,19 @@ EvalPrompts eval_prompts(const Tokenizer& tokenizer, const Task& task, int diffi
   return out;
 }
 
-TaskEvalResult evaluate_task(Generator& generator, const Tokenizer& tokenizer, const Task& task, int difficulty,
+TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const Task& task, int difficulty,
                              const EvalParams& params) {
   const auto start = std::chrono::steady_clock::now();
-  const auto [examples, prompts] = eval_prompts(tokenizer, task, difficulty, params, generator.model_config());
-  const std::vector<int> stops = {tokenizer.special(Special::EndOfTurn), tokenizer.eos()};
-  ThinkingBudget budget;
-  budget.think_end_token = tokenizer.special(Special::ThinkEnd);
-  budget.max_thinking_tokens = params.max_thinking_tokens;
-  budget.min_thinking_tokens = params.min_thinking_tokens;
-  const auto outputs = generator.generate_greedy_batch(prompts, params.max_tokens, stops, budget);
+  const auto [examples, prompts] = eval_prompts(tokenizer, task, difficulty, params, engine.config());
+  RequestParams request;  // greedy
+  request.sampling.max_tokens = params.max_tokens;
+  request.sampling.stop_tokens = {tokenizer.special(Special::EndOfTurn), tokenizer.eos()};
+  request.sampling.think_end_token = tokenizer.special(Special::ThinkEnd);
+  request.sampling.max_thinking_tokens = params.max_thinking_tokens;
+  request.sampling.min_thinking_tokens = params.min_thinking_tokens;
+  std::vector<Prompt> inputs;
+  for (const auto& prompt : prompts) inputs.push_back(Prompt::of(prompt));
+  const auto outputs = engine.run_batch(inputs, request);
 
   TaskEvalResult result;
   result.task = task.name();
@@ -150,14 +157,14 @@ TaskEvalResult evaluate_task(Generator& generator, const Tokenizer& tokenizer, c
   return result;
 }
 
-TaskEvalResult evaluate_task(Generator& generator, const Tokenizer& tokenizer, const Task& task, int difficulty,
+TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const Task& task, int difficulty,
                              int problems, uint64_t seed, int max_tokens, bool blank_images) {
   EvalParams params;
   params.problems = problems;
   params.seed = seed;
   params.max_tokens = max_tokens;
   params.blank_images = blank_images;
-  return evaluate_task(generator, tokenizer, task, difficulty, params);
+  return evaluate_task(engine, tokenizer, task, difficulty, params);
 }
 
 std::vector<Segment> blank_images_of(const std::vector<Segment>& prompt) {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "data/task.h"
-#include "engine/generator.h"
+#include "engine/engine.h"
 
 namespace muse {
 
@@ -47,7 +47,7 @@ struct ProblemOutcome {
   int thinking_tokens = 0;  // generated inside the thinking span
   int answer_tokens = 0;
   bool budget_hit = false;  // <|/think|> was forced by the budget
-  std::string finish_reason;
+  FinishReason finish_reason = FinishReason::None;
 };
 
 struct TaskEvalResult {
@@ -70,12 +70,12 @@ struct TaskEvalResult {
   std::vector<ProblemOutcome> outcomes;  // per problem, in order
 };
 
-TaskEvalResult evaluate_task(Generator& generator, const Tokenizer& tokenizer, const Task& task, int difficulty,
+TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const Task& task, int difficulty,
                              const EvalParams& params);
 // The original form (plain prompts, no budget), kept for its callers.
 // With `blank_images`, every image of the prompt is replaced by a white one of the same size: what the model
 // scores then is what it can guess without seeing; the difference to the normal run is what it actually sees.
-TaskEvalResult evaluate_task(Generator& generator, const Tokenizer& tokenizer, const Task& task, int difficulty,
+TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const Task& task, int difficulty,
                              int problems, uint64_t seed, int max_tokens = 256, bool blank_images = false);
 
 // The prompts an evaluation puts to the model, in order: the held-out problems it scores and their rendering.

@@ -22,7 +22,7 @@ struct PagedSlots {
   torch::Tensor mask;   // optional [B, 1, T, L] float additive (0 / -inf): causal + padding; undefined = none
 };
 
-// Per-layer keys and values of the sequences being decoded. Contiguous (Generator): [batch, n_kv_heads,
+// Per-layer keys and values of the sequences being decoded. Contiguous (the test oracle): [batch, n_kv_heads,
 // capacity, head_dim] with `length` positions filled in every row. Paged (`paged` set): keys/values are the
 // pool's per-layer [num_blocks, block_size, n_kv_heads, head_dim] tensors and `length`/`capacity` are unused.
 struct KVCache {

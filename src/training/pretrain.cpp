@@ -131,16 +131,16 @@ std::vector<TaskEvalResult> eval_tasks(Transformer& model, const Tokenizer& tok,
                                        const PretrainParams& p, const c10::Device& device, bool blind_baseline) {
   std::vector<TaskEvalResult> results;
   if (p.eval_problems <= 0) return results;
-  Generator generator(model, device);
+  Engine engine(model, device, EngineOptions::for_device(device));
   for (const auto& m : mix) {
     if (m.task == "text" || m.task == "chat") continue;
     const auto task = make_task(m.task);
     const int max_tokens = static_cast<int>(std::min<int64_t>(256, model->config().max_seq_len / 2));
     for (int d = m.min_difficulty; d <= m.max_difficulty; ++d) {
-      results.push_back(evaluate_task(generator, tok, *task, d, p.eval_problems, p.seed, max_tokens));
+      results.push_back(evaluate_task(engine, tok, *task, d, p.eval_problems, p.seed, max_tokens));
       // The same prompts with blank images: the gap is what the model actually reads from the pixels.
       if (blind_baseline && task_has_images(*task, d))
-        results.push_back(evaluate_task(generator, tok, *task, d, p.eval_problems, p.seed, max_tokens, true));
+        results.push_back(evaluate_task(engine, tok, *task, d, p.eval_problems, p.seed, max_tokens, true));
     }
   }
   model->train();

@@ -30,18 +30,21 @@ const LoadedModel* shipped_vision_model() {
 // Greedy answers to held-out problems, with each prompt's patches passed through `edit` first.
 std::vector<std::string> answers(const LoadedModel& m, const std::vector<Example>& problems,
                                  const std::function<void(TokenSequence&, Rng&)>& edit) {
-  Generator generator(m.model, torch::kCPU);
+  Engine engine(m.model, torch::kCPU, EngineOptions::for_device(torch::kCPU));
   RenderOptions options;
   options.vision = vision_params(m.config);
-  std::vector<TokenSequence> prompts;
+  std::vector<Prompt> prompts;
   Rng rng(17);
   for (const auto& example : problems) {
-    prompts.push_back(render_prompt(m.tokenizer, example.prompt, options));
-    if (edit) edit(prompts.back(), rng);
+    auto prompt = render_prompt(m.tokenizer, example.prompt, options);
+    if (edit) edit(prompt, rng);
+    prompts.push_back(Prompt::of(prompt));
   }
-  const std::vector<int> stops = {m.tokenizer.special(Special::EndOfTurn), m.tokenizer.eos()};
+  RequestParams greedy;
+  greedy.sampling.max_tokens = 64;
+  greedy.sampling.stop_tokens = {m.tokenizer.special(Special::EndOfTurn), m.tokenizer.eos()};
   std::vector<std::string> out;
-  for (const auto& result : generator.generate_greedy_batch(prompts, 64, stops))
+  for (const auto& result : engine.run_batch(prompts, greedy))
     out.push_back(parse_reply(m.tokenizer, result.tokens).answer);
   return out;
 }
@@ -155,7 +158,7 @@ TEST(EvalParams, ValidatesBudgetsAndChatOptions) {
 TEST(EvalBudget, HonouredPerProblem) {
   const auto* m = shipped_model();
   if (!m) GTEST_SKIP() << "no models/default";
-  Generator generator(m->model, torch::kCPU);
+  Engine engine(m->model, torch::kCPU, EngineOptions::for_device(torch::kCPU));
   const auto task = make_task("add");
   for (int budget : {0, 3, 12, -1}) {
     EvalParams p;
@@ -163,7 +166,7 @@ TEST(EvalBudget, HonouredPerProblem) {
     p.seed = 5;
     p.max_tokens = 96;
     p.max_thinking_tokens = budget;
-    const auto r = evaluate_task(generator, m->tokenizer, *task, 2, p);
+    const auto r = evaluate_task(engine, m->tokenizer, *task, 2, p);
     ASSERT_EQ(r.outcomes.size(), 12u);
     EXPECT_EQ(r.budget, budget);
     EXPECT_EQ(r.style, "plain");
@@ -186,14 +189,14 @@ TEST(EvalBudget, HonouredPerProblem) {
 TEST(EvalBudget, PositionalFormEqualsDefaultParams) {
   const auto* m = shipped_model();
   if (!m) GTEST_SKIP() << "no models/default";
-  Generator generator(m->model, torch::kCPU);
+  Engine engine(m->model, torch::kCPU, EngineOptions::for_device(torch::kCPU));
   const auto task = make_task("add");
-  const auto old_form = evaluate_task(generator, m->tokenizer, *task, 1, 10, 3, 64);
+  const auto old_form = evaluate_task(engine, m->tokenizer, *task, 1, 10, 3, 64);
   EvalParams p;
   p.problems = 10;
   p.seed = 3;
   p.max_tokens = 64;
-  const auto new_form = evaluate_task(generator, m->tokenizer, *task, 1, p);
+  const auto new_form = evaluate_task(engine, m->tokenizer, *task, 1, p);
   EXPECT_EQ(old_form.accuracy, new_form.accuracy);
   EXPECT_EQ(old_form.mean_thinking_tokens, new_form.mean_thinking_tokens);
   EXPECT_EQ(old_form.mean_answer_tokens, new_form.mean_answer_tokens);
@@ -252,13 +255,13 @@ TEST(EvalPrompts, ChatStyleRendersSystemPromptAndEarlierTurns) {
 TEST(EvalBudget, ChatStyleRunsAndReportsItsStyle) {
   const auto* m = shipped_model();
   if (!m) GTEST_SKIP() << "no models/default";
-  Generator generator(m->model, torch::kCPU);
+  Engine engine(m->model, torch::kCPU, EngineOptions::for_device(torch::kCPU));
   EvalParams p;
   p.problems = 6;
   p.max_tokens = 64;
   p.style = PromptStyle::Chat;
   p.max_thinking_tokens = 8;
-  const auto r = evaluate_task(generator, m->tokenizer, *make_task("add"), 1, p);
+  const auto r = evaluate_task(engine, m->tokenizer, *make_task("add"), 1, p);
   EXPECT_EQ(r.style, "chat");
   EXPECT_EQ(r.budget, 8);
   for (const auto& o : r.outcomes) EXPECT_LE(o.thinking_tokens, 8);

@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "data/task.h"
-#include "engine/generator.h"
+#include "engine/engine.h"
 #include "eval/task_eval.h"
 #include "model/weights.h"
 #include "runtime/runtime.h"
@@ -143,8 +143,8 @@ TEST(EndToEnd, TinyRecipeLearnsTwoDigitAddition) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   auto loaded = load_model_dir(dir, torch::kCPU);
-  Generator generator(loaded.model, torch::kCPU);
-  const auto result = evaluate_task(generator, loaded.tokenizer, *make_task("add"), 2, 300, /*seed=*/2024);
+  Engine engine(loaded.model, torch::kCPU, EngineOptions::for_device(torch::kCPU));
+  const auto result = evaluate_task(engine, loaded.tokenizer, *make_task("add"), 2, 300, /*seed=*/2024);
   std::printf("tiny recipe: %.1f s, 2-digit addition accuracy %.1f%% on %d held-out problems\n", seconds,
               100 * result.accuracy, result.problems);
   EXPECT_GE(result.accuracy, 0.90);

@@ -1,0 +1,72 @@
+// The decode rules of one sequence, written once for every decoder (the engine; the test oracle): which token
+// comes next from a row of logits (masks, the thinking budget with its forced end and continue cue, sampling),
+// and what an appended token means (thinking span, stop tokens and strings, pause tokens, max_tokens, context).
+//
+//   DecodeRules rules(params, vocab, max_seq_len, token_text);
+//   auto choice = rules.choose(logits, rng);              // {token, forced}
+//   auto verdict = rules.append(choice.token, choice.forced, /*sampled=*/true, total_length);
+//   if (verdict.finish != FinishReason::None) ...; else if (verdict.park) ...;
+//
+// A copy carries the state over: a fork continues exactly where its parent was.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/request.h"
+#include "util/rng.h"
+
+namespace muse {
+
+class DecodeRules {
+ public:
+  DecodeRules() = default;
+  // params must be valid (RequestParams::validate). token_text is needed only for stop strings.
+  DecodeRules(const RequestParams& params, int64_t vocab_size, int64_t max_seq_len,
+              std::function<std::string(int)> token_text = {});
+
+  struct Choice {
+    int token = -1;
+    bool forced = false;  // the budget's forced <|/think|> or the continue cue, not sampled
+  };
+  // The next token given the raw logits (length vocab_size). Uses `rng` only when it samples.
+  Choice choose(const float* logits, Rng& rng) const;
+
+  struct Verdict {
+    FinishReason finish = FinishReason::None;
+    bool park = false;        // a pause token: wait for force()/resume()
+    std::string stop_string;  // the stop string that matched
+  };
+  // Records an appended token. `from_model`: chosen by choose() (stop tokens, stop strings and pause tokens
+  // apply); false for tokens forced in by the caller (a tool result may contain anything). `total_length` is the
+  // sequence's length (prompt + generated) including this token.
+  Verdict append(int token, bool forced, bool from_model, int64_t total_length);
+
+  // Takes over another sequence's progress (thinking span, counts, stop-string tail): a fork with its own
+  // params continues where its parent was.
+  void continue_from(const DecodeRules& other);
+
+  bool thinking() const { return thinking_; }
+  int thinking_tokens() const { return thinking_tokens_; }
+  int generated() const { return generated_; }
+  int max_tokens() const { return sampling_.max_tokens; }
+  bool exhausted() const { return generated_ >= sampling_.max_tokens; }
+
+ private:
+  SamplingParams sampling_;
+  std::vector<std::string> stop_strings_;
+  std::vector<int> pause_tokens_;
+  std::vector<uint8_t> blocked_;  // allowed/banned mask, 1 = never sample (empty: none)
+  int continue_token_ = -1;
+  int64_t vocab_size_ = 0, max_seq_len_ = 0;
+  std::function<std::string(int)> token_text_;
+  size_t longest_stop_ = 0;
+  // State.
+  bool thinking_ = false;
+  int thinking_tokens_ = 0;
+  int generated_ = 0;
+  std::string text_tail_;  // generated text, last longest_stop_ bytes (stop strings)
+};
+
+}  // namespace muse
