@@ -13,6 +13,7 @@
 #include "runtime/runtime.h"
 #include "training/checkpoint.h"
 #include "training/pretrain_data.h"
+#include "training/sft.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
@@ -342,9 +343,9 @@ PretrainResult run_recipe(const Recipe& recipe_in, const std::string& out_dir, c
   std::fprintf(stderr, "[recipe %s] fine-tuning\n", recipe.name.c_str());
   PretrainParams sft_params = fine_tune_params(base_dir, out_dir, recipe.sft, recipe.pretrain);
   sft_params.resume = overrides.resume && latest_checkpoint(out_dir).has_value();
-  const auto sft = pretrain(config, sft_params);
-  write_report(out_dir, recipe, config, tokenizer_seconds, base, recipe.pretrain, &sft, &sft_params, device);
-  return sft;
+  const auto fine_tuned = sft(sft_params);
+  write_report(out_dir, recipe, config, tokenizer_seconds, base, recipe.pretrain, &fine_tuned, &sft_params, device);
+  return fine_tuned;
 }
 
 }  // namespace muse
