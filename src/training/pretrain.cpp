@@ -92,13 +92,15 @@ BatchSource next_token_batches(const PretrainData& data, const PretrainParams& p
 }
 
 // Mean cross-entropy over eval_batches held-out batches (no z-loss), always the same batches.
-double heldout_loss(TransformerImpl& model, const PretrainData& data, const PretrainParams& p, const c10::Device& device) {
+double heldout_loss(TransformerImpl& model, const PretrainData& data, const PretrainParams& p,
+                    const c10::Device& device) {
   torch::NoGradGuard no_grad;
   model.eval();
   double total = 0.0;
   for (int64_t i = 0; i < p.eval_batches; ++i) {
     const auto b = data.batch(p.seed ^ 0x5eed, i, 0, p.batch_size, p.seq_len);
-    const auto logits = model.forward({b.tokens.to(device), b.positions.to(device), b.document_ids.to(device), b.patches.to(device)});
+    const auto logits = model.forward(
+        {b.tokens.to(device), b.positions.to(device), b.document_ids.to(device), b.patches.to(device)});
     total += language_model_loss(logits, b.targets.to(device), 0.0).cross_entropy.item<double>();
   }
   model.train();
@@ -175,7 +177,8 @@ PretrainResult train_language_model(const ModelConfig& config, const Tokenizer& 
   periodic.run = [&](Transformer& m, int64_t) {
     PeriodicEval::Outcome outcome;
     const double loss = heldout_loss(*m, heldout_data, p, device);
-    const auto accuracy = task_accuracy_json(evaluate_mixture(m, tokenizer, mixture, {p.eval_problems, p.seed, false}, device));
+    const auto evals = evaluate_mixture(m, tokenizer, mixture, {p.eval_problems, p.seed, false}, device);
+    const auto accuracy = task_accuracy_json(evals);
     outcome.metrics = {{"eval_loss", loss}, {"task_accuracy", accuracy}};
     outcome.summary = format_eval_summary(loss, accuracy);
     return outcome;

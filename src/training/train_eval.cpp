@@ -21,7 +21,8 @@ std::vector<TaskEvalResult> evaluate_mixture(Transformer& model, const Tokenizer
       results.push_back(evaluate_task(generator, tokenizer, *task, d, params.problems, params.seed, max_tokens));
       // The same prompts with blank images: the gap is what the model actually reads from the pixels.
       if (params.blind_baseline && task_has_images(*task, d))
-        results.push_back(evaluate_task(generator, tokenizer, *task, d, params.problems, params.seed, max_tokens, true));
+        results.push_back(
+            evaluate_task(generator, tokenizer, *task, d, params.problems, params.seed, max_tokens, true));
     }
   }
   model->train();

@@ -211,7 +211,8 @@ void Trainer::resume_from_checkpoint() {
   const fs::path run(params_.run_dir);
   const auto latest = latest_checkpoint(params_.run_dir);
   if (!latest)
-    throw file_error(params_.run_dir, "--resume given but there is no checkpoint in " + params_.run_dir + "/checkpoints");
+    throw file_error(params_.run_dir,
+                     "--resume given but there is no checkpoint in " + params_.run_dir + "/checkpoints");
   const std::string config_path = (run / "config.json").string();
   if (nlohmann::json(load_model_config(config_path)) != nlohmann::json(model_->config()))
     throw file_error(config_path, "the checkpoint's model config differs from this run's");
@@ -231,7 +232,8 @@ void Trainer::resume_from_checkpoint() {
 
 void Trainer::start_afresh() {
   if (latest_checkpoint(params_.run_dir))
-    throw file_error(params_.run_dir, "already holds a training run; pass --resume to continue it, or choose another --out");
+    throw file_error(params_.run_dir,
+                     "already holds a training run; pass --resume to continue it, or choose another --out");
   std::error_code ec;
   fs::remove(metrics_path_, ec);
 }

@@ -140,7 +140,7 @@ class Trainer {
   std::ofstream metrics_;
 };
 
-// "batch_size was 4, now 8; text_files was [...], now [...]" for the keys whose values differ (a key one side
+// "batch_size was 4, now 8, schedule was \"cosine\", now \"wsd\"" for the keys whose values differ (a key one side
 // lacks reads "(unset)"); empty when the fingerprints are equal.
 std::string fingerprint_difference(const nlohmann::json& saved, const nlohmann::json& wanted);
 
