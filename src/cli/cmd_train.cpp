@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "model/config.h"
 #include "training/recipe.h"
+#include "training/sft.h"
 
 namespace muse::cli {
 namespace {
@@ -150,7 +151,7 @@ void add_train_commands(CLI::App& app) {
     if (so->lr > 0) params.lr = so->lr;
     params.resume = so->resume;
     params.device = so->runtime.device;
-    const auto result = pretrain(ModelConfig{}, params);
+    const auto result = muse::sft(params);
     std::printf("fine-tuned %lld steps, %.2fM tokens, %.0f tok/s, final loss %.4f, held-out loss %.4f\n",
                 static_cast<long long>(result.steps), result.tokens / 1e6, result.tokens_per_second,
                 result.final_train_loss, result.final_eval_loss);

@@ -81,10 +81,14 @@ CheckpointState load_checkpoint(const std::string& checkpoint_dir, torch::nn::Mo
     state.step = j.at("step").get<int64_t>();
     state.tokens_seen = j.at("tokens_seen").get<int64_t>();
     state.train_seconds = j.at("train_seconds").get<double>();
-    state.run_fingerprint = j.at("run_fingerprint").get<std::string>();
+    state.run_fingerprint = j.at("run_fingerprint");
   } catch (const nlohmann::json::exception& e) {
     throw file_error(state_path, std::string("missing or invalid field (") + e.what() + ")");
   }
+  // Before JSON fingerprints a run's settings were one "key=value ..." string, ambiguous for paths with spaces.
+  if (!state.run_fingerprint.is_object())
+    throw file_error(state_path, "run_fingerprint is not a JSON object: the checkpoint was written by an older Muse "
+                                 "and cannot be resumed by this one; finish it with that version or start afresh");
   load_module_weights(model, (dir / "model.safetensors").string());
   const std::string optimizer_path = (dir / "optimizer.safetensors").string();
   optimizer.load_state(load_tensor_map(optimizer_path), optimizer_path);

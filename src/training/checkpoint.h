@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
 
 #include "training/adamw.h"
@@ -16,14 +17,16 @@ struct CheckpointState {
   int64_t step = 0;           // optimizer steps completed; training continues at this step
   int64_t tokens_seen = 0;
   double train_seconds = 0.0;
-  std::string run_fingerprint;  // the run's data/optimizer settings; resume refuses a different run
+  // The run's data/optimizer settings as a JSON object; resume compares it key by key and refuses a different run.
+  nlohmann::json run_fingerprint = nlohmann::json::object();
 };
 
 void save_checkpoint(const std::string& run_dir, const torch::nn::Module& model, const AdamW& optimizer,
                      const CheckpointState& state, int keep_last = 2);
 // Directory of the newest complete checkpoint, if any.
 std::optional<std::string> latest_checkpoint(const std::string& run_dir);
-// Restores model and optimizer; MuseError names the file and the problem (missing, corrupt, other model).
+// Restores model and optimizer; MuseError names the file and the problem (missing, corrupt, other model, or a
+// checkpoint of an older Muse whose fingerprint was a settings string: those cannot be resumed).
 CheckpointState load_checkpoint(const std::string& checkpoint_dir, torch::nn::Module& model, AdamW& optimizer);
 
 }  // namespace muse

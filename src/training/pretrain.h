@@ -1,12 +1,17 @@
-// The training loop (pretraining, and supervised fine-tuning from a model directory with `init_from`): AdamW, warmup + cosine/WSD, gradient clipping and accumulation, periodic eval loss and
-// task accuracy, a progress line, metrics as JSONL, atomic checkpoints and exact resume.
+// Pretraining: next-token training of a freshly initialised model on a task mixture (and user text), built on
+// the Trainer (training/trainer.h): AdamW, warmup + cosine/WSD, gradient clipping and accumulation, periodic
+// eval loss and task accuracy, a progress line, metrics as JSONL, atomic checkpoints and exact resume.
+// Fine-tuning from a model directory is sft() (training/sft.h); both take PretrainParams.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "eval/task_eval.h"
 #include "model/config.h"
+#include "tokenizer/tokenizer.h"
 #include "training/adamw.h"
 
 namespace muse {
@@ -20,7 +25,7 @@ struct PretrainParams {
   // Share of task examples whose reasoning is cut at a random point before the (unchanged) answer: what the
   // model sees when a thinking budget forces the end of thinking, so it learns to answer from partial work.
   double budget_cut_share = 0.0;
-  std::string init_from;                 // fine-tuning: start from this model directory's weights and tokenizer
+  std::string init_from;                 // sft(): start from this model directory's weights and tokenizer
   int64_t steps = 1000;
   int64_t batch_size = 32;               // rows per micro-batch
   int64_t seq_len = 128;                 // tokens per row
@@ -44,8 +49,8 @@ struct PretrainParams {
   int64_t stop_after_step = -1;          // for tests: return right after this step's checkpoint, as if killed
 
   void validate() const;                 // MuseError naming the field
-  // The settings that must not change across a resume (data, batch, schedule, optimizer).
-  std::string fingerprint() const;
+  // The settings that must not change across a resume (data, batch, schedule, optimizer), one key each.
+  nlohmann::json fingerprint() const;
 };
 
 struct PretrainResult {
@@ -61,7 +66,18 @@ struct PretrainResult {
   std::vector<TaskEvalResult> evals;     // final task accuracy
 };
 
-// Trains `config` on the mixture. out_dir/tokenizer.model must exist (muse tokenizer train).
+// Trains `config` on the mixture. out_dir/tokenizer.model must exist (muse tokenizer train). With `init_from`
+// set this is sft(params) (the config then comes from init_from): the older way to fine-tune, kept for callers.
 PretrainResult pretrain(const ModelConfig& config, const PretrainParams& params);
+
+// `config` fitted to the tokenizer (its vocabulary and image patch token) with a context of at least seq_len;
+// MuseError if the result is not a valid model.
+ModelConfig fit_model_config(ModelConfig config, const Tokenizer& tokenizer, int64_t seq_len);
+
+// What pretrain() and sft() share once the model's config and tokenizer are settled (the tokenizer already in
+// out_dir): seeds and builds the model, loads `init_weights` unless resuming (empty = random initialisation),
+// trains it on the mixture with the Trainer and evaluates the result. `log_tag` names the stage on stderr.
+PretrainResult train_language_model(const ModelConfig& config, const Tokenizer& tokenizer, const PretrainParams& params,
+                                    const std::string& init_weights, const char* log_tag);
 
 }  // namespace muse

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "data/task.h"
 #include "engine/engine.h"
@@ -14,6 +16,8 @@
 #include "training/lr_schedule.h"
 #include "training/pretrain.h"
 #include "training/recipe.h"
+#include "training/trainer.h"
+#include "util/atomic_file.h"
 #include "util/error.h"
 
 using namespace muse;
@@ -94,9 +98,85 @@ TEST(Pretrain, ResumeRefusesDifferentSettings) {
   auto other = micro_params(dir);
   other.resume = true;
   other.batch_size = 8;
-  EXPECT_THROW(pretrain(micro_model(), other), MuseError);
+  other.schedule = "wsd";
+  try {
+    pretrain(micro_model(), other);
+    FAIL() << "expected MuseError";
+  } catch (const MuseError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("different settings"), std::string::npos) << message;
+    EXPECT_NE(message.find("batch_size was 4, now 8"), std::string::npos) << message;
+    EXPECT_NE(message.find("schedule was \"cosine\", now \"wsd\""), std::string::npos) << message;
+    EXPECT_EQ(message.find("seq_len"), std::string::npos) << "an unchanged setting is named: " << message;
+  }
   auto again = micro_params(dir);  // resume not asked: must not silently overwrite the run
   EXPECT_THROW(pretrain(micro_model(), again), MuseError);
+}
+
+// The fingerprint is JSON, so a text file whose path holds a space and an '=' (which broke the old "key=value"
+// string) resumes like any other; the resumed metrics log keeps one line per step.
+TEST(Pretrain, ResumeWithSpaceAndEqualsInTextFilePath) {
+  configure_threads({1, 1});
+  const auto dir = fresh_dir("muse_resume_odd_path");
+  train_tokenizer_into(dir);
+  const auto text_path = (fs::path(dir) / "my notes=v2.jsonl").string();
+  {
+    std::ofstream text(text_path);
+    for (int i = 0; i < 20; ++i) text << R"({"text": ")" << i << " + " << 2 * i << " = " << 3 * i << R"("})" << "\n";
+  }
+  auto params = micro_params(dir);
+  params.mixture = "add:1-2,text";
+  params.text_files = {text_path};
+  params.steps = 6;
+  params.log_every = 1;
+  params.checkpoint_every = 0;
+  auto first = params;
+  first.stop_after_step = 3;
+  ASSERT_EQ(pretrain(micro_model(), first).losses.size(), 3u);
+  auto rest = params;
+  rest.resume = true;
+  const auto after = pretrain(micro_model(), rest);
+  EXPECT_EQ(after.steps, 6);
+  EXPECT_EQ(after.losses.size(), 3u);
+
+  std::ifstream metrics(fs::path(dir) / "metrics.jsonl");
+  std::vector<int64_t> logged_steps;
+  for (std::string line; std::getline(metrics, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("loss")) logged_steps.push_back(j.at("step"));
+  }
+  EXPECT_EQ(logged_steps, (std::vector<int64_t>{1, 2, 3, 4, 5, 6}));
+}
+
+// state.json of an older Muse holds the fingerprint as a "key=value ..." string: refused, naming the file.
+TEST(Checkpoint, OldStringFingerprintIsAClearError) {
+  const auto dir = fresh_dir("muse_old_fingerprint");
+  train_tokenizer_into(dir);
+  auto p = micro_params(dir);
+  p.stop_after_step = 2;
+  pretrain(micro_model(), p);
+  const auto state_path = fs::path(*latest_checkpoint(dir)) / "state.json";
+  auto state = nlohmann::json::parse(read_file(state_path.string()));
+  state["run_fingerprint"] = "mixture=add:1-2,countdown:3 steps=16 batch_size=4";
+  write_file_atomic(state_path.string(), state.dump(2));
+  auto resume = micro_params(dir);
+  resume.resume = true;
+  try {
+    pretrain(micro_model(), resume);
+    FAIL() << "expected MuseError";
+  } catch (const MuseError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("state.json"), std::string::npos) << message;
+    EXPECT_NE(message.find("older Muse"), std::string::npos) << message;
+  }
+}
+
+TEST(Checkpoint, FingerprintDifferenceNamesEachDifferingKey) {
+  const nlohmann::json saved = {{"batch_size", 4}, {"text_files", {"a b=c.jsonl"}}, {"seed", 1}, {"old", true}};
+  const nlohmann::json wanted = {{"batch_size", 8}, {"text_files", {"a b=c.jsonl"}}, {"seed", 1}, {"new", 0.5}};
+  EXPECT_EQ(fingerprint_difference(saved, wanted),
+            "batch_size was 4, now 8, new was (unset), now 0.5, old was true, now (unset)");
+  EXPECT_EQ(fingerprint_difference(saved, saved), "");
 }
 
 TEST(Pretrain, CorruptCheckpointIsAClearError) {
