@@ -31,7 +31,8 @@ void check_output_file(const std::string& flag, const std::string& path) {
   if (path.empty()) return;
   const auto parent = fs::path(path).parent_path();
   if (!parent.empty() && !fs::is_directory(parent))
-    throw file_error(path, "cannot write " + flag + " output: folder " + parent.string() + " does not exist");
+    throw file_error(path, "cannot write " + flag + " output: folder " + parent.string() + " does not exist",
+                     ErrorKind::NotFound);
   if (fs::is_directory(path)) throw file_error(path, "is a folder; " + flag + " wants a file name");
 }
 

@@ -154,7 +154,7 @@ void sample_many(const LoadedModel& loaded, const TokenSequence& prompt, const G
   const auto& tok = loaded.tokenizer;
   for (size_t i = 0; i < ids.size(); ++i) {
     const auto result = engine.take(ids[i]);
-    if (!result) throw MuseError("sample " + std::to_string(i + 1) + " did not finish");
+    if (!result) throw MuseError("sample " + std::to_string(i + 1) + " did not finish", ErrorKind::Internal);
     if (result->finish_reason == "error") throw MuseError("sample " + std::to_string(i + 1) + ": " + result->error);
     const auto reply = parse_reply(tok, result->tokens);
     std::cout << "--- sample " << (i + 1) << " (" << result->finish_reason << ")\n";
@@ -209,7 +209,8 @@ void add_generate_commands(CLI::App& app) {
         render_prompt(tok, with_text(attachments(o->images, o->tables, loaded.config), o->prompt), render);
     if (static_cast<int64_t>(prompt.size()) >= loaded.config.max_seq_len)
       throw MuseError("the prompt is " + std::to_string(prompt.size()) + " tokens; this model's context is " +
-                      std::to_string(loaded.config.max_seq_len));
+                          std::to_string(loaded.config.max_seq_len),
+                      ErrorKind::OverCapacity);
     if (o->samples > 1) {
       sample_many(loaded, prompt, *o);
       return;
