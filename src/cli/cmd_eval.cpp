@@ -17,6 +17,7 @@
 #include "runtime/runtime.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/log.h"
 
 namespace muse::cli {
 
@@ -156,15 +157,15 @@ void add_eval_command(CLI::App& app) {
         for (int d : o->difficulties) {
           if (d < task->min_difficulty() || d > task->max_difficulty()) {
             if (style == styles.front())
-              std::fprintf(stderr, "skipping %s difficulty %d (range %d-%d)\n", task->name().c_str(), d,
-                           task->min_difficulty(), task->max_difficulty());
+              log_warn("eval", "skipping %s difficulty %d (range %d-%d)", task->name().c_str(), d,
+                       task->min_difficulty(), task->max_difficulty());
             continue;
           }
           const bool images = task_has_images(*task, d);
           if (images && !loaded.config.sees_images()) {
             if (style == styles.front())
-              std::fprintf(stderr, "skipping %s difficulty %d: its prompts show images and this model reads none\n",
-                           task->name().c_str(), d);
+              log_warn("eval", "skipping %s difficulty %d: its prompts show images and this model reads none",
+                       task->name().c_str(), d);
             continue;
           }
           for (int b : budgets) {
@@ -188,9 +189,9 @@ void add_eval_command(CLI::App& app) {
       params.min_thinking_tokens = o->min_thinking_tokens;
       params.style = c.style;
       if (progress)
-        std::fprintf(stderr, "[%zu/%zu] %s@%d %s budget %s%s ...\n", i + 1, cells.size(), c.task->name().c_str(),
-                     c.difficulty, prompt_style_name(c.style), budget_label(c.budget).c_str(),
-                     c.blind ? " (blank images)" : "");
+        log_info("eval", "[%zu/%zu] %s@%d %s budget %s%s ...", i + 1, cells.size(), c.task->name().c_str(),
+                 c.difficulty, prompt_style_name(c.style), budget_label(c.budget).c_str(),
+                 c.blind ? " (blank images)" : "");
       results.push_back(evaluate_task(generator, loaded.tokenizer, *c.task, c.difficulty, params));
     }
 

@@ -14,6 +14,7 @@
 #include "runtime/runtime.h"
 #include "tokenizer/chat_format.h"
 #include "util/error.h"
+#include "util/log.h"
 
 namespace muse::cli {
 namespace fs = std::filesystem;
@@ -162,11 +163,11 @@ void sample_many(const LoadedModel& loaded, const TokenSequence& prompt, const G
     std::cout << reply.answer << "\n";
   }
   const auto stats = engine.stats();
-  std::fprintf(stderr,
-               "[engine] %d samples of a %zu-token prompt: %lld prompt tokens run through the model (%zu without "
-               "sharing), peak KV %.2f MiB, %.2f s of engine steps\n",
-               o.samples, prompt.size(), static_cast<long long>(stats.prefill_tokens), prompt.size() * o.samples,
-               static_cast<double>(stats.kv_peak_bytes) / (1 << 20), stats.step_seconds);
+  log_info("engine",
+           "%d samples of a %zu-token prompt: %lld prompt tokens run through the model (%zu without sharing), "
+           "peak KV %.2f MiB, %.2f s of engine steps",
+           o.samples, prompt.size(), static_cast<long long>(stats.prefill_tokens), prompt.size() * o.samples,
+           static_cast<double>(stats.kv_peak_bytes) / (1 << 20), stats.step_seconds);
 }
 
 }  // namespace
