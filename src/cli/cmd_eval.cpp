@@ -89,8 +89,18 @@ void add_eval_command(CLI::App& app) {
                   "of the final assistant message)")
       ->check(CLI::ExistingFile);
   add_runtime_options(*cmd, o->runtime);
-  cmd->callback([o] {
+  // What shapes the task sweep; --chat scores conversations instead and would silently ignore these.
+  std::vector<const CLI::Option*> task_sweep_flags;
+  for (const char* name : {"--tasks", "--difficulty", "--budgets", "--style", "--blind-baseline", "--problems",
+                           "--min-thinking-tokens", "--plot"})
+    task_sweep_flags.push_back(cmd->get_option(name));
+  cmd->callback([o, task_sweep_flags] {
     // Everything that can be wrong with the request fails here, before the model loads.
+    if (!o->chat_files.empty())
+      for (const CLI::Option* flag : task_sweep_flags)
+        if (flag->count() > 0)
+          throw MuseError(flag->get_name(false, true) + " sets up the task sweep and cannot be combined with " +
+                          "--chat (which scores the conversations of its files instead)");
     check_eval_mode(o->mode);
     const auto budgets = parse_budgets(o->budgets);
     const auto styles = parse_prompt_styles(o->style);
