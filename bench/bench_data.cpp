@@ -1,11 +1,12 @@
 // How fast the task world renders training data: milliseconds per document for each task (with its images
 // patchified and tokens rendered) and per packed batch of the default recipe's mixture. Compare with the
 // training step time in docs/PERFORMANCE.md: the prefetch thread hides data work shorter than a step.
-// Usage: bench_data [TOKENIZER_MODEL]   (default: models/default/tokenizer.model)
+// Usage: bench_data [TOKENIZER_MODEL]   (default: models/default/tokenizer.model; --help)
 #include <chrono>
 #include <cstdio>
 #include <string>
 
+#include "bench_cli.h"
 #include "runtime/runtime.h"
 #include "training/pretrain_data.h"
 #include "training/recipe.h"
@@ -20,9 +21,14 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
+  std::string tokenizer_path = "models/default/tokenizer.model";
+  CLI::App app{"Data generation cost: ms per document for each task of the default recipe's mixture (images "
+               "patchified, tokens rendered) and per packed batch; a Markdown table on stdout",
+               "bench_data"};
+  app.add_option("tokenizer", tokenizer_path, "the tokenizer.model to render tokens with")->capture_default_str();
+  muse::bench::parse_command_line(app, argc, argv);
   configure_threads({1, 1});
-  const std::string tokenizer_path = argc > 1 ? argv[1] : "models/default/tokenizer.model";
   const auto tokenizer = Tokenizer::load(tokenizer_path);
   const auto recipe = recipe_by_name("default");
   std::printf("| source | documents or batches | ms each | tokens each |\n|---|---|---|---|\n");
@@ -44,4 +50,6 @@ int main(int argc, char** argv) {
               (long long)recipe.pretrain.seq_len, batches, 1e3 * seconds_since(start) / batches,
               (long long)(recipe.pretrain.batch_size * recipe.pretrain.seq_len));
   return 0;
+} catch (const std::exception& e) {
+  return muse::bench::report_error("bench_data", e);
 }

@@ -3,7 +3,7 @@
 // llama.cpp on. Each sequence starts with --context tokens in cache and decodes --steps more (64 -> 128 by
 // default). Variants run interleaved, --repeats times, with OpenBLAS on 1 and on 2 threads; the table shows
 // medians, the fused/eager ratio, the ratio to llama.cpp's anchors and where the fused path's time goes.
-//   bench_decode [--shapes 1M,6M,31M] [--batches 1,4,16,64] [--context 64] [--steps 64] [--repeats 5]
+//   bench_decode [--shapes 1M,6M,31M] [--batches 1,4,16,64] [--context 64] [--steps 64] [--repeats 5]  (--help)
 #include <ATen/ATen.h>
 
 #include <algorithm>
@@ -12,12 +12,12 @@
 #include <cstdlib>
 #include <map>
 #include <random>
-#include <sstream>
 #include <string>
 #include <ctime>
 #include <vector>
 
 #include "anchor_shapes.h"
+#include "bench_cli.h"
 #include "engine/cpu_decode.h"
 #include "model/transformer.h"
 #include "runtime/runtime.h"
@@ -29,13 +29,6 @@ using namespace muse;
 using muse::bench::AnchorShape;
 
 namespace {
-
-std::vector<int64_t> int_list(const std::string& s) {
-  std::vector<int64_t> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(std::stoll(item));
-  return out;
-}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -159,26 +152,31 @@ struct Bench {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   std::vector<std::string> shapes = {"1M", "6M", "31M"};
   std::vector<int64_t> batches = {1, 4, 16, 64};
   int64_t context = 64, steps = 64, repeats = 5;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--shapes") {
-      shapes.clear();
-      std::stringstream in(value);
-      for (std::string item; std::getline(in, item, ',');) shapes.push_back(item);
-    } else if (flag == "--batches") batches = int_list(value);
-    else if (flag == "--context") context = std::stoll(value);
-    else if (flag == "--steps") steps = std::stoll(value);
-    else if (flag == "--repeats") repeats = std::stoll(value);
-    else {
-      std::fprintf(stderr, "usage: bench_decode [--shapes 1M,6M,31M] [--batches 1,4,16,64] [--context 64] "
-                           "[--steps 64] [--repeats 5]\n");
-      return 2;
-    }
-  }
+  constexpr int64_t kMaxSeqLen = 1024;  // the models' context
+  CLI::App app{"Decode tok/s on random weights: libtorch eager vs the fused CPU path, per shape and batch size, "
+               "with OpenBLAS on 1 and 2 threads; Markdown tables on stdout (minutes with the defaults)",
+               "bench_decode"};
+  app.add_option("--shapes", shapes, "model shapes (comma-separated)")->delimiter(',')->capture_default_str()
+      ->check(muse::bench::anchor_shape_name());
+  app.add_option("--batches", batches, "concurrent sequences per run (comma-separated)")->delimiter(',')
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  app.add_option("--context", context, "tokens already in the cache when decoding starts")->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, kMaxSeqLen - 1));
+  app.add_option("--steps", steps, "tokens decoded per sequence")->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, kMaxSeqLen - 1));
+  app.add_option("--repeats", repeats, "interleaved repeats (the table shows medians)")->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1000}));
+  app.callback([&] {
+    if (context + steps > kMaxSeqLen)
+      throw CLI::ValidationError("--context + --steps", std::to_string(context + steps) +
+                                                             " tokens, over the models' " +
+                                                             std::to_string(kMaxSeqLen) + "-token context");
+  });
+  muse::bench::parse_command_line(app, argc, argv);
   configure_threads({1, 0});
   std::printf("OpenBLAS core: %s; context %lld -> %lld tokens; medians of %lld interleaved repeats\n\n",
               openblas_get_corename(), static_cast<long long>(context), static_cast<long long>(context + steps),
@@ -208,11 +206,7 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   std::mt19937 rng(1234);
   for (const auto& name : shapes) {
-    const AnchorShape* it = muse::bench::find_anchor_shape(name);
-    if (!it) {
-      std::fprintf(stderr, "unknown shape %s\n", name.c_str());
-      return 2;
-    }
+    const AnchorShape* it = muse::bench::find_anchor_shape(name);  // known: --shapes checks the names
     const auto config = muse::bench::config_of(*it, 1024);
     torch::manual_seed(7);
     Transformer model(config);
@@ -308,4 +302,6 @@ int main(int argc, char** argv) {
     std::printf(" %.1f (%.1f) |\n", r.attention_gbs, r.stream_gbs);
   }
   return 0;
+} catch (const std::exception& e) {
+  return muse::bench::report_error("bench_decode", e);
 }

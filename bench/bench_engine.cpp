@@ -1,6 +1,6 @@
 // Serving-engine throughput on random weights; prints markdown tables.
 //   bench_engine [--shapes 1M,6M,31M] [--decode-steps N] [--concurrency 1,4,16,64] [--prompt N] [--fused 0|1]
-//                [--temperature T] [--top-p P] [--torch-threads N] [--blas-threads N]
+//                [--temperature T] [--top-p P] [--torch-threads N] [--blas-threads N]   (--help)
 // 1. prefill tokens/s: one 256-token prompt, one chunk;
 // 2. n = 8 continuations of a 200-token prompt: one prompt + fork(7) vs 8 independent sequences (prefill time,
 //    prefill tokens, prompt KV bytes after the prefill step and peak KV bytes, all measured from the engine/pool);
@@ -12,11 +12,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "anchor_shapes.h"
+#include "bench_cli.h"
 #include "engine/engine.h"
 #include "model/config.h"
 #include "model/transformer.h"
@@ -58,50 +58,47 @@ EngineOptions options_for(const ModelConfig& c, int64_t sequences, int64_t token
   return o;
 }
 
-std::vector<int64_t> parse_list(const std::string& s) {
-  std::vector<int64_t> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    const size_t comma = s.find(',', start);
-    out.push_back(std::stoll(s.substr(start, comma - start)));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) try {
-  std::string shapes_arg = "1M,6M,31M";
+  std::vector<std::string> shape_names = {"1M", "6M", "31M"};
   std::vector<int64_t> concurrency = {1, 4, 16, 64};
   int64_t decode_steps = 16, prompt_len = 32;
   bool fused = true;
   double temperature = 0.8, top_p = 0.95;
   ThreadParams threads{1, 0};
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--shapes") shapes_arg = value;
-    else if (flag == "--decode-steps") decode_steps = std::stoll(value);
-    else if (flag == "--concurrency") concurrency = parse_list(value);
-    else if (flag == "--prompt") prompt_len = std::stoll(value);
-    else if (flag == "--fused") fused = value != "0";
-    else if (flag == "--temperature") temperature = std::stod(value);
-    else if (flag == "--top-p") top_p = std::stod(value);
-    else if (flag == "--torch-threads") threads.torch_threads = std::stoi(value);
-    else if (flag == "--blas-threads") threads.blas_threads = std::stoi(value);
-    else throw MuseError("unknown flag " + flag);
-  }
+  constexpr int64_t kMaxSeqLen = 512;  // the models' context
+  CLI::App app{"Serving-engine throughput on random weights: prefill tok/s, forks vs independent sequences, and "
+               "decode tok/s by concurrency; Markdown tables on stdout",
+               "bench_engine"};
+  app.add_option("--shapes", shape_names, "model shapes (comma-separated)")->delimiter(',')->capture_default_str()
+      ->check(muse::bench::anchor_shape_name());
+  app.add_option("--decode-steps", decode_steps, "timed decode steps per concurrency level")->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  app.add_option("--concurrency", concurrency, "concurrent sequences to decode (comma-separated)")->delimiter(',')
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  app.add_option("--prompt", prompt_len, "prompt tokens of each decoding sequence")->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, kMaxSeqLen));
+  app.add_option("--fused", fused, "also decode through the fused CPU path (0 or 1)")->capture_default_str();
+  app.add_option("--temperature", temperature, "sampling temperature")->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
+  app.add_option("--top-p", top_p, "nucleus sampling")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  app.add_option("--torch-threads", threads.torch_threads, "torch intra-op threads")->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  app.add_option("--blas-threads", threads.blas_threads, "OpenBLAS threads (0 = all cores)")->capture_default_str()
+      ->check(CLI::Range(0, 256));
+  app.callback([&] {
+    if (prompt_len + decode_steps + 4 > kMaxSeqLen)
+      throw CLI::ValidationError("--prompt + --decode-steps", std::to_string(prompt_len + decode_steps) +
+                                                                 " tokens (+ 4 of slack), over the models' " +
+                                                                 std::to_string(kMaxSeqLen) + "-token context");
+  });
+  muse::bench::parse_command_line(app, argc, argv);
   configure_threads(threads);
   std::printf("%s\n\n", runtime_summary(torch::kCPU).c_str());
 
   std::vector<AnchorShape> shapes;
-  std::stringstream names(shapes_arg);
-  for (std::string name; std::getline(names, name, ',');) {
-    const auto* shape = muse::bench::find_anchor_shape(name);
-    if (!shape) throw MuseError("unknown shape " + name + " (known: 1M, 6M, 31M)");
-    shapes.push_back(*shape);
-  }
+  for (const auto& name : shape_names) shapes.push_back(*muse::bench::find_anchor_shape(name));  // --shapes checked
 
   std::printf("| model | params | prefill tok/s (256-token prompt) |\n|---|---|---|\n");
   for (const auto& shape : shapes) {
@@ -201,6 +198,5 @@ int main(int argc, char** argv) try {
   }
   return 0;
 } catch (const std::exception& e) {
-  std::fprintf(stderr, "bench_engine: error: %s\n", e.what());
-  return 1;
+  return muse::bench::report_error("bench_engine", e);
 }

@@ -1,5 +1,5 @@
 // fp32 GEMM throughput through at::mm (OpenBLAS underneath), the ceiling for everything the model does.
-//   bench_gemm [--torch-threads N] [--blas-threads N] [google-benchmark flags]
+//   bench_gemm [--torch-threads N] [--blas-threads N] [google-benchmark flags]   (--help)
 // "square/N": N x N x N in fp32 (compare_train.sh takes the best as the GEMM peak).
 // "square_bf16/N": the same in bf16 (oneDNN, not OpenBLAS: what CPU autocast would run).
 // "train/<preset>/<layer>/<kind>": the matrix products of one training step of tiny (B64 T64) and small
@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_cli.h"
 #include "model/config.h"
 #include "runtime/runtime.h"
 
@@ -110,27 +111,38 @@ void register_benchmarks() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   muse::ThreadParams threads{1, 0};
-  // Strip our own flags before Google Benchmark sees the rest.
-  std::vector<char*> rest = {argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&](const std::string& flag) -> const char* {
-      if (a.rfind(flag + "=", 0) == 0) return argv[i] + flag.size() + 1;
-      if (a == flag && i + 1 < argc) return argv[++i];
-      return nullptr;
-    };
-    if (const char* v = value("--torch-threads")) threads.torch_threads = std::atoi(v);
-    else if (const char* v2 = value("--blas-threads")) threads.blas_threads = std::atoi(v2);
-    else rest.push_back(argv[i]);
-  }
+  CLI::App app{"fp32 (and bf16) GEMM throughput through at::mm: square sizes and the model's real training shapes "
+               "(Google Benchmark; GFLOP/s as the GFLOP rate counter)",
+               "bench_gemm"};
+  app.add_option("--torch-threads", threads.torch_threads, "torch intra-op threads")->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  app.add_option("--blas-threads", threads.blas_threads, "OpenBLAS threads (0 = all cores)")->capture_default_str()
+      ->check(CLI::Range(0, 256));
+  app.footer("Google Benchmark's own flags (--benchmark_*=VALUE, --v=N) pass through, e.g.\n"
+             "  bench_gemm --benchmark_filter='^square/' --benchmark_format=json\n");
+  muse::bench::CommandLineOptions options;
+  options.passthrough_prefixes = {"--benchmark_", "--v="};
+  options.after_help = [] {
+    std::printf("\nGoogle Benchmark flags:\n");
+    std::fflush(stdout);
+    benchmark::PrintDefaultHelp();
+  };
+  const auto passthrough = muse::bench::parse_command_line(app, argc, argv, options);
   muse::configure_threads(threads);
+  // Google Benchmark wants a mutable argv: our own flags already taken out, its flags after the program name.
+  std::vector<std::string> benchmark_args = {argv[0]};
+  benchmark_args.insert(benchmark_args.end(), passthrough.begin(), passthrough.end());
+  std::vector<char*> rest;
+  for (auto& arg : benchmark_args) rest.push_back(arg.data());
   int rest_argc = static_cast<int>(rest.size());
   benchmark::Initialize(&rest_argc, rest.data());
-  if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 1;
+  if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 2;
   register_benchmarks();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
+} catch (const std::exception& e) {
+  return muse::bench::report_error("bench_gemm", e);
 }

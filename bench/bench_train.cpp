@@ -1,6 +1,6 @@
 // Training-step throughput of the real Muse step on random tokens; prints one JSON line.
 //   bench_train [--preset tiny|small|base] [--batch B] [--seq-len T] [--warmup W] [--steps N]
-//               [--docs N] [--kv-heads H] [--seed S] [--torch-threads N] [--blas-threads N]
+//               [--docs N] [--kv-heads H] [--seed S] [--torch-threads N] [--blas-threads N]   (--help)
 // One step is exactly what pretrain() does per step with grad_accum 1: forward, language_model_loss,
 // backward, loss.item(), clip_grad_norm(1.0), AdamW step, zero_grad. Batches are generated before timing and
 // look like pretrain's packed rows: --docs N documents per row (default 4) at random boundaries, positions
@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_cli.h"
 #include "model/config.h"
 #include "model/transformer.h"
 #include "runtime/runtime.h"
@@ -35,48 +36,33 @@ struct Args {
   muse::ThreadParams threads{1, 0};
 };
 
-[[noreturn]] void usage(const std::string& error) {
-  std::fprintf(stderr,
-               "bench_train: %s\nusage: bench_train [--preset tiny|small|base] [--batch B] [--seq-len T] "
-               "[--warmup W] [--steps N] [--docs N] [--kv-heads H] [--seed S] [--torch-threads N] [--blas-threads N]\n",
-               error.c_str());
-  std::exit(2);
-}
-
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i], value;
-    const auto eq = flag.find('=');
-    if (eq != std::string::npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    } else if (flag == "--help" || flag == "-h") {
-      usage("help");
-    } else {
-      if (i + 1 >= argc) usage("missing value for " + flag);
-      value = argv[++i];
-    }
-    auto integer = [&]() -> int64_t {
-      char* end = nullptr;
-      const long long v = std::strtoll(value.c_str(), &end, 10);
-      if (end == value.c_str() || *end != '\0') usage("not an integer for " + flag + ": " + value);
-      return v;
-    };
-    if (flag == "--preset") a.preset = value;
-    else if (flag == "--batch") a.batch = integer();
-    else if (flag == "--seq-len") a.seq_len = integer();
-    else if (flag == "--warmup") a.warmup = integer();
-    else if (flag == "--steps") a.steps = integer();
-    else if (flag == "--docs") a.docs = integer();
-    else if (flag == "--kv-heads") a.kv_heads = integer();
-    else if (flag == "--seed") a.seed = integer();
-    else if (flag == "--torch-threads") a.threads.torch_threads = static_cast<int>(integer());
-    else if (flag == "--blas-threads") a.threads.blas_threads = static_cast<int>(integer());
-    else usage("unknown flag " + flag);
-  }
-  if (a.batch <= 0 || a.seq_len <= 0 || a.steps <= 0 || a.warmup < 0) usage("batch, seq-len, steps must be > 0");
-  if (a.docs < 0 || a.docs > a.seq_len) usage("--docs must be in [0, seq-len]");
+  CLI::App app{"Training-step throughput of the real Muse step (forward, loss, backward, clip, AdamW) on random "
+               "packed rows; prints one JSON line",
+               "bench_train"};
+  const auto positive = CLI::Range(int64_t{1}, int64_t{1} << 30);
+  app.add_option("--preset", a.preset, "model preset")->capture_default_str()
+      ->check(CLI::IsMember(muse::preset_names()));
+  app.add_option("--batch", a.batch, "rows per step")->capture_default_str()->check(positive);
+  app.add_option("--seq-len", a.seq_len, "tokens per row")->capture_default_str()->check(positive);
+  app.add_option("--warmup", a.warmup, "untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--steps", a.steps, "timed steps")->capture_default_str()->check(positive);
+  app.add_option("--docs", a.docs, "documents packed per row (0 = plain causal rows, no document_ids)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--kv-heads", a.kv_heads, "grouped-query attention: kv heads (0 = the preset's)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", a.seed)->capture_default_str();
+  app.add_option("--torch-threads", a.threads.torch_threads, "torch intra-op threads")->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  app.add_option("--blas-threads", a.threads.blas_threads, "OpenBLAS threads (0 = all cores)")->capture_default_str()
+      ->check(CLI::Range(0, 256));
+  app.callback([&a] {
+    if (a.docs > a.seq_len)
+      throw CLI::ValidationError("--docs", std::to_string(a.docs) + " documents do not fit a row of --seq-len " +
+                                               std::to_string(a.seq_len));
+  });
+  muse::bench::parse_command_line(app, argc, argv);
   return a;
 }
 
@@ -184,6 +170,5 @@ int main(int argc, char** argv) try {
   std::printf("%s\n", out.dump().c_str());
   return 0;
 } catch (const std::exception& e) {
-  std::fprintf(stderr, "bench_train: %s\n", e.what());
-  return 1;
+  return muse::bench::report_error("bench_train", e);
 }

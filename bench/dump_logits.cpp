@@ -5,7 +5,7 @@
 //                            --train-steps real training steps);
 //                            metadata: config (JSON), lr, train_steps
 // usage: dump_logits --out DIR [--preset tiny] [--batch 2] [--seq-len 16] [--kv-heads H] [--qk-norm]
-//                    [--mrope] [--docs N] [--train-steps 3] [--seed 7]
+//                    [--mrope] [--docs N] [--train-steps 3] [--seed 7]   (--help)
 // The zero-initialised lm_head is replaced by random weights and the norm gains are perturbed, so every
 // parameter shapes the logits. --mrope gives distinct (t, row, col) positions so all M-RoPE sections matter;
 // --docs N packs N documents per row (document_ids set: attention stays inside a document, positions restart).
@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "bench_cli.h"
 #include "model/config.h"
 #include "model/transformer.h"
 #include "model/weights.h"
@@ -32,35 +33,30 @@ int main(int argc, char** argv) try {
   std::string out_dir, preset = "tiny";
   int64_t batch = 2, seq_len = 16, kv_heads = 0, train_steps = 3, seed = 7, docs = 0;
   bool qk_norm = false, mrope = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "dump_logits: missing value for %s\n", flag.c_str());
-        std::exit(2);
-      }
-      return argv[++i];
-    };
-    if (flag == "--out") out_dir = next();
-    else if (flag == "--preset") preset = next();
-    else if (flag == "--batch") batch = std::stoll(next());
-    else if (flag == "--seq-len") seq_len = std::stoll(next());
-    else if (flag == "--kv-heads") kv_heads = std::stoll(next());
-    else if (flag == "--train-steps") train_steps = std::stoll(next());
-    else if (flag == "--docs") docs = std::stoll(next());
-    else if (flag == "--seed") seed = std::stoll(next());
-    else if (flag == "--qk-norm") qk_norm = true;
-    else if (flag == "--mrope") mrope = true;
-    else {
-      std::fprintf(stderr, "dump_logits: unknown flag %s\n", flag.c_str());
-      return 2;
-    }
-  }
-  if (out_dir.empty()) {
-    std::fprintf(stderr, "usage: dump_logits --out DIR [--preset tiny] [--batch 2] [--seq-len 16] [--kv-heads H] "
-                         "[--qk-norm] [--mrope] [--docs N] [--train-steps 3] [--seed 7]\n");
-    return 2;
-  }
+  CLI::App app{"Writes Muse's weights, a batch, its logits, the first training step's loss and grad norm, and the "
+               "logits after --train-steps steps, for bench/reference_model.py --check",
+               "dump_logits"};
+  const auto positive = CLI::Range(int64_t{1}, int64_t{1} << 20);
+  app.add_option("--out", out_dir, "folder to write weights.safetensors and io.safetensors into")->required();
+  app.add_option("--preset", preset, "model preset")->capture_default_str()
+      ->check(CLI::IsMember(muse::preset_names()));
+  app.add_option("--batch", batch, "rows")->capture_default_str()->check(positive);
+  app.add_option("--seq-len", seq_len, "tokens per row")->capture_default_str()->check(positive);
+  app.add_option("--kv-heads", kv_heads, "grouped-query attention: kv heads (0 = the preset's)")->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--qk-norm", qk_norm, "RMSNorm on queries and keys");
+  app.add_flag("--mrope", mrope, "distinct (t, row, col) positions, so every M-RoPE section matters");
+  app.add_option("--docs", docs, "documents packed per row (document_ids set; 0 or 1 = none)")->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--train-steps", train_steps, "real training steps before logits_after")->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", seed)->capture_default_str();
+  app.callback([&] {
+    if (docs > seq_len)
+      throw CLI::ValidationError("--docs", std::to_string(docs) + " documents do not fit a row of --seq-len " +
+                                               std::to_string(seq_len));
+  });
+  muse::bench::parse_command_line(app, argc, argv);
   muse::configure_threads({1, 0});
   auto config = muse::preset_config(preset);
   if (kv_heads > 0) config.n_kv_heads = kv_heads;
@@ -152,6 +148,5 @@ int main(int argc, char** argv) try {
               static_cast<long long>(seq_len), first_loss, first_norm);
   return 0;
 } catch (const std::exception& e) {
-  std::fprintf(stderr, "dump_logits: %s\n", e.what());
-  return 1;
+  return muse::bench::report_error("dump_logits", e);
 }

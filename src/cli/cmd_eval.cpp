@@ -17,6 +17,7 @@
 #include "runtime/runtime.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/log.h"
 
 namespace muse::cli {
 
@@ -31,7 +32,8 @@ void check_output_file(const std::string& flag, const std::string& path) {
   if (path.empty()) return;
   const auto parent = fs::path(path).parent_path();
   if (!parent.empty() && !fs::is_directory(parent))
-    throw file_error(path, "cannot write " + flag + " output: folder " + parent.string() + " does not exist");
+    throw file_error(path, "cannot write " + flag + " output: folder " + parent.string() + " does not exist",
+                     ErrorKind::NotFound);
   if (fs::is_directory(path)) throw file_error(path, "is a folder; " + flag + " wants a file name");
 }
 
@@ -87,8 +89,18 @@ void add_eval_command(CLI::App& app) {
                   "of the final assistant message)")
       ->check(CLI::ExistingFile);
   add_runtime_options(*cmd, o->runtime);
-  cmd->callback([o] {
+  // What shapes the task sweep; --chat scores conversations instead and would silently ignore these.
+  std::vector<const CLI::Option*> task_sweep_flags;
+  for (const char* name : {"--tasks", "--difficulty", "--budgets", "--style", "--blind-baseline", "--problems",
+                           "--min-thinking-tokens", "--plot"})
+    task_sweep_flags.push_back(cmd->get_option(name));
+  cmd->callback([o, task_sweep_flags] {
     // Everything that can be wrong with the request fails here, before the model loads.
+    if (!o->chat_files.empty())
+      for (const CLI::Option* flag : task_sweep_flags)
+        if (flag->count() > 0)
+          throw MuseError(flag->get_name(false, true) + " sets up the task sweep and cannot be combined with " +
+                          "--chat (which scores the conversations of its files instead)");
     check_eval_mode(o->mode);
     const auto budgets = parse_budgets(o->budgets);
     const auto styles = parse_prompt_styles(o->style);
@@ -155,15 +167,15 @@ void add_eval_command(CLI::App& app) {
         for (int d : o->difficulties) {
           if (d < task->min_difficulty() || d > task->max_difficulty()) {
             if (style == styles.front())
-              std::fprintf(stderr, "skipping %s difficulty %d (range %d-%d)\n", task->name().c_str(), d,
-                           task->min_difficulty(), task->max_difficulty());
+              log_warn("eval", "skipping %s difficulty %d (range %d-%d)", task->name().c_str(), d,
+                       task->min_difficulty(), task->max_difficulty());
             continue;
           }
           const bool images = task_has_images(*task, d);
           if (images && !loaded.config.sees_images()) {
             if (style == styles.front())
-              std::fprintf(stderr, "skipping %s difficulty %d: its prompts show images and this model reads none\n",
-                           task->name().c_str(), d);
+              log_warn("eval", "skipping %s difficulty %d: its prompts show images and this model reads none",
+                       task->name().c_str(), d);
             continue;
           }
           for (int b : budgets) {
@@ -187,9 +199,9 @@ void add_eval_command(CLI::App& app) {
       params.min_thinking_tokens = o->min_thinking_tokens;
       params.style = c.style;
       if (progress)
-        std::fprintf(stderr, "[%zu/%zu] %s@%d %s budget %s%s ...\n", i + 1, cells.size(), c.task->name().c_str(),
-                     c.difficulty, prompt_style_name(c.style), budget_label(c.budget).c_str(),
-                     c.blind ? " (blank images)" : "");
+        log_info("eval", "[%zu/%zu] %s@%d %s budget %s%s ...", i + 1, cells.size(), c.task->name().c_str(),
+                 c.difficulty, prompt_style_name(c.style), budget_label(c.budget).c_str(),
+                 c.blind ? " (blank images)" : "");
       results.push_back(evaluate_task(engine, loaded.tokenizer, *c.task, c.difficulty, params));
     }
 

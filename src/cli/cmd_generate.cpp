@@ -13,6 +13,7 @@
 #include "runtime/runtime.h"
 #include "tokenizer/chat_format.h"
 #include "util/error.h"
+#include "util/log.h"
 
 namespace muse::cli {
 namespace fs = std::filesystem;
@@ -172,20 +173,20 @@ void sample_many(const LoadedModel& loaded, const TokenSequence& prompt, const G
   const auto& tok = loaded.tokenizer;
   for (size_t i = 0; i < ids.size(); ++i) {
     const auto result = engine.take(ids[i]);
-    if (!result) throw MuseError("sample " + std::to_string(i + 1) + " did not finish");
+    if (!result) throw MuseError("sample " + std::to_string(i + 1) + " did not finish", ErrorKind::Internal);
     if (result->finish_reason == FinishReason::Error)
-      throw MuseError("sample " + std::to_string(i + 1) + ": " + result->error);
+      throw MuseError("sample " + std::to_string(i + 1) + ": " + result->error, ErrorKind::Internal);
     const auto reply = parse_reply(tok, result->tokens);
     std::cout << "--- sample " << (i + 1) << " (" << finish_reason_name(result->finish_reason) << ")\n";
     if (!o.answer_only) std::cout << "thinking: " << reply.thinking << "\n";
     std::cout << reply.answer << "\n";
   }
   const auto stats = engine.stats();
-  std::fprintf(stderr,
-               "[engine] %d samples of a %zu-token prompt: %lld prompt tokens run through the model (%zu without "
-               "sharing), peak KV %.2f MiB, %.2f s of engine steps\n",
-               o.samples, prompt.size(), static_cast<long long>(stats.prefill_tokens), prompt.size() * o.samples,
-               static_cast<double>(stats.kv_peak_bytes) / (1 << 20), stats.step_seconds);
+  log_info("engine",
+           "%d samples of a %zu-token prompt: %lld prompt tokens run through the model (%zu without sharing), "
+           "peak KV %.2f MiB, %.2f s of engine steps",
+           o.samples, prompt.size(), static_cast<long long>(stats.prefill_tokens), prompt.size() * o.samples,
+           static_cast<double>(stats.kv_peak_bytes) / (1 << 20), stats.step_seconds);
 }
 
 }  // namespace
@@ -229,7 +230,8 @@ void add_generate_commands(CLI::App& app) {
         render_prompt(tok, with_text(attachments(o->images, o->tables, loaded.config), o->prompt), render);
     if (static_cast<int64_t>(prompt.size()) >= loaded.config.max_seq_len)
       throw MuseError("the prompt is " + std::to_string(prompt.size()) + " tokens; this model's context is " +
-                      std::to_string(loaded.config.max_seq_len));
+                          std::to_string(loaded.config.max_seq_len),
+                      ErrorKind::OverCapacity);
     if (o->samples > 1) {
       sample_many(loaded, prompt, *o);
       return;

@@ -566,7 +566,11 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name, co
 
 Image load_image(const std::string& path, const ImageLimits& limits) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
-  if (!file) throw file_error(path, std::string("cannot open file (") + std::strerror(errno) + ")");
+  if (!file) {
+    const int error_number = errno;
+    throw file_error(path, std::string("cannot open file (") + std::strerror(error_number) + ")",
+                     open_error_kind(error_number));
+  }
   // The size is checked before reading, so a huge file costs nothing.
   struct stat info;
   if (::fstat(::fileno(file.get()), &info) != 0) {
@@ -629,7 +633,7 @@ void save_png(const Image& image, const std::string& path) {
   try {
     png = encode_png(image);
   } catch (const MuseError& e) {
-    throw file_error(path, e.what());
+    throw file_error(path, e.what(), e.kind());
   }
   write_file_atomic(path, std::string(png.begin(), png.end()));
 }

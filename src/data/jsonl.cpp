@@ -34,7 +34,11 @@ void for_each_object(const std::string& path, Handle handle) {
   std::error_code ignored;  // a path that cannot be inspected fails to open just below, with a clearer message
   if (std::filesystem::is_directory(path, ignored)) throw file_error(path, "is a directory, expected a .jsonl file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw file_error(path, "cannot open file");
+  if (!in) {
+    std::error_code status_error;  // set when the path cannot be inspected (permissions): not a missing file
+    const bool missing = !std::filesystem::exists(path, status_error) && !status_error;
+    throw file_error(path, "cannot open file", missing ? ErrorKind::NotFound : ErrorKind::InvalidRequest);
+  }
   std::string line;
   for (size_t line_number = 1; std::getline(in, line); ++line_number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;

@@ -396,7 +396,11 @@ Table load_table(const std::string& path, const TableLimits& limits) {
   if (std::filesystem::is_directory(path, ignored))
     throw file_error(path, "is a directory, expected a " + extension + " file");
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw file_error(path, "cannot open file");
+  if (!in) {
+    std::error_code status_error;  // set when the path cannot be inspected (permissions): not a missing file
+    const bool missing = !std::filesystem::exists(path, status_error) && !status_error;
+    throw file_error(path, "cannot open file", missing ? ErrorKind::NotFound : ErrorKind::InvalidRequest);
+  }
   // Reads at most one byte past the limit, so a huge (or endless) file is refused without reading it all.
   std::string text(limits.max_file_bytes + 1, '\0');
   in.read(text.data(), static_cast<std::streamsize>(text.size()));

@@ -133,7 +133,7 @@ ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& o
   try {
     c.validate();
   } catch (const MuseError& e) {
-    throw file_error(origin, e.what());
+    throw file_error(origin, e.what(), e.kind());
   }
   return c;
 }

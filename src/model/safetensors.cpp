@@ -151,7 +151,7 @@ const char* dtype_name(DType dtype) {
     case DType::I32: return "I32";
     case DType::U8: return "U8";
   }
-  throw MuseError("invalid DType value " + std::to_string(static_cast<int>(dtype)));
+  throw MuseError("invalid DType value " + std::to_string(static_cast<int>(dtype)), ErrorKind::Internal);
 }
 
 size_t dtype_size(DType dtype) {
@@ -163,7 +163,7 @@ size_t dtype_size(DType dtype) {
     case DType::I32: return 4;
     case DType::U8: return 1;
   }
-  throw MuseError("invalid DType value " + std::to_string(static_cast<int>(dtype)));
+  throw MuseError("invalid DType value " + std::to_string(static_cast<int>(dtype)), ErrorKind::Internal);
 }
 
 int64_t TensorRecord::numel() const {

@@ -87,7 +87,8 @@ torch::Tensor BlockImpl::attention(const torch::Tensor& x, const Rotation& rotat
     past = cache->length;
     if (past + T > cache->capacity)
       throw MuseError("KV cache full: " + std::to_string(past + T) + " positions needed, capacity " +
-                      std::to_string(cache->capacity));
+                          std::to_string(cache->capacity),
+                      ErrorKind::OverCapacity);
     cache->keys[layer].narrow(2, past, T).copy_(k);
     cache->values[layer].narrow(2, past, T).copy_(v);
     k = cache->keys[layer].narrow(2, 0, past + T);

@@ -112,7 +112,7 @@ ModelConfig load_model_config(const std::string& config_path) {
 }
 
 LoadedModel load_model_dir(const std::string& dir, const torch::Device& device) {
-  if (!fs::is_directory(dir)) throw file_error(dir, "model directory not found");
+  if (!fs::is_directory(dir)) throw file_error(dir, "model directory not found", ErrorKind::NotFound);
   const std::string config_path = (fs::path(dir) / "config.json").string();
   LoadedModel loaded{load_model_config(config_path), Transformer(nullptr),
                      Tokenizer::load((fs::path(dir) / "tokenizer.model").string()), dir};

@@ -36,7 +36,8 @@ c10::Device parse_device(const std::string& name) {
   if (name.rfind("cuda", 0) == 0) {
     if (!torch::cuda::is_available())
       throw MuseError("device '" + name + "' requested but CUDA is not available (this libtorch is CPU-only or no "
-                      "GPU is visible)");
+                      "GPU is visible)",
+                      ErrorKind::Unsupported);
     try {
       return c10::Device(name);
     } catch (const std::exception&) {

@@ -33,7 +33,8 @@ Factory load_factory() {
     }
   }
   throw MuseError("cannot load the SentencePiece shim (libmuse_sentencepiece.so):" + errors +
-                  " rebuild with scripts/build.sh");
+                      " rebuild with scripts/build.sh",
+                  ErrorKind::Unsupported);
 }
 
 }  // namespace

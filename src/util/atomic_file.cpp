@@ -75,7 +75,9 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
 std::string read_file(const std::string& path) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) {
-    throw file_error(path, std::string("cannot open file (") + std::strerror(errno) + ")");
+    const int error_number = errno;
+    throw file_error(path, std::string("cannot open file (") + std::strerror(error_number) + ")",
+                     open_error_kind(error_number));
   }
   std::string contents;
   struct stat info;

@@ -2,6 +2,7 @@
 // message; the server's HTTP status and OpenAI-shaped error). The kind decides the mapping; the message says
 // which file, field or parameter was wrong and what was expected.
 #pragma once
+#include <cerrno>
 #include <stdexcept>
 #include <string>
 
@@ -56,6 +57,12 @@ class Interrupted : public MuseError {
 inline MuseError file_error(const std::string& path, const std::string& problem,
                             ErrorKind kind = ErrorKind::InvalidRequest) {
   return MuseError(path + ": " + problem, kind);
+}
+
+// The kind of a failure to open PATH, from errno: NotFound when the file (or a folder on its path) does not exist;
+// anything else (permissions, a folder, I/O) is a problem with the request.
+inline ErrorKind open_error_kind(int error_number) {
+  return error_number == ENOENT || error_number == ENOTDIR ? ErrorKind::NotFound : ErrorKind::InvalidRequest;
 }
 
 }  // namespace muse

@@ -21,6 +21,7 @@ failures=()
 CRASH='terminate called|Aborted|Segmentation|what\(\)|[Bb]acktrace|Exception raised from|frame #[0-9]|internal error'
 
 # expect_error NAME NEEDLE ARGS...: runs `muse ARGS...`; NEEDLE must appear (literally) on the single stderr line.
+# With EXPECT_STATUS=N set for the call, the exit status must be exactly N.
 expect_error() {
   local name=$1 needle=$2
   shift 2
@@ -29,6 +30,7 @@ expect_error() {
   local problems=()
   if [[ $rc -eq 0 ]]; then problems+=("exit status 0"); fi
   if [[ $rc -ge 124 ]]; then problems+=("exit status $rc (timeout or signal)"); fi
+  if [[ -n ${EXPECT_STATUS:-} && $rc -ne $EXPECT_STATUS ]]; then problems+=("exit status $rc, expected $EXPECT_STATUS"); fi
   local lines
   lines=$(grep -c '' "$WORK/stderr")
   if [[ $lines -ne 1 ]]; then problems+=("$lines stderr lines, expected 1"); fi
@@ -45,6 +47,58 @@ expect_error() {
     sed 's/^/     stderr| /' "$WORK/stderr" | head -20
   fi
 }
+
+# expect_help NAME NEEDLE ARGS...: `muse ARGS...` (ending in --help or -h) prints usage with NEEDLE on stdout,
+# nothing on stderr, exits 0 within seconds and runs nothing.
+expect_help() {
+  local name=$1 needle=$2
+  shift 2
+  local rc=0
+  timeout 20 "$MUSE" "$@" >"$WORK/stdout" 2>"$WORK/stderr" || rc=$?
+  local problems=()
+  if [[ $rc -ne 0 ]]; then problems+=("exit status $rc"); fi
+  if ! grep -q "^Usage: " "$WORK/stdout"; then problems+=("no 'Usage:' line on stdout"); fi
+  if ! grep -qF -- "$needle" "$WORK/stdout"; then problems+=("stdout does not mention '$needle'"); fi
+  if [[ -s $WORK/stderr ]]; then problems+=("stderr is not empty"); fi
+  if [[ ${#problems[@]} -eq 0 ]]; then
+    passed=$((passed + 1))
+    echo "ok   $name"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "FAIL $name: $(IFS=';'; echo "${problems[*]}")"
+    echo "     command: muse $*"
+    sed 's/^/     stdout| /' "$WORK/stdout" | head -5
+    sed 's/^/     stderr| /' "$WORK/stderr" | head -5
+  fi
+}
+
+# --- commands and --help (no model needed) ------------------------------------------------------------------------
+expect_error "unknown command" "unknown command 'nosuch'" nosuch
+expect_error "unknown command with --help" "unknown command 'nosuch'" nosuch --help
+expect_error "unknown command with -h after a flag" "unknown command 'nosuch'" --log-level warn nosuch -h
+expect_error "unknown command before a real one" "unknown command 'nosuch'" nosuch generate --help
+for group in data tokenizer; do
+  expect_error "$group: unknown command" "unknown command '$group nosuch'" $group nosuch
+  expect_error "$group: unknown command with --help" "unknown command '$group nosuch'" $group nosuch --help
+done
+expect_error "generate: stray argument with --help" "nosuch" generate nosuch --help
+expect_error "unknown global flag" "--frobnicate" --frobnicate
+expect_error "no command at all" "subcommand" --log-level warn
+
+expect_help "muse --help" "--log-level" --help
+expect_help "muse --help names MUSE_LOG" "MUSE_LOG" --help
+expect_help "muse -h" "generate" -h
+for command in tokenizer "tokenizer train" pretrain sft train generate chat eval data "data preview"; do
+  # shellcheck disable=SC2086  # the group and its subcommand are two words
+  expect_help "$command --help" "--log-level" $command --help
+done
+expect_help "generate -h" "--prompt" generate -h
+expect_help "eval --help lists --chat" "--chat" eval --help
+expect_help "--help wins over a missing required flag" "--out" pretrain --help
+
+expect_error "--log-level: unknown level" "log level 'loud'" --log-level loud data preview --task add --out p0
+expect_error "--log-level on a command: unknown level" "log level 'loud'" data preview --task add --out p0 --log-level loud
 
 # Setup: one real (tiny, barely trained) model directory. Takes a few seconds.
 setup() {
@@ -65,7 +119,9 @@ if ! "$MUSE" generate --model real -p "1+1" --max-tokens 4 >/dev/null 2>&1; then
 fi
 
 # --- generate: model directories -------------------------------------------------------------------------------
-expect_error "generate: no such model dir" "/nonexistent" generate --model /nonexistent -p hi
+EXPECT_STATUS=1 expect_error "generate: no such model dir (exit 1)" "/nonexistent" generate --model /nonexistent -p hi
+EXPECT_STATUS=1 expect_error "eval: no such model dir (exit 1)" "no_such_model_dir" eval --model no_such_model_dir
+EXPECT_STATUS=1 expect_error "chat: no such model dir (exit 1)" "no_such_model_dir" chat --model no_such_model_dir
 
 mkdir -p malformed && printf '{"model": {"vocab_size": 4\n' >malformed/config.json
 expect_error "generate: malformed config.json" "malformed/config.json" generate --model malformed -p hi
@@ -105,6 +161,39 @@ expect_error "generate: negative temperature" "temperature" generate --model rea
 expect_error "generate: top_p 0" "top_p" generate --model real -p hi --top-p 0
 expect_error "generate: unknown device" "bogus" generate --model real -p hi --device bogus
 
+# --- logging: notes on stderr follow --log-level / MUSE_LOG; results stay on stdout ------------------------------
+# expect_engine_note NAME present|absent [ENV=VALUE...] -- ARGS...: two engine samples; checks the "[engine]" note.
+expect_engine_note() {
+  local name=$1 want=$2
+  shift 2
+  local env=()
+  while [[ $1 != -- ]]; do env+=("$1"); shift; done
+  shift
+  env "${env[@]}" "$MUSE" "$@" generate --model real -p "1+1" -n 2 --temperature 1 --max-tokens 2 \
+    >"$WORK/stdout" 2>"$WORK/stderr"
+  local rc=$? problems=()
+  if [[ $rc -ne 0 ]]; then problems+=("exit status $rc"); fi
+  if [[ $(grep -c -- "--- sample" "$WORK/stdout") -ne 2 ]]; then problems+=("stdout lacks the 2 samples"); fi
+  if [[ $want == present ]] && ! grep -q '^\[engine\] 2 samples of a' "$WORK/stderr"; then
+    problems+=("no [engine] note on stderr")
+  fi
+  if [[ $want == absent && -s $WORK/stderr ]]; then problems+=("stderr is not empty"); fi
+  if [[ ${#problems[@]} -eq 0 ]]; then
+    passed=$((passed + 1))
+    echo "ok   $name"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "FAIL $name: $(IFS=';'; echo "${problems[*]}")"
+    sed 's/^/     stderr| /' "$WORK/stderr" | head -5
+  fi
+}
+expect_engine_note "log: info by default" present --
+expect_engine_note "log: --log-level warn" absent -- --log-level warn
+expect_engine_note "log: MUSE_LOG=off" absent MUSE_LOG=off --
+expect_engine_note "log: --log-level beats MUSE_LOG" present MUSE_LOG=off -- --log-level info
+expect_engine_note "log: MUSE_LOG typo falls back to info" present MUSE_LOG=loud --
+
 # --- generate: attached images and tables ----------------------------------------------------------------------
 "$MUSE" data preview --task count -n 1 --out preview >/dev/null 2>&1
 good_png=preview/count_0_image0.png
@@ -140,6 +229,11 @@ expect_error "eval: budget not a number" "thinking budget 'x' is not a number" e
 expect_error "eval: unknown task" "nosuch" eval --model real --tasks nosuch
 printf '{"messages": [{"role": "user", "content": "2 g in mg?"}, {"role": "assistant", "content": "2000 mg"}]}\n{"messages": 5}\n' >chat_bad.jsonl
 expect_error "eval: malformed --chat line" "chat_bad.jsonl:2" eval --model real --chat chat_bad.jsonl
+printf '{"messages": [{"role": "user", "content": "2 g in mg?"}, {"role": "assistant", "content": "2000 mg"}]}\n' >chat_ok.jsonl
+for flag in "--budgets 0,-1" "--style chat" "--tasks add" "--difficulty 2" "--blind-baseline" "-n 5" "--plot p.svg"; do
+  # shellcheck disable=SC2086  # the flag and its value are two words
+  expect_error "eval: --chat with ${flag%% *}" "${flag%% *}" eval --model real --chat chat_ok.jsonl $flag
+done
 expect_error "generate: several greedy samples" "pass --temperature > 0" generate --model real -p hi -n 3
 expect_error "generate: samples of a raw continuation" "cannot be combined with --raw" \
   generate --model real -p hi -n 2 --temperature 1 --raw
@@ -158,6 +252,7 @@ expect_error "pretrain: malformed --text line" "bad.jsonl:2" \
 expect_error "pretrain: --steps abc" "--steps" pretrain --out fresh --steps abc
 expect_error "pretrain: --steps 0" "steps" pretrain --out fresh --steps 0
 expect_error "pretrain: unknown flag" "--frobnicate" pretrain --out fresh --frobnicate
+EXPECT_STATUS=1 expect_error "pretrain: unknown flag (exit 1)" "--frobnicate" pretrain --out fresh --frobnicate
 expect_error "tokenizer train: --vocab below range" "--vocab" tokenizer train --out tok --vocab 10
 
 # --- train --recipe ----------------------------------------------------------------------------------------------

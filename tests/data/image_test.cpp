@@ -13,6 +13,7 @@
 #include <functional>
 #include <iterator>
 
+#include "../util/error_kind_of.h"
 #include "util/error.h"
 #include "util/rng.h"
 
@@ -472,6 +473,7 @@ TEST_F(ImageFile, SaveThenLoadIsLossless) {
 TEST_F(ImageFile, ErrorsNameThePath) {
   const std::string missing = path("missing.png");
   EXPECT_EQ(error_of([&] { load_image(missing); }), missing + ": cannot open file (No such file or directory)");
+  EXPECT_EQ(error_kind_of([&] { load_image(missing); }), "not_found");
 
   const std::string big = path("big.png");
   std::ofstream(big, std::ios::binary) << std::string(1000, 'x');

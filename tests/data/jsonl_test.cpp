@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../util/error_kind_of.h"
 #include "util/error.h"
 
 namespace muse {
@@ -64,12 +65,14 @@ TEST_F(TextJsonl, LoadsDocumentsSkippingBlankLines) {
 TEST_F(TextJsonl, ErrorsNameTheFileAndLine) {
   const std::string missing = temp_path("does_not_exist.jsonl");
   EXPECT_EQ(error_of([&] { load_text_jsonl(missing); }), missing + ": cannot open file");
+  EXPECT_EQ(error_kind_of([&] { load_text_jsonl(missing); }), "not_found");
 
   const std::string bad_json = write_temp("bad_json.jsonl", "{\"text\": \"ok\"}\n\n{\"text\": oops}\n");
   const std::string message = error_of([&] { load_text_jsonl(bad_json); });
   EXPECT_EQ(message.rfind(bad_json + ":3: invalid JSON (", 0), 0u) << message;
   EXPECT_NE(message.find("column"), std::string::npos) << message;
   EXPECT_EQ(message.find("json.exception"), std::string::npos) << message;
+  EXPECT_EQ(error_kind_of([&] { load_text_jsonl(bad_json); }), "invalid_request");
 
   const std::string no_text = write_temp("no_text.jsonl", "{\"text\": \"ok\"}\n{\"txt\": \"typo\"}\n");
   EXPECT_EQ(error_of([&] { load_text_jsonl(no_text); }), no_text + ":2: field \"text\" missing or not a string");

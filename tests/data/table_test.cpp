@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "../util/error_kind_of.h"
 #include "util/error.h"
 #include "util/rng.h"
 
@@ -284,6 +285,7 @@ TEST_F(TableLoad, DispatchesOnTheExtension) {
 TEST_F(TableLoad, EveryErrorNamesThePath) {
   const std::string ragged = write_temp("ragged.csv", "x,y\n1\n");
   EXPECT_EQ(error_of([&] { load_table(ragged); }), ragged + ": line 2: 1 field, expected 2 as in the header");
+  EXPECT_EQ(error_kind_of([&] { load_table(ragged); }), "invalid_request");  // malformed content
   const std::string bad_json = write_temp("bad.json", "[1]");
   EXPECT_EQ(error_of([&] { load_table(bad_json); }), bad_json + ": record 1: expected an object, got number");
   const std::string text = write_temp("table.txt", "x\n");
@@ -292,6 +294,7 @@ TEST_F(TableLoad, EveryErrorNamesThePath) {
   EXPECT_EQ(error_of([&] { load_table(bare); }), bare + ": unknown table format, expected a .csv or .json file");
   const std::string missing = ::testing::TempDir() + "muse_table_test_missing_" + std::to_string(::getpid()) + ".csv";
   EXPECT_EQ(error_of([&] { load_table(missing); }), missing + ": cannot open file");
+  EXPECT_EQ(error_kind_of([&] { load_table(missing); }), "not_found");
   const std::string directory = write_temp("dir.csv", "");
   std::filesystem::remove(directory);
   std::filesystem::create_directory(directory);

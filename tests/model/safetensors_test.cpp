@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "util/atomic_file.h"
+#include "../util/error_kind_of.h"
 #include "util/error.h"
 #include "util/rng.h"
 
@@ -218,10 +219,12 @@ TEST_F(Safetensors, WriterNamesThePathOnIoFailure) {
 
 TEST_F(Safetensors, ReaderRejectsMissingAndShortFiles) {
   expect_read_error(dir_ + "/missing", {"cannot open file (No such file or directory)"});
+  EXPECT_EQ(error_kind_of([&] { read_safetensors(dir_ + "/missing"); }), "not_found");
   for (size_t size = 0; size < 8; ++size) {
     write_raw(dir_ + "/short", std::string(size, '\0'));
     expect_read_error(dir_ + "/short", {"file is " + std::to_string(size) + " bytes, too short"});
   }
+  EXPECT_EQ(error_kind_of([&] { read_safetensors(dir_ + "/short"); }), "invalid_request");
 }
 
 TEST_F(Safetensors, ReaderRejectsBadHeaderLengths) {

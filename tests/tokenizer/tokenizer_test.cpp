@@ -11,6 +11,7 @@
 #include "data/task.h"
 #include "tokenizer/sentencepiece_backend.h"
 #include "util/atomic_file.h"
+#include "../util/error_kind_of.h"
 #include "util/error.h"
 #include "util/rng.h"
 
@@ -268,6 +269,7 @@ TEST_F(Tokenizer, LoadingMissingFileNamesThePath) {
   const std::string path = test_dir() + "/no_such_tokenizer.model";
   const std::string message = error_of([&] { muse::Tokenizer::load(path); });
   EXPECT_NE(message.find(path), std::string::npos) << message;
+  EXPECT_EQ(error_kind_of([&] { muse::Tokenizer::load(path); }), "not_found");
 }
 
 TEST_F(Tokenizer, LoadingGarbageNamesThePath) {
@@ -276,6 +278,7 @@ TEST_F(Tokenizer, LoadingGarbageNamesThePath) {
   write_file_atomic(path, std::string(kGarbage, sizeof kGarbage - 1));
   const std::string message = error_of([&] { muse::Tokenizer::load(path); });
   EXPECT_EQ(message.rfind(path + ": ", 0), 0u) << message;
+  EXPECT_EQ(error_kind_of([&] { muse::Tokenizer::load(path); }), "invalid_request");  // there, but malformed
 
   const std::string empty = test_dir() + "/empty.model";
   write_file_atomic(empty, "");

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "util/error.h"
+#include "error_kind_of.h"
 
 namespace muse {
 namespace {
@@ -91,10 +92,13 @@ TEST_F(AtomicFile, FailedRenameRemovesTheTemporaryFile) {
 TEST_F(AtomicFile, ReadingAMissingFileFailsNamingThePath) {
   const std::string path = dir_ + "/absent";
   EXPECT_EQ(error_message([&] { read_file(path); }), path + ": cannot open file (No such file or directory)");
+  EXPECT_EQ(error_kind_of([&] { read_file(path); }), "not_found");
+  EXPECT_EQ(error_kind_of([&] { read_file(path + "/below_a_missing_folder"); }), "not_found");
 }
 
 TEST_F(AtomicFile, ReadingADirectoryFails) {
   EXPECT_EQ(error_message([&] { read_file(dir_); }), dir_ + ": cannot read file (Is a directory)");
+  EXPECT_EQ(error_kind_of([&] { read_file(dir_); }), "invalid_request");  // it exists: the request is wrong
 }
 
 }  // namespace

@@ -123,7 +123,7 @@ std::string ArithmeticTask::name() const {
     case ArithmeticOp::Mul: return "mul";
     case ArithmeticOp::Mixed: return "arith";
   }
-  throw MuseError("unknown arithmetic op");  // unreachable: the switch covers every op
+  throw MuseError("unknown arithmetic op", ErrorKind::Internal);  // unreachable: the switch covers every op
 }
 
 std::string ArithmeticTask::description() const {
@@ -133,7 +133,7 @@ std::string ArithmeticTask::description() const {
     case ArithmeticOp::Mul: return "multiply two numbers via partial products and a column sum; difficulty = digits";
     case ArithmeticOp::Mixed: return "add, subtract or multiply (chosen per problem); difficulty = digits";
   }
-  throw MuseError("unknown arithmetic op");  // unreachable: the switch covers every op
+  throw MuseError("unknown arithmetic op", ErrorKind::Internal);  // unreachable: the switch covers every op
 }
 
 // Multiplication traces grow quadratically with the digits, so mul (and arith, which includes it) stop at 5.

@@ -139,7 +139,7 @@ Example CountTask::generate(Rng& rng, int difficulty) const {
       ++count;
     }
   }
-  if (count != targets) throw MuseError("count: internal error, a distractor matches the query");
+  if (count != targets) throw MuseError("count: internal error, a distractor matches the query", ErrorKind::Internal);
   trace += "=" + std::to_string(count);
 
   const std::string color_word = query_color >= 0 ? kColors[query_color] : "any";
