@@ -1,0 +1,162 @@
+// Parked sequences: a pause token parks a sequence with its KV blocks and its reservation; force() resumes it
+// with a "tool result", resume() without one, cancel() frees it; events reach other threads through a queue.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "engine/engine.h"
+#include "engine/engine_fixtures.h"
+
+using namespace muse;
+using namespace muse::testing;
+
+namespace {
+
+// The first token a greedy run emits at index >= 4 that it has not emitted before: a pause token the model
+// really produces, at a known point.
+std::pair<int, size_t> natural_pause(Transformer model, const std::vector<int>& prompt) {
+  const auto free_run = run_alone(model, prompt, greedy(30));
+  for (size_t i = 4; i < free_run.tokens.size(); ++i)
+    if (std::find(free_run.tokens.begin(), free_run.tokens.begin() + static_cast<std::ptrdiff_t>(i),
+                  free_run.tokens[i]) == free_run.tokens.begin() + static_cast<std::ptrdiff_t>(i))
+      return {free_run.tokens[i], i};
+  return {-1, 0};
+}
+
+}  // namespace
+
+TEST(Engine, ParkThenResumeEqualsAnUninterruptedSequence) {
+  auto model = random_model();
+  Rng rng(21);
+  const auto prompt = random_prompt(rng, 7, 7);
+  const auto [pause, at] = natural_pause(model, prompt);
+  ASSERT_GE(pause, 0);
+  const std::vector<int> tool_result = {11, 12, 13};
+  const int max_tokens = 40;
+
+  Engine engine(model, torch::kCPU, small_options());
+  auto params = greedy(max_tokens);
+  params.pause_tokens = {pause};
+  params.events = std::make_shared<EventQueue>();
+  const SeqId id = engine.add(Prompt::of(prompt), params);
+  // Step until it parks: the pause token's event says so, the sequence keeps its blocks and samples nothing.
+  while (engine.step()) {
+  }
+  std::vector<int> before;
+  bool parked = false;
+  while (auto e = params.events->try_pop()) {
+    before.push_back(e->token);
+    parked = e->parked;
+    EXPECT_FALSE(e->finished);
+  }
+  ASSERT_TRUE(parked);
+  ASSERT_EQ(before.size(), at + 1);
+  EXPECT_EQ(before.back(), pause);
+  EXPECT_EQ(engine.stats().parked, 1);
+  EXPECT_GT(engine.pool().used_blocks(), 0);
+  EXPECT_FALSE(engine.take(id).has_value());
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(engine.step());  // parked: no work, nothing sampled
+  EXPECT_TRUE(params.events->size() == 0);
+  EXPECT_FALSE(engine.idle());
+
+  // Resume with a tool result; every later park resumes without tokens.
+  engine.force(id, tool_result);
+  for (;;) {
+    engine.run_until_idle();
+    if (engine.stats().parked == 0) break;
+    engine.resume(id);
+  }
+  const auto r = engine.take(id).value();
+  EXPECT_EQ(r.finish_reason, FinishReason::Length);
+  ASSERT_EQ(r.tokens.size(), static_cast<size_t>(max_tokens));
+  EXPECT_GE(r.parks, 1);
+  EXPECT_EQ(std::vector<int>(r.tokens.begin(), r.tokens.begin() + static_cast<std::ptrdiff_t>(at + 1)), before);
+  for (size_t i = 0; i < tool_result.size(); ++i) {
+    EXPECT_EQ(r.tokens[at + 1 + i], tool_result[i]);
+    EXPECT_TRUE(r.forced[at + 1 + i]);
+  }
+
+  // The uninterrupted sequence: the same text as one prompt, decoded straight through.
+  auto straight = concat(concat(prompt, before), tool_result);
+  const int rest = max_tokens - static_cast<int>(before.size() + tool_result.size());
+  const auto u = run_alone(model, straight, greedy(rest));
+  const std::vector<int> after(r.tokens.begin() + static_cast<std::ptrdiff_t>(at + 1 + tool_result.size()), r.tokens.end());
+  EXPECT_EQ(after, u.tokens);
+  EXPECT_EQ(engine.pool().used_blocks(), 0);
+}
+
+TEST(Engine, AParkedSequenceHoldsItsKVBudgetAndCancelFreesIt) {
+  auto model = random_model();
+  Rng rng(22);
+  const auto prompt = random_prompt(rng, 7, 7);
+  const auto [pause, at] = natural_pause(model, prompt);
+  ASSERT_GE(pause, 0);
+  auto options = small_options(/*block_size=*/4);
+  Engine probe(model, torch::kCPU, options);
+  // A pool that holds one request of this size, not two.
+  const int max_tokens = 60;
+  options.kv_mem = probe.blocks_for_request(7, max_tokens) * probe.pool().block_bytes() * 3 / 2;
+  Engine engine(model, torch::kCPU, options);
+  auto params = greedy(max_tokens);
+  params.pause_tokens = {pause};
+  const SeqId parked = engine.add(Prompt::of(prompt), params);
+  engine.run_until_idle();
+  ASSERT_EQ(engine.stats().parked, 1);
+  const int64_t held = engine.pool().used_blocks();
+  EXPECT_GT(held, 0);
+
+  const SeqId other = engine.add(Prompt::of(random_prompt(rng, 7, 7)), greedy(max_tokens));
+  for (int i = 0; i < 5; ++i) engine.step();
+  EXPECT_EQ(engine.stats().queued, 1);  // the parked sequence's reservation keeps it out
+  EXPECT_EQ(engine.pool().used_blocks(), held);
+
+  engine.cancel(parked);
+  engine.run_until_idle();
+  EXPECT_EQ(engine.take(parked).value().finish_reason, FinishReason::Cancelled);
+  EXPECT_EQ(engine.take(other).value().finish_reason, FinishReason::Length);
+  EXPECT_EQ(engine.pool().used_blocks(), 0);
+  EXPECT_EQ(engine.stats().parked, 0);
+  EXPECT_TRUE(engine.idle());
+}
+
+// A "tool" answered on its own thread from the event queue while the loop keeps decoding other sequences.
+TEST(Engine, ToolCallsAnsweredFromTheEventQueueOnAnotherThread) {
+  auto model = random_model();
+  Rng rng(23);
+  const auto prompt = random_prompt(rng, 6, 6);
+  const auto [pause, at] = natural_pause(model, prompt);
+  ASSERT_GE(pause, 0);
+  Engine engine(model, torch::kCPU, small_options());
+  engine.start();
+  auto params = greedy(32);
+  params.pause_tokens = {pause};
+  params.events = std::make_shared<EventQueue>();
+  const SeqId id = engine.add(Prompt::of(prompt), params);
+  const SeqId bystander = engine.add(Prompt::of(random_prompt(rng, 5, 5)), greedy(32));
+  int answered = 0;
+  std::thread tool([&] {
+    for (;;) {
+      auto e = params.events->pop(std::chrono::milliseconds(10000));
+      if (!e || e->finished) return;
+      if (e->parked) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));  // slow work, off the engine thread
+        ++answered;
+        engine.force(e->id, {20, 21});
+      }
+    }
+  });
+  const auto r = engine.wait(id);
+  tool.join();
+  EXPECT_EQ(engine.wait(bystander).finish_reason, FinishReason::Length);
+  EXPECT_GE(answered, 1);
+  EXPECT_EQ(r.parks, answered);
+  EXPECT_EQ(r.finish_reason, FinishReason::Length);
+  // Each sampled pause token is followed by the tool's answer, marked forced.
+  for (size_t i = 0; i + 1 < r.tokens.size(); ++i)
+    if (r.tokens[i] == pause && !r.forced[i]) {
+      EXPECT_EQ(r.tokens[i + 1], 20) << i;
+      EXPECT_TRUE(r.forced[i + 1]) << i;
+    }
+}
