@@ -9,6 +9,13 @@ LossParts language_model_loss(const at::Tensor& logits, const at::Tensor& target
   const auto flat_targets = targets.reshape({-1});
   namespace F = torch::nn::functional;
   LossParts parts;
+  // A micro-batch with no target token (every position masked, e.g. short rows of prompt-only text) would be a
+  // mean over nothing, NaN, which stops training as "diverged": it contributes zero loss and zero gradient.
+  if (!flat_targets.ge(0).any().item<bool>()) {
+    parts.cross_entropy = flat_logits.sum() * 0.0;
+    parts.total = parts.cross_entropy;
+    return parts;
+  }
   parts.cross_entropy = F::cross_entropy(flat_logits, flat_targets, F::CrossEntropyFuncOptions().ignore_index(-1));
   parts.total = parts.cross_entropy;
   if (z_loss > 0) {
