@@ -39,6 +39,7 @@ struct Engine::Events {
 
 struct Engine::StepCounts {
   int64_t forwards = 0, decode_tokens = 0, prefill_tokens = 0, sampled = 0, forced = 0, reserve_failures = 0;
+  int64_t commands = 0;  // applied this step
   double model_seconds = 0;
   Clock::time_point start = Clock::now();
 };
@@ -170,7 +171,7 @@ void Engine::force(SeqId id, std::vector<int> tokens) {
 // ---------------------------------------------------------------------------------------------------------------
 // Apply: the commands that arrived since the last step.
 
-void Engine::apply_commands(Events& events) {
+int64_t Engine::apply_commands(Events& events) {
   std::vector<Command> commands;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -192,6 +193,7 @@ void Engine::apply_commands(Events& events) {
         break;
     }
   }
+  return static_cast<int64_t>(commands.size());
 }
 
 void Engine::apply_fork(Command& c, Events& events) {
@@ -380,7 +382,12 @@ void Engine::publish(Events& events, const StepCounts& counts) {
   stats_.running = scheduler_->running();
   stats_.queued = scheduler_->queued();
   stats_.parked = parked;
-  active_ = stats_.running > parked || stats_.queued > 0;
+  // Work remains while something can still move. A step that moved nothing (everything left is parked, or
+  // queued behind parked sequences' reservations) would repeat itself until a command arrives, so the loop
+  // sleeps instead of spinning: add/fork/cancel/force wake it.
+  const bool moved = counts.forwards > 0 || counts.sampled + counts.forced > 0 || !events.results.empty() ||
+                     !events.items.empty() || counts.commands > 0;
+  active_ = moved && (stats_.running > parked || stats_.queued > 0);
   holding_ = parked > 0;
   done_cv_.notify_all();
 }
@@ -393,7 +400,7 @@ bool Engine::step() {
   torch::NoGradGuard no_grad;
   StepCounts counts;
   Events events;
-  apply_commands(events);
+  counts.commands = apply_commands(events);
   retire(events);
   const StepPlan plan = scheduler_->plan();
   run(plan, events, counts);

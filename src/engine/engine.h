@@ -131,7 +131,7 @@ class Engine {
 
   DecodeRules rules_for(const RequestParams& params) const;
   void submit(Command command);
-  void apply_commands(Events& events);
+  int64_t apply_commands(Events& events);  // how many were applied
   void apply_fork(Command& c, Events& events);
   void apply_force(Sequence& seq, const std::vector<int>& tokens, Events& events);
   void enqueue(std::unique_ptr<Sequence> seq, Events& events);

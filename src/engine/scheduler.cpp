@@ -54,7 +54,7 @@ bool Scheduler::try_admit(std::unique_ptr<Sequence>& seq) {
   if (s->wait_for != 0) {
     s->state = SeqState::WaitingForParent;
     Sequence* parent = find_running(s->wait_for);
-    if (parent->kv.length >= s->fork_length) link_children(*parent, false);
+    if (parent->kv.length >= s->fork_length || parent->state == SeqState::Parked) link_children(*parent, false);
   } else {
     s->state = SeqState::Decoding;
     s->refresh_state();
@@ -75,7 +75,10 @@ void Scheduler::link_children(Sequence& parent, bool parent_leaving) {
   for (auto& [id, s] : running_)
     if (s->wait_for == parent.id && !s->done()) children.push_back(s.get());
   for (Sequence* child : children) {
-    if (parent.kv.length < child->fork_length) {
+    // A parked parent stores nothing more until it resumes: the child shares what is stored now and feeds the
+    // rest (the pause token) itself.
+    const bool parked = parent.state == SeqState::Parked;
+    if (parent.kv.length < child->fork_length && !parked) {
       if (!parent_leaving) continue;  // not prefilled that far yet
       // The parent leaves before storing the shared prefix: the child starts over on its own (it holds no
       // blocks while waiting), at the front of the queue, followed by everything waiting on it.
@@ -83,7 +86,7 @@ void Scheduler::link_children(Sequence& parent, bool parent_leaving) {
       requeue_front(*child);
       continue;
     }
-    int64_t share = child->fork_length;
+    int64_t share = std::min(child->fork_length, parent.kv.length);
     const bool copy_logits = parent.logits_at == share && share == static_cast<int64_t>(child->tokens.size());
     if (!copy_logits && share == static_cast<int64_t>(child->tokens.size())) --share;  // re-feed the last token
     child->kv = pool_.fork(parent.kv, share);

@@ -160,3 +160,59 @@ TEST(Engine, ToolCallsAnsweredFromTheEventQueueOnAnotherThread) {
       EXPECT_TRUE(r.forced[i + 1]) << i;
     }
 }
+
+TEST(Engine, ForksOfAParkedSequenceRunWhileItWaits) {
+  auto model = random_model();
+  Rng rng(24);
+  const auto prompt = random_prompt(rng, 9, 9);
+  const auto [pause, at] = natural_pause(model, prompt);
+  ASSERT_GE(pause, 0);
+  Engine engine(model, torch::kCPU, small_options());
+  auto params = greedy(30);
+  params.pause_tokens = {pause};
+  const SeqId parent = engine.add(Prompt::of(prompt), params);
+  engine.run_until_idle();
+  ASSERT_EQ(engine.stats().parked, 1);
+  // Children continue past the pause on their own (no pause tokens), sharing the parent's stored KV.
+  auto child_params = greedy(30);
+  const auto kids = engine.fork(parent, 2, {child_params, child_params});
+  engine.run_until_idle();
+  const auto straight = run_alone(model, prompt, greedy(30));
+  for (SeqId kid : kids) {
+    const auto r = engine.take(kid).value();
+    EXPECT_EQ(r.finish_reason, FinishReason::Length);
+    EXPECT_EQ(r.tokens, straight.tokens);  // the same greedy continuation as a run that never paused
+  }
+  EXPECT_EQ(engine.stats().parked, 1);  // the parent still waits
+  engine.cancel(parent);
+  engine.run_until_idle();
+  EXPECT_EQ(engine.pool().used_blocks(), 0);
+}
+
+TEST(Engine, TheLoopSleepsWhenOnlyParkedAndBlockedWorkIsLeft) {
+  auto model = random_model();
+  Rng rng(25);
+  const auto prompt = random_prompt(rng, 7, 7);
+  const auto [pause, at] = natural_pause(model, prompt);
+  ASSERT_GE(pause, 0);
+  auto options = small_options(/*block_size=*/4);
+  Engine probe(model, torch::kCPU, options);
+  const int max_tokens = 60;
+  options.kv_mem = probe.blocks_for_request(7, max_tokens) * probe.pool().block_bytes() * 3 / 2;
+  Engine engine(model, torch::kCPU, options);
+  engine.start();
+  auto params = greedy(max_tokens);
+  params.pause_tokens = {pause};
+  params.events = std::make_shared<EventQueue>();
+  const SeqId parked = engine.add(Prompt::of(prompt), params);
+  while (auto e = params.events->pop(std::chrono::milliseconds(5000))) if (e->parked) break;
+  const SeqId blocked = engine.add(Prompt::of(random_prompt(rng, 7, 7)), greedy(max_tokens));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const int64_t steps = engine.stats().steps;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(engine.stats().steps, steps);  // no busy stepping while nothing can move
+  EXPECT_EQ(engine.stats().queued, 1);
+  engine.cancel(parked);
+  EXPECT_EQ(engine.wait(blocked).finish_reason, FinishReason::Length);
+  EXPECT_EQ(engine.wait(parked).finish_reason, FinishReason::Cancelled);
+}
