@@ -490,6 +490,10 @@ SequenceResult Engine::generate(const Prompt& prompt, RequestParams params,
   } catch (...) {
     cancel(id);
     if (!looping) run_until_idle();
+    try {
+      wait(id);  // drop the cancelled result: nobody will take it
+    } catch (const MuseError&) {
+    }
     throw;
   }
   return wait(id);

@@ -8,6 +8,7 @@
 
 #include "engine/engine.h"
 #include "engine/engine_fixtures.h"
+#include "util/error.h"
 
 using namespace muse;
 using namespace muse::testing;
@@ -215,4 +216,41 @@ TEST(Engine, TheLoopSleepsWhenOnlyParkedAndBlockedWorkIsLeft) {
   engine.cancel(parked);
   EXPECT_EQ(engine.wait(blocked).finish_reason, FinishReason::Length);
   EXPECT_EQ(engine.wait(parked).finish_reason, FinishReason::Cancelled);
+}
+
+// Engine::generate: one streamed request on the caller's thread; its callback may answer pauses itself.
+TEST(Engine, GenerateStreamsOnTheCallersThreadAndAnswersPauses) {
+  auto model = random_model();
+  Rng rng(26);
+  const auto prompt = random_prompt(rng, 6, 6);
+  const auto [pause, at] = natural_pause(model, prompt);
+  ASSERT_GE(pause, 0);
+  Engine engine(model, torch::kCPU, small_options());
+  std::vector<int> streamed;
+  const auto plain = engine.generate(Prompt::of(prompt), greedy(20), [&](const TokenEvent& e) {
+    if (e.token >= 0) streamed.push_back(e.token);
+  });
+  EXPECT_EQ(streamed, plain.tokens);
+  EXPECT_EQ(plain.tokens, run_alone(model, prompt, greedy(20)).tokens);
+
+  auto params = greedy(20);
+  params.pause_tokens = {pause};
+  int answered = 0;
+  const auto with_tool = engine.generate(Prompt::of(prompt), params, [&](const TokenEvent& e) {
+    if (e.parked) {
+      ++answered;
+      engine.force(e.id, {30});
+    }
+  });
+  EXPECT_GE(answered, 1);
+  EXPECT_EQ(with_tool.tokens[at + 1], 30);
+  // Not answering a pause is an error, not a hang.
+  EXPECT_THROW(engine.generate(Prompt::of(prompt), params, {}), MuseError);
+  // An exception from the callback cancels the sequence and propagates; nothing is left behind.
+  EXPECT_THROW(engine.generate(Prompt::of(prompt), greedy(20),
+                               [&](const TokenEvent&) { throw std::runtime_error("client went away"); }),
+               std::runtime_error);
+  engine.run_until_idle();
+  EXPECT_EQ(engine.pool().used_blocks(), 0);
+  EXPECT_TRUE(engine.idle());
 }
