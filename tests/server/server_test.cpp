@@ -251,6 +251,22 @@ TEST_F(ServerTest, RefusesBadRequestsAndKeepsServing) {
                                                                         json{{"type", "image_url"},
                                                                              {"image_url", {{"url", url}}}}})}}})}};
   };
+  // A real PNG is read (the image goes through the decoder and the patch renderer).
+  const auto png = encode_png(make_image(24, 16, 200, 30, 30));
+  const std::string png_bytes(png.begin(), png.end());
+  static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string encoded;
+  for (size_t i = 0; i < png_bytes.size(); i += 3) {
+    uint32_t v = uint32_t(uint8_t(png_bytes[i])) << 16;
+    if (i + 1 < png_bytes.size()) v |= uint32_t(uint8_t(png_bytes[i + 1])) << 8;
+    if (i + 2 < png_bytes.size()) v |= uint8_t(png_bytes[i + 2]);
+    const size_t n = std::min<size_t>(3, png_bytes.size() - i);  // bytes in this group: n + 1 characters
+    for (size_t k = 0; k < 4; ++k) encoded += k <= n ? b64[(v >> (18 - 6 * k)) & 63] : '=';
+  }
+  auto image_ok = post(image_request("data:image/png;base64," + encoded));
+  ASSERT_TRUE(image_ok);
+  EXPECT_EQ(image_ok->status, 200) << image_ok->body;
+
   e = expect_error(post(image_request("data:image/png;base64,%%%notbase64")), 400);
   EXPECT_EQ(e["param"], "messages[0].content[1].image_url.url");
   EXPECT_EQ(e["code"], "invalid_base64");
