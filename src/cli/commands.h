@@ -8,6 +8,7 @@ void add_train_commands(CLI::App& app);     // tokenizer train, pretrain, train 
 void add_generate_commands(CLI::App& app);  // generate, chat
 void add_eval_command(CLI::App& app);       // eval
 void add_data_commands(CLI::App& app);      // data preview
+void add_serve_command(CLI::App& app);      // serve
 
 // Shared options.
 struct RuntimeOptions {

@@ -85,7 +85,10 @@ void Engine::submit(Command command) {
   work_cv_.notify_all();
 }
 
-SeqId Engine::add(const Prompt& prompt, RequestParams params) {
+SeqId Engine::add(const Prompt& prompt, RequestParams params) { return add_samples(prompt, std::move(params), 1)[0]; }
+
+std::vector<SeqId> Engine::add_samples(const Prompt& prompt, RequestParams params, int samples) {
+  if (samples < 1) throw MuseError("add_samples: samples must be >= 1");
   const int64_t n = static_cast<int64_t>(prompt.tokens.size());
   if (n == 0) throw MuseError("engine: empty prompt");
   if (n >= config_.max_seq_len)
@@ -121,10 +124,21 @@ SeqId Engine::add(const Prompt& prompt, RequestParams params) {
   std::lock_guard<std::mutex> lock(mutex_);
   c.id = next_id_++;
   live_.insert(c.id);
-  const SeqId id = c.id;
+  std::vector<SeqId> ids{c.id};
   commands_.push_back(std::move(c));
+  if (samples > 1) {  // queued under the same lock: one step applies both, before the first token is sampled
+    Command f;
+    f.kind = Command::Fork;
+    f.id = ids[0];
+    for (int i = 1; i < samples; ++i) {
+      f.child_ids.push_back(next_id_++);
+      live_.insert(f.child_ids.back());
+      ids.push_back(f.child_ids.back());
+    }
+    commands_.push_back(std::move(f));
+  }
   work_cv_.notify_all();
-  return id;
+  return ids;
 }
 
 std::vector<SeqId> Engine::fork(SeqId parent, int n, std::vector<RequestParams> params) {

@@ -72,6 +72,10 @@ class Engine {
   // Thread-safe. Validates at once (MuseError: bad params or prompt, InvalidRequest; over capacity: the pool
   // could never hold prompt + max_tokens, OverCapacity); the sequence joins at the next step.
   SeqId add(const Prompt& prompt, RequestParams params);
+  // Thread-safe. `samples` sequences of one prompt, prefilled once: the first is add()'s, the others fork it in
+  // the same step (children get seed_mix(seed, i + 1)), so with a running loop no child starts from a token the
+  // first already sampled, as add() then fork() could.
+  std::vector<SeqId> add_samples(const Prompt& prompt, RequestParams params, int samples);
   // Thread-safe. n children continuing from `parent`'s tokens (prompt and what it generated so far) and sharing
   // its KV blocks: a parent still prefilling is prefilled once, then shared. Children get `params[i]` or, when
   // `params` is empty, the parent's params with seed seed_mix(parent seed, i + 1). A parent that no longer

@@ -173,6 +173,36 @@ TEST(Engine, ForksPrefillOnceAndStoreThePromptOnce) {
   EXPECT_EQ(independent.stats().kv_bytes_in_use, 8 * 10 * block);
 }
 
+// add_samples with the loop running: the forks are applied in the add's step, so no child starts from a token
+// the first sequence already sampled (add() then fork() could race the loop) and the prompt is prefilled once.
+TEST(Engine, AddSamplesForksInTheSameStepWhileTheLoopRuns) {
+  auto model = random_model();
+  Rng rng(3);
+  const auto prompt = random_prompt(rng, 20, 20);
+  RequestParams p;
+  p.sampling.temperature = 1.0;
+  p.sampling.max_tokens = 5;
+  Engine engine(model, torch::kCPU, small_options(4));
+  engine.start();
+  for (int round = 0; round < 5; ++round) {
+    const int64_t prefilled = engine.stats().prefill_tokens;
+    const auto ids = engine.add_samples(Prompt::of(prompt), p, 4);
+    ASSERT_EQ(ids.size(), 4u);
+    std::set<std::vector<int>> distinct;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const auto r = engine.wait(ids[i]);
+      EXPECT_EQ(r.finish_reason, FinishReason::Length);
+      EXPECT_EQ(r.tokens.size(), 5u);
+      EXPECT_EQ(r.parent, i == 0 ? SeqId{0} : ids[0]);
+      distinct.insert(r.tokens);
+    }
+    EXPECT_GT(distinct.size(), 1u);
+    EXPECT_EQ(engine.stats().prefill_tokens - prefilled, 20);  // one prefill for the four
+  }
+  EXPECT_THROW(engine.add_samples(Prompt::of(prompt), p, 0), MuseError);
+  engine.stop();
+}
+
 TEST(Engine, CancelReturnsMemoryAtAnyTime) {
   auto model = random_model();
   Engine engine(model, torch::kCPU, small_options());

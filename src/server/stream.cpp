@@ -1,0 +1,257 @@
+#include "server/stream.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <random>
+
+#include "model/config.h"
+#include "server/server.h"
+#include "util/log.h"
+
+namespace muse::server {
+using nlohmann::json;
+
+namespace {
+
+// Length of `text` without a trailing, still incomplete UTF-8 sequence (its last bytes arrive with the next
+// token): a client never gets half a character.
+size_t complete_utf8_length(const std::string& text) {
+  const size_t n = text.size();
+  for (size_t back = 1; back <= 4 && back <= n; ++back) {
+    const auto c = static_cast<unsigned char>(text[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back for the lead
+    const size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    return need > back ? n - back : n;
+  }
+  return n;
+}
+
+std::string new_suffix(const std::string& text, size_t& sent) {
+  const size_t ready = complete_utf8_length(text);
+  if (ready <= sent) return {};
+  std::string out = text.substr(sent, ready - sent);
+  sent = ready;
+  return out;
+}
+
+// OpenAI leaves the stop sequence out of the content.
+std::string without_stop(std::string answer, const std::string& stop) {
+  if (!stop.empty() && answer.size() >= stop.size() &&
+      answer.compare(answer.size() - stop.size(), stop.size(), stop) == 0)
+    answer.resize(answer.size() - stop.size());
+  return answer;
+}
+
+std::vector<TokenLogprob> token_logprobs(const Tokenizer& tok, const SequenceResult& r) {
+  std::vector<TokenLogprob> out;
+  for (size_t k = 0; k < r.tokens.size() && k < r.logprobs.size(); ++k) {
+    TokenLogprob t;
+    t.token = tok.decode({r.tokens[k]}, /*show_specials=*/true);
+    t.logprob = r.logprobs[k];
+    if (k < r.top_logprobs.size())
+      for (const auto& [id, lp] : r.top_logprobs[k]) t.top.emplace_back(tok.decode({id}, true), lp);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+void count_usage(Usage& usage, const SequenceResult& r) {
+  usage.completion_tokens += static_cast<int64_t>(r.tokens.size());
+  usage.reasoning_tokens += r.thinking_tokens;
+}
+
+}  // namespace
+
+Delta ReplyDelta::add(int token) {
+  tokens_.push_back(token);
+  const ParsedReply reply = parse_reply(tok_, tokens_);
+  Delta delta;
+  delta.reasoning = new_suffix(reply.thinking, reasoning_sent_);
+  if (reply.finished_thinking) delta.content = new_suffix(reply.answer, content_sent_);
+  return delta;
+}
+
+ChatTurn prepare_chat(const std::string& body, const LoadedModel& model, const ServerOptions& options) {
+  const ModelConfig& config = model.config;
+  const Tokenizer& tok = model.tokenizer;
+  RequestLimits limits = options.limits;
+  limits.images = limits.images && config.sees_images();
+  limits.max_tokens = static_cast<int>(std::min<int64_t>(limits.max_tokens, config.max_seq_len));
+
+  ChatTurn turn;
+  turn.request = parse_chat_request(body, limits);
+  const ChatRequest& r = turn.request;
+  if (!r.model.empty() && r.model != options.model_name)
+    throw ApiError(404, "invalid_request_error", "model", "model_not_found",
+                   "the model '" + r.model + "' does not exist; this server serves '" + options.model_name + "'");
+
+  RenderOptions render;
+  render.vision = vision_params(config);
+  render.keep_thinking = false;  // earlier reasoning is dropped from the context, as `muse chat` does
+  turn.prompt = render_conversation(tok, r.messages, /*generation_prompt=*/true, render);
+  const int64_t context = config.max_seq_len;
+  const int64_t prompt_tokens = static_cast<int64_t>(turn.prompt.size());
+  if (prompt_tokens >= context)
+    throw ApiError(400, "invalid_request_error", "messages", "context_length_exceeded",
+                   "this model's context is " + std::to_string(context) + " tokens; the messages take " +
+                       std::to_string(prompt_tokens));
+  const int64_t room = context - prompt_tokens;
+  if (r.max_tokens && *r.max_tokens > room)
+    throw ApiError(400, "invalid_request_error", "max_tokens", "context_length_exceeded",
+                   "this model's context is " + std::to_string(context) + " tokens; the messages take " +
+                       std::to_string(prompt_tokens) + ", leaving " + std::to_string(room) +
+                       " for the completion, but max_tokens is " + std::to_string(*r.max_tokens));
+
+  SamplingParams& s = turn.params.sampling;
+  s.temperature = r.temperature.value_or(r.n > 1 ? 1.0 : 0.0);
+  s.top_p = r.top_p;
+  s.seed = r.seed ? *r.seed : std::random_device{}();
+  s.max_tokens = static_cast<int>(r.max_tokens ? *r.max_tokens : room);
+  s.stop_tokens = {tok.special(Special::EndOfTurn), tok.eos()};
+  s.think_end_token = tok.special(Special::ThinkEnd);
+  s.max_thinking_tokens = thinking_budget(r);
+  turn.params.stop_strings = r.stop;
+  turn.params.logprobs = r.logprobs;
+  turn.params.top_logprobs = r.top_logprobs;
+  return turn;
+}
+
+json complete_chat(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, const ResponseMeta& meta) {
+  const auto ids = engine.add_samples(Prompt::of(turn.prompt), turn.params, turn.request.n);
+  std::vector<SequenceResult> results;
+  for (SeqId id : ids) results.push_back(engine.wait(id));  // every result taken, even if one failed
+  Usage usage;
+  usage.prompt_tokens = static_cast<int64_t>(turn.prompt.size());
+  std::vector<Choice> choices;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const SequenceResult& r = results[i];
+    if (r.finish_reason == FinishReason::Error)
+      throw ApiError(500, "server_error", "", "", "generation failed: " + r.error);
+    const ParsedReply reply = parse_reply(tok, r.tokens);
+    Choice c;
+    c.index = static_cast<int>(i);
+    c.reasoning = reply.thinking;
+    c.content = without_stop(reply.answer, r.stop_string);
+    c.finish_reason = r.finish_reason;
+    if (turn.request.logprobs) c.logprobs = token_logprobs(tok, r);
+    count_usage(usage, r);
+    choices.push_back(std::move(c));
+  }
+  return completion_json(meta, choices, usage);
+}
+
+namespace {
+
+// One SSE response's state, shared by the content provider and the releaser (both on the HTTP worker thread).
+struct StreamState {
+  Engine* engine = nullptr;
+  const Tokenizer* tok = nullptr;
+  ResponseMeta meta;
+  bool include_usage = false;
+  std::shared_ptr<EventQueue> queue;
+  std::vector<SeqId> ids;
+  std::vector<ReplyDelta> replies;
+  std::vector<bool> role_sent, finished;
+  int open = 0;  // choices not finished yet
+  Usage usage;
+  bool done = false;  // [DONE] written
+
+  int index_of(SeqId id) const {
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (ids[i] == id) return static_cast<int>(i);
+    return -1;
+  }
+  // The client went away (or writing failed): cancel what still runs and take its results so none linger.
+  void abandon() {
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (!finished[i]) engine->cancel(ids[i]);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (finished[i]) continue;
+      try {
+        engine->wait(ids[i]);
+      } catch (const std::exception&) {
+      }
+      finished[i] = true;
+    }
+    open = 0;
+  }
+};
+
+struct ClientGone {};
+
+// Writes every event of the turn as it arrives; returns false when the client is gone (the releaser cancels).
+bool write_stream(StreamState& st, httplib::DataSink& sink) {
+  auto write = [&](const std::string& text) {
+    if (!sink.write(text.data(), text.size())) throw ClientGone{};
+  };
+  try {
+    while (st.open > 0) {
+      auto event = st.queue->pop(std::chrono::milliseconds(200));
+      if (!event) {
+        if (sink.is_writable && !sink.is_writable()) throw ClientGone{};
+        continue;
+      }
+      const int i = st.index_of(event->id);
+      if (i < 0 || st.finished[static_cast<size_t>(i)]) continue;
+      const auto ui = static_cast<size_t>(i);
+      Delta delta;
+      if (event->token >= 0) delta = st.replies[ui].add(event->token);
+      if (!st.role_sent[ui]) delta.role = st.role_sent[ui] = true;
+      if (delta.role || !delta.reasoning.empty() || !delta.content.empty())
+        write(sse_data(chunk_json(st.meta, i, delta, FinishReason::None)));
+      if (!event->finished) continue;
+      const SequenceResult result = st.engine->wait(event->id);
+      st.finished[ui] = true;
+      --st.open;
+      count_usage(st.usage, result);
+      if (result.finish_reason == FinishReason::Error)
+        write(sse_data(error_json(ApiError(500, "server_error", "", "", "generation failed: " + result.error))));
+      write(sse_data(chunk_json(st.meta, i, Delta{}, result.finish_reason)));
+    }
+    if (st.include_usage) write(sse_data(usage_chunk_json(st.meta, st.usage)));
+    write(sse_done());
+    st.done = true;
+    sink.done();
+    return true;
+  } catch (const ClientGone&) {
+    log_info("serve", "%s: the client went away; cancelling", st.meta.id.c_str());
+    return false;
+  } catch (const std::exception& e) {
+    log_error("serve", "%s: stream failed: %s", st.meta.id.c_str(), e.what());
+    return false;
+  }
+}
+
+}  // namespace
+
+void stream_chat(Engine& engine, const Tokenizer& tok, ChatTurn turn, const ResponseMeta& meta,
+                 httplib::Response& res, ServerCounters& counters) {
+  auto st = std::make_shared<StreamState>();
+  st->engine = &engine;
+  st->tok = &tok;
+  st->meta = meta;
+  st->include_usage = turn.request.include_usage;
+  st->queue = std::make_shared<EventQueue>();
+  turn.params.events = st->queue;  // forks share the parent's observers: one queue, events keyed by id
+  st->ids = engine.add_samples(Prompt::of(turn.prompt), turn.params, turn.request.n);
+  st->usage.prompt_tokens = static_cast<int64_t>(turn.prompt.size());
+  for (size_t i = 0; i < st->ids.size(); ++i) st->replies.emplace_back(tok);
+  st->role_sent.assign(st->ids.size(), false);
+  st->finished.assign(st->ids.size(), false);
+  st->open = static_cast<int>(st->ids.size());
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");  // proxies must not hold the stream back
+  res.set_chunked_content_provider(
+      "text/event-stream", [st](size_t, httplib::DataSink& sink) { return write_stream(*st, sink); },
+      [st, &counters](bool) {
+        if (st->done) {
+          ++counters.completions;
+          return;
+        }
+        ++counters.streams_abandoned;
+        st->abandon();
+      });
+}
+
+}  // namespace muse::server

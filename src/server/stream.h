@@ -1,0 +1,64 @@
+// One chat completion on the engine: a validated request rendered into a prompt and engine params
+// (prepare_chat), then answered whole (complete_chat) or streamed as SSE chunks (stream_chat). The routes in
+// server.cpp only pick which.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.h"
+#include "model/weights.h"
+#include "server/openai.h"
+
+namespace httplib {
+struct Response;
+}
+
+namespace muse::server {
+
+struct ServerOptions;
+
+// What /health reports beyond the engine's own stats.
+struct ServerCounters {
+  std::atomic<int64_t> completions{0};        // chat completions answered (plain or streamed)
+  std::atomic<int64_t> streams_abandoned{0};  // streams whose client went away (their sequences cancelled)
+};
+
+struct ChatTurn {
+  ChatRequest request;
+  TokenSequence prompt;  // the rendered conversation, ending with the generation prompt
+  RequestParams params;  // sampling, thinking budget, stops, logprobs (without observers)
+};
+
+// Parses and validates `body` against the model (context length, images) and builds the engine params.
+// Throws ApiError: 404 model_not_found for another model's name, 400 context_length_exceeded when the
+// messages (plus max_tokens) do not fit the model's context.
+ChatTurn prepare_chat(const std::string& body, const LoadedModel& model, const ServerOptions& options);
+
+// Runs the turn's n choices to their end and returns the chat.completion object.
+nlohmann::json complete_chat(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, const ResponseMeta& meta);
+
+// Adds the turn's choices to the engine now (so capacity errors are still an HTTP error) and makes `res` an
+// SSE stream: role, reasoning_content deltas, content deltas, a finish chunk per choice, the optional usage
+// chunk, then [DONE]. A client that goes away cancels every choice.
+void stream_chat(Engine& engine, const Tokenizer& tok, ChatTurn turn, const ResponseMeta& meta,
+                 httplib::Response& res, ServerCounters& counters);
+
+// Incremental decoding of one choice: re-parses the whole reply each token (so multi-byte characters stay
+// whole) and returns only the text that is new since the last call.
+class ReplyDelta {
+ public:
+  explicit ReplyDelta(const Tokenizer& tok) : tok_(tok) {}
+  Delta add(int token);
+  const std::vector<int>& tokens() const { return tokens_; }
+
+ private:
+  const Tokenizer& tok_;
+  std::vector<int> tokens_;
+  size_t reasoning_sent_ = 0, content_sent_ = 0;
+};
+
+}  // namespace muse::server

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# `muse serve` as a user starts it: the shipped model on a free port, /health, one chat completion (plain and
+# streamed), the API key enforced, then SIGINT stops it cleanly (exit 0). Under ~30 s.
+# Usage: serve_test.sh PATH/TO/muse SOURCE_DIR
+set -u
+MUSE=$(realpath "$1")
+SRC=$(realpath "${2:-.}")
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/muse_serve.XXXXXX")
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; [ -f "$WORK/log" ] && sed 's/^/  server: /' "$WORK/log"; exit 1; }
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$MUSE" serve --model "$SRC/models/default" --port "$port" --api-key k3y --kv-mem 32 >"$WORK/log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$port/health" >"$WORK/health" 2>/dev/null && break
+  kill -0 "$pid" 2>/dev/null || fail "muse serve exited early"
+  sleep 0.2
+done
+grep -q '"status":"ok"' "$WORK/health" || fail "/health: $(cat "$WORK/health")"
+grep -q "http://127.0.0.1:$port/v1" "$WORK/log" || fail "the URL was not printed"
+
+body='{"model":"default","messages":[{"role":"user","content":"47+85"}],"max_tokens":64}'
+status=$(curl -s -o "$WORK/reply" -w '%{http_code}' -H 'Authorization: Bearer k3y' -H 'Content-Type: application/json' \
+  -d "$body" "http://127.0.0.1:$port/v1/chat/completions")
+[ "$status" = 200 ] || fail "completion: HTTP $status $(cat "$WORK/reply")"
+grep -q '"object":"chat.completion"' "$WORK/reply" || fail "completion body: $(cat "$WORK/reply")"
+grep -q '"content":"132"' "$WORK/reply" || fail "expected the answer 132: $(cat "$WORK/reply")"
+
+stream='{"model":"default","messages":[{"role":"user","content":"47+85"}],"max_tokens":64,"stream":true}'
+curl -sN -H 'Authorization: Bearer k3y' -H 'Content-Type: application/json' -d "$stream" \
+  "http://127.0.0.1:$port/v1/chat/completions" >"$WORK/stream"
+[ "$(tail -c 14 "$WORK/stream")" = "data: [DONE]" ] || [ "$(tail -n 2 "$WORK/stream" | head -n 1)" = "data: [DONE]" ] ||
+  fail "stream did not end with [DONE]: $(tail -c 200 "$WORK/stream")"
+grep -q '"reasoning_content"' "$WORK/stream" || fail "no reasoning_content deltas"
+
+status=$(curl -s -o "$WORK/denied" -w '%{http_code}' -d "$body" "http://127.0.0.1:$port/v1/chat/completions")
+[ "$status" = 401 ] || fail "without the key: HTTP $status"
+grep -q '"code":"invalid_api_key"' "$WORK/denied" || fail "401 body: $(cat "$WORK/denied")"
+
+kill -INT "$pid"
+rc=0
+for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$pid" 2>/dev/null && fail "still running 5 s after SIGINT"
+wait "$pid" || rc=$?
+pid=""
+[ "$rc" = 0 ] || fail "exit status $rc after SIGINT"
+grep -q "stopped" "$WORK/log" || fail "no clean stop message"
+echo "serve ok: /health, a completion, a stream, 401 without the key, clean stop on SIGINT"

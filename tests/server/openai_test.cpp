@@ -1,0 +1,349 @@
+// The OpenAI request parser and response builders, without sockets.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "server/openai.h"
+
+namespace muse::server {
+namespace {
+using nlohmann::json;
+
+std::string base64(const std::string& bytes) {
+  static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out += a[(v >> s) & 63];
+  }
+  if (i + 1 == bytes.size()) {
+    const uint32_t v = uint8_t(bytes[i]) << 16;
+    out += a[(v >> 18) & 63], out += a[(v >> 12) & 63], out += "==";
+  } else if (i + 2 == bytes.size()) {
+    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8);
+    out += a[(v >> 18) & 63], out += a[(v >> 12) & 63], out += a[(v >> 6) & 63], out += "=";
+  }
+  return out;
+}
+
+std::string png_data_url() {
+  const auto png = encode_png(make_image(16, 12, 10, 200, 30));
+  return "data:image/png;base64," + base64(std::string(png.begin(), png.end()));
+}
+
+json user(const json& content) { return json{{"role", "user"}, {"content", content}}; }
+json with_messages(const json& messages) { return json{{"model", "m"}, {"messages", messages}}; }
+json simple() { return with_messages(json::array({user("hi")})); }
+
+// Expects parse_chat_request to refuse `body`, naming `param`; returns the error for further checks.
+ApiError refused(const json& body, const std::string& param, const RequestLimits& limits = {}) {
+  try {
+    parse_chat_request(body, limits);
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.param, param) << e.what();
+    EXPECT_EQ(e.status, 400);
+    EXPECT_EQ(e.type, "invalid_request_error");
+    return e;
+  }
+  ADD_FAILURE() << "accepted: " << body.dump();
+  return ApiError(0, "", "", "", "");
+}
+
+TEST(OpenAiBase64, DecodesAndRejects) {
+  EXPECT_EQ(base64_decode("aGVsbG8="), "hello");
+  EXPECT_EQ(base64_decode("aGVsbG8"), "hello");  // padding optional
+  EXPECT_EQ(base64_decode(""), "");
+  EXPECT_EQ(base64_decode(base64(std::string("\x00\xff\x10", 3))), std::string("\x00\xff\x10", 3));
+  EXPECT_FALSE(base64_decode("aGVs*G8="));
+  EXPECT_FALSE(base64_decode("a"));
+  EXPECT_FALSE(base64_decode("aGVsbG8=="));
+  EXPECT_FALSE(base64_decode("aGV sbG8="));
+}
+
+TEST(OpenAiRequest, ParsesEveryField) {
+  json body = simple();
+  body["max_completion_tokens"] = 40;
+  body["temperature"] = 0.5;
+  body["top_p"] = 0.9;
+  body["seed"] = 7;
+  body["n"] = 3;
+  body["stop"] = json::array({"\n\n", "END"});
+  body["logprobs"] = true;
+  body["top_logprobs"] = 2;
+  body["reasoning_effort"] = "low";
+  body["stream"] = true;
+  body["stream_options"] = {{"include_usage", true}};
+  body["frequency_penalty"] = 0;  // unknown fields are ignored
+  const ChatRequest r = parse_chat_request(body);
+  EXPECT_EQ(r.model, "m");
+  ASSERT_EQ(r.messages.size(), 1u);
+  EXPECT_EQ(r.messages[0].role, Role::User);
+  EXPECT_EQ(segments_text(r.messages[0].content), "hi");
+  EXPECT_EQ(r.max_tokens, 40);
+  EXPECT_DOUBLE_EQ(*r.temperature, 0.5);
+  EXPECT_DOUBLE_EQ(r.top_p, 0.9);
+  EXPECT_EQ(r.seed, 7u);
+  EXPECT_EQ(r.n, 3);
+  EXPECT_EQ(r.stop, (std::vector<std::string>{"\n\n", "END"}));
+  EXPECT_TRUE(r.logprobs);
+  EXPECT_EQ(r.top_logprobs, 2);
+  EXPECT_EQ(r.reasoning_effort, ReasoningEffort::Low);
+  EXPECT_EQ(thinking_budget(r), 32);
+  EXPECT_TRUE(r.stream);
+  EXPECT_TRUE(r.include_usage);
+}
+
+TEST(OpenAiRequest, DefaultsAndAliases) {
+  ChatRequest r = parse_chat_request(simple().dump());
+  EXPECT_FALSE(r.max_tokens);
+  EXPECT_FALSE(r.temperature);
+  EXPECT_EQ(r.n, 1);
+  EXPECT_FALSE(r.stream);
+  EXPECT_EQ(thinking_budget(r), -1);
+  json body = simple();
+  body["max_tokens"] = 12;
+  body["stop"] = "x";
+  body["reasoning_budget_tokens"] = 5;
+  body["reasoning_effort"] = "high";
+  body["temperature"] = nullptr;  // null = not given
+  r = parse_chat_request(body);
+  EXPECT_EQ(r.max_tokens, 12);
+  EXPECT_EQ(r.stop, std::vector<std::string>{"x"});
+  EXPECT_EQ(thinking_budget(r), 5);  // the explicit budget wins over the effort
+  body.erase("reasoning_budget_tokens");
+  body["thinking_budget_tokens"] = 0;
+  EXPECT_EQ(thinking_budget(parse_chat_request(body)), 0);
+}
+
+TEST(OpenAiRequest, MessagesRolesAndParts) {
+  json messages = json::array();
+  messages.push_back({{"role", "developer"}, {"content", "be brief"}});
+  messages.push_back(user(json::array({json{{"type", "text"}, {"text", "look: "}},
+                                       json{{"type", "image_url"}, {"image_url", {{"url", png_data_url()}}}},
+                                       json{{"type", "table"}, {"table", {{"csv", "a,b\n1,2\n"}}}},
+                                       json{{"type", "table"}, {"table", {{"json", json::array({json{{"x", 1}}, json{{"x", 2}}})}}}}})));
+  messages.push_back({{"role", "assistant"}, {"content", "42"}, {"reasoning_content", "6*7"}});
+  messages.push_back({{"role", "assistant"}, {"content", nullptr}});
+  messages.push_back({{"role", "tool"}, {"content", "result"}});
+  const ChatRequest r = parse_chat_request(with_messages(messages));
+  ASSERT_EQ(r.messages.size(), 5u);
+  EXPECT_EQ(r.messages[0].role, Role::System);
+  const auto& parts = r.messages[1].content;
+  ASSERT_EQ(parts.size(), 4u);
+  EXPECT_EQ(parts[1].kind, SegmentKind::Image);
+  EXPECT_EQ(parts[1].image->width, 16);
+  EXPECT_EQ(parts[1].image->height, 12);
+  EXPECT_EQ(parts[2].kind, SegmentKind::Table);
+  EXPECT_EQ(parts[2].table->header, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(parts[3].table->rows.size(), 2u);
+  EXPECT_EQ(r.messages[2].thinking, "6*7");
+  EXPECT_TRUE(r.messages[3].content.empty());
+  EXPECT_EQ(r.messages[4].role, Role::Tool);
+}
+
+TEST(OpenAiRequest, BadBodiesNameTheParam) {
+  EXPECT_EQ(refused(json::array(), "").code, "invalid_json");
+  try {
+    parse_chat_request(std::string("{\"messages\": [}"));
+    ADD_FAILURE();
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.code, "invalid_json");
+  }
+  refused(json{{"model", "m"}}, "messages");
+  refused(with_messages(json::array()), "messages");
+  refused(with_messages("hi"), "messages");
+  refused(json{{"model", 3}, {"messages", json::array({user("hi")})}}, "model");
+  refused(with_messages(json::array({user("hi"), "oops"})), "messages[1]");
+  refused(with_messages(json::array({json{{"role", "wizard"}, {"content", "x"}}})), "messages[0].role");
+  refused(with_messages(json::array({json{{"content", "x"}}})), "messages[0].role");
+  refused(with_messages(json::array({json{{"role", "user"}}})), "messages[0].content");
+  refused(with_messages(json::array({user(5)})), "messages[0].content");
+  refused(with_messages(json::array({user(json::array({json{{"type", "audio"}}}))})), "messages[0].content[0].type");
+  refused(with_messages(json::array({user(json::array({json{{"text", "x"}}}))})), "messages[0].content[0].type");
+  refused(with_messages(json::array({user(json::array({json{{"type", "text"}, {"text", 1}}}))})),
+          "messages[0].content[0].text");
+  refused(with_messages(json::array({json{{"role", "user"}, {"content", "x"}, {"reasoning_content", "y"}}})),
+          "messages[0].reasoning_content");
+}
+
+TEST(OpenAiRequest, BadNumbersNameTheParam) {
+  auto with = [](const char* key, const json& value) {
+    json body = simple();
+    body[key] = value;
+    return body;
+  };
+  refused(with("max_tokens", -1), "max_tokens");
+  refused(with("max_tokens", 0), "max_tokens");
+  refused(with("max_tokens", "10"), "max_tokens");
+  refused(with("max_tokens", 2.5), "max_tokens");
+  refused(with("max_completion_tokens", 1e12), "max_completion_tokens");
+  RequestLimits small;
+  small.max_tokens = 100;
+  refused(with("max_tokens", 101), "max_tokens", small);
+  EXPECT_EQ(parse_chat_request(with("max_tokens", 100.0), small).max_tokens, 100);
+  refused(with("temperature", -0.1), "temperature");
+  refused(with("temperature", 3), "temperature");
+  refused(with("temperature", "hot"), "temperature");
+  refused(with("top_p", 0), "top_p");
+  refused(with("top_p", 1.5), "top_p");
+  refused(with("n", 0), "n");
+  refused(with("n", 17), "n");
+  refused(with("n", true), "n");
+  refused(with("seed", "1"), "seed");
+  refused(with("seed", 18446744073709551615ull), "seed");
+  refused(with("stop", 3), "stop");
+  refused(with("stop", json::array({"a", 1})), "stop[1]");
+  refused(with("stop", json::array({"a", "b", "c", "d", "e"})), "stop");
+  refused(with("stop", ""), "stop");
+  refused(with("logprobs", "yes"), "logprobs");
+  refused(with("top_logprobs", 3), "top_logprobs");  // without logprobs
+  refused(with("top_logprobs", 21), "top_logprobs");
+  refused(with("reasoning_effort", "max"), "reasoning_effort");
+  refused(with("thinking_budget_tokens", -5), "thinking_budget_tokens");
+  refused(with("reasoning_budget_tokens", "5"), "reasoning_budget_tokens");
+  refused(with("stream", 1), "stream");
+  refused(with("stream_options", true), "stream_options");
+  refused(with("stream_options", {{"include_usage", "yes"}}), "stream_options.include_usage");
+  refused(with("tools", json::array({{{"type", "function"}}})), "tools");
+  refused(with("response_format", {{"type", "json_object"}}), "response_format");
+}
+
+TEST(OpenAiRequest, BadImagesNameTheUrl) {
+  auto image = [](const json& image_url) {
+    return with_messages(json::array({user(json::array({json{{"type", "text"}, {"text", "what?"}},
+                                                        json{{"type", "image_url"}, {"image_url", image_url}}}))}));
+  };
+  const std::string param = "messages[0].content[1].image_url.url";
+  EXPECT_EQ(refused(image({{"url", "https://example.com/cat.png"}}), param).code, "unsupported_url");
+  EXPECT_EQ(refused(image({{"url", "http://example.com/cat.png"}}), param).code, "unsupported_url");
+  EXPECT_EQ(refused(image({{"url", "file:///etc/passwd"}}), param).code, "invalid_url");
+  EXPECT_EQ(refused(image({{"url", "data:image/png,rawbytes"}}), param).code, "invalid_url");
+  EXPECT_EQ(refused(image({{"url", "data:image/gif;base64,R0lGOD"}}), param).code, "invalid_image_format");
+  EXPECT_EQ(refused(image({{"url", "data:image/png;base64,@@@@"}}), param).code, "invalid_base64");
+  EXPECT_EQ(refused(image({{"url", "data:image/png;base64," + base64("not a png at all")}}), param).code,
+            "invalid_image");
+  // A truncated PNG: the decoder refuses it.
+  const auto png = encode_png(make_image(64, 64, 1, 2, 3));
+  const std::string half(png.begin(), png.begin() + static_cast<long>(png.size() / 2));
+  EXPECT_EQ(refused(image({{"url", "data:image/png;base64," + base64(half)}}), param).code, "invalid_image");
+  refused(image({{"url", 5}}), param);
+  refused(image(json::object()), param);
+  refused(image(json(7)), "messages[0].content[1].image_url");
+  RequestLimits text_only;
+  text_only.images = false;
+  EXPECT_EQ(refused(image({{"url", png_data_url()}}), "messages[0].content[1]", text_only).code,
+            "unsupported_content");
+  // Images belong to user messages.
+  refused(with_messages(json::array({json{{"role", "system"},
+                                          {"content", json::array({json{{"type", "image_url"},
+                                                                         {"image_url", {{"url", png_data_url()}}}}})}}})),
+          "messages[0].content[0].type");
+}
+
+TEST(OpenAiRequest, BadTablesNameTheTable) {
+  auto table = [](const json& t) {
+    return with_messages(json::array({user(json::array({json{{"type", "table"}, {"table", t}}}))}));
+  };
+  refused(table({{"csv", "a,b\n1\n"}}), "messages[0].content[0].table.csv");  // ragged
+  refused(table({{"csv", 5}}), "messages[0].content[0].table.csv");
+  refused(table({{"json", 5}}), "messages[0].content[0].table.json");
+  refused(table({{"xml", "<t/>"}}), "messages[0].content[0].table");
+  refused(table("a,b"), "messages[0].content[0].table");
+}
+
+TEST(OpenAiResponse, CompletionShape) {
+  ResponseMeta meta{"chatcmpl-1", 100, "default"};
+  Choice a;
+  a.content = "42";
+  a.reasoning = "6*7=42";
+  Choice b;
+  b.index = 1;
+  b.content = "4";
+  b.finish_reason = FinishReason::Length;
+  b.logprobs = std::vector<TokenLogprob>{{"4", -0.5f, {{"4", -0.5f}, {"5", -1.0f}}}, {"<|/think|>", NAN, {}}};
+  Usage usage{10, 7, 3, 0};
+  const json j = completion_json(meta, {a, b}, usage);
+  EXPECT_EQ(j["object"], "chat.completion");
+  EXPECT_EQ(j["id"], "chatcmpl-1");
+  EXPECT_EQ(j["model"], "default");
+  EXPECT_EQ(j["choices"][0]["message"]["role"], "assistant");
+  EXPECT_EQ(j["choices"][0]["message"]["content"], "42");
+  EXPECT_EQ(j["choices"][0]["message"]["reasoning_content"], "6*7=42");
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "stop");
+  EXPECT_TRUE(j["choices"][0]["logprobs"].is_null());
+  EXPECT_EQ(j["choices"][1]["finish_reason"], "length");
+  EXPECT_FALSE(j["choices"][1]["message"].contains("reasoning_content"));
+  const json& lp = j["choices"][1]["logprobs"]["content"];
+  ASSERT_EQ(lp.size(), 2u);
+  EXPECT_EQ(lp[0]["token"], "4");
+  EXPECT_FLOAT_EQ(lp[0]["logprob"].get<float>(), -0.5f);
+  EXPECT_EQ(lp[0]["bytes"], json::array({52}));
+  EXPECT_EQ(lp[0]["top_logprobs"][1]["token"], "5");
+  EXPECT_TRUE(lp[1]["logprob"].is_null());  // a forced token has no log-probability
+  EXPECT_EQ(j["usage"]["prompt_tokens"], 10);
+  EXPECT_EQ(j["usage"]["completion_tokens"], 7);
+  EXPECT_EQ(j["usage"]["total_tokens"], 17);
+  EXPECT_EQ(j["usage"]["completion_tokens_details"]["reasoning_tokens"], 3);
+  EXPECT_EQ(j["usage"]["prompt_tokens_details"]["cached_tokens"], 0);
+  EXPECT_EQ(openai_finish_reason(FinishReason::Context), std::string("length"));
+}
+
+TEST(OpenAiResponse, ChunksAndSse) {
+  ResponseMeta meta{"chatcmpl-2", 5, "m"};
+  json first = chunk_json(meta, 0, Delta{true, "", ""}, FinishReason::None);
+  EXPECT_EQ(first["object"], "chat.completion.chunk");
+  EXPECT_EQ(first["choices"][0]["delta"], json({{"role", "assistant"}}));
+  EXPECT_TRUE(first["choices"][0]["finish_reason"].is_null());
+  json think = chunk_json(meta, 2, Delta{false, "hmm", ""}, FinishReason::None);
+  EXPECT_EQ(think["choices"][0]["index"], 2);
+  EXPECT_EQ(think["choices"][0]["delta"], json({{"reasoning_content", "hmm"}}));
+  json answer = chunk_json(meta, 0, Delta{false, "", "42"}, FinishReason::None);
+  EXPECT_EQ(answer["choices"][0]["delta"], json({{"content", "42"}}));
+  json last = chunk_json(meta, 0, Delta{}, FinishReason::Stop);
+  EXPECT_EQ(last["choices"][0]["delta"], json::object());
+  EXPECT_EQ(last["choices"][0]["finish_reason"], "stop");
+  json usage = usage_chunk_json(meta, Usage{3, 4, 1, 0});
+  EXPECT_TRUE(usage["choices"].empty());
+  EXPECT_EQ(usage["usage"]["total_tokens"], 7);
+  EXPECT_EQ(sse_data(json{{"a", 1}}), "data: {\"a\":1}\n\n");
+  EXPECT_EQ(std::string(sse_done()), "data: [DONE]\n\n");
+}
+
+TEST(OpenAiResponse, InvalidUtf8NeverThrows) {
+  const std::string bad = "caf\xc3 \xff!";
+  EXPECT_NO_THROW(dump_json(json{{"content", bad}}));
+  const ApiError e = invalid_param("messages[0]", "bad: " + bad);
+  std::string out;
+  EXPECT_NO_THROW(out = dump_json(error_json(e)));
+  EXPECT_NE(out.find("\xEF\xBF\xBD"), std::string::npos);  // U+FFFD
+  // Invalid UTF-8 in the body: the parser refuses it, and the error (which may quote the bytes) still dumps.
+  try {
+    parse_chat_request(std::string("{\"messages\":[{\"role\":\"x\xff\",\"content\":\"y\"}]}"));
+    ADD_FAILURE();
+  } catch (const ApiError& err) {
+    EXPECT_NO_THROW(dump_json(error_json(err)));
+  }
+}
+
+TEST(OpenAiErrors, KindsMapToStatuses) {
+  EXPECT_EQ(api_error_from(MuseError(ErrorKind::InvalidRequest, "x")).status, 400);
+  EXPECT_EQ(api_error_from(MuseError(ErrorKind::NotFound, "x")).status, 404);
+  const ApiError over = api_error_from(MuseError(ErrorKind::OverCapacity, "x"));
+  EXPECT_EQ(over.status, 400);
+  EXPECT_EQ(over.code, "context_length_exceeded");
+  EXPECT_EQ(api_error_from(MuseError(ErrorKind::Busy, "x")).status, 503);
+  EXPECT_EQ(api_error_from(MuseError(ErrorKind::Timeout, "x")).status, 504);
+  const ApiError internal = api_error_from(MuseError(ErrorKind::Internal, "x"));
+  EXPECT_EQ(internal.status, 500);
+  EXPECT_EQ(internal.type, "server_error");
+  const json body = error_json(invalid_param("n", "bad n", "invalid_value"));
+  EXPECT_EQ(body["error"]["message"], "bad n");
+  EXPECT_EQ(body["error"]["type"], "invalid_request_error");
+  EXPECT_EQ(body["error"]["param"], "n");
+  EXPECT_EQ(body["error"]["code"], "invalid_value");
+  EXPECT_TRUE(error_json(ApiError(500, "server_error", "", "", "x"))["error"]["param"].is_null());
+}
+
+}  // namespace
+}  // namespace muse::server

@@ -1,0 +1,317 @@
+// The server over real HTTP on 127.0.0.1 (an ephemeral port), serving the shipped models/default.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "server/server.h"
+
+namespace muse::server {
+namespace {
+using nlohmann::json;
+
+constexpr const char* kKey = "test-key";
+
+class ServerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    signal(SIGPIPE, SIG_IGN);
+    ServerOptions options;
+    options.port = 0;
+    options.api_key = kKey;
+    options.kv_mem = int64_t{64} << 20;
+    options.max_body_bytes = 256 << 10;
+    options.http_threads = 8;
+    server_ = new Server(load_model_dir(std::string(MUSE_SOURCE_DIR) + "/models/default", torch::kCPU), options);
+    port_ = server_->bind();
+    thread_ = new std::thread([] { server_->listen(); });
+  }
+  static void TearDownTestSuite() {
+    server_->stop();
+    thread_->join();
+    delete thread_;
+    delete server_;
+  }
+
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(60, 0);
+    c.set_bearer_token_auth(kKey);
+    return c;
+  }
+  httplib::Result post(const json& body) { return post_text(body.dump()); }
+  httplib::Result post_text(const std::string& body) {
+    return client().Post("/v1/chat/completions", body, "application/json");
+  }
+  static json ask(const std::string& prompt, int max_tokens) {
+    return json{{"model", "default"},
+                {"messages", json::array({json{{"role", "user"}, {"content", prompt}}})},
+                {"max_tokens", max_tokens}};
+  }
+  // The error body of a refused request, checked for its status (and the server still answering after it).
+  json expect_error(const httplib::Result& r, int status) {
+    EXPECT_TRUE(r) << "no response";
+    if (!r) return {};
+    EXPECT_EQ(r->status, status) << r->body;
+    const json body = json::parse(r->body, nullptr, false);
+    EXPECT_TRUE(body.contains("error")) << r->body;
+    for (const char* key : {"message", "type", "param", "code"}) EXPECT_TRUE(body["error"].contains(key)) << r->body;
+    expect_serves();
+    return body["error"];
+  }
+  void expect_serves() {
+    auto r = post(ask("1+1", 4));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+  }
+  // The SSE events of a body: the JSON chunks, and whether it ended with [DONE].
+  static std::vector<json> sse_events(const std::string& body, bool* done) {
+    std::vector<json> events;
+    *done = false;
+    size_t pos = 0;
+    while (pos < body.size()) {
+      const size_t end = body.find("\n\n", pos);
+      if (end == std::string::npos) break;
+      const std::string line = body.substr(pos, end - pos);
+      pos = end + 2;
+      EXPECT_EQ(line.rfind("data: ", 0), 0u) << line;
+      EXPECT_FALSE(*done) << "data after [DONE]";
+      if (line == "data: [DONE]") *done = true;
+      else events.push_back(json::parse(line.substr(6)));
+    }
+    EXPECT_EQ(pos, body.size()) << "trailing bytes";
+    return events;
+  }
+
+  static Server* server_;
+  static std::thread* thread_;
+  static int port_;
+};
+Server* ServerTest::server_ = nullptr;
+std::thread* ServerTest::thread_ = nullptr;
+int ServerTest::port_ = 0;
+
+TEST_F(ServerTest, HealthAndModels) {
+  httplib::Client anonymous("127.0.0.1", port_);
+  auto health = anonymous.Get("/health");  // no key needed
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(json::parse(health->body)["status"], "ok");
+  auto models = client().Get("/v1/models");
+  ASSERT_TRUE(models);
+  ASSERT_EQ(models->status, 200);
+  const json list = json::parse(models->body);
+  EXPECT_EQ(list["object"], "list");
+  EXPECT_EQ(list["data"][0]["id"], "default");
+  EXPECT_EQ(expect_error(client().Get("/v1/nosuch"), 404)["code"], "not_found");
+}
+
+TEST_F(ServerTest, AnswersWithUsage) {
+  auto r = post(ask("47+85", 64));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(r->get_header_value("Content-Type").find("application/json"), std::string::npos);
+  const json j = json::parse(r->body);
+  EXPECT_EQ(j["object"], "chat.completion");
+  EXPECT_EQ(j["model"], "default");
+  ASSERT_EQ(j["choices"].size(), 1u);
+  const json& message = j["choices"][0]["message"];
+  EXPECT_EQ(message["role"], "assistant");
+  EXPECT_EQ(message["content"], "132");  // the shipped model adds 2-digit numbers reliably (greedy; as `muse generate`)
+  EXPECT_TRUE(message.contains("reasoning_content"));
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "stop");
+  const json& usage = j["usage"];
+  EXPECT_GT(usage["prompt_tokens"].get<int>(), 3);
+  EXPECT_GT(usage["completion_tokens"].get<int>(), 0);
+  EXPECT_LE(usage["completion_tokens_details"]["reasoning_tokens"].get<int>(), usage["completion_tokens"].get<int>());
+  EXPECT_EQ(usage["prompt_tokens_details"]["cached_tokens"], 0);
+  EXPECT_EQ(usage["total_tokens"], usage["prompt_tokens"].get<int>() + usage["completion_tokens"].get<int>());
+
+  // A tiny max_tokens ends by length; logprobs come per token.
+  json body = ask("47+85", 3);
+  body["logprobs"] = true;
+  body["top_logprobs"] = 2;
+  r = post(body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json short_reply = json::parse(r->body);
+  EXPECT_EQ(short_reply["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(short_reply["usage"]["completion_tokens"], 3);
+  const json& lp = short_reply["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(lp.size(), 3u);
+  EXPECT_LE(lp[0]["logprob"].get<double>(), 0.0);
+  EXPECT_EQ(lp[0]["top_logprobs"].size(), 2u);
+}
+
+TEST_F(ServerTest, StreamsReasoningThenContent) {
+  json body = ask("47+85", 64);
+  const json plain = json::parse(post(body)->body);
+  body["stream"] = true;
+  body["stream_options"] = {{"include_usage", true}};
+  auto r = post(body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(r->get_header_value("Content-Type").find("text/event-stream"), std::string::npos);
+  bool done = false;
+  const auto events = sse_events(r->body, &done);
+  EXPECT_TRUE(done);
+  ASSERT_GE(events.size(), 3u);
+  EXPECT_EQ(events[0]["object"], "chat.completion.chunk");
+  EXPECT_EQ(events[0]["choices"][0]["delta"]["role"], "assistant");
+  std::string reasoning, content, finish;
+  bool content_started = false, reasoning_after_content = false;
+  json usage;
+  for (const auto& e : events) {
+    if (e.contains("usage")) {
+      usage = e["usage"];
+      EXPECT_TRUE(e["choices"].empty());
+      continue;
+    }
+    EXPECT_TRUE(usage.is_null()) << "usage must be the last chunk";
+    const json& delta = e["choices"][0]["delta"];
+    if (delta.contains("reasoning_content")) {
+      reasoning += delta["reasoning_content"].get<std::string>();
+      reasoning_after_content = reasoning_after_content || content_started;
+    }
+    if (delta.contains("content")) {
+      content += delta["content"].get<std::string>();
+      content_started = true;
+    }
+    if (!e["choices"][0]["finish_reason"].is_null()) finish = e["choices"][0]["finish_reason"];
+  }
+  EXPECT_FALSE(reasoning_after_content);
+  EXPECT_FALSE(reasoning.empty());
+  // The stream says exactly what the plain answer says (greedy).
+  EXPECT_EQ(content, plain["choices"][0]["message"]["content"]);
+  EXPECT_EQ(reasoning, plain["choices"][0]["message"]["reasoning_content"]);
+  EXPECT_EQ(finish, "stop");
+  ASSERT_FALSE(usage.is_null());
+  EXPECT_EQ(usage["completion_tokens"], plain["usage"]["completion_tokens"]);
+}
+
+TEST_F(ServerTest, SamplesNChoices) {
+  json body = ask("target 24 from 3 7 8 2", 24);
+  body["n"] = 3;
+  body["temperature"] = 0.9;
+  body["seed"] = 5;
+  auto r = post(body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json j = json::parse(r->body);
+  ASSERT_EQ(j["choices"].size(), 3u);
+  int completion = 0;
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(j["choices"][i]["index"], i);
+  completion = j["usage"]["completion_tokens"].get<int>();
+  EXPECT_GT(completion, 3);
+  EXPECT_LE(completion, 3 * 24);
+  // Streamed n = 3: every index finishes, then [DONE].
+  body["stream"] = true;
+  r = post(body);
+  ASSERT_TRUE(r);
+  bool done = false;
+  std::set<int> finished;
+  for (const auto& e : sse_events(r->body, &done))
+    if (!e["choices"][0]["finish_reason"].is_null()) finished.insert(e["choices"][0]["index"].get<int>());
+  EXPECT_TRUE(done);
+  EXPECT_EQ(finished, (std::set<int>{0, 1, 2}));
+}
+
+TEST_F(ServerTest, RefusesBadRequestsAndKeepsServing) {
+  httplib::Client anonymous("127.0.0.1", port_);
+  EXPECT_EQ(expect_error(anonymous.Post("/v1/chat/completions", ask("1+1", 4).dump(), "application/json"), 401)["code"],
+            "invalid_api_key");
+  httplib::Client wrong("127.0.0.1", port_);
+  wrong.set_bearer_token_auth("nope");
+  EXPECT_EQ(expect_error(wrong.Get("/v1/models"), 401)["code"], "invalid_api_key");
+
+  json other = ask("1+1", 4);
+  other["model"] = "gpt-4o";
+  json e = expect_error(post(other), 404);
+  EXPECT_EQ(e["code"], "model_not_found");
+  EXPECT_EQ(e["param"], "model");
+
+  EXPECT_EQ(expect_error(post_text("{\"messages\": [ oops"), 400)["code"], "invalid_json");
+  json wrong_type = ask("1+1", 4);
+  wrong_type["max_tokens"] = "many";
+  EXPECT_EQ(expect_error(post(wrong_type), 400)["param"], "max_tokens");
+  json bad_role = ask("1+1", 4);
+  bad_role["messages"][0]["role"] = "robot";
+  EXPECT_EQ(expect_error(post(bad_role), 400)["param"], "messages[0].role");
+
+  EXPECT_EQ(expect_error(post_text(std::string(300 << 10, ' ')), 413)["code"], "request_too_large");
+
+  auto image_request = [](const std::string& url) {
+    return json{{"model", "default"},
+                {"max_tokens", 4},
+                {"messages", json::array({json{{"role", "user"},
+                                               {"content", json::array({json{{"type", "text"}, {"text", "count"}},
+                                                                        json{{"type", "image_url"},
+                                                                             {"image_url", {{"url", url}}}}})}}})}};
+  };
+  // A real PNG is read (the image goes through the decoder and the patch renderer).
+  const auto png = encode_png(make_image(24, 16, 200, 30, 30));
+  const std::string png_bytes(png.begin(), png.end());
+  static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string encoded;
+  for (size_t i = 0; i < png_bytes.size(); i += 3) {
+    uint32_t v = uint32_t(uint8_t(png_bytes[i])) << 16;
+    if (i + 1 < png_bytes.size()) v |= uint32_t(uint8_t(png_bytes[i + 1])) << 8;
+    if (i + 2 < png_bytes.size()) v |= uint8_t(png_bytes[i + 2]);
+    const size_t n = std::min<size_t>(3, png_bytes.size() - i);  // bytes in this group: n + 1 characters
+    for (size_t k = 0; k < 4; ++k) encoded += k <= n ? b64[(v >> (18 - 6 * k)) & 63] : '=';
+  }
+  auto image_ok = post(image_request("data:image/png;base64," + encoded));
+  ASSERT_TRUE(image_ok);
+  EXPECT_EQ(image_ok->status, 200) << image_ok->body;
+
+  e = expect_error(post(image_request("data:image/png;base64,%%%notbase64")), 400);
+  EXPECT_EQ(e["param"], "messages[0].content[1].image_url.url");
+  EXPECT_EQ(e["code"], "invalid_base64");
+  e = expect_error(post(image_request("https://example.com/cat.png")), 400);
+  EXPECT_EQ(e["param"], "messages[0].content[1].image_url.url");
+  EXPECT_EQ(e["code"], "unsupported_url");
+
+  // Too long for the context: the prompt, or the prompt plus max_tokens.
+  e = expect_error(post(ask(std::string(3000, '7'), 4)), 400);
+  EXPECT_EQ(e["code"], "context_length_exceeded");
+  EXPECT_EQ(expect_error(post(ask("1+1", 100000)), 400)["param"], "max_tokens");
+
+  // Invalid UTF-8 in the body is a 400, never a 500 from serializing the error.
+  expect_error(post_text(std::string("{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}")), 400);
+}
+
+TEST_F(ServerTest, ClientGoneCancelsItsSequence) {
+  // Eight long samples: far more tokens than the client waits for, so the stream is still running when it leaves.
+  json body = ask("target 24 from 3 7 8 2", 300);
+  body["stream"] = true;
+  body["n"] = 8;
+  body["temperature"] = 1.0;
+  body["thinking_budget_tokens"] = 290;
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/chat/completions";
+  req.body = body.dump();
+  req.set_header("Content-Type", "application/json");
+  req.set_header("Authorization", std::string("Bearer ") + kKey);
+  int chunks = 0;
+  req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return ++chunks < 2; };
+  const int64_t abandoned = server_->counters().streams_abandoned;
+  auto c = client();
+  c.send(req);  // the receiver hangs up after the second chunk
+  EXPECT_GE(chunks, 2);
+  // The sequences are cancelled: the engine goes idle and the stream counts as abandoned.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!server_->engine().idle() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(server_->engine().idle());
+  while (server_->counters().streams_abandoned == abandoned && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(server_->counters().streams_abandoned, abandoned + 1);
+  expect_serves();
+}
+
+}  // namespace
+}  // namespace muse::server
