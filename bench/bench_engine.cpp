@@ -1,6 +1,8 @@
 // Serving-engine throughput on random weights; prints markdown tables.
 //   bench_engine [--shapes 1M,6M,31M] [--decode-steps N] [--concurrency 1,4,16,64] [--prompt N] [--fused 0|1]
-//                [--temperature T] [--top-p P] [--torch-threads N] [--blas-threads N]
+//                [--temperature T] [--top-p P] [--torch-threads N] [--blas-threads N] [--threads N]
+//   --threads: the fused decoder's threads (EngineOptions::threads); default: --blas-threads when given, else all
+//   cores.
 // 1. prefill tokens/s: one 256-token prompt, one chunk;
 // 2. n = 8 continuations of a 200-token prompt: one prompt + fork(7) vs 8 independent sequences (prefill time,
 //    prefill tokens, prompt KV bytes after the prefill step and peak KV bytes, all measured from the engine/pool);
@@ -48,8 +50,11 @@ std::vector<int> random_tokens(Rng& rng, int64_t n, int64_t vocab) {
 }
 
 // Room for `sequences` requests of prompt + max_tokens tokens, rounded up to blocks, plus slack.
+int g_threads = 0;  // EngineOptions::threads for every engine
+
 EngineOptions options_for(const ModelConfig& c, int64_t sequences, int64_t tokens, bool fused) {
   EngineOptions o;
+  o.threads = g_threads;
   o.block_size = 16;
   const int64_t per_token = 2 * c.n_layers * c.n_kv_heads * c.head_dim() * 4;
   o.kv_mem = (sequences * ((tokens + 15) / 16) + 4) * 16 * per_token;
@@ -79,6 +84,7 @@ int main(int argc, char** argv) try {
   bool fused = true;
   double temperature = 0.8, top_p = 0.95;
   ThreadParams threads{1, 0};
+  int decoder_threads = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--shapes") shapes_arg = value;
@@ -90,10 +96,12 @@ int main(int argc, char** argv) try {
     else if (flag == "--top-p") top_p = std::stod(value);
     else if (flag == "--torch-threads") threads.torch_threads = std::stoi(value);
     else if (flag == "--blas-threads") threads.blas_threads = std::stoi(value);
+    else if (flag == "--threads") decoder_threads = std::stoi(value);
     else throw MuseError("unknown flag " + flag);
   }
   configure_threads(threads);
-  std::printf("%s\n\n", runtime_summary(torch::kCPU).c_str());
+  g_threads = decoder_threads >= 0 ? decoder_threads : threads.blas_threads;
+  std::printf("%s; fused decoder threads %d\n\n", runtime_summary(torch::kCPU).c_str(), g_threads);
 
   std::vector<AnchorShape> shapes;
   std::stringstream names(shapes_arg);

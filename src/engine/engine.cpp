@@ -57,7 +57,7 @@ Engine::Engine(Transformer model, torch::Device device, EngineOptions options)
   pool_ = std::make_unique<KVPool>(config_, options_.kv_mem, options_.block_size, device_);
   scheduler_ = std::make_unique<Scheduler>(*pool_, config_,
                                            SchedulerLimits{options_.max_step_tokens, options_.max_running});
-  runner_ = std::make_unique<BatchRunner>(model_, device_, *pool_, options_.fused_cpu_decode);
+  runner_ = std::make_unique<BatchRunner>(model_, device_, *pool_, options_.fused_cpu_decode, options_.threads);
   std::lock_guard<std::mutex> lock(mutex_);
   stats_.kv_bytes_capacity = pool_->capacity_bytes();
 }
@@ -242,6 +242,8 @@ void Engine::run(const StepPlan& plan, Events& events, StepCounts& counts) {
     finish(s, FinishReason::Error, events);
   };
   if (!plan.decode.empty()) {
+    // Logits that point into the fused decoder's output are overwritten by this forward: keep the unsampled.
+    scheduler_->for_each_running([&](Sequence& s) { s.own_logits(config_.vocab_size); });
     const auto t0 = Clock::now();
     try {
       runner_->decode(plan.decode);
@@ -274,8 +276,8 @@ void Engine::run(const StepPlan& plan, Events& events, StepCounts& counts) {
 void Engine::sample_ready(Events& events, StepCounts& counts) {
   scheduler_->for_each_running([&](Sequence& s) {
     if (!s.ready_to_sample()) return;
-    const auto choice = s.rules.choose(s.logits.data(), s.rng);
-    append_token(s, choice.token, choice.forced, s.logits.data(), /*from_model=*/true, events);
+    const auto choice = s.rules.choose(s.fresh_logits, s.rng);
+    append_token(s, choice.token, choice.forced, s.fresh_logits, /*from_model=*/true, events);
     (choice.forced ? counts.forced : counts.sampled) += 1;
   });
 }
