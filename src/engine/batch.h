@@ -27,6 +27,8 @@ class BatchRunner {
   void prefill(Sequence& seq, int64_t chunk);
   const ModelConfig& config() const { return config_; }
   bool fused() const { return decoder_ != nullptr; }
+  // The fused decoder's thread pool (null without the fused path), free between forwards.
+  ThreadPool* pool() { return decoder_ ? &decoder_->pool() : nullptr; }
 
  private:
   void decode_fused(const std::vector<Sequence*>& rows);

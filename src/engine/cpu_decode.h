@@ -73,6 +73,8 @@ class CpuDecoder {
 
   const ModelConfig& config() const { return config_; }
   int threads() const { return pool_->threads(); }
+  // The decoder's threads, for work between its steps (the engine samples on them); never during step().
+  ThreadPool& pool() { return *pool_; }
 
   // Which implementation each product uses. -1 (default): measured — for each product (q/k/v, wo, gate/up,
   // down, lm_head) and row-count bucket (1, 2, 3-4, 5-8, ...), the first calls alternate the built-in kernel

@@ -157,6 +157,8 @@ class Engine {
   std::mutex step_mutex_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<BatchRunner> runner_;
+  std::vector<Sequence*> ready_;             // sample_ready's scratch, reused
+  std::vector<DecodeRules::Choice> choices_;
 
   // Shared with submitting threads (guarded by mutex_).
   mutable std::mutex mutex_;
