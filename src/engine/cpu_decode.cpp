@@ -472,7 +472,11 @@ void CpuDecoder::attention_layer(const DecodeRequest* requests, int64_t n, const
   // normalizes and rotates its own heads, writes their keys/values into this token's slot (its own part of the
   // row: tasks never share bytes) and attends with them. A sequence reads only its own blocks, and the slot
   // it writes is its own (the pool copies a shared partial block before a sequence writes into it).
-  const int threads = pool_->threads();
+  const auto start = Clock::now();
+  Choice* measured = nullptr;
+  const unsigned available = pool_->threads() > 1 ? (1u << kKernel1 | 1u << kKernelSplit) : 1u << kKernel1;
+  const int way = choose_way(kAttention, n, available, &measured);
+  const int threads = way == kKernelSplit ? pool_->threads() : 1;
   const int64_t groups = n >= 2 * threads ? 1 : std::min<int64_t>(Hkv, (2 * threads + n - 1) / n);
   float* const q_all = ws_.q.data();
   float* const k_all = ws_.k.data();
@@ -500,29 +504,73 @@ void CpuDecoder::attention_layer(const DecodeRequest* requests, int64_t n, const
     attend(q, pool.keys[layer] + g0 * hd, pool.values[layer] + g0 * hd, kv.block_table.data(), bs, kv.length + 1,
            row_floats, g1 - g0, G, hd, scores_all + thread * scores_per_thread, att_all + s * H * hd + g0 * G * hd);
   };
-  pool_->run(n * groups, task);
+  if (threads > 1) pool_->run(n * groups, task);
+  else
+    for (int64_t i = 0; i < n * groups; ++i) task(i, 0);
+  if (measured) record_way(*measured, way, seconds_since(start) / static_cast<double>(n), available);
   if (profile) timings.attention_s += seconds_since(t0);
+}
+
+int CpuDecoder::choose_way(Op op, int64_t n, unsigned available, Choice** measured) {
+  *measured = nullptr;
+  auto first_of = [&](std::initializer_list<int> ways) {
+    for (int w : ways)
+      if (available & (1u << w)) return w;
+    return -1;
+  };
+  if (kernel_max_rows >= 0 && op != kAttention) {
+    const int w = n <= kernel_max_rows ? first_of({kKernelSplit, kKernel1}) : -1;
+    return w >= 0 ? w : first_of({kBlasSplit, kBlas1});
+  }
+  if (kernel_max_rows >= 0) return first_of({kKernelSplit, kKernel1});  // attention: all threads
+  if ((available & (available - 1)) == 0) return first_of({kKernel1, kKernelSplit, kBlas1, kBlasSplit});
+  Choice& c = choices_[op][row_bucket(n)];
+  *measured = &c;
+  ++c.calls;
+  int fewest = -1;
+  for (int w = 0; w < kWays; ++w)
+    if ((available & (1u << w)) && c.samples[w] < kSamples && (fewest < 0 || c.samples[w] < c.samples[fewest]))
+      fewest = w;
+  if (fewest >= 0) return fewest;  // still trying every way
+  int best = -1;
+  for (int w = 0; w < kWays; ++w)
+    if ((available & (1u << w)) && (best < 0 || c.estimate[w] < c.estimate[best])) best = w;
+  c.pick = best;
+  if (c.calls % kProbeEvery == 0) {  // now and then, one of the others again
+    for (int i = 0; i < kWays; ++i) {
+      const int w = (c.probe + i) % kWays;
+      if (w != best && (available & (1u << w))) {
+        c.probe = w + 1;
+        return w;
+      }
+    }
+  }
+  return best;
+}
+
+void CpuDecoder::record_way(Choice& c, int way, double per_row, unsigned) {
+  double& e = c.estimate[way];
+  if (c.samples[way] == 0) e = per_row;
+  else if (c.samples[way] < kSamples) e = std::min(e, per_row);  // the first samples: the least (cold caches)
+  else e = 0.75 * e + 0.25 * per_row;
+  ++c.samples[way];
 }
 
 void CpuDecoder::products(Op op, const float* x, int64_t n, int64_t K, const Product* ps, int count, bool swiglu_after) {
   const auto t0 = Clock::now();
-  // Which implementation: fixed by kernel_max_rows, or measured (alternating until both have kSamples).
-  const bool kernel_ok = have_kernel();
-  Choice* choice = nullptr;
-  int impl;
-  if (!kernel_ok) impl = 1;
-  else if (kernel_max_rows >= 0) impl = n <= kernel_max_rows ? 0 : 1;
-  else {
-    choice = &choices_[op][row_bucket(n)];
-    impl = choice->pick >= 0 ? choice->pick : (choice->samples[0] <= choice->samples[1] ? 0 : 1);
-    if (choice->pick >= 0) choice = nullptr;  // nothing more to measure
-  }
   const int threads = pool_->threads();
+  unsigned available = 0;
+  if (have_kernel()) available |= 1u << kKernel1 | (threads > 1 ? 1u << kKernelSplit : 0u);
   // OpenBLAS on the pool's threads only when it runs on the calling thread itself (1 OpenBLAS thread).
-  const bool split = threads > 1 && (impl == 0 || blas_threads() == 1);
+  const bool blas_single = blas_threads() == 1;
+  available |= 1u << kBlas1 | (threads > 1 && blas_single ? 1u << kBlasSplit : 0u);
+  Choice* measured;
+  const int way = choose_way(op, n, available, &measured);
+  const bool kernel = way == kKernel1 || way == kKernelSplit;
+  const bool split = way == kKernelSplit || way == kBlasSplit;
   auto cols = [&](const Product& p, int64_t c0, int64_t c1) {
     if (c1 <= c0) return;
-    if (impl == 0) linear_kernel(x, n, K, p.w + c0 * K, c1 - c0, p.y + c0, p.out, p.accumulate);
+    if (kernel) linear_kernel(x, n, K, p.w + c0 * K, c1 - c0, p.y + c0, p.out, p.accumulate);
     else linear_blas(x, n, K, p.w + c0 * K, c1 - c0, p.y + c0, p.out, p.accumulate);
   };
   auto glu = [&](int64_t c0, int64_t c1) {  // gate = silu(gate) * up over columns [c0, c1) of every row
@@ -539,7 +587,7 @@ void CpuDecoder::products(Op op, const float* x, int64_t n, int64_t K, const Pro
     int64_t total = 0;
     for (int i = 0; i < count; ++i) total += ps[i].out;
     if (swiglu_after) total = ps[0].out;  // chunks of columns of gate and up together
-    const int64_t per_thread = impl == 0 ? 4 : 1;
+    const int64_t per_thread = kernel ? 4 : 1;
     const int64_t want = std::max<int64_t>(1, std::min<int64_t>(threads * per_thread, total / 32));
     const int64_t chunk = ((total + want - 1) / want + 15) / 16 * 16;
     const int64_t chunks = (total + chunk - 1) / chunk;
@@ -561,27 +609,28 @@ void CpuDecoder::products(Op op, const float* x, int64_t n, int64_t K, const Pro
   }
   const double elapsed = seconds_since(t0);
   if (profile) timings.gemm_s += elapsed;
-  if (choice) {
-    const double per_row = elapsed / static_cast<double>(n);
-    double& best = choice->best[impl];
-    best = choice->samples[impl] == 0 ? per_row : std::min(best, per_row);
-    if (++choice->samples[impl] >= kSamples && choice->samples[1 - impl] >= kSamples)
-      choice->pick = choice->best[0] <= choice->best[1] ? 0 : 1;
-  }
+  if (measured) record_way(*measured, way, elapsed / static_cast<double>(n), available);
 }
 
 std::string CpuDecoder::kernel_choices() const {
-  static const char* names[kOps] = {"q/k/v", "wo", "gate/up", "down", "lm_head"};
+  static const char* names[kOps] = {"q/k/v", "wo", "gate/up", "down", "lm_head", "attention"};
+  static const char* ways[kWays] = {"kernel 1 thr", "kernel split", "blas 1 thr", "blas split"};
   std::string out;
   for (int op = 0; op < kOps; ++op)
     for (int b = 0; b < kRowBuckets; ++b) {
       const Choice& c = choices_[op][b];
-      if (c.samples[0] + c.samples[1] == 0) continue;
-      char line[160];
-      std::snprintf(line, sizeof line, "%s n<=%lld: kernel %.2f us/row, blas %.2f us/row -> %s\n", names[op],
-                    static_cast<long long>(int64_t{1} << b), 1e6 * c.best[0], 1e6 * c.best[1],
-                    c.pick < 0 ? "measuring" : (c.pick == 0 ? "kernel" : "blas"));
-      out += line;
+      if (c.calls == 0) continue;
+      std::string line = std::string(names[op]) + " n<=" + std::to_string(int64_t{1} << b) + ":";
+      for (int w = 0; w < kWays; ++w) {
+        if (c.samples[w] == 0) continue;
+        char item[64];
+        std::snprintf(item, sizeof item, " %s %.2f", op == kAttention ? (w == 0 ? "1 thr" : "split") : ways[w],
+                      1e6 * c.estimate[w]);
+        line += item;
+      }
+      line += " us/row -> ";
+      line += c.pick < 0 ? "measuring" : (op == kAttention ? (c.pick == 0 ? "1 thr" : "split") : ways[c.pick]);
+      out += line + "\n";
     }
   return out;
 }

@@ -76,14 +76,18 @@ class CpuDecoder {
   // The decoder's threads, for work between its steps (the engine samples on them); never during step().
   ThreadPool& pool() { return *pool_; }
 
-  // Which implementation each product uses. -1 (default): measured — for each product (q/k/v, wo, gate/up,
-  // down, lm_head) and row-count bucket (1, 2, 3-4, 5-8, ...), the first calls alternate the built-in kernel
-  // and OpenBLAS on the real work, kSamples of each, and the faster (least time per row) is kept from then on.
-  // The choice changes speed only: both compute the same products up to float rounding. >= 0: fixed, the
-  // kernel up to this many rows and OpenBLAS above (0: always OpenBLAS). CPUs without AVX2 always use OpenBLAS.
+  // How each product runs: the built-in kernel or OpenBLAS, on the calling thread alone or split over the pool.
+  // -1 (default): measured on the real work. For each product (q/k/v, wo, gate/up, down, lm_head; attention:
+  // one thread or all) and row-count bucket (1, 2, 3-4, 5-8, ...), the first calls try every way kSamples times
+  // and the one with the least time per row runs from then on; its time keeps being tracked (a moving average),
+  // and every kProbeEvery calls one of the others is tried again, so the choice follows the machine (a second
+  // core taken by another process makes one thread the faster). The choice changes speed only: every way
+  // computes the same products up to float rounding (the kernel's results do not depend on the split at all).
+  // >= 0: fixed, the kernel up to this many rows and OpenBLAS above (0: always OpenBLAS), split over all the
+  // threads. CPUs without AVX2 always use OpenBLAS.
   int64_t kernel_max_rows = -1;
-  static constexpr int kRowBuckets = 10, kSamples = 3;
-  // One line per measured (product, bucket): "lm_head n<=16: kernel 41.2 us/row, blas 55.0 us/row -> kernel".
+  static constexpr int kRowBuckets = 10, kSamples = 3, kProbeEvery = 64;
+  // One line per measured (product, bucket): "lm_head n<=16: kernel 1 thr 41.2, ... us/row -> kernel 2 thr".
   std::string kernel_choices() const;
 
   bool profile = false;
@@ -98,8 +102,11 @@ class CpuDecoder {
     std::vector<float> cos_q, sin_q, cos_k, sin_k;             // [n, head_dim/2]: this step's rotations
     std::vector<float> scores;                                 // [threads, n_heads, context]
   };
-  // The products of a step, one measured choice each.
-  enum Op { kQKV, kWo, kGateUp, kDown, kLMHead, kOps };
+  // The products of a step and attention, one measured choice each.
+  enum Op { kQKV, kWo, kGateUp, kDown, kLMHead, kAttention, kOps };
+  // Ways to run a product: the kernel or OpenBLAS, on the calling thread or split over the pool (OpenBLAS split
+  // only when it runs 1 thread itself; on the calling thread it uses however many it has).
+  enum Way { kKernel1, kKernelSplit, kBlas1, kBlasSplit, kWays };
   struct Product {
     const float* w;
     int64_t out;
@@ -107,10 +114,15 @@ class CpuDecoder {
     bool accumulate;
   };
   struct Choice {
-    double best[2] = {0, 0};  // least seconds per row seen: [0] kernel, [1] OpenBLAS
-    int samples[2] = {0, 0};
-    int pick = -1;  // decided: 0 kernel, 1 OpenBLAS
+    double estimate[kWays] = {};  // seconds per row: least of the first samples, then a moving average
+    int samples[kWays] = {};
+    int pick = -1;  // the current best, once every way has kSamples
+    int64_t calls = 0;
+    int probe = 0;  // the way the next probe tries
   };
+  // The way to run op for n rows among `available` (bit mask of Way), and its bookkeeping after the run.
+  int choose_way(Op op, int64_t n, unsigned available, Choice** measured);
+  static void record_way(Choice& choice, int way, double per_row, unsigned available);
   void reserve(int64_t n, int64_t context);
   void rotations(const DecodeRequest* requests, int64_t n);
   void attention_layer(const DecodeRequest* requests, int64_t n, const KVPoolView& pool, int64_t layer);
