@@ -8,6 +8,7 @@
 #include <numeric>
 #include <string>
 
+#include "engine/simd.h"
 #include "util/error.h"
 
 namespace muse {
@@ -53,6 +54,7 @@ struct Candidates {
   double mass[kBuckets];
   int64_t count[kBuckets];
   std::vector<int> scratch;  // the positions of one bucket
+  std::vector<float> work;   // [2n]: logits, probabilities
   size_t n = 0;
 };
 
@@ -108,12 +110,18 @@ WalkEnd walk(Candidates& c, const float* logits, double target, bool strict, siz
   return end;
 }
 
+// p[i] = e^((l[i] - max) * inv_t) (Cephes' expf polynomial, ~2 ulp; 0 for a -inf logit), 8 lanes at a time.
+MUSE_SIMD_CLONES void exp_below_max(const float* l, size_t n, float max, float inv_t, float* p) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) simd::store8(p + i, simd::exp8((simd::load8(l + i) - max) * inv_t));
+  for (; i < n; ++i) p[i] = simd::exp1((l[i] - max) * inv_t);
+  for (i = 0; i < n; ++i)
+    if (l[i] == -std::numeric_limits<float>::infinity()) p[i] = 0.0f;  // exp8 clamps at e^-87.3, not 0
+}
+
 // The first index of the largest logit (std::max_element's answer for NaN-free input), 8 lanes at a time: the
 // greedy path's whole cost. AVX-512 / AVX2 / baseline versions chosen at load time (GCC function multi-versioning).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#endif
-int argmax(const float* x, int n) {
+MUSE_SIMD_CLONES int argmax(const float* x, int n) {
   typedef float f8 __attribute__((vector_size(32)));
   float best = -std::numeric_limits<float>::infinity();
   int i = 0;
@@ -152,27 +160,30 @@ int sample_token(const float* logits, int vocab, const SamplingParams& params, R
   const size_t n = c.n;
   c.prob.resize(n);
   c.bucket.resize(n);
+  c.work.resize(2 * n);
+  float* lg = c.work.data();  // the candidates' logits, then their probabilities
+  float* pf = lg + n;
+  for (size_t j = 0; j < n; ++j) lg[j] = logits[c.ids[j]];
   std::fill(c.mass, c.mass + kBuckets, 0.0);
   std::fill(c.count, c.count + kBuckets, 0);
-  float max_f = logits[c.ids[0]], min_f = std::numeric_limits<float>::infinity();
+  float max_f = lg[0], min_f = std::numeric_limits<float>::infinity();
   for (size_t j = 0; j < n; ++j) {
-    const float l = logits[c.ids[j]];
-    max_f = std::max(max_f, l);
-    if (l > -std::numeric_limits<float>::infinity()) min_f = std::min(min_f, l);
+    max_f = std::max(max_f, lg[j]);
+    if (lg[j] > -std::numeric_limits<float>::infinity()) min_f = std::min(min_f, lg[j]);
   }
-  const double max_logit = max_f;
-  const double range = std::min(kMaxNats, (max_logit - min_f) / params.temperature);  // nats covered
+  const float inv_t = static_cast<float>(1.0 / params.temperature);
+  exp_below_max(lg, n, max_f, inv_t, pf);  // e^((logit - max) / temperature), float, 8 at a time
+  const double range = std::min(kMaxNats, (static_cast<double>(max_f) - min_f) * inv_t);  // nats covered
   const double per_nat = range > 0.0 ? (kBuckets - 1) / range : 0.0;
   double total = 0.0;
   size_t positive = 0, above_min_p = 0;
   for (size_t j = 0; j < n; ++j) {
-    const double d = (static_cast<double>(logits[c.ids[j]]) - max_logit) / params.temperature;  // <= 0
-    const double p = std::exp(d);
+    const double p = pf[j];
     c.prob[j] = p;
     total += p;
     positive += p > 0.0;
     above_min_p += p >= params.min_p;  // the top token's prob is exp(0) = 1
-    const double t = -d * per_nat;
+    const double t = (static_cast<double>(max_f) - lg[j]) * inv_t * per_nat;
     const int b = t < kBuckets - 1 ? static_cast<int>(t) : kBuckets - 1;  // -inf and NaN: the last bucket
     c.bucket[j] = static_cast<uint16_t>(b);
     c.mass[b] += p;
