@@ -70,9 +70,10 @@ struct Bench {
   KVPoolView pool;
   std::vector<SequenceKV> seqs;
   CpuDecoder decoder;
+  CpuDecoder decoder2;  // 2 threads
 
   Bench(const ModelConfig& c, Transformer m, int64_t n_, int64_t context_, int64_t steps_, std::mt19937& rng)
-      : config(c), model(std::move(m)), n(n_), context(context_), steps(steps_), decoder(*model) {
+      : config(c), model(std::move(m)), n(n_), context(context_), steps(steps_), decoder(*model), decoder2(*model, 2) {
     torch::NoGradGuard no_grad;
     std::uniform_int_distribution<int64_t> token(0, c.vocab_size - 1);
     const int64_t total = context + steps;
@@ -134,7 +135,7 @@ struct Bench {
     return timer.rate(static_cast<double>(n * steps));
   }
 
-  Rate fused() {
+  Rate fused(CpuDecoder& decoder) {
     for (auto& s : seqs) s.length = context;
     std::vector<DecodeRequest> requests(static_cast<size_t>(n));
     const Timer timer;
@@ -187,14 +188,17 @@ int main(int argc, char** argv) try {
     std::string name;
     bool fused;
     int blas_threads;
-    int64_t kernel_max_rows;  // fused only: the built-in GEMM kernel up to this many rows, OpenBLAS above
+    int64_t kernel_max_rows;  // fused only: the built-in GEMM kernel up to this many rows, OpenBLAS above; -1:
+                              // measured per product and batch size (CpuDecoder::kernel_max_rows)
+    int threads = 1;          // fused only: the decoder's own threads
   };
   const std::vector<Variant> variants = {
       {"eager, BLAS 1 thr", false, 1, 0},      {"eager, BLAS 2 thr", false, 2, 0},
       {"fused, kernel (1 thr)", true, 1, 1 << 30}, {"fused, BLAS 1 thr", true, 1, 0},
       {"fused, BLAS 2 thr", true, 2, 0},
+      {"fused, measured 1 thr", true, 1, -1, 1},  {"fused, measured 2 thr", true, 1, -1, 2},
   };
-  const size_t kEager1 = 0, kEager2 = 1, kKernel = 2, kBlas1 = 3, kBlas2 = 4;
+  const size_t kEager1 = 0, kEager2 = 1, kKernel = 2, kBlas1 = 3, kBlas2 = 4, kMeasured1 = 5, kMeasured2 = 6;
   struct Row {
     std::string shape;
     int64_t n;
@@ -225,13 +229,15 @@ int main(int argc, char** argv) try {
           openblas_set_num_threads(variant.blas_threads);
           Rate t;
           if (variant.fused) {
-            bench.decoder.kernel_max_rows = variant.kernel_max_rows;
-            bench.decoder.profile = true;
-            bench.decoder.timings = {};
-            t = bench.fused();
+            CpuDecoder& decoder = variant.threads == 2 ? bench.decoder2 : bench.decoder;
+            // Measured variants: the warm-up run (r = -1) makes the choices, the timed ones use them.
+            decoder.kernel_max_rows = variant.kernel_max_rows;
+            decoder.profile = true;
+            decoder.timings = {};
+            t = bench.fused(decoder);
             if (r >= 0) {
               auto& acc = split[v];
-              const auto& d = bench.decoder.timings;
+              const auto& d = decoder.timings;
               acc.gemm_s += d.gemm_s, acc.attention_s += d.attention_s, acc.other_s += d.other_s;
               acc.steps += d.steps, acc.tokens += d.tokens;
             }
@@ -242,6 +248,9 @@ int main(int argc, char** argv) try {
         }
         if (r >= 0) stream.push_back(bench.stream_read());
       }
+      std::fprintf(stderr, "%s N=%lld measured choices (1 thread):\n%s%s N=%lld measured choices (2 threads):\n%s",
+                   name.c_str(), static_cast<long long>(n), bench.decoder.kernel_choices().c_str(), name.c_str(),
+                   static_cast<long long>(n), bench.decoder2.kernel_choices().c_str());
       Row row{name, n, {}, {}, split, 0.0, 0.0, median(stream), it};
       for (auto& v : tok_s) row.tok_s.push_back(median(v));
       for (auto& v : cpu_tok_s) row.cpu_tok_s.push_back(median(v));
@@ -264,8 +273,8 @@ int main(int argc, char** argv) try {
   std::printf("---:|---:|---:|---:|---:|\n");
   for (const auto& r : rows) {
     const double best_eager = std::max(r.tok_s[kEager1], r.tok_s[kEager2]);
-    const double best_fused1 = std::max(r.tok_s[kKernel], r.tok_s[kBlas1]);  // one thread
-    const double best_fused = std::max(best_fused1, r.tok_s[kBlas2]);
+    const double best_fused1 = std::max({r.tok_s[kKernel], r.tok_s[kBlas1], r.tok_s[kMeasured1]});  // one thread
+    const double best_fused = std::max({best_fused1, r.tok_s[kBlas2], r.tok_s[kMeasured2]});
     const double* llama = r.n == 1 ? r.anchor->llama_1seq : (r.n == 16 ? r.anchor->llama_16seq : nullptr);
     char anchor[64] = "-", ratio1[32] = "-", ratio2[32] = "-";
     if (llama) {
@@ -290,11 +299,11 @@ int main(int argc, char** argv) try {
                 ratio);
   }
   std::printf("\nFused path, where a token's time goes (us per token; GEMM / attention / rest):\n\n"
-              "| shape | N | kernel (1 thr) | BLAS 1 thr | BLAS 2 thr | attention reads KV at GB/s (plain read) |\n"
-              "|---|---:|---|---|---|---:|\n");
+              "| shape | N | kernel (1 thr) | BLAS 1 thr | BLAS 2 thr | measured 1 thr | measured 2 thr | "
+              "attention reads KV at GB/s (plain read) |\n|---|---:|---|---|---|---|---|---:|\n");
   for (const auto& r : rows) {
     std::printf("| %s | %lld |", r.shape.c_str(), static_cast<long long>(r.n));
-    for (size_t v : {kKernel, kBlas1, kBlas2}) {
+    for (size_t v : {kKernel, kBlas1, kBlas2, kMeasured1, kMeasured2}) {
       const auto& t = r.split[v];
       const double us = 1e6 / std::max<double>(static_cast<double>(t.tokens), 1.0);
       std::printf(" %.1f / %.1f / %.1f |", t.gemm_s * us, t.attention_s * us, t.other_s * us);

@@ -1,6 +1,8 @@
 // Serving-engine throughput on random weights; prints markdown tables.
 //   bench_engine [--shapes 1M,6M,31M] [--decode-steps N] [--concurrency 1,4,16,64] [--prompt N] [--fused 0|1]
-//                [--temperature T] [--top-p P] [--torch-threads N] [--blas-threads N]   (--help)
+//                [--temperature T] [--top-p P] [--torch-threads N] [--blas-threads N] [--threads N]   (--help)
+//   --threads: the fused decoder's threads (EngineOptions::threads); default: --blas-threads when given, else all
+//   cores.
 // 1. prefill tokens/s: one 256-token prompt, one chunk;
 // 2. n = 8 continuations of a 200-token prompt: one prompt + fork(7) vs 8 independent sequences (prefill time,
 //    prefill tokens, prompt KV bytes after the prefill step and peak KV bytes, all measured from the engine/pool);
@@ -48,8 +50,11 @@ std::vector<int> random_tokens(Rng& rng, int64_t n, int64_t vocab) {
 }
 
 // Room for `sequences` requests of prompt + max_tokens tokens, rounded up to blocks, plus slack.
+int g_threads = 0;  // EngineOptions::threads for every engine
+
 EngineOptions options_for(const ModelConfig& c, int64_t sequences, int64_t tokens, bool fused) {
   EngineOptions o;
+  o.threads = g_threads;
   o.block_size = 16;
   const int64_t per_token = 2 * c.n_layers * c.n_kv_heads * c.head_dim() * 4;
   o.kv_mem = (sequences * ((tokens + 15) / 16) + 4) * 16 * per_token;
@@ -87,6 +92,10 @@ int main(int argc, char** argv) try {
       ->check(CLI::Range(1, 256));
   app.add_option("--blas-threads", threads.blas_threads, "OpenBLAS threads (0 = all cores)")->capture_default_str()
       ->check(CLI::Range(0, 256));
+  int decoder_threads = -1;
+  app.add_option("--threads", decoder_threads,
+                 "the fused decoder's threads (-1: --blas-threads when given, else all cores)")
+      ->capture_default_str()->check(CLI::Range(-1, 256));
   app.callback([&] {
     if (prompt_len + decode_steps + 4 > kMaxSeqLen)
       throw CLI::ValidationError("--prompt + --decode-steps", std::to_string(prompt_len + decode_steps) +
@@ -95,7 +104,8 @@ int main(int argc, char** argv) try {
   });
   muse::bench::parse_command_line(app, argc, argv);
   configure_threads(threads);
-  std::printf("%s\n\n", runtime_summary(torch::kCPU).c_str());
+  g_threads = decoder_threads >= 0 ? decoder_threads : threads.blas_threads;
+  std::printf("%s; fused decoder threads %d\n\n", runtime_summary(torch::kCPU).c_str(), g_threads);
 
   std::vector<AnchorShape> shapes;
   for (const auto& name : shape_names) shapes.push_back(*muse::bench::find_anchor_shape(name));  // --shapes checked

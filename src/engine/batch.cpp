@@ -28,11 +28,11 @@ torch::Tensor positions_of(const Sequence& seq, int64_t begin, int64_t count) {
 
 }  // namespace
 
-BatchRunner::BatchRunner(Transformer model, torch::Device device, KVPool& pool, bool fused_cpu_decode)
+BatchRunner::BatchRunner(Transformer model, torch::Device device, KVPool& pool, bool fused_cpu_decode, int threads)
     : model_(std::move(model)), device_(device), pool_(pool), config_(model_->config()) {
   if (fused_cpu_decode) {
     if (!device_.is_cpu()) throw MuseError("the fused decode path runs on the CPU only", ErrorKind::Unsupported);
-    decoder_ = std::make_unique<CpuDecoder>(*model_);
+    decoder_ = std::make_unique<CpuDecoder>(*model_, threads);
     pool_view_ = std::make_unique<KVPoolView>(KVPoolView::of(pool_.keys(), pool_.values()));
   }
 }
@@ -49,21 +49,30 @@ void BatchRunner::keep_logits(const std::vector<Sequence*>& rows, const float* l
   for (size_t b = 0; b < rows.size(); ++b) {
     Sequence& s = *rows[b];
     s.kv.length += 1;
-    s.logits.assign(logits + static_cast<int64_t>(b) * V, logits + static_cast<int64_t>(b + 1) * V);
+    s.set_logits(logits + static_cast<int64_t>(b) * V, logits + static_cast<int64_t>(b + 1) * V);
     s.logits_at = s.kv.length;
   }
 }
 
 void BatchRunner::decode_fused(const std::vector<Sequence*>& rows) {
-  std::vector<DecodeRequest> requests(rows.size());
+  requests_.resize(rows.size());
   for (size_t b = 0; b < rows.size(); ++b) {
     const Sequence& s = *rows[b];
-    requests[b].token = s.tokens[static_cast<size_t>(s.kv.length)];
+    requests_[b].token = s.tokens[static_cast<size_t>(s.kv.length)];
     const auto& p = s.positions[static_cast<size_t>(s.kv.length)];
-    requests[b].position = {p[0], p[1], p[2]};
-    requests[b].kv = &s.kv;
+    requests_[b].position = {p[0], p[1], p[2]};
+    requests_[b].kv = &s.kv;
+    requests_[b].embedding = nullptr;
   }
-  keep_logits(rows, decoder_->step(requests.data(), static_cast<int64_t>(rows.size()), *pool_view_));
+  const float* logits = decoder_->step(requests_.data(), static_cast<int64_t>(rows.size()), *pool_view_);
+  // No copy: each row points at its logits in the decoder's output until the next step.
+  const int64_t V = config_.vocab_size;
+  for (size_t b = 0; b < rows.size(); ++b) {
+    Sequence& s = *rows[b];
+    s.kv.length += 1;
+    s.fresh_logits = logits + static_cast<int64_t>(b) * V;
+    s.logits_at = s.kv.length;
+  }
 }
 
 void BatchRunner::decode_paged(const std::vector<Sequence*>& rows) {
@@ -141,7 +150,7 @@ void BatchRunner::prefill(Sequence& seq, int64_t chunk) {
   seq.kv.length += T;
   seq.result.prefilled_tokens += T;
   const float* data = logits.data_ptr<float>();
-  seq.logits.assign(data, data + config_.vocab_size);
+  seq.set_logits(data, data + config_.vocab_size);
   seq.logits_at = seq.kv.length;
 }
 

@@ -5,27 +5,30 @@
 #include <memory>
 #include <vector>
 
+#include "engine/cpu_decode.h"
 #include "engine/kv_pool.h"
 #include "engine/sequence.h"
 #include "model/transformer.h"
 
 namespace muse {
 
-class CpuDecoder;
-struct KVPoolView;
-
 class BatchRunner {
  public:
-  // fused_cpu_decode: decode steps through CpuDecoder (CPU, float32); prefill always runs the model itself.
-  BatchRunner(Transformer model, torch::Device device, KVPool& pool, bool fused_cpu_decode);
+  // fused_cpu_decode: decode steps through CpuDecoder (CPU, float32) on `threads` threads (0: all cores);
+  // prefill always runs the model itself.
+  BatchRunner(Transformer model, torch::Device device, KVPool& pool, bool fused_cpu_decode, int threads = 0);
   ~BatchRunner();
 
   // One token for every row (its token at kv.length), one forward. Throws on failure (the caller fails the rows).
+  // Through the fused path a row's Sequence::fresh_logits points into the decoder's output, valid until the next
+  // decode: call Sequence::own_logits() on anything that must keep them longer.
   void decode(const std::vector<Sequence*>& rows);
   // `chunk` pending tokens of one sequence.
   void prefill(Sequence& seq, int64_t chunk);
   const ModelConfig& config() const { return config_; }
   bool fused() const { return decoder_ != nullptr; }
+  // The fused decoder's thread pool (null without the fused path), free between forwards.
+  ThreadPool* pool() { return decoder_ ? &decoder_->pool() : nullptr; }
 
  private:
   void decode_fused(const std::vector<Sequence*>& rows);
@@ -38,6 +41,7 @@ class BatchRunner {
   ModelConfig config_;
   std::unique_ptr<CpuDecoder> decoder_;
   std::unique_ptr<KVPoolView> pool_view_;
+  std::vector<DecodeRequest> requests_;  // reused across steps
 };
 
 }  // namespace muse

@@ -6,24 +6,21 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <cstdio>
 #include <string>
+#include <thread>
 
+#include "engine/simd.h"
 #include "util/error.h"
 
-// Hot loops are compiled three times (AVX-512, AVX2+FMA, baseline) and the best one the CPU runs is picked
-// when the program loads (GCC function multi-versioning); the build itself stays free of -march flags.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define MUSE_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MUSE_SIMD_CLONES
+#if MUSE_HAVE_OPENBLAS
+extern "C" int openblas_get_num_threads(void);
 #endif
-// The vector helpers below must be inlined into each clone (a call would pass vectors through memory, and
-// the baseline ABI differs from the AVX one, which GCC warns about).
-#define MUSE_INLINE inline __attribute__((always_inline))
-#pragma GCC diagnostic ignored "-Wpsabi"
 
 namespace muse {
 namespace {
+
+using namespace simd;
 
 using Clock = std::chrono::steady_clock;
 
@@ -35,51 +32,6 @@ const float* float_data(const torch::Tensor& t, const std::string& name) {
   if (!t.defined() || t.scalar_type() != torch::kFloat32 || !t.device().is_cpu() || !t.is_contiguous())
     throw MuseError("CpuDecoder: parameter " + name + " must be a contiguous float32 CPU tensor");
   return t.data_ptr<float>();
-}
-
-// Eight floats as one GCC/Clang vector: plain arithmetic on it becomes one AVX instruction in the v3/v4 clones
-// (two SSE instructions in the baseline one). -O2 alone does not vectorize these loops (reductions, exp).
-typedef float f8 __attribute__((vector_size(32)));
-typedef int32_t i8 __attribute__((vector_size(32)));
-MUSE_INLINE f8 load8(const float* p) {
-  f8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-MUSE_INLINE void store8(float* p, f8 v) { std::memcpy(p, &v, sizeof v); }
-MUSE_INLINE f8 splat8(float x) { return f8{} + x; }
-MUSE_INLINE float hsum8(f8 v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
-
-// e^x for the softmax and SiLU (std::exp is a libm call per element). Cephes' expf: x = n ln2 + r,
-// |r| <= ln2/2, e^r by a degree-7 polynomial, 2^n through the exponent bits. Relative error ~2 ulp; inputs are
-// clamped to [-87.3, 88.3] (e^-87.3 ~ 1e-38).
-template <typename F, typename I>
-MUSE_INLINE F exp_poly(F x, F nf, I n) {
-  F r = x - nf * 0.693359375f;
-  r = r - nf * -2.12194440e-4f;
-  F p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const I bits = (n + 127) << 23;
-  F scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
-}
-MUSE_INLINE float exp1(float x) {
-  x = std::min(std::max(x, -87.3f), 88.3f);
-  const float fn = x * 1.44269504088896341f;
-  const int32_t n = static_cast<int32_t>(fn + (fn >= 0.0f ? 0.5f : -0.5f));  // round to nearest
-  return exp_poly(x, static_cast<float>(n), n);
-}
-MUSE_INLINE f8 exp8(f8 x) {
-  x = x < -87.3f ? splat8(-87.3f) : x;
-  x = x > 88.3f ? splat8(88.3f) : x;
-  const f8 fn = x * 1.44269504088896341f;
-  const i8 n = __builtin_convertvector(fn + (fn >= 0.0f ? splat8(0.5f) : splat8(-0.5f)), i8);
-  return exp_poly(x, __builtin_convertvector(n, f8), n);
 }
 
 MUSE_INLINE float dot(const float* a, const float* b, int64_t len) {
@@ -146,13 +98,15 @@ MUSE_INLINE void softmax(float* s, int64_t len) {
 }
 
 // Attention of one sequence's query heads q [H, hd] (rotated, already scaled by 1/sqrt(hd)) over its `len`
-// cached tokens; out [H, hd]. Token t's keys (all kv heads, Hkv * hd floats) are the row
+// cached tokens; out [H, hd]. Token t's keys (Hkv * hd floats of them) start the row
 // block_table[t / block_size] * block_size + t % block_size of `keys`; query head h reads kv head h / G.
 // Rows are visited in memory order, each one once for all heads: a block is one contiguous run of memory.
+// keys/values point at the first of the Hkv kv heads attended within a token's row of row_floats floats (a task
+// may take a subset of a sequence's heads).
 MUSE_SIMD_CLONES void attend(const float* q, const float* keys, const float* values, const int32_t* block_table,
-                             int64_t block_size, int64_t len, int64_t Hkv, int64_t G, int64_t hd, float* scores,
-                             float* out) {
-  const int64_t H = Hkv * G, row_floats = Hkv * hd;
+                             int64_t block_size, int64_t len, int64_t row_floats, int64_t Hkv, int64_t G, int64_t hd,
+                             float* scores, float* out) {
+  const int64_t H = Hkv * G;
   // scores[h][t] = q_h . k_t
   for (int64_t b = 0, t0 = 0; t0 < len; ++b, t0 += block_size) {
     const int64_t count = std::min(block_size, len - t0);
@@ -263,34 +217,41 @@ MUSE_INLINE void matmul_rows(const float* x, int64_t K, const float* w, int64_t 
   for (; o < out; ++o) matmul_tile<V, 1, RB>(x, K, w + o * K, y + o, ldy, accumulate);
 }
 
-// Rows in tiles of RT with OT outputs per tile (OT * RT = lanes); the last n % RT rows with as many outputs per
-// tile as fill the lanes.
+// y [n, out] (row stride ldy) (+)= x [n, K] . w[out, K]^T. Outputs in blocks whose weight rows fill ~16 KB (half
+// an L1 data cache), and within a block every row tile: each weight row is read from memory once per product
+// and from L1 by every further row tile, x's rows come from L1/L2. Row tiles of RT rows with OT outputs per tile
+// (OT * RT = lanes); the last n % RT rows with as many outputs per tile as fill the lanes.
 template <typename V, int OT, int RT>
-MUSE_INLINE void matmul_nt(const float* x, int64_t n, int64_t K, const float* w, int64_t out, float* y,
+MUSE_INLINE void matmul_nt(const float* x, int64_t n, int64_t K, const float* w, int64_t out, float* y, int64_t ldy,
                            bool accumulate) {
   constexpr int L = sizeof(V) / sizeof(float);
   static_assert(OT * RT == L && RT <= 4, "tiles fill the lanes; at most 3 leftover rows");
-  int64_t r = 0;
-  for (; r + RT <= n; r += RT) matmul_rows<V, OT, RT>(x + r * K, K, w, out, y + r * out, out, accumulate);
-  const float* xr = x + r * K;
-  float* yr = y + r * out;
-  switch (n - r) {
-    case 1: matmul_rows<V, L, 1>(xr, K, w, out, yr, out, accumulate); break;
-    case 2: if constexpr (RT > 2) matmul_rows<V, L / 2, 2>(xr, K, w, out, yr, out, accumulate); break;
-    case 3: if constexpr (RT > 3) matmul_rows<V, L / 3, 3>(xr, K, w, out, yr, out, accumulate); break;
-    default: break;
+  const int64_t block = std::max<int64_t>(OT, 4096 / std::max<int64_t>(K, 1) / OT * OT);
+  for (int64_t o0 = 0; o0 < out; o0 += block) {
+    const int64_t count = std::min(block, out - o0);
+    const float* wb = w + o0 * K;
+    int64_t r = 0;
+    for (; r + RT <= n; r += RT) matmul_rows<V, OT, RT>(x + r * K, K, wb, count, y + r * ldy + o0, ldy, accumulate);
+    const float* xr = x + r * K;
+    float* yr = y + r * ldy + o0;
+    switch (n - r) {
+      case 1: matmul_rows<V, L, 1>(xr, K, wb, count, yr, ldy, accumulate); break;
+      case 2: if constexpr (RT > 2) matmul_rows<V, L / 2, 2>(xr, K, wb, count, yr, ldy, accumulate); break;
+      case 3: if constexpr (RT > 3) matmul_rows<V, L / 3, 3>(xr, K, wb, count, yr, ldy, accumulate); break;
+      default: break;
+    }
   }
 }
 
 #define MUSE_HAVE_MATMUL_KERNELS 1
 __attribute__((target("arch=x86-64-v4"))) void matmul_nt_avx512(const float* x, int64_t n, int64_t K,
-                                                                 const float* w, int64_t out, float* y,
+                                                                 const float* w, int64_t out, float* y, int64_t ldy,
                                                                  bool accumulate) {
-  matmul_nt<f16, 4, 4>(x, n, K, w, out, y, accumulate);  // 16 accumulators of 32 zmm registers
+  matmul_nt<f16, 4, 4>(x, n, K, w, out, y, ldy, accumulate);  // 16 accumulators of 32 zmm registers
 }
 __attribute__((target("arch=x86-64-v3"))) void matmul_nt_avx2(const float* x, int64_t n, int64_t K, const float* w,
-                                                               int64_t out, float* y, bool accumulate) {
-  matmul_nt<f8, 4, 2>(x, n, K, w, out, y, accumulate);  // 8 accumulators of 16 ymm registers
+                                                               int64_t out, float* y, int64_t ldy, bool accumulate) {
+  matmul_nt<f8, 4, 2>(x, n, K, w, out, y, ldy, accumulate);  // 8 accumulators of 16 ymm registers
 }
 // 2: AVX-512, 1: AVX2 + FMA, 0: neither (OpenBLAS does every product).
 int simd_level() {
@@ -302,14 +263,26 @@ int simd_level() {
 }
 #endif
 
-void linear(const float* x, int64_t n, int64_t in, const float* w, int64_t out, float* y, bool accumulate,
-            int64_t kernel_max_rows) {
+bool have_kernel() {
 #ifdef MUSE_HAVE_MATMUL_KERNELS
-  if (n <= kernel_max_rows) {
-    if (simd_level() == 2) return matmul_nt_avx512(x, n, in, w, out, y, accumulate);
-    if (simd_level() == 1) return matmul_nt_avx2(x, n, in, w, out, y, accumulate);
-  }
+  return simd_level() >= 1;
+#else
+  return false;
 #endif
+}
+
+// y [n, out] (row stride ldy) (+)= x [n, in] . w^T through the built-in kernel (have_kernel() must hold).
+void linear_kernel(const float* x, int64_t n, int64_t in, const float* w, int64_t out, float* y, int64_t ldy,
+                   bool accumulate) {
+#ifdef MUSE_HAVE_MATMUL_KERNELS
+  if (simd_level() == 2) return matmul_nt_avx512(x, n, in, w, out, y, ldy, accumulate);
+  return matmul_nt_avx2(x, n, in, w, out, y, ldy, accumulate);
+#endif
+}
+
+// The same through OpenBLAS: sgemv for one row, sgemm otherwise.
+void linear_blas(const float* x, int64_t n, int64_t in, const float* w, int64_t out, float* y, int64_t ldy,
+                 bool accumulate) {
   const float beta = accumulate ? 1.0f : 0.0f;
   if (n == 1)
     cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(out), static_cast<int>(in), 1.0f, w,
@@ -317,7 +290,25 @@ void linear(const float* x, int64_t n, int64_t in, const float* w, int64_t out, 
   else
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(out),
                 static_cast<int>(in), 1.0f, x, static_cast<int>(in), w, static_cast<int>(in), beta, y,
-                static_cast<int>(out));
+                static_cast<int>(ldy));
+}
+
+// OpenBLAS's own thread count (process-wide, openblas_set_num_threads): with 1, its calls run on the calling
+// thread and the decoder's workers may call it side by side; with more, only the decoder's calling thread calls
+// it (the two pools never run at once).
+int blas_threads() {
+#if MUSE_HAVE_OPENBLAS
+  return openblas_get_num_threads();
+#else
+  return 0;  // unknown: treated as threaded
+#endif
+}
+
+// Row-count buckets of the measured choice: 1, 2, 3-4, 5-8, ..., 257+.
+int row_bucket(int64_t n) {
+  int b = 0;
+  while (b + 1 < CpuDecoder::kRowBuckets && (int64_t{1} << b) < n) ++b;
+  return b;
 }
 
 }  // namespace
@@ -344,7 +335,9 @@ KVPoolView KVPoolView::of(const std::vector<torch::Tensor>& keys, const std::vec
   return view;
 }
 
-CpuDecoder::CpuDecoder(TransformerImpl& model) : config_(model.config()) {
+CpuDecoder::CpuDecoder(TransformerImpl& model, int threads) : config_(model.config()) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  pool_ = std::make_unique<ThreadPool>(threads);
   embed_ = float_data(model.embed->weight, "embed.weight");
   norm_ = float_data(model.norm->weight, "norm.weight");
   lm_head_ = float_data(model.lm_head->weight, "lm_head.weight");
@@ -373,6 +366,8 @@ CpuDecoder::CpuDecoder(TransformerImpl& model) : config_(model.config()) {
   }
 }
 
+CpuDecoder::~CpuDecoder() = default;
+
 void CpuDecoder::reserve(int64_t n, int64_t context) {
   // std::vector::resize allocates only when growing: steady-state steps allocate nothing.
   const auto& c = config_;
@@ -390,7 +385,10 @@ void CpuDecoder::reserve(int64_t n, int64_t context) {
   grow(ws_.up, n * c.ffn_hidden);
   grow(ws_.logits, n * c.vocab_size);
   for (auto* v : {&ws_.cos_q, &ws_.sin_q, &ws_.cos_k, &ws_.sin_k}) grow(*v, n * pairs);
-  grow(ws_.scores, c.n_heads * context);
+  if (context > context_) {
+    context_ = std::max(context, 2 * context_);  // each thread's slice moves when it grows
+    ws_.scores.assign(static_cast<size_t>(pool_->threads() * c.n_heads * context_), 0.0f);
+  }
 }
 
 void CpuDecoder::rotations(const DecodeRequest* requests, int64_t n) {
@@ -411,32 +409,176 @@ void CpuDecoder::rotations(const DecodeRequest* requests, int64_t n) {
 
 void CpuDecoder::attention_layer(const DecodeRequest* requests, int64_t n, const KVPoolView& pool, int64_t layer) {
   const auto& c = config_;
-  const int64_t H = c.n_heads, Hkv = c.n_kv_heads, hd = c.head_dim(), pairs = hd / 2;
+  const int64_t H = c.n_heads, Hkv = c.n_kv_heads, G = H / Hkv, hd = c.head_dim(), pairs = hd / 2;
   const int64_t bs = pool.layout.block_size, row_floats = Hkv * hd;
+  const float eps = static_cast<float>(c.norm_eps);
   const auto& w = layers_[layer];
-  auto t0 = Clock::now();
-  if (c.qk_norm) {
-    rms_norm(ws_.q.data(), w.q_norm, ws_.q.data(), n * H, hd, static_cast<float>(c.norm_eps));
-    rms_norm(ws_.k.data(), w.k_norm, ws_.k.data(), n * Hkv, hd, static_cast<float>(c.norm_eps));
-  }
-  for (int64_t s = 0; s < n; ++s) {
-    float* q = ws_.q.data() + s * H * hd;
-    float* k = ws_.k.data() + s * row_floats;
-    rotary(q, H, pairs, ws_.cos_q.data() + s * pairs, ws_.sin_q.data() + s * pairs);
-    rotary(k, Hkv, pairs, ws_.cos_k.data() + s * pairs, ws_.sin_k.data() + s * pairs);
-    // this token's key and value into its slot
+  const auto t0 = profile ? Clock::now() : Clock::time_point{};
+  // Tasks: (sequence, group of kv heads). Enough groups per sequence to give every thread work; each task
+  // normalizes and rotates its own heads, writes their keys/values into this token's slot (its own part of the
+  // row: tasks never share bytes) and attends with them. A sequence reads only its own blocks, and the slot
+  // it writes is its own (the pool copies a shared partial block before a sequence writes into it).
+  const auto start = Clock::now();
+  Choice* measured = nullptr;
+  const unsigned available = pool_->threads() > 1 ? (1u << kKernel1 | 1u << kKernelSplit) : 1u << kKernel1;
+  const int way = choose_way(kAttention, n, available, &measured);
+  const int threads = way == kKernelSplit ? pool_->threads() : 1;
+  const int64_t groups = n >= 2 * threads ? 1 : std::min<int64_t>(Hkv, (2 * threads + n - 1) / n);
+  float* const q_all = ws_.q.data();
+  float* const k_all = ws_.k.data();
+  const float* const v_all = ws_.v.data();
+  float* const att_all = ws_.att.data();
+  float* const scores_all = ws_.scores.data();
+  const int64_t scores_per_thread = H * context_;
+  auto task = [&](int64_t i, int thread) {
+    const int64_t s = i / groups, part = i % groups;
+    const int64_t g0 = part * Hkv / groups, g1 = (part + 1) * Hkv / groups;
+    if (g1 == g0) return;
+    float* q = q_all + s * H * hd + g0 * G * hd;
+    float* k = k_all + s * row_floats + g0 * hd;
+    if (c.qk_norm) {
+      rms_norm(q, w.q_norm, q, (g1 - g0) * G, hd, eps);
+      rms_norm(k, w.k_norm, k, g1 - g0, hd, eps);
+    }
+    rotary(q, (g1 - g0) * G, pairs, ws_.cos_q.data() + s * pairs, ws_.sin_q.data() + s * pairs);
+    rotary(k, g1 - g0, pairs, ws_.cos_k.data() + s * pairs, ws_.sin_k.data() + s * pairs);
     const SequenceKV& kv = *requests[s].kv;
     const int64_t row = static_cast<int64_t>(kv.block_table[kv.length / bs]) * bs + kv.length % bs;
-    std::memcpy(pool.keys[layer] + row * row_floats, k, sizeof(float) * row_floats);
-    std::memcpy(pool.values[layer] + row * row_floats, ws_.v.data() + s * row_floats, sizeof(float) * row_floats);
-  }
-  if (profile) timings.other_s += seconds_since(t0), t0 = Clock::now();
-  for (int64_t s = 0; s < n; ++s) {
-    const SequenceKV& kv = *requests[s].kv;
-    attend(ws_.q.data() + s * H * hd, pool.keys[layer], pool.values[layer], kv.block_table.data(), bs, kv.length + 1,
-           Hkv, H / Hkv, hd, ws_.scores.data(), ws_.att.data() + s * H * hd);
-  }
+    const size_t bytes = sizeof(float) * static_cast<size_t>((g1 - g0) * hd);
+    std::memcpy(pool.keys[layer] + row * row_floats + g0 * hd, k, bytes);
+    std::memcpy(pool.values[layer] + row * row_floats + g0 * hd, v_all + s * row_floats + g0 * hd, bytes);
+    attend(q, pool.keys[layer] + g0 * hd, pool.values[layer] + g0 * hd, kv.block_table.data(), bs, kv.length + 1,
+           row_floats, g1 - g0, G, hd, scores_all + thread * scores_per_thread, att_all + s * H * hd + g0 * G * hd);
+  };
+  if (threads > 1) pool_->run(n * groups, task);
+  else
+    for (int64_t i = 0; i < n * groups; ++i) task(i, 0);
+  if (measured) record_way(*measured, way, seconds_since(start) / static_cast<double>(n), available);
   if (profile) timings.attention_s += seconds_since(t0);
+}
+
+int CpuDecoder::choose_way(Op op, int64_t n, unsigned available, Choice** measured) {
+  *measured = nullptr;
+  auto first_of = [&](std::initializer_list<int> ways) {
+    for (int w : ways)
+      if (available & (1u << w)) return w;
+    return -1;
+  };
+  if (kernel_max_rows >= 0 && op != kAttention) {
+    const int w = n <= kernel_max_rows ? first_of({kKernelSplit, kKernel1}) : -1;
+    return w >= 0 ? w : first_of({kBlasSplit, kBlas1});
+  }
+  if (kernel_max_rows >= 0) return first_of({kKernelSplit, kKernel1});  // attention: all threads
+  if ((available & (available - 1)) == 0) return first_of({kKernel1, kKernelSplit, kBlas1, kBlasSplit});
+  Choice& c = choices_[op][row_bucket(n)];
+  *measured = &c;
+  ++c.calls;
+  int fewest = -1;
+  for (int w = 0; w < kWays; ++w)
+    if ((available & (1u << w)) && c.samples[w] < kSamples && (fewest < 0 || c.samples[w] < c.samples[fewest]))
+      fewest = w;
+  if (fewest >= 0) return fewest;  // still trying every way
+  int best = -1;
+  for (int w = 0; w < kWays; ++w)
+    if ((available & (1u << w)) && (best < 0 || c.estimate[w] < c.estimate[best])) best = w;
+  c.pick = best;
+  if (c.calls % kProbeEvery == 0) {  // now and then, one of the others again
+    for (int i = 0; i < kWays; ++i) {
+      const int w = (c.probe + i) % kWays;
+      if (w != best && (available & (1u << w))) {
+        c.probe = w + 1;
+        return w;
+      }
+    }
+  }
+  return best;
+}
+
+void CpuDecoder::record_way(Choice& c, int way, double per_row, unsigned) {
+  double& e = c.estimate[way];
+  if (c.samples[way] == 0) e = per_row;
+  else if (c.samples[way] < kSamples) e = std::min(e, per_row);  // the first samples: the least (cold caches)
+  else e = 0.75 * e + 0.25 * per_row;
+  ++c.samples[way];
+}
+
+void CpuDecoder::products(Op op, const float* x, int64_t n, int64_t K, const Product* ps, int count, bool swiglu_after) {
+  const auto t0 = Clock::now();
+  const int threads = pool_->threads();
+  unsigned available = 0;
+  if (have_kernel()) available |= 1u << kKernel1 | (threads > 1 ? 1u << kKernelSplit : 0u);
+  // OpenBLAS on the pool's threads only when it runs on the calling thread itself (1 OpenBLAS thread).
+  const bool blas_single = blas_threads() == 1;
+  available |= 1u << kBlas1 | (threads > 1 && blas_single ? 1u << kBlasSplit : 0u);
+  Choice* measured;
+  const int way = choose_way(op, n, available, &measured);
+  const bool kernel = way == kKernel1 || way == kKernelSplit;
+  const bool split = way == kKernelSplit || way == kBlasSplit;
+  auto cols = [&](const Product& p, int64_t c0, int64_t c1) {
+    if (c1 <= c0) return;
+    if (kernel) linear_kernel(x, n, K, p.w + c0 * K, c1 - c0, p.y + c0, p.out, p.accumulate);
+    else linear_blas(x, n, K, p.w + c0 * K, c1 - c0, p.y + c0, p.out, p.accumulate);
+  };
+  auto glu = [&](int64_t c0, int64_t c1) {  // gate = silu(gate) * up over columns [c0, c1) of every row
+    const int64_t F = ps[0].out;
+    for (int64_t r = 0; r < n; ++r) swiglu(ps[0].y + r * F + c0, ps[1].y + r * F + c0, c1 - c0);
+  };
+  if (!split) {
+    for (int i = 0; i < count; ++i) cols(ps[i], 0, ps[i].out);
+    if (swiglu_after) glu(0, ps[0].out);
+  } else {
+    // Column chunks, multiples of 16 (no two threads write one cache line of y). The kernel takes a few per
+    // thread (a thread that starts late, on a busy machine, leaves its share to the others); OpenBLAS one per
+    // thread (every call packs x again).
+    int64_t total = 0;
+    for (int i = 0; i < count; ++i) total += ps[i].out;
+    if (swiglu_after) total = ps[0].out;  // chunks of columns of gate and up together
+    const int64_t per_thread = kernel ? 4 : 1;
+    const int64_t want = std::max<int64_t>(1, std::min<int64_t>(threads * per_thread, total / 32));
+    const int64_t chunk = ((total + want - 1) / want + 15) / 16 * 16;
+    const int64_t chunks = (total + chunk - 1) / chunk;
+    auto task = [&](int64_t i, int) {
+      const int64_t c0 = i * chunk, c1 = std::min(total, c0 + chunk);
+      if (swiglu_after) {
+        cols(ps[0], c0, c1);
+        cols(ps[1], c0, c1);
+        glu(c0, c1);
+        return;
+      }
+      int64_t base = 0;  // columns of the products laid end to end
+      for (int p = 0; p < count; ++p) {
+        cols(ps[p], std::max<int64_t>(c0 - base, 0), std::min<int64_t>(c1 - base, ps[p].out));
+        base += ps[p].out;
+      }
+    };
+    pool_->run(chunks, task);
+  }
+  const double elapsed = seconds_since(t0);
+  if (profile) timings.gemm_s += elapsed;
+  if (measured) record_way(*measured, way, elapsed / static_cast<double>(n), available);
+}
+
+std::string CpuDecoder::kernel_choices() const {
+  static const char* names[kOps] = {"q/k/v", "wo", "gate/up", "down", "lm_head", "attention"};
+  static const char* ways[kWays] = {"kernel 1 thr", "kernel split", "blas 1 thr", "blas split"};
+  std::string out;
+  for (int op = 0; op < kOps; ++op)
+    for (int b = 0; b < kRowBuckets; ++b) {
+      const Choice& c = choices_[op][b];
+      if (c.calls == 0) continue;
+      std::string line = std::string(names[op]) + " n<=" + std::to_string(int64_t{1} << b) + ":";
+      for (int w = 0; w < kWays; ++w) {
+        if (c.samples[w] == 0) continue;
+        char item[64];
+        std::snprintf(item, sizeof item, " %s %.2f", op == kAttention ? (w == 0 ? "1 thr" : "split") : ways[w],
+                      1e6 * c.estimate[w]);
+        line += item;
+      }
+      line += " us/row -> ";
+      line += c.pick < 0 ? "measuring" : (op == kAttention ? (c.pick == 0 ? "1 thr" : "split") : ways[c.pick]);
+      out += line + "\n";
+    }
+  return out;
 }
 
 const float* CpuDecoder::step(const DecodeRequest* requests, int64_t n, const KVPoolView& pool) {
@@ -471,27 +613,25 @@ const float* CpuDecoder::step(const DecodeRequest* requests, int64_t n, const KV
     const float* e = requests[s].embedding ? requests[s].embedding : embed_ + requests[s].token * d;
     std::memcpy(x + s * d, e, sizeof(float) * d);
   }
-  auto gemm = [&](const float* in, int64_t width_in, const float* w, int64_t width_out, float* out, bool accumulate) {
-    const auto t0 = profile ? Clock::now() : Clock::time_point{};
-    linear(in, n, width_in, w, width_out, out, accumulate, kernel_max_rows);
-    if (profile) timings.gemm_s += seconds_since(t0);
-  };
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const auto& w = layers_[l];
     rms_norm(x, w.attn_norm, xn, n, d, eps);
-    gemm(xn, d, w.wq, H * hd, ws_.q.data(), false);
-    gemm(xn, d, w.wk, Hkv * hd, ws_.k.data(), false);
-    gemm(xn, d, w.wv, Hkv * hd, ws_.v.data(), false);
+    const Product qkv[3] = {{w.wq, H * hd, ws_.q.data(), false},
+                            {w.wk, Hkv * hd, ws_.k.data(), false},
+                            {w.wv, Hkv * hd, ws_.v.data(), false}};
+    products(kQKV, xn, n, d, qkv, 3, false);
     attention_layer(requests, n, pool, l);
-    gemm(ws_.att.data(), H * hd, w.wo, d, x, true);  // x += attention . wo^T
+    const Product wo = {w.wo, d, x, true};  // x += attention . wo^T
+    products(kWo, ws_.att.data(), n, H * hd, &wo, 1, false);
     rms_norm(x, w.ffn_norm, xn, n, d, eps);
-    gemm(xn, d, w.w_gate, F, ws_.gate.data(), false);
-    gemm(xn, d, w.w_up, F, ws_.up.data(), false);
-    swiglu(ws_.gate.data(), ws_.up.data(), n * F);
-    gemm(ws_.gate.data(), F, w.w_down, d, x, true);  // x += swiglu . w_down^T
+    const Product gate_up[2] = {{w.w_gate, F, ws_.gate.data(), false}, {w.w_up, F, ws_.up.data(), false}};
+    products(kGateUp, xn, n, d, gate_up, 2, true);
+    const Product down = {w.w_down, d, x, true};  // x += swiglu . w_down^T
+    products(kDown, ws_.gate.data(), n, F, &down, 1, false);
   }
   rms_norm(x, norm_, xn, n, d, eps);
-  gemm(xn, d, lm_head_, c.vocab_size, ws_.logits.data(), false);
+  const Product head = {lm_head_, c.vocab_size, ws_.logits.data(), false};
+  products(kLMHead, xn, n, d, &head, 1, false);
   if (profile) {
     const double total = seconds_since(start);
     timings.other_s += total - (timings.gemm_s - gemm0) - (timings.attention_s - attention0);

@@ -6,16 +6,29 @@
 // no copies) and the engine's paged KV pool (src/engine/kv_layout.h):
 //   embed -> L x [RMSNorm -> q,k,v -> (QK-norm) -> M-RoPE -> write k,v to the pool -> attention over the
 //   sequence's blocks -> wo (+ residual)] -> [RMSNorm -> SwiGLU -> w_down (+ residual)] -> RMSNorm -> lm_head
-// The [N, d] x [d, *] products run in a register-tiled kernel for small N (OpenBLAS for large N or CPUs without
-// AVX2), everything else is vector loops; x86-64-v3 / v4 versions are chosen at run time, so the build needs no
-// -march flags. A step allocates
-// nothing once its workspace has grown to the largest batch and context seen.
+// The [N, d] x [d, *] products run either in a register-tiled kernel that reads the weights in place or in
+// OpenBLAS (sgemm, or sgemv for one row): which one is faster depends on the CPU (AVX2 vs AVX-512, OpenBLAS's
+// kernels for it), the shape and the batch, so the decoder measures them on the running machine, per product
+// and row-count bucket, on its first steps (see CpuDecoder::kernel_max_rows). Everything else is vector loops;
+// x86-64-v3 / v4 versions are chosen at run time, so the build needs no -march flags. With threads > 1, the
+// products' output columns and attention's (sequence, kv head) pairs are split over a persistent pool
+// (engine/thread_pool.h). A step allocates nothing once its workspace has grown to the largest batch and context
+// seen.
+//
+// Threads and OpenBLAS: OpenBLAS keeps its own pool, sized process-wide by openblas_set_num_threads
+// (runtime/runtime.h: configure_threads). When it is 1, the decoder's workers may each call OpenBLAS on their
+// column slice; when it is more, OpenBLAS is called from the decoder's calling thread only, its own threads doing
+// the splitting while the decoder's workers wait, so the two pools never run at once. Torch's intra-op threads
+// are not used by this path.
 #pragma once
 #include <array>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/kv_layout.h"
+#include "engine/thread_pool.h"
 #include "model/transformer.h"
 
 namespace muse {
@@ -50,16 +63,33 @@ class CpuDecoder {
  public:
   // Reads `model`'s parameters in place: they must be float32, contiguous and on the CPU, and must outlive the
   // decoder (in-place updates such as loading weights are seen; re-registering parameters is not).
-  explicit CpuDecoder(TransformerImpl& model);
+  // `threads`: the decoder's own threads, the caller's included (<= 0: all cores).
+  explicit CpuDecoder(TransformerImpl& model, int threads = 1);
+  ~CpuDecoder();
 
   // One decode step for n sequences: writes each one's new keys/values into the pool and returns the logits
   // [n, vocab] (row-major), valid until the next call.
   const float* step(const DecodeRequest* requests, int64_t n, const KVPoolView& pool);
 
   const ModelConfig& config() const { return config_; }
-  // Products with at most this many rows (sequences) use the built-in AVX2/AVX-512 kernel that reads the weights
-  // in place; larger batches, and CPUs without AVX2, use OpenBLAS (sgemm, or sgemv for one row). 0: always BLAS.
-  int64_t kernel_max_rows = 64;
+  int threads() const { return pool_->threads(); }
+  // The decoder's threads, for work between its steps (the engine samples on them); never during step().
+  ThreadPool& pool() { return *pool_; }
+
+  // How each product runs: the built-in kernel or OpenBLAS, on the calling thread alone or split over the pool.
+  // -1 (default): measured on the real work. For each product (q/k/v, wo, gate/up, down, lm_head; attention:
+  // one thread or all) and row-count bucket (1, 2, 3-4, 5-8, ...), the first calls try every way kSamples times
+  // and the one with the least time per row runs from then on; its time keeps being tracked (a moving average),
+  // and every kProbeEvery calls one of the others is tried again, so the choice follows the machine (a second
+  // core taken by another process makes one thread the faster). The choice changes speed only: every way
+  // computes the same products up to float rounding (the kernel's results do not depend on the split at all).
+  // >= 0: fixed, the kernel up to this many rows and OpenBLAS above (0: always OpenBLAS), split over all the
+  // threads. CPUs without AVX2 always use OpenBLAS.
+  int64_t kernel_max_rows = -1;
+  static constexpr int kRowBuckets = 10, kSamples = 3, kProbeEvery = 64;
+  // One line per measured (product, bucket): "lm_head n<=16: kernel 1 thr 41.2, ... us/row -> kernel 2 thr".
+  std::string kernel_choices() const;
+
   bool profile = false;
   DecodeTimings timings;
 
@@ -70,11 +100,34 @@ class CpuDecoder {
   struct Workspace {
     std::vector<float> x, xn, q, k, v, att, gate, up, logits;  // [n, width] each
     std::vector<float> cos_q, sin_q, cos_k, sin_k;             // [n, head_dim/2]: this step's rotations
-    std::vector<float> scores;                                 // [n_heads, context]
+    std::vector<float> scores;                                 // [threads, n_heads, context]
   };
+  // The products of a step and attention, one measured choice each.
+  enum Op { kQKV, kWo, kGateUp, kDown, kLMHead, kAttention, kOps };
+  // Ways to run a product: the kernel or OpenBLAS, on the calling thread or split over the pool (OpenBLAS split
+  // only when it runs 1 thread itself; on the calling thread it uses however many it has).
+  enum Way { kKernel1, kKernelSplit, kBlas1, kBlasSplit, kWays };
+  struct Product {
+    const float* w;
+    int64_t out;
+    float* y;
+    bool accumulate;
+  };
+  struct Choice {
+    double estimate[kWays] = {};  // seconds per row: least of the first samples, then a moving average
+    int samples[kWays] = {};
+    int pick = -1;  // the current best, once every way has kSamples
+    int64_t calls = 0;
+    int probe = 0;  // the way the next probe tries
+  };
+  // The way to run op for n rows among `available` (bit mask of Way), and its bookkeeping after the run.
+  int choose_way(Op op, int64_t n, unsigned available, Choice** measured);
+  static void record_way(Choice& choice, int way, double per_row, unsigned available);
   void reserve(int64_t n, int64_t context);
   void rotations(const DecodeRequest* requests, int64_t n);
   void attention_layer(const DecodeRequest* requests, int64_t n, const KVPoolView& pool, int64_t layer);
+  // y (+)= x [n, K] . w^T for every product (same x); with swiglu, products {gate, up} and gate = silu(gate) * up.
+  void products(Op op, const float* x, int64_t n, int64_t K, const Product* ps, int count, bool swiglu);
 
   ModelConfig config_;
   const float* embed_ = nullptr;
@@ -84,6 +137,9 @@ class CpuDecoder {
   std::vector<int64_t> pair_axis_;   // [head_dim/2]: which of (t, row, col) each rotary pair follows
   std::vector<LayerWeights> layers_;
   Workspace ws_;
+  int64_t context_ = 0;  // the scores' room per head
+  std::unique_ptr<ThreadPool> pool_;
+  Choice choices_[kOps][kRowBuckets];
 };
 
 // Copies the keys/values of tokens [0, count) of batch row `row` of a libtorch KVCache (e.g. after a prefill

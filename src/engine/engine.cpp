@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <limits>
 #include <numeric>
 
@@ -58,7 +59,7 @@ Engine::Engine(Transformer model, torch::Device device, EngineOptions options)
   pool_ = std::make_unique<KVPool>(config_, options_.kv_mem, options_.block_size, device_);
   scheduler_ = std::make_unique<Scheduler>(*pool_, config_,
                                            SchedulerLimits{options_.max_step_tokens, options_.max_running});
-  runner_ = std::make_unique<BatchRunner>(model_, device_, *pool_, options_.fused_cpu_decode);
+  runner_ = std::make_unique<BatchRunner>(model_, device_, *pool_, options_.fused_cpu_decode, options_.threads);
   std::lock_guard<std::mutex> lock(mutex_);
   stats_.kv_bytes_capacity = pool_->capacity_bytes();
 }
@@ -258,6 +259,8 @@ void Engine::run(const StepPlan& plan, Events& events, StepCounts& counts) {
     finish(s, FinishReason::Error, events);
   };
   if (!plan.decode.empty()) {
+    // Logits that point into the fused decoder's output are overwritten by this forward: keep the unsampled.
+    scheduler_->for_each_running([&](Sequence& s) { s.own_logits(config_.vocab_size); });
     const auto t0 = Clock::now();
     try {
       runner_->decode(plan.decode);
@@ -288,12 +291,36 @@ void Engine::run(const StepPlan& plan, Events& events, StepCounts& counts) {
 // Sample: one token for every sequence whose logits are fresh (parents and freshly linked forks alike).
 
 void Engine::sample_ready(Events& events, StepCounts& counts) {
+  // Choosing reads only the sequence's own logits, rules and RNG: the choices run on the fused decoder's
+  // threads when there are several, then the tokens are appended in order on this thread.
+  ready_.clear();
   scheduler_->for_each_running([&](Sequence& s) {
-    if (!s.ready_to_sample()) return;
-    const auto choice = s.rules.choose(s.logits.data(), s.rng);
-    append_token(s, choice.token, choice.forced, s.logits.data(), /*from_model=*/true, events);
-    (choice.forced ? counts.forced : counts.sampled) += 1;
+    if (s.ready_to_sample()) ready_.push_back(&s);
   });
+  choices_.resize(ready_.size());
+  ThreadPool* pool = runner_->pool();
+  if (pool && pool->threads() > 1 && ready_.size() > 1) {
+    std::exception_ptr error;
+    std::mutex error_mutex;
+    pool->run(static_cast<int64_t>(ready_.size()), [&](int64_t i, int) {
+      try {
+        Sequence& s = *ready_[static_cast<size_t>(i)];
+        choices_[static_cast<size_t>(i)] = s.rules.choose(s.fresh_logits, s.rng);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex);
+        if (!error) error = std::current_exception();
+      }
+    });
+    if (error) std::rethrow_exception(error);
+  } else {
+    for (size_t i = 0; i < ready_.size(); ++i) choices_[i] = ready_[i]->rules.choose(ready_[i]->fresh_logits, ready_[i]->rng);
+  }
+  for (size_t i = 0; i < ready_.size(); ++i) {
+    Sequence& s = *ready_[i];
+    const auto& choice = choices_[i];
+    append_token(s, choice.token, choice.forced, s.fresh_logits, /*from_model=*/true, events);
+    (choice.forced ? counts.forced : counts.sampled) += 1;
+  }
 }
 
 void Engine::append_token(Sequence& seq, int token, bool forced, const float* logits, bool from_model,

@@ -44,6 +44,9 @@ struct EngineOptions {
   int max_running = 256;                 // sequences admitted at once
   bool keep_results = true;              // keep finished results for wait()/take() (false: stream only)
   bool fused_cpu_decode = false;         // decode steps via CpuDecoder (CPU, float32 only)
+  // The fused decoder's threads (its own pool; 0 = all cores). Prefill and the libtorch path use torch's and
+  // OpenBLAS's threads as configure_threads set them (see engine/cpu_decode.h for how the pools share cores).
+  int threads = 0;
   // Token id -> text, for stop strings (e.g. [&](int id) { return tokenizer.decode({id}); }).
   std::function<std::string(int)> token_text;
   // The fastest decoder for the device: the fused path on a CPU, the libtorch paged path elsewhere.
@@ -158,6 +161,8 @@ class Engine {
   std::mutex step_mutex_;
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<BatchRunner> runner_;
+  std::vector<Sequence*> ready_;             // sample_ready's scratch, reused
+  std::vector<DecodeRules::Choice> choices_;
 
   // Shared with submitting threads (guarded by mutex_).
   mutable std::mutex mutex_;

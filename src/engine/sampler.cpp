@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <numeric>
 #include <string>
 
+#include "engine/simd.h"
 #include "util/error.h"
 
 namespace muse {
@@ -32,77 +36,178 @@ int thinking_budget_for_effort(const std::string& effort) {
   throw MuseError("reasoning_effort must be low, medium or high, got '" + effort + "'");
 }
 
-int sample_token(const float* logits, int vocab, const SamplingParams& params, Rng& rng) {
-  if (params.temperature == 0.0) return static_cast<int>(std::max_element(logits, logits + vocab) - logits);
+namespace {
 
-  // Candidates by logit, descending, truncated by top-k. Only as long a prefix as the nucleus and the draw
-  // need is ever sorted: a peaked distribution sorts a few dozen tokens, not the whole vocabulary.
-  struct Candidate {
-    float logit;
-    int id;
-    double prob;  // unnormalised: exp((logit - max) / temperature)
-  };
-  const auto descending = [](const Candidate& a, const Candidate& b) { return a.logit > b.logit; };
-  std::vector<Candidate> c(static_cast<size_t>(vocab));
-  for (int i = 0; i < vocab; ++i) c[static_cast<size_t>(i)] = {logits[i], i, 0.0};
-  const size_t k = params.top_k > 0 ? std::min<size_t>(static_cast<size_t>(params.top_k), c.size()) : c.size();
-  if (k < c.size()) {
-    std::nth_element(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(k), c.end(), descending);
-    c.resize(k);
-  }
-  const double max_logit =
-      std::max_element(c.begin(), c.end(), [](const Candidate& a, const Candidate& b) { return a.logit < b.logit; })
-          ->logit;
-  double total = 0.0;
-  size_t positive = 0, above_min_p = 0;
-  for (auto& x : c) {
-    x.prob = std::exp((x.logit - max_logit) / params.temperature);
-    total += x.prob;
-    positive += x.prob > 0.0;
-    above_min_p += x.prob >= params.min_p;  // the top token's prob is exp(0) = 1
-  }
-  size_t sorted = 0;
-  const auto sort_prefix = [&](size_t n) {  // c[0, n) in descending order
-    if (n <= sorted) return;
-    n = std::min(c.size(), std::max(n, 2 * sorted + 64));
-    if (n < c.size())
-      std::nth_element(c.begin() + static_cast<std::ptrdiff_t>(sorted), c.begin() + static_cast<std::ptrdiff_t>(n),
-                       c.end(), descending);
-    std::sort(c.begin() + static_cast<std::ptrdiff_t>(sorted), c.begin() + static_cast<std::ptrdiff_t>(n), descending);
-    sorted = n;
-  };
+// The candidates of one draw, bucketed by how far below the top logit they are: d = (max - logit) / temperature
+// (nats of log-probability below the top), the range of d up to kMaxNats spread over kBuckets equal buckets,
+// everything further down in the last one. Bucket order is descending-logit order, so a walk over the
+// candidates sorted by descending logit (the nucleus, the draw) adds whole buckets' masses and sorts only the
+// one bucket where it stops: O(vocab) per token instead of sorting the vocabulary (a flat distribution used to
+// sort most of it).
+constexpr int kBuckets = 512;
+constexpr double kMaxNats = 64.0;  // e^-64 ~ 1.6e-28: the far tail shares the last bucket
 
-  // Nucleus: keep the shortest prefix whose mass reaches top_p.
-  size_t keep = c.size();
-  if (params.top_p < 1.0) {
-    double mass = 0.0;
-    for (size_t i = 0; i < c.size(); ++i) {
-      sort_prefix(i + 1);
-      mass += c[i].prob / total;
-      if (mass >= params.top_p) {
-        keep = i + 1;
-        break;
+struct Candidates {
+  std::vector<int> ids;         // [n] token ids (all, or the top-k)
+  std::vector<double> prob;     // [n] unnormalised: exp((logit - max) / temperature)
+  std::vector<uint16_t> bucket;  // [n]
+  double mass[kBuckets];
+  int64_t count[kBuckets];
+  std::vector<int> scratch;  // the positions of one bucket
+  std::vector<float> work;   // [2n]: logits, probabilities
+  size_t n = 0;
+};
+
+struct WalkEnd {
+  size_t position = 0;  // 1-based rank of the candidate where the walk stopped (or the candidates walked)
+  int index = -1;       // its index into Candidates::ids (-1: none walked)
+  double mass = 0.0;    // the mass walked, that candidate's included
+  bool reached = false;
+};
+
+// Walks the first `limit` candidates in descending-logit order (ties by ascending id), adding their masses,
+// and stops at the first where the running mass reaches `target` (> target when strict, else >=).
+WalkEnd walk(Candidates& c, const float* logits, double target, bool strict, size_t limit) {
+  const auto reached = [&](double mass) { return strict ? mass > target : mass >= target; };
+  WalkEnd end;
+  for (int b = 0; b < kBuckets && end.position < limit; ++b) {
+    if (c.count[b] == 0) continue;
+    const size_t in_bucket = std::min(static_cast<size_t>(c.count[b]), limit - end.position);
+    if (in_bucket == static_cast<size_t>(c.count[b]) && !reached(end.mass + c.mass[b]) && b + 1 < kBuckets) {
+      end.mass += c.mass[b];
+      end.position += in_bucket;
+      if (end.position == limit) {  // the walk ends with this bucket: its lowest candidate is the last walked
+        int last = -1;
+        for (size_t j = 0; j < c.n; ++j)
+          if (c.bucket[j] == b) {
+            if (last < 0 || logits[c.ids[j]] < logits[c.ids[last]] ||
+                (logits[c.ids[j]] == logits[c.ids[last]] && c.ids[j] > c.ids[last]))
+              last = static_cast<int>(j);
+          }
+        end.index = last;
+      }
+      continue;
+    }
+    // The walk ends in this bucket (or rounding says otherwise and it goes on): its candidates in order.
+    c.scratch.clear();
+    for (size_t j = 0; j < c.n; ++j)
+      if (c.bucket[j] == b) c.scratch.push_back(static_cast<int>(j));
+    std::sort(c.scratch.begin(), c.scratch.end(), [&](int x, int y) {
+      const float lx = logits[c.ids[x]], ly = logits[c.ids[y]];
+      return lx > ly || (lx == ly && c.ids[x] < c.ids[y]);
+    });
+    for (size_t k = 0; k < in_bucket; ++k) {
+      const int j = c.scratch[k];
+      end.mass += c.prob[j];
+      end.position += 1;
+      end.index = j;
+      if (reached(end.mass)) {
+        end.reached = true;
+        return end;
       }
     }
+  }
+  return end;
+}
+
+// p[i] = e^((l[i] - max) * inv_t) (Cephes' expf polynomial, ~2 ulp; 0 for a -inf logit), 8 lanes at a time.
+MUSE_SIMD_CLONES void exp_below_max(const float* l, size_t n, float max, float inv_t, float* p) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) simd::store8(p + i, simd::exp8((simd::load8(l + i) - max) * inv_t));
+  for (; i < n; ++i) p[i] = simd::exp1((l[i] - max) * inv_t);
+  for (i = 0; i < n; ++i)
+    if (l[i] == -std::numeric_limits<float>::infinity()) p[i] = 0.0f;  // exp8 clamps at e^-87.3, not 0
+}
+
+// The first index of the largest logit (std::max_element's answer for NaN-free input), 8 lanes at a time: the
+// greedy path's whole cost. AVX-512 / AVX2 / baseline versions chosen at load time (GCC function multi-versioning).
+MUSE_SIMD_CLONES int argmax(const float* x, int n) {
+  typedef float f8 __attribute__((vector_size(32)));
+  float best = -std::numeric_limits<float>::infinity();
+  int i = 0;
+  if (n >= 8) {
+    f8 m;
+    std::memcpy(&m, x, sizeof m);
+    for (i = 8; i + 8 <= n; i += 8) {
+      f8 v;
+      std::memcpy(&v, x + i, sizeof v);
+      m = v > m ? v : m;
+    }
+    for (int lane = 0; lane < 8; ++lane) best = std::max(best, m[lane]);
+  }
+  for (; i < n; ++i) best = std::max(best, x[i]);
+  for (i = 0; i < n; ++i)
+    if (x[i] == best) return i;
+  return 0;  // NaN only (or nothing above -inf in a NaN-riddled row): as std::max_element would, the first
+}
+
+}  // namespace
+
+int sample_token(const float* logits, int vocab, const SamplingParams& params, Rng& rng) {
+  if (params.temperature == 0.0) return argmax(logits, vocab);
+
+  // Candidates by logit, descending, truncated by top-k; then the nucleus (the shortest prefix whose mass reaches
+  // top_p), min-p, and one draw walking the kept prefix in that order (see Candidates).
+  thread_local Candidates c;  // reused: no allocation per token
+  c.ids.resize(static_cast<size_t>(vocab));
+  std::iota(c.ids.begin(), c.ids.end(), 0);
+  c.n = static_cast<size_t>(vocab);
+  if (params.top_k > 0 && static_cast<size_t>(params.top_k) < c.n) {
+    c.n = static_cast<size_t>(params.top_k);
+    std::nth_element(c.ids.begin(), c.ids.begin() + static_cast<std::ptrdiff_t>(c.n), c.ids.end(),
+                     [&](int a, int b) { return logits[a] > logits[b]; });
+  }
+  const size_t n = c.n;
+  c.prob.resize(n);
+  c.bucket.resize(n);
+  c.work.resize(2 * n);
+  float* lg = c.work.data();  // the candidates' logits, then their probabilities
+  float* pf = lg + n;
+  for (size_t j = 0; j < n; ++j) lg[j] = logits[c.ids[j]];
+  std::fill(c.mass, c.mass + kBuckets, 0.0);
+  std::fill(c.count, c.count + kBuckets, 0);
+  float max_f = lg[0], min_f = std::numeric_limits<float>::infinity();
+  for (size_t j = 0; j < n; ++j) {
+    max_f = std::max(max_f, lg[j]);
+    if (lg[j] > -std::numeric_limits<float>::infinity()) min_f = std::min(min_f, lg[j]);
+  }
+  const float inv_t = static_cast<float>(1.0 / params.temperature);
+  exp_below_max(lg, n, max_f, inv_t, pf);  // e^((logit - max) / temperature), float, 8 at a time
+  const double range = std::min(kMaxNats, (static_cast<double>(max_f) - min_f) * inv_t);  // nats covered
+  const double per_nat = range > 0.0 ? (kBuckets - 1) / range : 0.0;
+  double total = 0.0;
+  size_t positive = 0, above_min_p = 0;
+  for (size_t j = 0; j < n; ++j) {
+    const double p = pf[j];
+    c.prob[j] = p;
+    total += p;
+    positive += p > 0.0;
+    above_min_p += p >= params.min_p;  // the top token's prob is exp(0) = 1
+    const double t = (static_cast<double>(max_f) - lg[j]) * inv_t * per_nat;
+    const int b = t < kBuckets - 1 ? static_cast<int>(t) : kBuckets - 1;  // -inf and NaN: the last bucket
+    c.bucket[j] = static_cast<uint16_t>(b);
+    c.mass[b] += p;
+    c.count[b] += 1;
+  }
+
+  // Nucleus: keep the shortest prefix whose mass reaches top_p.
+  size_t keep = n;
+  if (params.top_p < 1.0) {
+    const WalkEnd nucleus = walk(c, logits, params.top_p * total, /*strict=*/false, n);
+    if (nucleus.reached) keep = nucleus.position;
   }
   // Min-p: drop the tail below min_p x the top probability. Masked (-inf) logits are never kept either (so
   // never the rounding fallback below).
   if (params.min_p > 0.0) keep = std::min(keep, std::max<size_t>(1, above_min_p));
   keep = std::min(keep, std::max<size_t>(1, positive));
+  constexpr double kNever = std::numeric_limits<double>::infinity();  // a target no walk reaches
   double kept_total = total;
-  if (keep < c.size()) {
-    sort_prefix(keep);
-    kept_total = 0.0;
-    for (size_t i = 0; i < keep; ++i) kept_total += c[i].prob;
-  }
-  double r = rng.uniform() * kept_total;
-  for (size_t i = 0; i < keep; ++i) {
-    sort_prefix(i + 1);
-    r -= c[i].prob;
-    if (r < 0) return c[i].id;
-  }
-  sort_prefix(keep);
-  return c[keep - 1].id;
+  if (keep < n) kept_total = walk(c, logits, kNever, /*strict=*/true, keep).mass;
+  const double r = rng.uniform() * kept_total;
+  WalkEnd draw = walk(c, logits, r, /*strict=*/true, keep);
+  // Rounding left r at or above the kept mass: the last kept candidate.
+  if (!draw.reached) draw = walk(c, logits, kNever, /*strict=*/true, keep);
+  return c.ids[static_cast<size_t>(draw.index)];
 }
 
 }  // namespace muse

@@ -91,7 +91,7 @@ void Scheduler::link_children(Sequence& parent, bool parent_leaving) {
     if (!copy_logits && share == static_cast<int64_t>(child->tokens.size())) --share;  // re-feed the last token
     child->kv = pool_.fork(parent.kv, share);
     if (copy_logits) {
-      child->logits = parent.logits;
+      child->set_logits(parent.fresh_logits, parent.fresh_logits + config_.vocab_size);
       child->logits_at = share;
     }
     child->wait_for = 0;

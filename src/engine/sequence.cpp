@@ -55,6 +55,7 @@ std::unique_ptr<Sequence> Sequence::fork_child(SeqId child_id, int index, const 
   child->state = SeqState::Queued;
   child->kv = SequenceKV{};  // linked to the parent's blocks once the parent has stored the fork point
   child->logits.clear();
+  child->fresh_logits = nullptr;
   child->logits_at = -1;
   if (params) {
     child->params = *params;

@@ -44,7 +44,11 @@ struct Sequence {
   int64_t prompt_length = 0;  // tokens whose patches (if any) are in `patches`
   torch::Tensor patches;      // [N, patch_dim] of the prompt's <|patch|> tokens
   SequenceKV kv;
-  std::vector<float> logits;  // raw logits after token kv.length - 1 when logits_at == kv.length
+  // The raw logits after token kv.length - 1 when logits_at == kv.length: `fresh_logits` points at them, in
+  // `logits` (prefill, forks, own_logits()) or at a row of the fused decoder's output, which stays valid until
+  // its next step (the engine calls own_logits() on what is still unsampled before that: engine.cpp, run()).
+  std::vector<float> logits;
+  const float* fresh_logits = nullptr;
   int64_t logits_at = -1;
   SeqId wait_for = 0;         // WaitingForParent: the parent whose KV this fork shares once it stores fork_length
   int64_t fork_length = 0;
@@ -56,6 +60,17 @@ struct Sequence {
   // Runs in this step's forward or sampling (not queued, waiting, parked or finished).
   bool active() const { return state == SeqState::Prefilling || state == SeqState::Decoding; }
   bool ready_to_sample() const { return active() && pending() == 0 && logits_at == kv.length && kv.length > 0; }
+  void set_logits(const float* begin, const float* end) {
+    logits.assign(begin, end);
+    fresh_logits = logits.data();
+  }
+  // Copies logits held elsewhere into `logits` if they are fresh and unsampled (nothing fed or appended since:
+  // what sampling and a fork's copy read); drops the pointer otherwise.
+  void own_logits(int64_t vocab) {
+    if (!fresh_logits || fresh_logits == logits.data()) return;
+    if (logits_at == kv.length && pending() == 0) set_logits(fresh_logits, fresh_logits + vocab);
+    else fresh_logits = nullptr;
+  }
   // Prefilling or Decoding by what is left to feed (for an active sequence).
   void refresh_state() {
     if (active()) state = pending() > 1 ? SeqState::Prefilling : SeqState::Decoding;

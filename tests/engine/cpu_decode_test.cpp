@@ -96,6 +96,8 @@ struct Case {
   int64_t block_size = 4;
   bool mrope = false;  // image-like positions: row and col differ from t
   bool blas = false;   // OpenBLAS for every product instead of the built-in kernel
+  bool kernel = false;  // the built-in kernel for every product (default: measured per product and batch size)
+  int threads = 1;      // the decoder's threads
   uint64_t seed = 1;
 };
 
@@ -115,8 +117,9 @@ Result run_case(const Case& cs) {
   torch::NoGradGuard no_grad;
   const auto& c = cs.config;
   auto model = random_model(c, cs.seed);
-  CpuDecoder decoder(*model);
+  CpuDecoder decoder(*model, cs.threads);
   if (cs.blas) decoder.kernel_max_rows = 0;
+  if (cs.kernel) decoder.kernel_max_rows = 1 << 30;
   TestPool pool(c, 64, cs.block_size, cs.seed);
   std::mt19937 rng(static_cast<uint32_t>(cs.seed));
   std::uniform_int_distribution<int64_t> token(0, c.vocab_size - 1);
@@ -191,8 +194,9 @@ Result run_case(const Case& cs) {
 
 void expect_close(const Case& cs, const char* name) {
   const auto r = run_case(cs);
-  std::printf("[ CpuDecode ] %s%s: max |logits - libtorch| = %.3g (largest |logit| %.1f)\n", name,
-              cs.blas ? " [OpenBLAS]" : "", r.max_diff, r.max_logit);
+  std::printf("[ CpuDecode ] %s%s, %d thread(s): max |logits - libtorch| = %.3g (largest |logit| %.1f)\n", name,
+              cs.blas ? " [OpenBLAS]" : (cs.kernel ? " [kernel]" : " [measured]"), cs.threads, r.max_diff,
+              r.max_logit);
   EXPECT_LT(r.max_diff, 1e-4) << name;
   EXPECT_GT(r.max_logit, 1.0) << "logits this small would make the comparison meaningless";
 }
@@ -205,6 +209,13 @@ TEST(CpuDecode, MultiHeadText) {
   cs.prompt_lengths = {5, 17, 0, 9};
   cs.seed = 11;
   expect_close(cs, "MHA, text, block 4");
+  cs.kernel = true;
+  expect_close(cs, "MHA, text, block 4");
+  cs.threads = 2;
+  expect_close(cs, "MHA, text, block 4");
+  cs.kernel = false;
+  cs.threads = 3;
+  expect_close(cs, "MHA, text, block 4");
 }
 
 TEST(CpuDecode, GroupedQueryWithQKNorm) {
@@ -216,6 +227,11 @@ TEST(CpuDecode, GroupedQueryWithQKNorm) {
   expect_close(cs, "GQA 4->2, QK-norm, text, block 16");
   cs.blas = true;
   expect_close(cs, "GQA 4->2, QK-norm, text, block 16");
+  cs.threads = 2;  // OpenBLAS split over the pool when it runs 1 thread itself, else on the calling thread
+  expect_close(cs, "GQA 4->2, QK-norm, text, block 16");
+  cs.blas = false;
+  cs.kernel = true;
+  expect_close(cs, "GQA 4->2, QK-norm, text, block 16");
 }
 
 TEST(CpuDecode, MRopePositionsGroupedQuery) {
@@ -226,6 +242,8 @@ TEST(CpuDecode, MRopePositionsGroupedQuery) {
   cs.mrope = true;
   cs.seed = 13;
   expect_close(cs, "GQA 8->2, M-RoPE (t,row,col), block 8");
+  cs.threads = 4;  // more threads than sequences: attention split by kv head as well
+  expect_close(cs, "GQA 8->2, M-RoPE (t,row,col), block 8");
 }
 
 TEST(CpuDecode, MRopeQKNormOddHeadDim) {
@@ -235,6 +253,8 @@ TEST(CpuDecode, MRopeQKNormOddHeadDim) {
   cs.block_size = 4;
   cs.mrope = true;
   cs.seed = 14;
+  expect_close(cs, "MQA 4->1, QK-norm, M-RoPE, head_dim 12");
+  cs.threads = 2;
   expect_close(cs, "MQA 4->1, QK-norm, M-RoPE, head_dim 12");
 }
 
@@ -247,6 +267,11 @@ TEST(CpuDecode, SingleSequence) {  // one row: the kernel's 16 x 1 tiles, or Ope
   expect_close(cs, "1 sequence");
   cs.blas = true;
   expect_close(cs, "1 sequence");
+  cs.blas = false;
+  cs.threads = 2;
+  expect_close(cs, "1 sequence");
+  cs.kernel = true;
+  expect_close(cs, "1 sequence");
 }
 
 TEST(CpuDecode, OddWidths) {  // d_model, ffn and vocab not multiples of the vector width: every tail path
@@ -257,6 +282,53 @@ TEST(CpuDecode, OddWidths) {  // d_model, ffn and vocab not multiples of the vec
   cs.prompt_lengths = {3, 0, 11, 6, 2, 9, 1};  // 7 rows: a 4-row tile and 3 leftover rows
   cs.seed = 17;
   expect_close(cs, "d 40, ffn 67, vocab 53, head_dim 20, 7 sequences");
+  cs.kernel = true;
+  expect_close(cs, "d 40, ffn 67, vocab 53, head_dim 20, 7 sequences");
+  cs.threads = 3;  // column chunks that end inside a product and tails on every thread
+  expect_close(cs, "d 40, ffn 67, vocab 53, head_dim 20, 7 sequences");
+}
+
+TEST(CpuDecode, WideBatchManyThreads) {  // more rows than one kernel tile, chunks over q/k/v and lm_head
+  Case cs;
+  cs.config = small_config(64, 4, 2, false);
+  cs.config.vocab_size = 300;
+  for (int i = 0; i < 21; ++i) cs.prompt_lengths.push_back((i * 7) % 19);
+  cs.steps = 4;
+  cs.block_size = 16;  // 21 x 2 blocks of the test pool's 64
+  cs.seed = 18;
+  cs.threads = 2;
+  expect_close(cs, "21 sequences");
+  cs.kernel = true;
+  cs.threads = 5;
+  expect_close(cs, "21 sequences");
+  cs.kernel = false;
+  cs.blas = true;
+  expect_close(cs, "21 sequences");
+}
+
+TEST(CpuDecode, MeasuredChoiceSettles) {  // every product of the batch sizes seen is decided after a few steps
+  Case cs;
+  cs.config = small_config(64, 4, 4, false);
+  cs.prompt_lengths = {3, 5};
+  cs.seed = 19;
+  torch::NoGradGuard no_grad;
+  auto model = random_model(cs.config, cs.seed);
+  CpuDecoder decoder(*model, 2);
+  TestPool pool(cs.config, 16, 4, cs.seed);
+  std::vector<SequenceKV> kv(2);
+  for (int step = 0; step < 4 * CpuDecoder::kSamples; ++step) {  // up to 4 ways to try per product
+    std::vector<DecodeRequest> requests;
+    for (auto& k : kv) {
+      pool.cover(k, k.length + 1);
+      requests.push_back({1, {k.length, k.length, k.length}, &k, nullptr});
+    }
+    decoder.step(requests.data(), 2, pool.view);
+    for (auto& k : kv) k.length += 1;
+  }
+  const std::string report = decoder.kernel_choices();
+  std::printf("%s", report.c_str());
+  EXPECT_EQ(report.find("measuring"), std::string::npos) << report;
+  EXPECT_NE(report.find("lm_head n<=2"), std::string::npos) << report;
 }
 
 TEST(CpuDecode, EmbeddingOverrideAndErrors) {
@@ -264,6 +336,7 @@ TEST(CpuDecode, EmbeddingOverrideAndErrors) {
   const auto c = small_config(64, 4, 2, false);
   auto model = random_model(c, 16);
   CpuDecoder decoder(*model);
+  decoder.kernel_max_rows = 1 << 30;  // one implementation for both steps: the measured choice may differ by rounding
   TestPool pool(c, 8, 4, 16);
   SequenceKV a, b;
   pool.cover(a, 1);

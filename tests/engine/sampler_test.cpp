@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <numeric>
 #include <set>
@@ -69,6 +70,82 @@ double chi_square(const std::vector<int>& observed, const std::vector<double>& p
 // log-probabilities 0.5, 0.3, 0.15, 0.05, deliberately out of order in the vocabulary.
 const std::vector<float> kKnown = {std::log(0.15f), std::log(0.5f), std::log(0.05f), std::log(0.3f)};
 constexpr int kP50 = 1, kP30 = 3, kP15 = 0, kP05 = 2;
+
+// The sampler as it was before it walked logit buckets (sorting a growing prefix of the candidates): the new one
+// must pick the same token for the same RNG state, up to the rounding of partial sums and the order of exact ties.
+int reference_sample_token(const float* logits, int vocab, const SamplingParams& params, Rng& rng) {
+  if (params.temperature == 0.0) return static_cast<int>(std::max_element(logits, logits + vocab) - logits);
+
+  // Candidates by logit, descending, truncated by top-k. Only as long a prefix as the nucleus and the draw
+  // need is ever sorted: a peaked distribution sorts a few dozen tokens, not the whole vocabulary.
+  struct Candidate {
+    float logit;
+    int id;
+    double prob;  // unnormalised: exp((logit - max) / temperature)
+  };
+  const auto descending = [](const Candidate& a, const Candidate& b) { return a.logit > b.logit; };
+  std::vector<Candidate> c(static_cast<size_t>(vocab));
+  for (int i = 0; i < vocab; ++i) c[static_cast<size_t>(i)] = {logits[i], i, 0.0};
+  const size_t k = params.top_k > 0 ? std::min<size_t>(static_cast<size_t>(params.top_k), c.size()) : c.size();
+  if (k < c.size()) {
+    std::nth_element(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(k), c.end(), descending);
+    c.resize(k);
+  }
+  const double max_logit =
+      std::max_element(c.begin(), c.end(), [](const Candidate& a, const Candidate& b) { return a.logit < b.logit; })
+          ->logit;
+  double total = 0.0;
+  size_t positive = 0, above_min_p = 0;
+  for (auto& x : c) {
+    x.prob = std::exp((x.logit - max_logit) / params.temperature);
+    total += x.prob;
+    positive += x.prob > 0.0;
+    above_min_p += x.prob >= params.min_p;  // the top token's prob is exp(0) = 1
+  }
+  size_t sorted = 0;
+  const auto sort_prefix = [&](size_t n) {  // c[0, n) in descending order
+    if (n <= sorted) return;
+    n = std::min(c.size(), std::max(n, 2 * sorted + 64));
+    if (n < c.size())
+      std::nth_element(c.begin() + static_cast<std::ptrdiff_t>(sorted), c.begin() + static_cast<std::ptrdiff_t>(n),
+                       c.end(), descending);
+    std::sort(c.begin() + static_cast<std::ptrdiff_t>(sorted), c.begin() + static_cast<std::ptrdiff_t>(n), descending);
+    sorted = n;
+  };
+
+  // Nucleus: keep the shortest prefix whose mass reaches top_p.
+  size_t keep = c.size();
+  if (params.top_p < 1.0) {
+    double mass = 0.0;
+    for (size_t i = 0; i < c.size(); ++i) {
+      sort_prefix(i + 1);
+      mass += c[i].prob / total;
+      if (mass >= params.top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  // Min-p: drop the tail below min_p x the top probability. Masked (-inf) logits are never kept either (so
+  // never the rounding fallback below).
+  if (params.min_p > 0.0) keep = std::min(keep, std::max<size_t>(1, above_min_p));
+  keep = std::min(keep, std::max<size_t>(1, positive));
+  double kept_total = total;
+  if (keep < c.size()) {
+    sort_prefix(keep);
+    kept_total = 0.0;
+    for (size_t i = 0; i < keep; ++i) kept_total += c[i].prob;
+  }
+  double r = rng.uniform() * kept_total;
+  for (size_t i = 0; i < keep; ++i) {
+    sort_prefix(i + 1);
+    r -= c[i].prob;
+    if (r < 0) return c[i].id;
+  }
+  sort_prefix(keep);
+  return c[keep - 1].id;
+}
+
 
 TEST(Sampler, GreedyIsArgmax) {
   Rng data(1);
@@ -234,6 +311,44 @@ TEST(SamplingParams, ValidateRejectsBadFieldsByName) {
   SamplingParams negative_max;
   negative_max.max_tokens = -1;
   EXPECT_NE(validation_error(negative_max).find("max_tokens"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace muse
+
+namespace muse {
+namespace {
+
+TEST(Sampler, SameTokensAsTheSortingSampler) {
+  Rng logit_rng(99);
+  int draws_total = 0, differ = 0;
+  struct Setting {
+    double temperature;
+    int top_k;
+    double top_p, min_p;
+  };
+  const std::vector<Setting> settings = {{0.8, 0, 0.95, 0.0}, {1.0, 0, 1.0, 0.0},  {0.5, 40, 0.9, 0.0},
+                                         {1.3, 0, 0.5, 0.05}, {0.7, 200, 1.0, 0.0}, {1.0, 0, 0.99, 0.0},
+                                         {0.0, 0, 1.0, 0.0}};
+  for (int vocab : {7, 64, 2048}) {
+    for (double scale : {0.01, 1.0, 10.0}) {
+      auto logits = random_logits(logit_rng, vocab);
+      for (auto& l : logits) l = static_cast<float>(l * scale);
+      if (vocab > 8) logits[3] = logits[5] = -std::numeric_limits<float>::infinity();  // masked
+      for (const auto& st : settings) {
+        SamplingParams p = sampling(st.temperature, st.top_k, st.top_p);
+        p.min_p = st.min_p;
+        Rng a(7), b(7);
+        for (int i = 0; i < 300; ++i) {
+          const int x = sample_token(logits.data(), vocab, p, a), y = reference_sample_token(logits.data(), vocab, p, b);
+          ++draws_total;
+          differ += x != y;
+        }
+      }
+    }
+  }
+  std::printf("[ Sampler ] %d of %d draws differ from the sorting sampler\n", differ, draws_total);
+  EXPECT_LE(differ, draws_total / 10000) << differ << " of " << draws_total << " draws differ";
 }
 
 }  // namespace
