@@ -479,11 +479,19 @@ int CpuDecoder::choose_way(Op op, int64_t n, unsigned available, Choice** measur
   Choice& c = choices_[op][row_bucket(n)];
   *measured = &c;
   ++c.calls;
-  int fewest = -1;
+  // Still trying the ways, cheapest-looking first; one that came out over twice the best after its first
+  // sample is not tried again now (on a busy machine a split run can cost 100x a single-threaded one: the
+  // trials must not cost more than they can win). Probes below still give it its chances.
+  double least = 0.0;
   for (int w = 0; w < kWays; ++w)
-    if ((available & (1u << w)) && c.samples[w] < kSamples && (fewest < 0 || c.samples[w] < c.samples[fewest]))
-      fewest = w;
-  if (fewest >= 0) return fewest;  // still trying every way
+    if ((available & (1u << w)) && c.samples[w] > 0 && (least == 0.0 || c.estimate[w] < least)) least = c.estimate[w];
+  int fewest = -1;
+  for (int w = 0; w < kWays; ++w) {
+    if (!(available & (1u << w)) || c.samples[w] >= kSamples) continue;
+    if (c.samples[w] > 0 && c.estimate[w] > 2.0 * least) continue;
+    if (fewest < 0 || c.samples[w] < c.samples[fewest]) fewest = w;
+  }
+  if (fewest >= 0) return fewest;
   int best = -1;
   for (int w = 0; w < kWays; ++w)
     if ((available & (1u << w)) && (best < 0 || c.estimate[w] < c.estimate[best])) best = w;

@@ -81,7 +81,7 @@ class CpuDecoder {
   // How each product runs: the built-in kernel or OpenBLAS, on the calling thread alone or split over the pool.
   // -1 (default): measured on the real work. For each product (q/k/v, wo, gate/up, down, lm_head; attention:
   // one thread or all) and row-count bucket (1, 2, 3-4, 5-8, ...), the first calls try every way kSamples times
-  // and the one with the least time per row runs from then on; its time keeps being tracked (a moving average),
+  // (once only if it takes over twice the best) and the one with the least time per row runs from then on; its time keeps being tracked (a moving average),
   // and every kProbeEvery calls one of the others is tried again, so the choice follows the machine (a second
   // core taken by another process makes one thread the faster). The choice changes speed only: every way
   // computes the same products up to float rounding (the kernel's results do not depend on the split at all).
