@@ -1,6 +1,8 @@
 #include "engine/batch.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 #include "engine/cpu_decode.h"
@@ -37,7 +39,11 @@ BatchRunner::BatchRunner(Transformer model, torch::Device device, KVPool& pool, 
   }
 }
 
-BatchRunner::~BatchRunner() = default;
+BatchRunner::~BatchRunner() {
+  // MUSE_DECODE_CHOICES=1: how the fused decoder ended up running each product (CpuDecoder::kernel_choices).
+  if (decoder_ && std::getenv("MUSE_DECODE_CHOICES"))
+    std::fprintf(stderr, "fused decoder, %d threads:\n%s", decoder_->threads(), decoder_->kernel_choices().c_str());
+}
 
 void BatchRunner::decode(const std::vector<Sequence*>& rows) {
   if (decoder_) decode_fused(rows);

@@ -15,6 +15,7 @@
 
 #if MUSE_HAVE_OPENBLAS
 extern "C" int openblas_get_num_threads(void);
+extern "C" void openblas_set_num_threads(int);
 #endif
 
 namespace muse {
@@ -293,14 +294,19 @@ void linear_blas(const float* x, int64_t n, int64_t in, const float* w, int64_t 
                 static_cast<int>(ldy));
 }
 
-// OpenBLAS's own thread count (process-wide, openblas_set_num_threads): with 1, its calls run on the calling
-// thread and the decoder's workers may call it side by side; with more, only the decoder's calling thread calls
-// it (the two pools never run at once).
+// OpenBLAS's own thread count (process-wide, openblas_set_num_threads).
 int blas_threads() {
 #if MUSE_HAVE_OPENBLAS
   return openblas_get_num_threads();
 #else
-  return 0;  // unknown: treated as threaded
+  return 1;  // no OpenBLAS: the BLAS libtorch carries; its threads are not ours to change
+#endif
+}
+void set_blas_threads(int threads) {
+#if MUSE_HAVE_OPENBLAS
+  openblas_set_num_threads(threads);
+#else
+  (void)threads;
 #endif
 }
 
@@ -466,18 +472,26 @@ int CpuDecoder::choose_way(Op op, int64_t n, unsigned available, Choice** measur
   };
   if (kernel_max_rows >= 0 && op != kAttention) {
     const int w = n <= kernel_max_rows ? first_of({kKernelSplit, kKernel1}) : -1;
-    return w >= 0 ? w : first_of({kBlasSplit, kBlas1});
+    return w >= 0 ? w : first_of({kBlasSplit, kBlasThreaded, kBlas1});
   }
   if (kernel_max_rows >= 0) return first_of({kKernelSplit, kKernel1});  // attention: all threads
-  if ((available & (available - 1)) == 0) return first_of({kKernel1, kKernelSplit, kBlas1, kBlasSplit});
+  if ((available & (available - 1)) == 0) return first_of({kKernel1, kKernelSplit, kBlas1, kBlasSplit, kBlasThreaded});
   Choice& c = choices_[op][row_bucket(n)];
   *measured = &c;
   ++c.calls;
-  int fewest = -1;
+  // Still trying the ways, cheapest-looking first; one that came out over twice the best after its first
+  // sample is not tried again now (on a busy machine a split run can cost 100x a single-threaded one: the
+  // trials must not cost more than they can win). Probes below still give it its chances.
+  double least = 0.0;
   for (int w = 0; w < kWays; ++w)
-    if ((available & (1u << w)) && c.samples[w] < kSamples && (fewest < 0 || c.samples[w] < c.samples[fewest]))
-      fewest = w;
-  if (fewest >= 0) return fewest;  // still trying every way
+    if ((available & (1u << w)) && c.samples[w] > 0 && (least == 0.0 || c.estimate[w] < least)) least = c.estimate[w];
+  int fewest = -1;
+  for (int w = 0; w < kWays; ++w) {
+    if (!(available & (1u << w)) || c.samples[w] >= kSamples) continue;
+    if (c.samples[w] > 0 && c.estimate[w] > 2.0 * least) continue;
+    if (fewest < 0 || c.samples[w] < c.samples[fewest]) fewest = w;
+  }
+  if (fewest >= 0) return fewest;
   int best = -1;
   for (int w = 0; w < kWays; ++w)
     if ((available & (1u << w)) && (best < 0 || c.estimate[w] < c.estimate[best])) best = w;
@@ -507,9 +521,10 @@ void CpuDecoder::products(Op op, const float* x, int64_t n, int64_t K, const Pro
   const int threads = pool_->threads();
   unsigned available = 0;
   if (have_kernel()) available |= 1u << kKernel1 | (threads > 1 ? 1u << kKernelSplit : 0u);
-  // OpenBLAS on the pool's threads only when it runs on the calling thread itself (1 OpenBLAS thread).
-  const bool blas_single = blas_threads() == 1;
-  available |= 1u << kBlas1 | (threads > 1 && blas_single ? 1u << kBlasSplit : 0u);
+  // With a pool, OpenBLAS runs 1 thread inside step() (see the header): split over the pool, or its own
+  // threads back for one call. Without, it runs as configured.
+  available |= 1u << kBlas1;
+  if (threads > 1) available |= 1u << kBlasSplit | (blas_outside_ > 1 ? 1u << kBlasThreaded : 0u);
   Choice* measured;
   const int way = choose_way(op, n, available, &measured);
   const bool kernel = way == kKernel1 || way == kKernelSplit;
@@ -524,7 +539,9 @@ void CpuDecoder::products(Op op, const float* x, int64_t n, int64_t K, const Pro
     for (int64_t r = 0; r < n; ++r) swiglu(ps[0].y + r * F + c0, ps[1].y + r * F + c0, c1 - c0);
   };
   if (!split) {
+    if (way == kBlasThreaded) set_blas_threads(blas_outside_);
     for (int i = 0; i < count; ++i) cols(ps[i], 0, ps[i].out);
+    if (way == kBlasThreaded) set_blas_threads(1);
     if (swiglu_after) glu(0, ps[0].out);
   } else {
     // Column chunks, multiples of 16 (no two threads write one cache line of y). The kernel takes a few per
@@ -560,7 +577,7 @@ void CpuDecoder::products(Op op, const float* x, int64_t n, int64_t K, const Pro
 
 std::string CpuDecoder::kernel_choices() const {
   static const char* names[kOps] = {"q/k/v", "wo", "gate/up", "down", "lm_head", "attention"};
-  static const char* ways[kWays] = {"kernel 1 thr", "kernel split", "blas 1 thr", "blas split"};
+  static const char* ways[kWays] = {"kernel 1 thr", "kernel split", "blas 1 thr", "blas split", "blas threaded"};
   std::string out;
   for (int op = 0; op < kOps; ++op)
     for (int b = 0; b < kRowBuckets; ++b) {
@@ -606,6 +623,12 @@ const float* CpuDecoder::step(const DecodeRequest* requests, int64_t n, const KV
   const double gemm0 = timings.gemm_s, attention0 = timings.attention_s;
   reserve(n, context);
   rotations(requests, n);
+  // OpenBLAS on 1 thread for the step when the decoder has its own (restored below; nothing in between throws).
+  const bool own_blas = pool_->threads() > 1;
+  if (own_blas) {
+    blas_outside_ = blas_threads();
+    if (blas_outside_ != 1) set_blas_threads(1);
+  }
 
   float* x = ws_.x.data();
   float* xn = ws_.xn.data();
@@ -632,6 +655,7 @@ const float* CpuDecoder::step(const DecodeRequest* requests, int64_t n, const KV
   rms_norm(x, norm_, xn, n, d, eps);
   const Product head = {lm_head_, c.vocab_size, ws_.logits.data(), false};
   products(kLMHead, xn, n, d, &head, 1, false);
+  if (own_blas && blas_outside_ != 1) set_blas_threads(blas_outside_);
   if (profile) {
     const double total = seconds_since(start);
     timings.other_s += total - (timings.gemm_s - gemm0) - (timings.attention_s - attention0);

@@ -16,10 +16,12 @@
 // seen.
 //
 // Threads and OpenBLAS: OpenBLAS keeps its own pool, sized process-wide by openblas_set_num_threads
-// (runtime/runtime.h: configure_threads). When it is 1, the decoder's workers may each call OpenBLAS on their
-// column slice; when it is more, OpenBLAS is called from the decoder's calling thread only, its own threads doing
-// the splitting while the decoder's workers wait, so the two pools never run at once. Torch's intra-op threads
-// are not used by this path.
+// (runtime/runtime.h: configure_threads). A decoder with more than one thread sets OpenBLAS to 1 thread for the
+// duration of each step() and restores the count after it, so that its workers may each call OpenBLAS on their
+// column slice and OpenBLAS's own threads (which spin for a while after each call) never compete with them; the
+// measured choice may still give one product OpenBLAS's threads back for its call ("blas threaded", from the
+// calling thread, the decoder's workers idle). Another thread calling OpenBLAS during a step runs it on one
+// thread meanwhile. Torch's intra-op threads are not used by this path.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -79,7 +81,7 @@ class CpuDecoder {
   // How each product runs: the built-in kernel or OpenBLAS, on the calling thread alone or split over the pool.
   // -1 (default): measured on the real work. For each product (q/k/v, wo, gate/up, down, lm_head; attention:
   // one thread or all) and row-count bucket (1, 2, 3-4, 5-8, ...), the first calls try every way kSamples times
-  // and the one with the least time per row runs from then on; its time keeps being tracked (a moving average),
+  // (once only if it takes over twice the best) and the one with the least time per row runs from then on; its time keeps being tracked (a moving average),
   // and every kProbeEvery calls one of the others is tried again, so the choice follows the machine (a second
   // core taken by another process makes one thread the faster). The choice changes speed only: every way
   // computes the same products up to float rounding (the kernel's results do not depend on the split at all).
@@ -104,9 +106,9 @@ class CpuDecoder {
   };
   // The products of a step and attention, one measured choice each.
   enum Op { kQKV, kWo, kGateUp, kDown, kLMHead, kAttention, kOps };
-  // Ways to run a product: the kernel or OpenBLAS, on the calling thread or split over the pool (OpenBLAS split
-  // only when it runs 1 thread itself; on the calling thread it uses however many it has).
-  enum Way { kKernel1, kKernelSplit, kBlas1, kBlasSplit, kWays };
+  // Ways to run a product: the kernel or single-threaded OpenBLAS, on the calling thread or split over the pool,
+  // or OpenBLAS on the calling thread with its own threads (when it has more than one outside the step).
+  enum Way { kKernel1, kKernelSplit, kBlas1, kBlasSplit, kBlasThreaded, kWays };
   struct Product {
     const float* w;
     int64_t out;
@@ -139,6 +141,7 @@ class CpuDecoder {
   Workspace ws_;
   int64_t context_ = 0;  // the scores' room per head
   std::unique_ptr<ThreadPool> pool_;
+  int blas_outside_ = 1;  // OpenBLAS's threads outside step() (inside, with a pool, it runs 1)
   Choice choices_[kOps][kRowBuckets];
 };
 

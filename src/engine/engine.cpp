@@ -299,7 +299,10 @@ void Engine::sample_ready(Events& events, StepCounts& counts) {
   });
   choices_.resize(ready_.size());
   ThreadPool* pool = runner_->pool();
-  if (pool && pool->threads() > 1 && ready_.size() > 1) {
+  // Worth a parallel run (a few us to start, far more when another process holds a core) from ~64k logits on.
+  const bool parallel = pool && pool->threads() > 1 && ready_.size() > 1 &&
+                        static_cast<int64_t>(ready_.size()) * config_.vocab_size >= (int64_t{1} << 16);
+  if (parallel) {
     std::exception_ptr error;
     std::mutex error_mutex;
     pool->run(static_cast<int64_t>(ready_.size()), [&](int64_t i, int) {

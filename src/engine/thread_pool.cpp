@@ -1,5 +1,7 @@
 #include "engine/thread_pool.h"
 
+#include <chrono>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define MUSE_CPU_RELAX() _mm_pause()
@@ -9,9 +11,13 @@
 
 namespace muse {
 namespace {
-// ~40-100 us of spinning (a pause is 10-140 cycles depending on the CPU) before a worker sleeps: longer than the
-// gaps between the runs of one decode step, much shorter than the engine's work between steps.
-constexpr int kSpinsBeforeSleep = 4000;
+// How long a worker spins for the next run before it sleeps: longer than the gaps between the runs of a decode
+// step and than the engine's sampling between steps; short enough that an idle engine frees the core at once.
+// By the clock: a pause takes 3 to 140 cycles depending on the CPU. Waking a sleeping worker costs ~50-100 us
+// on a virtual machine, as much as a whole small product.
+constexpr auto kSpinBeforeSleep = std::chrono::microseconds(200);
+// The caller, waiting for the workers' last tasks, spins this many pauses before it yields its core.
+constexpr int kCallerSpins = 20000;
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) {
@@ -45,7 +51,7 @@ void ThreadPool::run_job(int64_t count, Task task, void* ctx) {
   if (sleepers) wake_.notify_all();
   for (int64_t i; (i = next_.fetch_add(1, std::memory_order_relaxed)) < count;) task(ctx, i, 0);
   for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
-    if (spins < kSpinsBeforeSleep) MUSE_CPU_RELAX();
+    if (spins < kCallerSpins) MUSE_CPU_RELAX();
     else std::this_thread::yield();  // a worker that was descheduled (shared machine) needs the core
   }
 }
@@ -64,9 +70,13 @@ void ThreadPool::worker_loop(int thread) {
   uint64_t seen = 0;
   for (;;) {
     uint64_t now = generation_.load(std::memory_order_acquire);
-    for (int spins = 0; now == seen && spins < kSpinsBeforeSleep; ++spins) {
-      MUSE_CPU_RELAX();
-      now = generation_.load(std::memory_order_acquire);
+    if (now == seen) {
+      const auto until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
+      for (int spins = 1; now == seen; ++spins) {
+        MUSE_CPU_RELAX();
+        now = generation_.load(std::memory_order_acquire);
+        if (spins % 64 == 0 && std::chrono::steady_clock::now() > until) break;
+      }
     }
     if (now == seen) {
       std::unique_lock<std::mutex> lock(mutex_);

@@ -11,6 +11,9 @@ struct ThreadParams {
   // is fastest; more torch threads oversubscribe the cores (docs/PERFORMANCE.md). 0 = automatic.
   int torch_threads = 1;
   int blas_threads = 0;  // 0 = all cores
+  // The engine's fused decoder has its own threads (EngineOptions::threads, default all cores); with more than
+  // one it runs OpenBLAS on 1 thread for the length of each decode step and restores this count after it
+  // (engine/cpu_decode.h), so prefill and training keep OpenBLAS's threads and the two pools never overlap.
 };
 
 void configure_threads(const ThreadParams& params);

@@ -316,7 +316,7 @@ TEST(CpuDecode, MeasuredChoiceSettles) {  // every product of the batch sizes se
   CpuDecoder decoder(*model, 2);
   TestPool pool(cs.config, 16, 4, cs.seed);
   std::vector<SequenceKV> kv(2);
-  for (int step = 0; step < 4 * CpuDecoder::kSamples; ++step) {  // up to 4 ways to try per product
+  for (int step = 0; step < 6 * CpuDecoder::kSamples; ++step) {  // up to 5 ways to try per product
     std::vector<DecodeRequest> requests;
     for (auto& k : kv) {
       pool.cover(k, k.length + 1);
