@@ -1,27 +1,32 @@
 // Training-step throughput of the real Muse step on random tokens; prints one JSON line.
 //   bench_train [--preset tiny|small|base] [--batch B] [--seq-len T] [--warmup W] [--steps N]
+//               [--depth D] [--qk-norm] [--optimizer adamw|muon] [--profile TRACE.json]
 //               [--docs N] [--kv-heads H] [--seed S] [--torch-threads N] [--blas-threads N]   (--help)
 // One step is exactly what pretrain() does per step with grad_accum 1: forward, language_model_loss,
-// backward, loss.item(), clip_grad_norm(1.0), AdamW step, zero_grad. Batches are generated before timing and
+// backward, loss.item(), clip_grad_norm(1.0), optimizer step (AdamW by default, as the Python reference; --optimizer
+// muon: Muon on the hidden matrices, timed separately as ms_optimizer_median), zero_grad. Batches are generated before timing and
 // look like pretrain's packed rows: --docs N documents per row (default 4) at random boundaries, positions
 // restarting per document, document_ids set (attention stays inside a document), target -1 where the next
 // token belongs to another document. --docs 0: no document_ids (plain causal mask), positions 0..T-1.
 // bench/reference_model.py --bench prints the same JSON for the same model in Python PyTorch.
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "bench_cli.h"
 #include "model/config.h"
+#include "model/fused_ops.h"
 #include "model/transformer.h"
 #include "runtime/runtime.h"
-#include "training/adamw.h"
+#include "training/optimizer.h"
 #include "training/loss.h"
 #include "util/error.h"
 
@@ -32,6 +37,11 @@ namespace {
 
 struct Args {
   std::string preset = "tiny";
+  int depth = 0;  // > 0: config_for_depth(depth) instead of the preset
+  bool qk_norm = false;
+  std::string optimizer = "adamw";
+  bool fused = true;
+  std::string profile;  // chrome-trace JSON of the timed steps (bench/profile_summary.py reads it)
   int64_t batch = 64, seq_len = 64, warmup = 3, steps = 10, docs = 4, kv_heads = 0, seed = 1234;
   muse::ThreadParams threads{1, 0};
 };
@@ -44,6 +54,13 @@ Args parse(int argc, char** argv) {
   const auto positive = CLI::Range(int64_t{1}, int64_t{1} << 30);
   app.add_option("--preset", a.preset, "model preset")->capture_default_str()
       ->check(CLI::IsMember(muse::preset_names()));
+  app.add_option("--depth", a.depth, "model from the depth dial instead of --preset (0 = use the preset)")
+      ->capture_default_str()->check(CLI::Range(0, 48));
+  app.add_flag("--qk-norm", a.qk_norm, "RMSNorm on queries and keys");
+  app.add_option("--optimizer", a.optimizer, "adamw | muon")->capture_default_str()
+      ->check(CLI::IsMember({"adamw", "muon"}));
+  app.add_flag("!--no-fused", a.fused, "composite ATen RMSNorm and SwiGLU instead of the fused CPU kernels");
+  app.add_option("--profile", a.profile, "write a chrome trace of the timed steps to this file");
   app.add_option("--batch", a.batch, "rows per step")->capture_default_str()->check(positive);
   app.add_option("--seq-len", a.seq_len, "tokens per row")->capture_default_str()->check(positive);
   app.add_option("--warmup", a.warmup, "untimed steps first")->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -107,8 +124,10 @@ Batch random_batch(int64_t vocab, int64_t B, int64_t T, int64_t docs) {
 int main(int argc, char** argv) try {
   const Args args = parse(argc, argv);
   muse::configure_threads(args.threads);
+  muse::set_fused_ops_enabled(args.fused);
 
-  auto config = muse::preset_config(args.preset);
+  auto config = args.depth > 0 ? muse::config_for_depth(args.depth) : muse::preset_config(args.preset);
+  config.qk_norm = args.qk_norm;
   if (args.kv_heads > 0) config.n_kv_heads = args.kv_heads;
   config.max_seq_len = std::max(config.max_seq_len, args.seq_len);
   config.validate();
@@ -116,7 +135,9 @@ int main(int argc, char** argv) try {
   torch::manual_seed(static_cast<uint64_t>(args.seed));
   muse::Transformer model(config);
   model->train();
-  muse::AdamW optimizer(*model, muse::AdamWParams{});
+  muse::OptimizerParams optimizer_params;
+  optimizer_params.kind = muse::parse_optimizer_kind(args.optimizer);
+  muse::Optimizer optimizer(*model, optimizer_params);
   const double lr = muse::default_learning_rate(config);
   const double grad_clip = 1.0;
 
@@ -125,9 +146,12 @@ int main(int argc, char** argv) try {
   for (int64_t i = 0; i < args.warmup + args.steps; ++i)
     batches.push_back(random_batch(config.vocab_size, B, T, args.docs));
 
-  std::vector<double> step_ms;
+  std::vector<double> step_ms, optimizer_ms;
   std::vector<double> losses;
+  std::unique_ptr<torch::autograd::profiler::RecordProfile> profiler;
   for (int64_t i = 0; i < args.warmup + args.steps; ++i) {
+    if (i == args.warmup && !args.profile.empty())
+      profiler = std::make_unique<torch::autograd::profiler::RecordProfile>(args.profile);
     const auto start = std::chrono::steady_clock::now();
     const auto& b = batches[static_cast<size_t>(i)];
     const auto logits = model->forward({b.tokens, b.positions, b.document_ids});
@@ -135,17 +159,25 @@ int main(int argc, char** argv) try {
     loss.total.backward();
     losses.push_back(loss.cross_entropy.item<double>());
     muse::clip_grad_norm(*model, grad_clip);
-    optimizer.step(lr);
+    const auto optimizer_start = std::chrono::steady_clock::now();
+    optimizer.step(lr, optimizer_params.muon_lr);
     optimizer.zero_grad();
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (i >= args.warmup) step_ms.push_back(ms);
+    const auto end = std::chrono::steady_clock::now();
+    const double ms = std::chrono::duration<double, std::milli>(end - start).count();
+    if (i >= args.warmup) {
+      step_ms.push_back(ms);
+      optimizer_ms.push_back(std::chrono::duration<double, std::milli>(end - optimizer_start).count());
+    }
   }
 
+  profiler.reset();  // writes the trace
   double total_ms = 0;
   for (double ms : step_ms) total_ms += ms;
   auto sorted = step_ms;
   std::sort(sorted.begin(), sorted.end());
   const double median_ms = sorted[sorted.size() / 2];
+  std::sort(optimizer_ms.begin(), optimizer_ms.end());
+  const double optimizer_median_ms = optimizer_ms[optimizer_ms.size() / 2];
   const double tokens_per_s = static_cast<double>(B * T * args.steps) / (total_ms / 1e3);
   const double flops_per_token = config.train_flops_per_token(T);
   nlohmann::json out = {{"impl", "cpp"},
@@ -161,6 +193,9 @@ int main(int argc, char** argv) try {
                         {"tokens_per_s", tokens_per_s},
                         {"ms_per_step", total_ms / static_cast<double>(args.steps)},
                         {"ms_per_step_median", median_ms},
+                        {"optimizer", args.optimizer},
+                        {"fused", args.fused},
+                        {"ms_optimizer_median", optimizer_median_ms},
                         {"gflops", tokens_per_s * flops_per_token / 1e9},
                         {"loss_first", losses.front()},
                         {"loss_last", losses.back()},

@@ -15,7 +15,9 @@ struct ModelChoice {
   int depth = 0;
   int64_t context = 0;
   int64_t kv_heads = 0;
-  bool qk_norm = false;
+  bool qk_norm = ModelConfig{}.qk_norm;
+  bool zero_init_projections = false;
+  double logit_softcap = 0.0;
   double z_loss = 0.0;
 
   ModelConfig resolve() const {
@@ -23,6 +25,8 @@ struct ModelChoice {
     if (context > 0) c.max_seq_len = context;
     if (kv_heads > 0) c.n_kv_heads = kv_heads;
     c.qk_norm = qk_norm;
+    c.zero_init_projections = zero_init_projections;
+    c.logit_softcap = logit_softcap;
     c.z_loss = z_loss;
     return c;
   }
@@ -61,13 +65,18 @@ void add_train_commands(CLI::App& app) {
   auto params = std::make_shared<PretrainParams>();
   auto model = std::make_shared<ModelChoice>();
   auto runtime = std::make_shared<RuntimeOptions>();
+  auto optimizer_name = std::make_shared<std::string>(optimizer_kind_name(params->optimizer.kind));
   pre->add_option("--out", params->out_dir, "run directory (becomes a model directory)")->required();
   pre->add_option("--preset", model->preset, "tiny | small | base")->capture_default_str();
   pre->add_option("--depth", model->depth, "derive the model from a depth dial instead of a preset")
       ->check(CLI::Range(1, 48));
   pre->add_option("--context", model->context, "max sequence length");
   pre->add_option("--kv-heads", model->kv_heads, "grouped-query attention: kv heads");
-  pre->add_flag("--qk-norm", model->qk_norm, "RMSNorm on queries and keys");
+  pre->add_flag("--qk-norm,!--no-qk-norm", model->qk_norm, "RMSNorm on queries and keys (default on)");
+  pre->add_flag("--zero-init-projections", model->zero_init_projections,
+                "start the blocks' output projections (wo, w_down) at zero");
+  pre->add_option("--logit-softcap", model->logit_softcap, "cap * tanh(logits / cap); 0 = off")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   pre->add_option("--z-loss", model->z_loss, "z-loss coefficient (e.g. 1e-4)");
   pre->add_option("--mixture", params->mixture, "task mixture TASK[:MIN-MAX][:WEIGHT],...")->capture_default_str();
   pre->add_option("--text", params->text_files, "JSONL text documents (use 'text' in the mixture)")
@@ -76,11 +85,17 @@ void add_train_commands(CLI::App& app) {
   pre->add_option("--batch-size", params->batch_size)->capture_default_str();
   pre->add_option("--seq-len", params->seq_len)->capture_default_str();
   pre->add_option("--grad-accum", params->grad_accum)->capture_default_str();
-  pre->add_flag("!--no-prompt-loss", params->prompt_loss, "train task examples on the reply only");
+  pre->add_flag("--prompt-loss,!--no-prompt-loss", params->prompt_loss,
+                "train task examples on their (random) prompts too; default: on the reply only");
   pre->add_option("--lr", params->lr, "peak learning rate (0 = derived from width)")->capture_default_str();
   pre->add_option("--schedule", params->schedule, "cosine | wsd")->capture_default_str();
   pre->add_option("--warmup", params->warmup_steps)->capture_default_str();
-  pre->add_option("--weight-decay", params->adamw.weight_decay)->capture_default_str();
+  pre->add_option("--optimizer", *optimizer_name, "muon (hidden matrices; AdamW for the rest) | adamw")
+      ->capture_default_str()->check(CLI::IsMember({"muon", "adamw"}));
+  pre->add_option("--muon-lr", params->optimizer.muon_lr, "Muon's peak learning rate")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  pre->add_option("--weight-decay", params->optimizer.adamw.weight_decay, "AdamW's decoupled weight decay")
+      ->capture_default_str();
   pre->add_option("--grad-clip", params->grad_clip)->capture_default_str();
   pre->add_option("--eval-every", params->eval_every)->capture_default_str();
   pre->add_option("--eval-problems", params->eval_problems)->capture_default_str();
@@ -89,8 +104,9 @@ void add_train_commands(CLI::App& app) {
   pre->add_option("--seed", params->seed)->capture_default_str();
   pre->add_flag("--resume", params->resume, "continue from the run's latest checkpoint");
   add_runtime_options(*pre, *runtime);
-  pre->callback([params, model, runtime] {
+  pre->callback([params, model, runtime, optimizer_name] {
     apply_runtime_options(*runtime);
+    params->optimizer.kind = parse_optimizer_kind(*optimizer_name);
     params->device = runtime->device;
     const auto result = pretrain(model->resolve(), *params);
     std::printf("pretrained %lld steps, %.2fM tokens, %.0f tok/s, final loss %.4f, held-out loss %.4f\n",
@@ -106,7 +122,7 @@ void add_train_commands(CLI::App& app) {
     std::string base, out;
     FineTuneStage stage;
     PretrainParams like;  // batch shape, seed, logging
-    double lr = 0.0;
+    double lr = 0.0, muon_lr = 0.0;
     bool resume = false;
     RuntimeOptions runtime;
   };
@@ -135,7 +151,9 @@ void add_train_commands(CLI::App& app) {
   sft->add_option("--steps", so->stage.steps)->capture_default_str()->check(CLI::Range(1, 100000000));
   sft->add_option("--lr-scale", so->stage.lr_scale, "peak learning rate as a multiple of the pretraining default")
       ->capture_default_str();
-  sft->add_option("--lr", so->lr, "peak learning rate (overrides --lr-scale)");
+  sft->add_option("--lr", so->lr, "AdamW's peak learning rate (overrides --lr-scale)");
+  sft->add_option("--muon-lr", so->muon_lr, "Muon's peak learning rate (overrides --lr-scale)")
+      ->check(CLI::PositiveNumber);
   sft->add_option("--warmup", so->stage.warmup_steps)->capture_default_str();
   sft->add_option("--batch-size", so->like.batch_size)->capture_default_str();
   sft->add_option("--seq-len", so->like.seq_len)->capture_default_str();
@@ -149,6 +167,7 @@ void add_train_commands(CLI::App& app) {
     apply_runtime_options(so->runtime);
     auto params = fine_tune_params(so->base, so->out, so->stage, so->like);
     if (so->lr > 0) params.lr = so->lr;
+    if (so->muon_lr > 0) params.optimizer.muon_lr = so->muon_lr;
     params.resume = so->resume;
     params.device = so->runtime.device;
     const auto result = muse::sft(params);

@@ -655,6 +655,11 @@ const float* CpuDecoder::step(const DecodeRequest* requests, int64_t n, const KV
   rms_norm(x, norm_, xn, n, d, eps);
   const Product head = {lm_head_, c.vocab_size, ws_.logits.data(), false};
   products(kLMHead, xn, n, d, &head, 1, false);
+  if (c.logit_softcap > 0) {  // the model's logit cap (TransformerImpl::forward), one tanh per logit
+    const float cap = static_cast<float>(c.logit_softcap);
+    float* logits = ws_.logits.data();
+    for (int64_t i = 0; i < n * c.vocab_size; ++i) logits[i] = cap * std::tanh(logits[i] / cap);
+  }
   if (own_blas && blas_outside_ != 1) set_blas_threads(blas_outside_);
   if (profile) {
     const double total = seconds_since(start);

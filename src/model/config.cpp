@@ -21,6 +21,7 @@ void ModelConfig::validate() const {
   if (mrope_sections[0] + mrope_sections[1] + mrope_sections[2] != head_dim() / 2)
     fail("mrope_sections must sum to head_dim/2 = " + std::to_string(head_dim() / 2));
   if (rope_theta <= 1.0) fail("rope_theta must be > 1");
+  if (logit_softcap < 0) fail("logit_softcap must be >= 0 (0 = off), got " + std::to_string(logit_softcap));
   if (patch_size < 0 || patch_size > 64) fail("patch_size must be in 0..64 (0 = text only), got " + std::to_string(patch_size));
   if (patch_size > 0 && max_image_patches < 1) fail("max_image_patches must be >= 1");
   if (patch_token_id >= vocab_size) fail("patch_token_id " + std::to_string(patch_token_id) + " is outside the vocabulary");
@@ -88,6 +89,8 @@ void to_json(nlohmann::json& j, const ModelConfig& c) {
                      {"rope_theta", c.rope_theta}, {"mrope_sections", c.mrope_sections},
                      {"norm_eps", c.norm_eps},     {"qk_norm", c.qk_norm},
                      {"z_loss", c.z_loss},         {"init_std", c.init_std},
+                     {"zero_init_projections", c.zero_init_projections},
+                     {"logit_softcap", c.logit_softcap},
                      {"patch_size", c.patch_size}, {"max_image_patches", c.max_image_patches},
                      {"patch_token_id", c.patch_token_id}};
 }
@@ -122,6 +125,11 @@ ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& o
   get("qk_norm", c.qk_norm);
   get("z_loss", c.z_loss);
   get("init_std", c.init_std);
+  // Fields added later default to the behaviour of the models written before them.
+  if (j.contains("zero_init_projections")) get("zero_init_projections", c.zero_init_projections);
+  else c.zero_init_projections = false;
+  if (j.contains("logit_softcap")) get("logit_softcap", c.logit_softcap);
+  else c.logit_softcap = 0.0;
   // Image fields arrived after the first shipped models: their absence means a text-only model.
   if (j.contains("patch_size")) {
     get("patch_size", c.patch_size);

@@ -26,9 +26,16 @@ struct ModelConfig {
   // 1D RoPE (adjacent pairs 2i, 2i+1 rotate).
   std::array<int64_t, 3> mrope_sections = {8, 4, 4};
   double norm_eps = 1e-5;
-  bool qk_norm = false;         // RMSNorm on q and k per head (Chameleon's fix for multimodal norm growth)
+  // RMSNorm on q and k per head (Chameleon's fix for multimodal norm growth; at our scale it also turns a seed
+  // lottery into reliable learning and allows higher learning rates, docs/LOG.md). GGUF: qwen3's attn_q_norm/k_norm.
+  bool qk_norm = true;
   double z_loss = 0.0;          // coefficient of log^2(Z) added to the loss (e.g. 1e-4)
   double init_std = 0.02;
+  // The residual branches' output projections (wo, w_down) start at zero, so every block starts as the identity
+  // (modded-nanogpt's init). Only initialisation: trained weights do not depend on it.
+  bool zero_init_projections = false;
+  // > 0: logits = cap * tanh(logits / cap) (Gemma 2, modded-nanogpt), bounding them; 0 = plain logits.
+  double logit_softcap = 0.0;
   // Images (Fuyu-style early fusion): patch_size x patch_size RGB patches are linearly projected straight into
   // the residual stream at the positions of the <|patch|> token. patch_size 0 = a text-only model (and how
   // configs written before images existed load).

@@ -2,7 +2,9 @@
 
 #include <array>
 #include <cmath>
+#include <limits>
 
+#include "model/fused_ops.h"
 #include "util/error.h"
 
 namespace muse {
@@ -24,7 +26,7 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + eps_) * weight;
+  return rms_norm(x, weight, eps_);
 }
 
 torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& rotation) {
@@ -57,7 +59,32 @@ BlockImpl::BlockImpl(const ModelConfig& c) : config_(c) {
   w_down = register_module("w_down", linear(c.ffn_hidden, c.d_model));
 }
 
-torch::Tensor BlockImpl::attention(const torch::Tensor& x, const Rotation& rotation, const torch::Tensor& mask,
+torch::Tensor BlockImpl::attention_per_document(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                                const AttentionPlan& plan) {
+  const int64_t B = q.size(0), T = q.size(1), H = config_.n_heads, Hkv = config_.n_kv_heads;
+  const int64_t hd = config_.head_dim();
+  // One split per tensor (its backward is one concatenation; per-span narrowing would materialise a full-size
+  // zero gradient per span).
+  const auto qs = q.reshape({B * T, H, hd}).split_with_sizes(plan.span_lengths);
+  const auto ks = k.reshape({B * T, Hkv, hd}).split_with_sizes(plan.span_lengths);
+  const auto vs = v.reshape({B * T, Hkv, hd}).split_with_sizes(plan.span_lengths);
+  std::vector<torch::Tensor> outs;
+  outs.reserve(qs.size());
+  for (size_t i = 0; i < qs.size(); ++i) {
+    const int64_t L = plan.span_lengths[i];
+    auto kd = ks[i].transpose(0, 1), vd = vs[i].transpose(0, 1);  // [Hkv, L, hd]
+    if (Hkv != H) {
+      kd = kd.unsqueeze(1).expand({Hkv, H / Hkv, L, hd}).reshape({H, L, hd});
+      vd = vd.unsqueeze(1).expand({Hkv, H / Hkv, L, hd}).reshape({H, L, hd});
+    }
+    auto scores = torch::matmul(qs[i].transpose(0, 1), kd.transpose(-2, -1));  // [H, L, L]
+    if (L > 1) scores.add_(plan.causal.at(L));
+    outs.push_back(torch::matmul(torch::softmax(scores, -1), vd).transpose(0, 1));  // [L, H, hd]
+  }
+  return torch::cat(outs, 0).view({B, T, H * hd});
+}
+
+torch::Tensor BlockImpl::attention(const torch::Tensor& x, const Rotation& rotation, const AttentionPlan& plan,
                                    KVCache* cache, int64_t layer) {
   const int64_t B = x.size(0), T = x.size(1), H = config_.n_heads, Hkv = config_.n_kv_heads;
   const int64_t hd = config_.head_dim();
@@ -68,8 +95,11 @@ torch::Tensor BlockImpl::attention(const torch::Tensor& x, const Rotation& rotat
     q = q_norm(q);
     k = k_norm(k);
   }
-  q = apply_rotary(q, rotation.queries).transpose(1, 2);  // [B, H, T, hd], already scaled by 1/sqrt(hd)
-  k = apply_rotary(k, rotation.keys).transpose(1, 2);     // [B, Hkv, T, hd]
+  q = apply_rotary(q, rotation.queries);  // [B, T, H, hd], already scaled by 1/sqrt(hd)
+  k = apply_rotary(k, rotation.keys);     // [B, T, Hkv, hd]
+  if (!plan.spans.empty()) return wo(attention_per_document(q, k, v, plan));
+  q = q.transpose(1, 2);  // [B, H, T, hd]
+  k = k.transpose(1, 2);  // [B, Hkv, T, hd]
   v = v.transpose(1, 2);
 
   int64_t past = 0;
@@ -100,16 +130,16 @@ torch::Tensor BlockImpl::attention(const torch::Tensor& x, const Rotation& rotat
     v = v.unsqueeze(2).expand({B, Hkv, H / Hkv, Tk, hd}).reshape({B, H, Tk, hd});
   }
   auto scores = torch::matmul(q, k.transpose(-2, -1));
-  if (mask.defined()) scores.add_(mask);  // in place: matmul's backward does not need its output
+  if (plan.mask.defined()) scores.add_(plan.mask);  // in place: matmul's backward does not need its output
   auto out = torch::matmul(torch::softmax(scores, -1), v);  // [B, H, T, hd]
   return wo(out.transpose(1, 2).reshape({B, T, H * hd}));
 }
 
-torch::Tensor BlockImpl::forward(const torch::Tensor& x, const Rotation& rotation, const torch::Tensor& mask,
+torch::Tensor BlockImpl::forward(const torch::Tensor& x, const Rotation& rotation, const AttentionPlan& plan,
                                  KVCache* cache, int64_t layer) {
-  auto h = x + attention(attn_norm(x), rotation, mask, cache, layer);
+  auto h = x + attention(attn_norm(x), rotation, plan, cache, layer);
   auto n = ffn_norm(h);
-  return h + w_down(torch::silu(w_gate(n)) * w_up(n));
+  return h + w_down(swiglu(w_gate(n), w_up(n)));
 }
 
 TransformerImpl::TransformerImpl(const ModelConfig& config) : config_(config) {
@@ -167,8 +197,13 @@ void TransformerImpl::initialize_weights() {
     auto* block = module->as<BlockImpl>();
     for (auto* linear : {&block->wq, &block->wk, &block->wv, &block->w_gate, &block->w_up})
       (*linear)->weight.normal_(0.0, std);
-    block->wo->weight.normal_(0.0, residual_std);
-    block->w_down->weight.normal_(0.0, residual_std);
+    if (config_.zero_init_projections) {
+      block->wo->weight.zero_();
+      block->w_down->weight.zero_();
+    } else {
+      block->wo->weight.normal_(0.0, residual_std);
+      block->w_down->weight.normal_(0.0, residual_std);
+    }
   }
   // Zero output head: the first loss is exactly ln(vocab) and early steps don't fight random logits.
   lm_head->weight.zero_();
@@ -188,6 +223,51 @@ torch::Tensor attention_mask(const ModelInput& input, int64_t past) {
   }
   return blocked;
 }
+
+std::vector<DocumentSpan> document_spans(const torch::Tensor& document_ids) {
+  const auto ids = document_ids.to(torch::kCPU, torch::kLong).contiguous();
+  const int64_t B = ids.size(0), T = ids.size(1);
+  const int64_t* p = ids.data_ptr<int64_t>();
+  std::vector<DocumentSpan> spans;
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t start = 0;
+    for (int64_t t = 1; t <= T; ++t)
+      if (t == T || p[b * T + t] != p[b * T + t - 1]) {
+        spans.push_back({b, start, t - start});
+        start = t;
+      }
+  }
+  return spans;
+}
+
+namespace {
+
+// Per-document attention where it pays: training rows (no cache) with document ids, on CPU (a GPU prefers one
+// large masked kernel to many small ones). The fused-ops switch turns it off with the other CPU kernels.
+AttentionPlan plan_attention(const ModelInput& input, const KVCache* cache) {
+  AttentionPlan plan;
+  if (cache && cache->paged) {
+    plan.mask = cache->paged->mask;  // per row: each sequence has its own past
+    return plan;
+  }
+  if (!cache && input.document_ids.defined() && input.tokens.device().is_cpu() && fused_ops_enabled()) {
+    plan.spans = document_spans(input.document_ids);
+    const auto options = torch::TensorOptions().dtype(torch::kFloat32);
+    for (const auto& span : plan.spans) {
+      plan.span_lengths.push_back(span.length);
+      if (span.length > 1 && !plan.causal.count(span.length))
+        plan.causal[span.length] = torch::full({span.length, span.length}, -std::numeric_limits<float>::infinity(),
+                                               options).triu_(1);
+    }
+    return plan;
+  }
+  if (const auto blocked = attention_mask(input, cache ? cache->length : 0); blocked.defined())
+    plan.mask = torch::zeros(blocked.sizes(), torch::TensorOptions().dtype(torch::kFloat32).device(blocked.device()))
+                    .masked_fill_(blocked, -std::numeric_limits<float>::infinity());
+  return plan;
+}
+
+}  // namespace
 
 torch::Tensor TransformerImpl::embed_input(const ModelInput& input) {
   auto x = embed(input.tokens);
@@ -218,17 +298,15 @@ torch::Tensor TransformerImpl::forward(const ModelInput& input, KVCache* cache) 
   Rotation rotation;
   rotation.keys = torch::polar(torch::ones_like(angles), angles);
   rotation.queries = rotation.keys * (1.0 / std::sqrt(static_cast<double>(config_.head_dim())));
-  torch::Tensor mask;
-  if (cache && cache->paged) mask = cache->paged->mask;  // per row: each sequence has its own past
-  else if (const auto blocked = attention_mask(input, cache ? cache->length : 0); blocked.defined())
-    mask = torch::zeros(blocked.sizes(), torch::TensorOptions().dtype(torch::kFloat32).device(blocked.device()))
-               .masked_fill_(blocked, -std::numeric_limits<float>::infinity());
+  const AttentionPlan plan = plan_attention(input, cache);
 
   auto x = embed_input(input);
   for (size_t i = 0; i < layers->size(); ++i)
-    x = layers[i]->as<BlockImpl>()->forward(x, rotation, mask, cache, static_cast<int64_t>(i));
+    x = layers[i]->as<BlockImpl>()->forward(x, rotation, plan, cache, static_cast<int64_t>(i));
   if (cache && !cache->paged) cache->length += tokens.size(1);
-  return lm_head(norm(x));
+  auto logits = lm_head(norm(x));
+  if (config_.logit_softcap > 0) logits = torch::tanh(logits / config_.logit_softcap) * config_.logit_softcap;
+  return logits;
 }
 
 }  // namespace muse

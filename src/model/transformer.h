@@ -7,6 +7,7 @@
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 
+#include <map>
 #include <vector>
 
 #include "model/config.h"
@@ -48,6 +49,24 @@ struct ModelInput {
 // undefined when nothing is blocked. Built once per forward and shared by all layers.
 torch::Tensor attention_mask(const ModelInput& input, int64_t past);
 
+// One document of a packed training row: positions [start, start + length) of row `row`.
+struct DocumentSpan {
+  int64_t row = 0, start = 0, length = 0;
+};
+// The runs of equal document id in each row of [B, T] document ids, row-major.
+std::vector<DocumentSpan> document_spans(const torch::Tensor& document_ids);
+
+// How one forward's attention is masked, built once and shared by all layers. Dense: scores over all [T, L] pairs
+// plus an additive mask. Per document (training rows with document ids, on CPU): each document attends causally
+// within itself only, computed document by document, so the fully masked cross-document blocks of the [T, T]
+// scores are never computed (packed rows of ~3 documents need about a third of the dense work).
+struct AttentionPlan {
+  torch::Tensor mask;                      // dense: additive (0 / -inf), broadcastable to the scores, or undefined
+  std::vector<DocumentSpan> spans;         // non-empty: per-document attention, `mask` unused
+  std::vector<int64_t> span_lengths;       // spans' lengths in order (split sizes of the [B*T] token axis)
+  std::map<int64_t, torch::Tensor> causal; // additive causal mask [L, L] for each span length L > 1
+};
+
 class RMSNormImpl : public torch::nn::Module {
  public:
   RMSNormImpl(int64_t dim, double eps);
@@ -67,9 +86,8 @@ struct Rotation {
 class BlockImpl : public torch::nn::Module {
  public:
   explicit BlockImpl(const ModelConfig& config);
-  // x: [B, T, d]; mask: additive (0 / -inf), broadcastable to the scores, or undefined. With a cache, appends
-  // this step's keys/values to layer `layer`.
-  torch::Tensor forward(const torch::Tensor& x, const Rotation& rotation, const torch::Tensor& mask, KVCache* cache,
+  // x: [B, T, d]. With a cache, appends this step's keys/values to layer `layer`.
+  torch::Tensor forward(const torch::Tensor& x, const Rotation& rotation, const AttentionPlan& plan, KVCache* cache,
                         int64_t layer);
 
   RMSNorm attn_norm{nullptr}, ffn_norm{nullptr}, q_norm{nullptr}, k_norm{nullptr};
@@ -77,8 +95,11 @@ class BlockImpl : public torch::nn::Module {
   torch::nn::Linear w_gate{nullptr}, w_up{nullptr}, w_down{nullptr};
 
  private:
-  torch::Tensor attention(const torch::Tensor& x, const Rotation& rotation, const torch::Tensor& mask, KVCache* cache,
+  torch::Tensor attention(const torch::Tensor& x, const Rotation& rotation, const AttentionPlan& plan, KVCache* cache,
                           int64_t layer);
+  // q [B, T, H, hd], k/v [B, T, Hkv, hd] (rotated) -> [B, T, H * hd], attending within each of plan.spans.
+  torch::Tensor attention_per_document(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                       const AttentionPlan& plan);
   ModelConfig config_;
 };
 TORCH_MODULE(Block);

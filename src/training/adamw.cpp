@@ -6,11 +6,21 @@
 
 namespace muse {
 
-AdamW::AdamW(const torch::nn::Module& module, const AdamWParams& params) : params_(params) {
-  for (const auto& item : module.named_parameters()) {
-    const auto& name = item.key();
+namespace {
+std::vector<std::pair<std::string, torch::Tensor>> all_parameters(const torch::nn::Module& module) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& item : module.named_parameters()) out.emplace_back(item.key(), item.value());
+  return out;
+}
+}  // namespace
+
+AdamW::AdamW(const torch::nn::Module& module, const AdamWParams& params) : AdamW(all_parameters(module), params) {}
+
+AdamW::AdamW(const std::vector<std::pair<std::string, torch::Tensor>>& named_params, const AdamWParams& params)
+    : params_(params) {
+  for (const auto& [name, param] : named_params) {
     const bool decay = name.find("norm") == std::string::npos && name.rfind("embed.", 0) != 0;
-    slots_.push_back({name, item.value(), torch::zeros_like(item.value()), torch::zeros_like(item.value()), decay});
+    slots_.push_back({name, param, torch::zeros_like(param), torch::zeros_like(param), decay});
   }
 }
 

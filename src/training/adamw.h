@@ -3,6 +3,7 @@
 #pragma once
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -21,6 +22,7 @@ class AdamW {
  public:
   // Parameters named "*norm*" or "embed.*" go to the no-decay group.
   AdamW(const torch::nn::Module& module, const AdamWParams& params);
+  AdamW(const std::vector<std::pair<std::string, torch::Tensor>>& named_params, const AdamWParams& params);
   void step(double lr);
   void zero_grad();
   int64_t steps_taken() const { return step_; }

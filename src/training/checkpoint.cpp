@@ -23,7 +23,7 @@ std::string step_name(int64_t step) {
 }
 }  // namespace
 
-void save_checkpoint(const std::string& run_dir, const torch::nn::Module& model, const AdamW& optimizer,
+void save_checkpoint(const std::string& run_dir, const torch::nn::Module& model, const Optimizer& optimizer,
                      const CheckpointState& state, int keep_last) {
   const fs::path root = fs::path(run_dir) / "checkpoints";
   const fs::path final_dir = root / step_name(state.step);
@@ -67,7 +67,7 @@ std::optional<std::string> latest_checkpoint(const std::string& run_dir) {
   return dir.string();
 }
 
-CheckpointState load_checkpoint(const std::string& checkpoint_dir, torch::nn::Module& model, AdamW& optimizer) {
+CheckpointState read_checkpoint_state(const std::string& checkpoint_dir) {
   const fs::path dir(checkpoint_dir);
   const std::string state_path = (dir / "state.json").string();
   nlohmann::json j;
@@ -89,6 +89,12 @@ CheckpointState load_checkpoint(const std::string& checkpoint_dir, torch::nn::Mo
   if (!state.run_fingerprint.is_object())
     throw file_error(state_path, "run_fingerprint is not a JSON object: the checkpoint was written by an older Muse "
                                  "and cannot be resumed by this one; finish it with that version or start afresh");
+  return state;
+}
+
+CheckpointState load_checkpoint(const std::string& checkpoint_dir, torch::nn::Module& model, Optimizer& optimizer) {
+  const fs::path dir(checkpoint_dir);
+  const CheckpointState state = read_checkpoint_state(checkpoint_dir);
   load_module_weights(model, (dir / "model.safetensors").string());
   const std::string optimizer_path = (dir / "optimizer.safetensors").string();
   optimizer.load_state(load_tensor_map(optimizer_path), optimizer_path);

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/nn/module.h>
 
-#include "training/adamw.h"
+#include "training/optimizer.h"
 
 namespace muse {
 
@@ -21,12 +21,14 @@ struct CheckpointState {
   nlohmann::json run_fingerprint = nlohmann::json::object();
 };
 
-void save_checkpoint(const std::string& run_dir, const torch::nn::Module& model, const AdamW& optimizer,
+void save_checkpoint(const std::string& run_dir, const torch::nn::Module& model, const Optimizer& optimizer,
                      const CheckpointState& state, int keep_last = 2);
 // Directory of the newest complete checkpoint, if any.
 std::optional<std::string> latest_checkpoint(const std::string& run_dir);
 // Restores model and optimizer; MuseError names the file and the problem (missing, corrupt, other model, or a
 // checkpoint of an older Muse whose fingerprint was a settings string: those cannot be resumed).
-CheckpointState load_checkpoint(const std::string& checkpoint_dir, torch::nn::Module& model, AdamW& optimizer);
+CheckpointState load_checkpoint(const std::string& checkpoint_dir, torch::nn::Module& model, Optimizer& optimizer);
+// The checkpoint's state.json alone (what a resume compares before loading any tensor).
+CheckpointState read_checkpoint_state(const std::string& checkpoint_dir);
 
 }  // namespace muse

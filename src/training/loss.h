@@ -12,4 +12,10 @@ struct LossParts {
 
 LossParts language_model_loss(const at::Tensor& logits, const at::Tensor& targets, double z_loss);
 
+// Mean cross-entropy of [N, V] logits against [N] targets, ignoring targets < 0. On CPU float32 one fused pass
+// forward and one backward (model/fused_ops.h's switch turns it off); elsewhere ATen's cross_entropy, which is
+// also cross_entropy_reference (the tests' oracle).
+at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& targets);
+at::Tensor cross_entropy_reference(const at::Tensor& logits, const at::Tensor& targets);
+
 }  // namespace muse

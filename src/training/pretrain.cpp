@@ -34,6 +34,7 @@ void PretrainParams::validate() const {
   if (warmup_steps < 0) throw MuseError("warmup_steps must be >= 0");
   if (eval_every < 0 || checkpoint_every < 0) throw MuseError("eval_every and checkpoint_every must be >= 0");
   LrSchedule{schedule}.validate();
+  optimizer.validate();
   if (chat_share < 0 || chat_share > 1) throw MuseError("chat_share must be in [0, 1], got " + std::to_string(chat_share));
   if (budget_cut_share < 0 || budget_cut_share > 1)
     throw MuseError("budget_cut_share must be in [0, 1], got " + std::to_string(budget_cut_share));
@@ -59,10 +60,16 @@ nlohmann::json PretrainParams::fingerprint() const {
           {"schedule", schedule},
           {"warmup_steps", warmup_steps},
           {"min_lr_ratio", min_lr_ratio},
-          {"weight_decay", adamw.weight_decay},
-          {"beta1", adamw.beta1},
-          {"beta2", adamw.beta2},
-          {"adam_eps", adamw.eps},
+          {"optimizer", optimizer_kind_name(optimizer.kind)},
+          {"weight_decay", optimizer.adamw.weight_decay},
+          {"beta1", optimizer.adamw.beta1},
+          {"beta2", optimizer.adamw.beta2},
+          {"adam_eps", optimizer.adamw.eps},
+          {"muon_lr", optimizer.muon_lr},
+          {"muon_momentum", optimizer.muon.momentum},
+          {"muon_nesterov", optimizer.muon.nesterov},
+          {"muon_ns_steps", optimizer.muon.ns_steps},
+          {"muon_weight_decay", optimizer.muon.weight_decay},
           {"grad_clip", grad_clip},
           {"seed", seed}};
 }
@@ -116,7 +123,7 @@ TrainerParams trainer_params(const PretrainParams& p, const ModelConfig& config,
   t.grad_clip = p.grad_clip;
   t.schedule = LrSchedule{p.schedule, p.lr > 0 ? p.lr : default_learning_rate(config), p.min_lr_ratio, p.warmup_steps,
                           p.steps};
-  t.adamw = p.adamw;
+  t.optimizer = p.optimizer;
   t.checkpoint_every = p.checkpoint_every;
   t.log_every = p.log_every;
   t.resume = p.resume;

@@ -12,7 +12,7 @@
 #include "eval/task_eval.h"
 #include "model/config.h"
 #include "tokenizer/tokenizer.h"
-#include "training/adamw.h"
+#include "training/optimizer.h"
 
 namespace muse {
 
@@ -30,12 +30,14 @@ struct PretrainParams {
   int64_t batch_size = 32;               // rows per micro-batch
   int64_t seq_len = 128;                 // tokens per row
   int64_t grad_accum = 1;                // micro-batches per optimizer step
-  bool prompt_loss = true;               // false: task examples train on the reply only (prompts are random)
-  double lr = 0.0;                       // peak; 0 = default_learning_rate(model)
+  // true: task examples train on their prompts too. Off by default: task prompts are uniformly random, so their
+  // loss is noise that teaches nothing and takes a share of the gradient from the replies.
+  bool prompt_loss = false;
+  double lr = 0.0;                       // AdamW's peak; 0 = default_learning_rate(model)
   std::string schedule = "cosine";       // cosine | wsd
   int64_t warmup_steps = 50;
   double min_lr_ratio = 0.1;
-  AdamWParams adamw;
+  OptimizerParams optimizer;             // muon (hidden matrices) + adamw (the rest), or adamw alone
   double grad_clip = 1.0;                // 0 = off
   int64_t eval_every = 0;                // 0 = only at the end
   int64_t eval_batches = 4;              // held-out batches for eval loss

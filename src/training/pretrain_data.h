@@ -38,7 +38,7 @@ struct Batch {
 
 struct DataOptions {
   Split split = Split::Train;  // train problems, or held-out ones (for eval loss); also splits user conversations
-  bool prompt_loss = true;     // false: task examples train on the reply only (reasoning, answer), not the prompt
+  bool prompt_loss = false;    // true: task examples train on their random prompts too, not just the reply
   VisionParams vision;         // must match the model's patch settings (vision_params(config))
   // Supervised fine-tuning: this share of task examples is dressed as a chat (a system prompt, 0-2 earlier
   // solved exchanges with their reasoning dropped) and trained on the final reply only.

@@ -193,7 +193,7 @@ struct Trainer::Session {
 };
 
 Trainer::Trainer(TrainerParams params, Transformer model)
-    : params_(std::move(params)), model_(std::move(model)), optimizer_(*model_, params_.adamw) {
+    : params_(std::move(params)), model_(std::move(model)), optimizer_(*model_, params_.optimizer) {
   params_.validate();
   const fs::path run(params_.run_dir);
   fs::create_directories(run);
@@ -216,12 +216,13 @@ void Trainer::resume_from_checkpoint() {
   const std::string config_path = (run / "config.json").string();
   if (nlohmann::json(load_model_config(config_path)) != nlohmann::json(model_->config()))
     throw file_error(config_path, "the checkpoint's model config differs from this run's");
-  const auto loaded = load_checkpoint(*latest, *model_, optimizer_);
-  const std::string difference = fingerprint_difference(loaded.run_fingerprint, state_.run_fingerprint);
+  // Settings first: a checkpoint of another run (another optimizer, say) is refused by name, not by a tensor.
+  const std::string difference =
+      fingerprint_difference(read_checkpoint_state(*latest).run_fingerprint, state_.run_fingerprint);
   if (!difference.empty())
     throw file_error(*latest, "checkpoint is from a run with different settings (" + difference +
                                   "); rerun with the original settings");
-  state_ = loaded;
+  state_ = load_checkpoint(*latest, *model_, optimizer_);
   if (state_.step >= params_.steps)
     throw file_error(params_.run_dir, "this run already finished all " + std::to_string(params_.steps) +
                                           " steps; nothing to resume");
@@ -285,13 +286,14 @@ TrainRunResult Trainer::run(const BatchSource& source, const PeriodicEval& eval)
   return result;
 }
 
-// One optimizer step: every micro-batch's forward and backward, then clipping and the AdamW update.
+// One optimizer step: every micro-batch's forward and backward, then clipping and the optimizer's update.
 Trainer::StepStats Trainer::train_step(const BatchSource& source, MicroBatchQueue& batches) {
   const auto start = Clock::now();
   const int64_t step = state_.step;
   const auto micro_batches = static_cast<double>(params_.grad_accum);
   StepStats stats;
   stats.lr = params_.schedule.at(step);
+  const double muon_lr = params_.optimizer.muon_lr * stats.lr / params_.schedule.peak;
   for (int64_t micro = 0; micro < params_.grad_accum; ++micro) {
     const std::any batch = batches.take(step, micro);
     const MicroBatchLoss part = source.loss(model_, batch);
@@ -304,7 +306,7 @@ Trainer::StepStats Trainer::train_step(const BatchSource& source, MicroBatchQueu
     throw MuseError("training diverged at step " + std::to_string(step) + " (loss " + std::to_string(stats.loss) +
                     "); lower --lr or raise --warmup");
   stats.grad_norm = clip_grad_norm(*model_, params_.grad_clip);
-  optimizer_.step(stats.lr);
+  optimizer_.step(stats.lr, muon_lr);
   optimizer_.zero_grad();
   stats.seconds = seconds_since(start);
   return stats;

@@ -21,7 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/transformer.h"
-#include "training/adamw.h"
+#include "training/optimizer.h"
 #include "training/checkpoint.h"
 #include "training/lr_schedule.h"
 
@@ -77,8 +77,8 @@ struct TrainerParams {
   int64_t steps = 1000;              // optimizer steps of the whole run (a resumed run continues to the same total)
   int64_t grad_accum = 1;            // micro-batches per optimizer step; each loss is scaled by 1/grad_accum
   double grad_clip = 1.0;            // max global L2 norm of the gradients; 0 = no clipping
-  LrSchedule schedule;               // learning rate of each step; total_steps should equal `steps`
-  AdamWParams adamw;
+  LrSchedule schedule;               // AdamW's learning rate of each step; total_steps should equal `steps`
+  OptimizerParams optimizer;         // Muon's rate follows the schedule's shape: muon_lr * schedule.at(step) / peak
   int64_t checkpoint_every = 100;    // 0 = only at the end (and when stopped or interrupted)
   int64_t log_every = 10;            // a metrics line every this many steps (and at the last)
   bool resume = false;               // continue from run_dir's latest checkpoint; false refuses a run_dir holding one
@@ -134,7 +134,7 @@ class Trainer {
 
   TrainerParams params_;
   Transformer model_;
-  AdamW optimizer_;
+  Optimizer optimizer_;
   CheckpointState state_;
   std::string metrics_path_;
   std::ofstream metrics_;

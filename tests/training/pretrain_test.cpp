@@ -65,21 +65,30 @@ void train_tokenizer_into(const std::string& dir) {
 
 }  // namespace
 
-TEST(Pretrain, ResumeAfterInterruptionMatchesUninterruptedRun) {
+// Exact resume with either optimizer: Muon's momentum and AdamW's moments both travel in the checkpoint.
+class PretrainResume : public ::testing::TestWithParam<OptimizerKind> {};
+
+TEST_P(PretrainResume, AfterInterruptionMatchesUninterruptedRun) {
   configure_threads({1, 1});
-  const auto straight_dir = fresh_dir("muse_resume_straight");
-  const auto resumed_dir = fresh_dir("muse_resume_resumed");
+  const std::string kind = optimizer_kind_name(GetParam());
+  const auto straight_dir = fresh_dir("muse_resume_straight_" + kind);
+  const auto resumed_dir = fresh_dir("muse_resume_resumed_" + kind);
   train_tokenizer_into(straight_dir);
   fs::copy_file(fs::path(straight_dir) / "tokenizer.model", fs::path(resumed_dir) / "tokenizer.model");
+  auto params = [&](const std::string& dir) {
+    auto p = micro_params(dir);
+    p.optimizer.kind = GetParam();
+    return p;
+  };
 
-  const auto straight = pretrain(micro_model(), micro_params(straight_dir));
+  const auto straight = pretrain(micro_model(), params(straight_dir));
   ASSERT_EQ(straight.losses.size(), 16u);
 
-  auto first_half = micro_params(resumed_dir);
+  auto first_half = params(resumed_dir);
   first_half.stop_after_step = 7;  // not on a checkpoint_every boundary: the stop itself checkpoints
   const auto before = pretrain(micro_model(), first_half);
   ASSERT_EQ(before.losses.size(), 7u);
-  auto second_half = micro_params(resumed_dir);
+  auto second_half = params(resumed_dir);
   second_half.resume = true;
   const auto after = pretrain(micro_model(), second_half);
   ASSERT_EQ(after.losses.size(), 9u);
@@ -87,6 +96,27 @@ TEST(Pretrain, ResumeAfterInterruptionMatchesUninterruptedRun) {
   for (size_t i = 0; i < 7; ++i) EXPECT_EQ(before.losses[i], straight.losses[i]) << "step " << i + 1;
   for (size_t i = 0; i < 9; ++i) EXPECT_EQ(after.losses[i], straight.losses[7 + i]) << "step " << 8 + i;
   EXPECT_EQ(after.final_eval_loss, straight.final_eval_loss);
+}
+
+INSTANTIATE_TEST_SUITE_P(Optimizers, PretrainResume, ::testing::Values(OptimizerKind::AdamW, OptimizerKind::Muon),
+                         [](const auto& info) { return std::string(optimizer_kind_name(info.param)); });
+
+TEST(Pretrain, ResumeRefusesAnotherOptimizer) {
+  const auto dir = fresh_dir("muse_resume_other_optimizer");
+  train_tokenizer_into(dir);
+  auto p = micro_params(dir);
+  p.optimizer.kind = OptimizerKind::AdamW;
+  p.stop_after_step = 2;
+  pretrain(micro_model(), p);
+  auto other = micro_params(dir);
+  other.resume = true;
+  other.optimizer.kind = OptimizerKind::Muon;
+  try {
+    pretrain(micro_model(), other);
+    FAIL() << "expected MuseError";
+  } catch (const MuseError& e) {
+    EXPECT_NE(std::string(e.what()).find("optimizer was \"adamw\", now \"muon\""), std::string::npos) << e.what();
+  }
 }
 
 TEST(Pretrain, ResumeRefusesDifferentSettings) {
