@@ -32,9 +32,11 @@ steps[qknorm_lr2]=410;   flags[qknorm_lr2]="--optimizer adamw --qk-norm --lr 4.9
 steps[all]=350;          flags[all]="--optimizer muon --qk-norm --zero-init-projections --logit-softcap 15"
 steps[all_muonlr04]=350; flags[all_muonlr04]="--optimizer muon --qk-norm --zero-init-projections --logit-softcap 15 --muon-lr 0.04"
 steps[current_2x]=850;   flags[current_2x]="--optimizer adamw --no-qk-norm"
+steps[muon_qk]=350;      flags[muon_qk]="--optimizer muon --qk-norm"
+steps[muon_qk_zero]=350; flags[muon_qk_zero]="--optimizer muon --qk-norm --zero-init-projections"
 steps[all_2x]=700;       flags[all_2x]="--optimizer muon --qk-norm --zero-init-projections --logit-softcap 15"
 rows=("$@")
-[[ ${#rows[@]} -gt 0 ]] || rows=(current all qknorm muon zeroinit softcap qknorm_lr2 all_muonlr04 current_2x all_2x)
+[[ ${#rows[@]} -gt 0 ]] || rows=(current all qknorm muon zeroinit softcap qknorm_lr2 all_muonlr04 muon_qk muon_qk_zero current_2x all_2x)
 
 mkdir -p "$work"
 if [[ ! -f "$work/tokenizer/tokenizer.model" ]]; then

@@ -202,7 +202,7 @@ void add_generate_commands(CLI::App& app) {
                   "answers to sample (> 1: one engine run, the prompt prefilled once and shared by every sample)")
       ->capture_default_str()->check(CLI::Range(1, 4096));
   gen->add_option("--kv-mem", gen_opts->kv_mem_mib,
-                  "MiB of KV cache for the engine (-n > 1); requests that can never fit are refused")
+                  "MiB of KV cache for the engine; requests that can never fit are refused")
       ->capture_default_str()->check(CLI::Range(1, 1 << 20));
   gen->callback([o = gen_opts] {
     if (o->samples > 1 && o->raw) throw MuseError("-n > 1 answers a chat prompt; it cannot be combined with --raw");

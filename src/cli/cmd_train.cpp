@@ -16,7 +16,7 @@ struct ModelChoice {
   int64_t context = 0;
   int64_t kv_heads = 0;
   bool qk_norm = ModelConfig{}.qk_norm;
-  bool zero_init_projections = false;
+  bool zero_init_projections = ModelConfig{}.zero_init_projections;
   double logit_softcap = 0.0;
   double z_loss = 0.0;
 
@@ -73,8 +73,8 @@ void add_train_commands(CLI::App& app) {
   pre->add_option("--context", model->context, "max sequence length");
   pre->add_option("--kv-heads", model->kv_heads, "grouped-query attention: kv heads");
   pre->add_flag("--qk-norm,!--no-qk-norm", model->qk_norm, "RMSNorm on queries and keys (default on)");
-  pre->add_flag("--zero-init-projections", model->zero_init_projections,
-                "start the blocks' output projections (wo, w_down) at zero");
+  pre->add_flag("--zero-init-projections,!--no-zero-init-projections", model->zero_init_projections,
+                "start the blocks' output projections (wo, w_down) at zero (default on)");
   pre->add_option("--logit-softcap", model->logit_softcap, "cap * tanh(logits / cap); 0 = off")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   pre->add_option("--z-loss", model->z_loss, "z-loss coefficient (e.g. 1e-4)");
@@ -93,7 +93,7 @@ void add_train_commands(CLI::App& app) {
   pre->add_option("--optimizer", *optimizer_name, "muon (hidden matrices; AdamW for the rest) | adamw")
       ->capture_default_str()->check(CLI::IsMember({"muon", "adamw"}));
   pre->add_option("--muon-lr", params->optimizer.muon_lr, "Muon's peak learning rate")->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1e-6, 10.0));
   pre->add_option("--weight-decay", params->optimizer.adamw.weight_decay, "AdamW's decoupled weight decay")
       ->capture_default_str();
   pre->add_option("--grad-clip", params->grad_clip)->capture_default_str();
@@ -153,7 +153,7 @@ void add_train_commands(CLI::App& app) {
       ->capture_default_str();
   sft->add_option("--lr", so->lr, "AdamW's peak learning rate (overrides --lr-scale)");
   sft->add_option("--muon-lr", so->muon_lr, "Muon's peak learning rate (overrides --lr-scale)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1e-6, 10.0));
   sft->add_option("--warmup", so->stage.warmup_steps)->capture_default_str();
   sft->add_option("--batch-size", so->like.batch_size)->capture_default_str();
   sft->add_option("--seq-len", so->like.seq_len)->capture_default_str();

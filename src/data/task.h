@@ -20,6 +20,7 @@ struct Example {
   std::string reasoning;           // reference step-by-step trace (goes inside the thinking span)
   std::string answer;              // reference final answer
   nlohmann::json meta;             // whatever verify() needs beyond the answer (e.g. Countdown numbers)
+  bool reasoning_cut = false;      // training only: `reasoning` was cut short, as a thinking budget does
 };
 
 // Train and held-out problems are disjoint by construction: a problem's split is a hash of its prompt.

@@ -119,6 +119,44 @@ struct SwigluFunction : public torch::autograd::Function<SwigluFunction> {
   }
 };
 
+// out[2i] = x[2i] c - x[2i+1] s, out[2i+1] = x[2i] s + x[2i+1] c with (c, s) of each (b, t, pair); the backward
+// is the rotation by the opposite angle.
+void rotate(const float* x, const float* cs, float* out, int64_t positions, int64_t heads, int64_t pairs, float sign) {
+  at::parallel_for(0, positions, std::max<int64_t>(1, 4096 / (heads * pairs)), [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const float* c = cs + p * pairs * 2;  // interleaved (cos, sin) per pair: the complex tensor's memory
+      for (int64_t h = 0; h < heads; ++h) {
+        const float* xi = x + (p * heads + h) * pairs * 2;
+        float* o = out + (p * heads + h) * pairs * 2;
+        for (int64_t i = 0; i < pairs; ++i) {
+          const float co = c[2 * i], si = sign * c[2 * i + 1], a = xi[2 * i], b = xi[2 * i + 1];
+          o[2 * i] = a * co - b * si;
+          o[2 * i + 1] = a * si + b * co;
+        }
+      }
+    }
+  });
+}
+
+struct RotateFunction : public torch::autograd::Function<RotateFunction> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x_in, const at::Tensor& cos_sin) {
+    const at::Tensor x = x_in.contiguous();
+    const int64_t heads = x.size(2), pairs = x.size(3) / 2, positions = x.size(0) * x.size(1);
+    at::Tensor out = at::empty_like(x);
+    rotate(x.data_ptr<float>(), cos_sin.data_ptr<float>(), out.data_ptr<float>(), positions, heads, pairs, 1.f);
+    ctx->save_for_backward({cos_sin});
+    return out;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const at::Tensor cos_sin = ctx->get_saved_variables()[0];
+    const at::Tensor g = grads[0].contiguous();
+    const int64_t heads = g.size(2), pairs = g.size(3) / 2, positions = g.size(0) * g.size(1);
+    at::Tensor dx = at::empty_like(g);
+    rotate(g.data_ptr<float>(), cos_sin.data_ptr<float>(), dx.data_ptr<float>(), positions, heads, pairs, -1.f);
+    return {dx, at::Tensor()};
+  }
+};
+
 }  // namespace
 
 void set_fused_ops_enabled(bool enabled) { g_fused_enabled.store(enabled); }
@@ -134,6 +172,22 @@ at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
   if (!fusable(x) || !fusable(weight) || weight.dim() != 1 || weight.size(0) != x.size(-1))
     return rms_norm_reference(x, weight, eps);
   return RmsNormFunction::apply(x, weight, eps);
+}
+
+at::Tensor rotate_pairs_reference(const at::Tensor& x, const at::Tensor& rotation) {
+  const auto pairs = at::view_as_complex(x.unflatten(-1, {x.size(-1) / 2, 2}));
+  return at::view_as_real(pairs * rotation).flatten(-2);
+}
+
+at::Tensor rotate_pairs(const at::Tensor& x, const at::Tensor& rotation) {
+  const bool shapes_fit = x.dim() == 4 && rotation.dim() == 4 && rotation.size(2) == 1 &&
+                          rotation.size(0) == x.size(0) && rotation.size(1) == x.size(1) &&
+                          rotation.size(3) * 2 == x.size(3);
+  if (!fusable(x) || rotation.scalar_type() != at::kComplexFloat || !rotation.device().is_cpu() || !shapes_fit)
+    return rotate_pairs_reference(x, rotation);
+  // [B, T, 1, D/2] complex = [B, T, D/2, 2] floats: (cos, sin) interleaved per pair.
+  const at::Tensor cos_sin = at::view_as_real(rotation.resolve_conj()).contiguous();
+  return RotateFunction::apply(x, cos_sin);
 }
 
 at::Tensor swiglu(const at::Tensor& gate, const at::Tensor& up) {

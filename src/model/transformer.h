@@ -66,6 +66,9 @@ struct AttentionPlan {
   std::vector<int64_t> span_lengths;       // spans' lengths in order (split sizes of the [B*T] token axis)
   std::map<int64_t, torch::Tensor> causal; // additive causal mask [L, L] for each span length L > 1
 };
+// The plan of one forward: paged mask, per-document (training rows on CPU whose documents average >= 32 tokens,
+// fused ops on), or a dense mask.
+AttentionPlan plan_attention(const ModelInput& input, const KVCache* cache);
 
 class RMSNormImpl : public torch::nn::Module {
  public:

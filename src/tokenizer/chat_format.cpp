@@ -111,7 +111,7 @@ TokenSequence render_conversation(const Tokenizer& tok, const std::vector<Messag
       seq.append_token(tok.special(Special::ThinkBegin), all);
       if (options.keep_thinking && (final || options.keep_history_thinking))
         seq.append_text(tok, message.thinking, trained);
-      seq.append_token(tok.special(Special::ThinkEnd), trained);
+      seq.append_token(tok.special(Special::ThinkEnd), trained && !message.thinking_cut);
     }
     append_segments(seq, tok, message.content, trained, options.vision);
     seq.append_token(tok.special(Special::EndOfTurn), trained);
@@ -129,6 +129,7 @@ TokenSequence render_example(const Tokenizer& tok, const Example& example, const
   messages[0].content = example.prompt;
   messages[1].role = Role::Assistant;
   messages[1].thinking = example.reasoning;
+  messages[1].thinking_cut = example.reasoning_cut;
   messages[1].content = {text_segment(example.answer)};
   return render_conversation(tok, messages, false, options);
 }
@@ -142,7 +143,8 @@ std::vector<Message> example_conversation(const Example& example, const std::vec
     messages.push_back({Role::Assistant, {text_segment(turn.answer)}, turn.reasoning});
   }
   messages.push_back({Role::User, example.prompt, ""});
-  if (with_reply) messages.push_back({Role::Assistant, {text_segment(example.answer)}, example.reasoning});
+  if (with_reply)
+    messages.push_back({Role::Assistant, {text_segment(example.answer)}, example.reasoning, example.reasoning_cut});
   return messages;
 }
 

@@ -51,6 +51,9 @@ struct Message {
   Role role = Role::User;
   std::vector<Segment> content;
   std::string thinking;  // assistant only; dropped from history unless keep_thinking
+  // The thinking was cut short by a budget: its closing <|/think|> is what the harness forces, not a choice the
+  // model makes, so it carries no loss (else the model learns to stop thinking early on its own).
+  bool thinking_cut = false;
 };
 
 struct RenderOptions {

@@ -244,6 +244,9 @@ expect_error "pretrain: unknown preset" "huge" pretrain --out fresh --preset hug
 expect_error "pretrain: unknown mixture task" "nosuchtask" pretrain --out fresh --mixture nosuchtask --steps 1
 expect_error "pretrain: bad mixture difficulty" "add:x" pretrain --out fresh --mixture add:x --steps 1
 expect_error "pretrain: no tokenizer yet" "tokenizer.model" pretrain --out no_tokenizer_here --steps 1
+expect_error "pretrain: unknown optimizer" "sgd not in {muon,adamw}" pretrain --out fresh --optimizer sgd --steps 1
+expect_error "pretrain: Muon learning rate out of range" "--muon-lr" pretrain --out fresh --muon-lr 0 --steps 1
+expect_error "pretrain: negative logit soft cap" "--logit-softcap" pretrain --out fresh --logit-softcap -1 --steps 1
 
 printf '{"text": "a fine document"}\n{"text": oops}\n{"text": "another"}\n' >bad.jsonl
 expect_error "pretrain: malformed --text line" "bad.jsonl:2" \

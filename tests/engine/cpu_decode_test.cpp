@@ -218,6 +218,16 @@ TEST(CpuDecode, MultiHeadText) {
   expect_close(cs, "MHA, text, block 4");
 }
 
+TEST(CpuDecode, LogitSoftCap) {  // the model's cap * tanh(logits / cap), applied by the fused path too
+  Case cs;
+  cs.config = small_config(64, 4, 2, true);
+  cs.config.logit_softcap = 2.0;  // small enough that random logits are bent well away from linear
+  cs.prompt_lengths = {6, 0, 11};
+  cs.seed = 13;
+  expect_close(cs, "soft cap 2");
+  EXPECT_LE(run_case(cs).max_logit, 2.0);
+}
+
 TEST(CpuDecode, GroupedQueryWithQKNorm) {
   Case cs;
   cs.config = small_config(128, 4, 2, true);  // head_dim 32, 2 query heads per kv head

@@ -221,7 +221,7 @@ TEST(Engine, TheLoopSleepsWhenOnlyParkedAndBlockedWorkIsLeft) {
 // Engine::generate: one streamed request on the caller's thread; its callback may answer pauses itself.
 TEST(Engine, GenerateStreamsOnTheCallersThreadAndAnswersPauses) {
   auto model = random_model();
-  Rng rng(26);
+  Rng rng(27);
   const auto prompt = random_prompt(rng, 6, 6);
   const auto [pause, at] = natural_pause(model, prompt);
   ASSERT_GE(pause, 0);

@@ -72,19 +72,20 @@ TEST(FusedOps, PerDocumentAttentionMatchesTheMaskedDenseOne) {
     c.n_layers = 2;
     c.n_kv_heads = kv_heads;
     c.patch_size = 0;
+    c.max_seq_len = 128;
     torch::manual_seed(11);
     Transformer model(c);
     {
       torch::NoGradGuard no_grad;
       for (auto& p : model->parameters()) p.normal_(0, 0.2);
     }
-    const int64_t B = 3, T = 24;
+    const int64_t B = 3, T = 100;
     const auto tokens = torch::randint(0, c.vocab_size, {B, T}, torch::kLong);
-    // Rows with 1, 3 and 5 documents, one of them a single token.
+    // Rows with 1, 3 and 5 documents, one of them a single token (9 documents, 33 tokens on average).
     auto doc = torch::zeros({B, T}, torch::kLong);
-    doc[1].narrow(0, 7, 10).fill_(1);
-    doc[1].narrow(0, 17, 7).fill_(2);
-    for (int64_t t = 0; t < T; ++t) doc[2][t] = t < 3 ? 0 : t < 4 ? 1 : t < 12 ? 2 : t < 20 ? 3 : 4;
+    doc[1].narrow(0, 40, 30).fill_(1);
+    doc[1].narrow(0, 70, 30).fill_(2);
+    for (int64_t t = 0; t < T; ++t) doc[2][t] = t < 3 ? 0 : t < 4 ? 1 : t < 40 ? 2 : t < 80 ? 3 : 4;
     auto positions = torch::zeros({B, T, 3}, torch::kLong);
     for (int64_t b = 0; b < B; ++b)
       for (int64_t t = 0, start = 0; t < T; ++t) {
@@ -93,6 +94,7 @@ TEST(FusedOps, PerDocumentAttentionMatchesTheMaskedDenseOne) {
       }
     const ModelInput input{tokens, positions, doc};
     EXPECT_EQ(document_spans(doc).size(), 9u);
+    ASSERT_EQ(plan_attention(input, nullptr).spans.size(), 9u) << "the fast path must be the one tested";
 
     auto run = [&](bool fused) {
       set_fused_ops_enabled(fused);
@@ -110,4 +112,18 @@ TEST(FusedOps, PerDocumentAttentionMatchesTheMaskedDenseOne) {
     for (size_t i = 0; i < fast_grads.size(); ++i)
       EXPECT_TRUE(torch::allclose(fast_grads[i], dense_grads[i], 1e-3, 1e-6)) << "parameter " << i;
   }
+}
+
+TEST(FusedOps, RotatePairsMatchesTheComplexMultiply) {
+  torch::manual_seed(12);
+  const auto x = torch::randn({2, 5, 3, 8}).requires_grad_(true);
+  const auto angles = torch::randn({2, 5, 1, 4});
+  const auto rotation = torch::polar(torch::full_like(angles, 0.7), angles);  // not unit: a scaled rotation too
+  const auto probe = torch::randn({2, 5, 3, 8});
+  const auto fused = rotate_pairs(x, rotation), reference = rotate_pairs_reference(x, rotation);
+  EXPECT_TRUE(torch::allclose(fused, reference, 1e-5, 1e-6));
+  const auto gf = grads_of(fused, probe, {x}), gr = grads_of(reference, probe, {x});
+  EXPECT_FALSE(torch::allclose(gf[0], probe));  // the backward really rotates
+  // A unit rotation's backward is the inverse rotation; a scaled one is the scaled inverse (conjugate multiply).
+  EXPECT_TRUE(torch::allclose(gf[0], gr[0], 1e-5, 1e-6));
 }

@@ -163,6 +163,35 @@ TEST(Model, ParameterCountMatchesModules) {
   EXPECT_LE(preset_config("tiny").parameter_count(), 1'025'000);  // ~1M: 984k text + 25k patch projection
 }
 
+TEST(Model, ZeroInitialisedProjectionsStartEveryBlockAsTheIdentity) {
+  for (bool zero : {true, false}) {
+    auto c = small_config();
+    c.zero_init_projections = zero;
+    Transformer model(c);
+    for (const auto& item : model->named_parameters()) {
+      const bool projection = item.key().find(".wo.") != std::string::npos ||
+                              item.key().find(".w_down.") != std::string::npos;
+      if (!projection) continue;
+      EXPECT_EQ(item.value().abs().max().item<double>() == 0.0, zero) << item.key();
+    }
+  }
+}
+
+TEST(Model, LogitSoftCapBoundsTheLogits) {
+  auto c = small_config();
+  c.logit_softcap = 0.5;
+  auto model = random_model(c, 5);
+  torch::NoGradGuard no_grad;
+  const auto logits = model->forward({random_tokens(2, 9, c.vocab_size), text_positions(0, 9, torch::kCPU).expand({2, 9, 3})});
+  EXPECT_LE(logits.abs().max().item<double>(), 0.5);
+  c.logit_softcap = 0.0;
+  auto uncapped = random_model(c, 5);
+  const auto raw = uncapped->forward({random_tokens(2, 9, c.vocab_size), text_positions(0, 9, torch::kCPU).expand({2, 9, 3})});
+  EXPECT_GT(raw.abs().max().item<double>(), 0.5) << "the test needs logits beyond the cap";
+  c.logit_softcap = -1.0;
+  EXPECT_THROW(c.validate(), MuseError);
+}
+
 TEST(Model, ConfigValidationNamesTheField) {
   auto c = small_config();
   c.n_heads = 3;

@@ -168,7 +168,7 @@ TEST(PretrainData, FineTuningDressesExamplesAsChatsAndTrainsOnlyTheFinalReply) {
   EXPECT_GT(with_history, 20);
 }
 
-TEST(PretrainData, BudgetCutsShortenTheReasoningButKeepTheAnswer) {
+TEST(PretrainData, BudgetCutsShortenTheReasoningKeepTheAnswerAndForceTheThinkEnd) {
   const auto& tok = test_tokenizer();
   DataOptions whole, cut;
   whole.prompt_loss = cut.prompt_loss = false;
@@ -183,11 +183,21 @@ TEST(PretrainData, BudgetCutsShortenTheReasoningButKeepTheAnswer) {
     EXPECT_NE(end, std::string::npos) << text;
     return std::make_pair(text.substr(begin + 9, end - begin - 9), text.substr(end));
   };
+  // The loss flag of the <|/think|> token: forced by the budget when the reasoning was cut, so no loss there.
+  auto think_end_trained = [&](const TokenSequence& doc) {
+    for (size_t k = 0; k < doc.size(); ++k)
+      if (doc.tokens[k] == tok.special(Special::ThinkEnd)) return doc.loss_mask[k] != 0;
+    ADD_FAILURE() << "no <|/think|>";
+    return false;
+  };
   int shorter = 0, under_half = 0;
   for (int i = 0; i < 80; ++i) {
     Rng a(100 + i), b(100 + i);  // the same seed draws the same problem; the cut is drawn after it
-    const auto [full_thinking, full_rest] = split(full_data.document(a));
-    const auto [cut_thinking, cut_rest] = split(cut_data.document(b));
+    const auto full_doc = full_data.document(a), cut_doc = cut_data.document(b);
+    const auto [full_thinking, full_rest] = split(full_doc);
+    const auto [cut_thinking, cut_rest] = split(cut_doc);
+    EXPECT_TRUE(think_end_trained(full_doc)) << "a finished trace ends its thinking by choice";
+    EXPECT_EQ(think_end_trained(cut_doc), cut_thinking.size() == full_thinking.size()) << cut_thinking;
     EXPECT_EQ(cut_rest, full_rest) << "the answer must not change";
     EXPECT_EQ(full_thinking.compare(0, cut_thinking.size(), cut_thinking), 0) << cut_thinking << " | " << full_thinking;
     shorter += cut_thinking.size() < full_thinking.size();
