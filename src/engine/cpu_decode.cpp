@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "engine/simd.h"
+#include "util/simd.h"
 #include "util/error.h"
 
 #if MUSE_HAVE_OPENBLAS

@@ -8,7 +8,7 @@
 #include <numeric>
 #include <string>
 
-#include "engine/simd.h"
+#include "util/simd.h"
 #include "util/error.h"
 
 namespace muse {

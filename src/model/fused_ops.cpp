@@ -8,6 +8,8 @@
 #include <mutex>
 #include <vector>
 
+#include "util/simd.h"
+
 namespace muse {
 namespace {
 
@@ -23,6 +25,82 @@ bool fusable(const at::Tensor& t) {
 // Rows per parallel chunk: enough work per task that scheduling costs nothing next to it.
 int64_t grain_rows(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, width)); }
 
+// Row kernels, eight floats at a time (util/simd.h: compiled for AVX-512, AVX2 and baseline, picked at load).
+using simd::f8;
+using simd::load8;
+using simd::splat8;
+using simd::store8;
+
+MUSE_SIMD_CLONES void rms_norm_rows(const float* x, const float* w, float* y, float* rstd, int64_t begin, int64_t end,
+                                    int64_t d, float eps) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float* xr = x + r * d;
+    float* yr = y + r * d;
+    f8 acc = {};
+    int64_t j = 0;
+    for (; j + 8 <= d; j += 8) acc += load8(xr + j) * load8(xr + j);
+    float sum = simd::hsum8(acc);
+    for (; j < d; ++j) sum += xr[j] * xr[j];
+    const float s = 1.f / std::sqrt(sum / static_cast<float>(d) + eps);
+    rstd[r] = s;
+    j = 0;
+    for (; j + 8 <= d; j += 8) store8(yr + j, load8(xr + j) * s * load8(w + j));
+    for (; j < d; ++j) yr[j] = xr[j] * s * w[j];
+  }
+}
+
+// dx_i = s (w_i g_i - x_i s^2 <g w, x> / d); dw_part_j += g_j x_j s.
+MUSE_SIMD_CLONES void rms_norm_backward_rows(const float* x, const float* w, const float* rstd, const float* g,
+                                             float* dx, float* dw_part, int64_t begin, int64_t end, int64_t d) {
+  for (int64_t r = begin; r < end; ++r) {
+    const float *xr = x + r * d, *gr = g + r * d;
+    float* dxr = dx + r * d;
+    const float s = rstd[r];
+    f8 acc = {};
+    int64_t j = 0;
+    for (; j + 8 <= d; j += 8) acc += load8(gr + j) * load8(w + j) * load8(xr + j);
+    float dot = simd::hsum8(acc);
+    for (; j < d; ++j) dot += gr[j] * w[j] * xr[j];
+    const float k = s * s * dot / static_cast<float>(d);
+    j = 0;
+    for (; j + 8 <= d; j += 8) {
+      const f8 xv = load8(xr + j), gv = load8(gr + j);
+      store8(dxr + j, (load8(w + j) * gv - xv * k) * s);
+      store8(dw_part + j, load8(dw_part + j) + gv * xv * s);
+    }
+    for (; j < d; ++j) {
+      dxr[j] = s * (w[j] * gr[j] - xr[j] * k);
+      dw_part[j] += gr[j] * xr[j] * s;
+    }
+  }
+}
+
+MUSE_SIMD_CLONES void swiglu_range(const float* g, const float* u, float* y, int64_t begin, int64_t end) {
+  int64_t i = begin;
+  for (; i + 8 <= end; i += 8) {
+    const f8 gv = load8(g + i);
+    store8(y + i, gv / (1.f + simd::exp8(-gv)) * load8(u + i));
+  }
+  for (; i < end; ++i) y[i] = g[i] / (1.f + simd::exp1(-g[i])) * u[i];
+}
+
+// dy/du = g sigma(g), dy/dg = u sigma(g) (1 + g (1 - sigma(g))).
+MUSE_SIMD_CLONES void swiglu_backward_range(const float* g, const float* u, const float* dy, float* dg, float* du,
+                                            int64_t begin, int64_t end) {
+  int64_t i = begin;
+  for (; i + 8 <= end; i += 8) {
+    const f8 gv = load8(g + i), dv = load8(dy + i);
+    const f8 sig = 1.f / (1.f + simd::exp8(-gv));
+    store8(du + i, dv * gv * sig);
+    store8(dg + i, dv * load8(u + i) * sig * (1.f + gv * (1.f - sig)));
+  }
+  for (; i < end; ++i) {
+    const float sig = 1.f / (1.f + simd::exp1(-g[i]));
+    du[i] = dy[i] * g[i] * sig;
+    dg[i] = dy[i] * u[i] * sig * (1.f + g[i] * (1.f - sig));
+  }
+}
+
 struct RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x_in, const at::Tensor& weight_in, double eps) {
     const at::Tensor x = x_in.contiguous(), weight = weight_in.contiguous();
@@ -34,15 +112,7 @@ struct RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
     float* yp = y.data_ptr<float>();
     float* rp = rstd.data_ptr<float>();
     at::parallel_for(0, rows, grain_rows(d), [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) {
-        const float* xr = xp + r * d;
-        float sum = 0.f;
-        for (int64_t j = 0; j < d; ++j) sum += xr[j] * xr[j];
-        const float s = 1.f / std::sqrt(sum / static_cast<float>(d) + static_cast<float>(eps));
-        rp[r] = s;
-        float* yr = yp + r * d;
-        for (int64_t j = 0; j < d; ++j) yr[j] = xr[j] * s * wp[j];
-      }
+      rms_norm_rows(xp, wp, yp, rp, begin, end, d, static_cast<float>(eps));
     });
     ctx->save_for_backward({x, weight, rstd});
     return y;
@@ -64,18 +134,7 @@ struct RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
     std::mutex dw_mutex;
     at::parallel_for(0, rows, grain_rows(d), [&](int64_t begin, int64_t end) {
       std::vector<float> dw_part(static_cast<size_t>(d), 0.f);
-      for (int64_t r = begin; r < end; ++r) {
-        const float *xr = xp + r * d, *gr = gp + r * d;
-        const float s = rp[r];
-        float dot = 0.f;
-        for (int64_t j = 0; j < d; ++j) dot += gr[j] * wp[j] * xr[j];
-        const float k = s * s * dot / static_cast<float>(d);
-        float* dxr = dxp + r * d;
-        for (int64_t j = 0; j < d; ++j) {
-          dxr[j] = s * (wp[j] * gr[j] - xr[j] * k);
-          dw_part[static_cast<size_t>(j)] += gr[j] * xr[j] * s;
-        }
-      }
+      rms_norm_backward_rows(xp, wp, rp, gp, dxp, dw_part.data(), begin, end, d);
       std::lock_guard<std::mutex> lock(dw_mutex);
       for (int64_t j = 0; j < d; ++j) dwp[j] += dw_part[static_cast<size_t>(j)];
     });
@@ -84,36 +143,25 @@ struct RmsNormFunction : public torch::autograd::Function<RmsNormFunction> {
 };
 
 struct SwigluFunction : public torch::autograd::Function<SwigluFunction> {
-  // The sigmoid comes from ATen's vectorised kernel (a scalar exp per element costs more than the passes saved);
-  // the products and the whole backward are single passes that reuse it.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gate_in, const at::Tensor& up_in) {
     const at::Tensor gate = gate_in.contiguous(), up = up_in.contiguous();
-    const at::Tensor sig = at::sigmoid(gate);
     at::Tensor y = at::empty_like(gate);
-    const float *gp = gate.data_ptr<float>(), *up_p = up.data_ptr<float>(), *sp = sig.data_ptr<float>();
+    const float *gp = gate.data_ptr<float>(), *up_p = up.data_ptr<float>();
     float* yp = y.data_ptr<float>();
-    at::parallel_for(0, gate.numel(), 16384, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) yp[i] = gp[i] * sp[i] * up_p[i];
-    });
-    ctx->save_for_backward({gate, up, sig});
+    at::parallel_for(0, gate.numel(), 16384, [&](int64_t begin, int64_t end) { swiglu_range(gp, up_p, yp, begin, end); });
+    ctx->save_for_backward({gate, up});
     return y;
   }
 
-  // y = g sigma(g) u:  dy/du = g sigma(g),  dy/dg = u sigma(g) (1 + g (1 - sigma(g))).
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const at::Tensor &gate = saved[0], &up = saved[1], &sig = saved[2];
+    const at::Tensor &gate = saved[0], &up = saved[1];
     const at::Tensor dy = grads[0].contiguous();
     at::Tensor dgate = at::empty_like(gate), dup = at::empty_like(up);
-    const float *gp = gate.data_ptr<float>(), *up_p = up.data_ptr<float>(), *sp = sig.data_ptr<float>();
-    const float* dyp = dy.data_ptr<float>();
+    const float *gp = gate.data_ptr<float>(), *up_p = up.data_ptr<float>(), *dyp = dy.data_ptr<float>();
     float *dgp = dgate.data_ptr<float>(), *dup_p = dup.data_ptr<float>();
     at::parallel_for(0, gate.numel(), 16384, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        const float g = gp[i], s = sp[i], d = dyp[i];
-        dup_p[i] = d * g * s;
-        dgp[i] = d * up_p[i] * s * (1.f + g * (1.f - s));
-      }
+      swiglu_backward_range(gp, up_p, dyp, dgp, dup_p, begin, end);
     });
     return {dgate, dup};
   }

@@ -7,12 +7,43 @@
 #include <cmath>
 
 #include "model/fused_ops.h"
+#include "util/simd.h"
 
 namespace muse {
 namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
+
+using simd::f8;
+using simd::load8;
+using simd::splat8;
+using simd::store8;
+
+// log sum_j e^(row_j), eight at a time (util/simd.h's e^x).
+MUSE_SIMD_CLONES float log_normaliser(const float* row, int64_t V) {
+  f8 m8 = splat8(row[0]);
+  int64_t j = 0;
+  for (; j + 8 <= V; j += 8) {
+    const f8 v = load8(row + j);
+    m8 = v > m8 ? v : m8;
+  }
+  float max = simd::hmax8(m8);
+  for (; j < V; ++j) max = std::max(max, row[j]);
+  f8 acc = {};
+  j = 0;
+  for (; j + 8 <= V; j += 8) acc += simd::exp8(load8(row + j) - max);
+  float sum = simd::hsum8(acc);
+  for (; j < V; ++j) sum += simd::exp1(row[j] - max);
+  return max + std::log(sum);
+}
+
+// out_j = scale * e^(row_j - log_z): the softmax, scaled.
+MUSE_SIMD_CLONES void scaled_softmax(const float* row, float log_z, float scale, float* out, int64_t V) {
+  int64_t j = 0;
+  for (; j + 8 <= V; j += 8) store8(out + j, simd::exp8(load8(row + j) - log_z) * scale);
+  for (; j < V; ++j) out[j] = scale * simd::exp1(row[j] - log_z);
+}
 
 // Mean cross-entropy over the rows whose target is >= 0, straight from the logits: the forward keeps one
 // log-normaliser per row (not a [N, V] log-softmax) and the backward writes softmax - onehot in one pass, where
@@ -31,11 +62,7 @@ struct CrossEntropyFunction : public torch::autograd::Function<CrossEntropyFunct
       for (int64_t r = begin; r < end; ++r) {
         if (tp[r] < 0) continue;
         const float* row = lp + r * V;
-        float max = row[0];
-        for (int64_t j = 1; j < V; ++j) max = std::max(max, row[j]);
-        float sum = 0.f;
-        for (int64_t j = 0; j < V; ++j) sum += std::exp(row[j] - max);
-        zp[r] = max + std::log(sum);
+        zp[r] = log_normaliser(row, V);
         rp[r] = static_cast<double>(zp[r]) - static_cast<double>(row[tp[r]]);
       }
     });
@@ -61,8 +88,7 @@ struct CrossEntropyFunction : public torch::autograd::Function<CrossEntropyFunct
           std::fill(out, out + V, 0.f);
           continue;
         }
-        const float* row = lp + r * V;
-        for (int64_t j = 0; j < V; ++j) out[j] = scale * std::exp(row[j] - zp[r]);
+        scaled_softmax(lp + r * V, zp[r], scale, out, V);
         out[tp[r]] -= scale;
       }
     });

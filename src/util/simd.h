@@ -1,4 +1,5 @@
-// SIMD helpers shared by the fused decode path and the sampler: eight-float GCC vectors and a vector e^x.
+// SIMD helpers for the hot CPU loops (the fused decode path, the sampler, the fused training kernels):
+// eight-float GCC vectors and a vector e^x.
 // Functions that use them are marked MUSE_SIMD_CLONES (compiled for AVX-512, AVX2+FMA and baseline, the best one
 // picked when the program loads), and the helpers are always inlined into each clone.
 #pragma once
@@ -33,6 +34,11 @@ MUSE_INLINE f8 load8(const float* p) {
 MUSE_INLINE void store8(float* p, f8 v) { std::memcpy(p, &v, sizeof v); }
 MUSE_INLINE f8 splat8(float x) { return f8{} + x; }
 MUSE_INLINE float hsum8(f8 v) { return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7])); }
+MUSE_INLINE float hmax8(f8 v) {
+  float m = v[0];
+  for (int i = 1; i < 8; ++i) m = std::max(m, v[i]);
+  return m;
+}
 
 // e^x for the softmax and SiLU (std::exp is a libm call per element). Cephes' expf: x = n ln2 + r,
 // |r| <= ln2/2, e^r by a degree-7 polynomial, 2^n through the exponent bits. Relative error ~2 ulp; inputs are
