@@ -29,12 +29,6 @@ torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
   return rms_norm(x, weight, eps_);
 }
 
-torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& rotation) {
-  // Adjacent pairs (2i, 2i+1) as one complex number each, rotated by e^(i angle_i) (llama.cpp's pairing; see
-  // docs/ARCHITECTURE.md); one pass forward and backward on CPU (model/fused_ops.h).
-  return rotate_pairs(x, rotation);
-}
-
 torch::Tensor text_positions(int64_t start, int64_t length, const torch::Device& device) {
   auto t = torch::arange(start, start + length, torch::TensorOptions().dtype(torch::kInt64).device(device));
   return t.view({1, length, 1}).expand({1, length, 3}).contiguous();
@@ -94,8 +88,9 @@ torch::Tensor BlockImpl::attention(const torch::Tensor& x, const Rotation& rotat
     q = q_norm(q);
     k = k_norm(k);
   }
-  q = apply_rotary(q, rotation.queries);  // [B, T, H, hd], already scaled by 1/sqrt(hd)
-  k = apply_rotary(k, rotation.keys);     // [B, T, Hkv, hd]
+  // Adjacent pairs (2i, 2i+1) rotated as complex numbers (llama.cpp's pairing; docs/ARCHITECTURE.md).
+  q = rotate_pairs(q, rotation.queries);  // [B, T, H, hd], already scaled by 1/sqrt(hd)
+  k = rotate_pairs(k, rotation.keys);     // [B, T, Hkv, hd]
   if (!plan.spans.empty()) return wo(attention_per_document(q, k, v, plan));
   q = q.transpose(1, 2);  // [B, H, T, hd]
   k = k.transpose(1, 2);  // [B, Hkv, T, hd]

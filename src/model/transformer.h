@@ -130,9 +130,6 @@ class TransformerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Transformer);
 
-// Rotary embedding of x [B, T, H, head_dim] (contiguous) by unit complex numbers [B, T, 1, head_dim/2]:
-// pair (2i, 2i+1) is rotated by angle_i.
-torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& rotation);
 // Which of (t, row, col) each rotary frequency pair follows: sections interleaved across the spectrum.
 std::vector<int64_t> mrope_pair_axes(const ModelConfig& config);
 // Text positions: (t, t, t) for t = start .. start+length-1, as [1, length, 3].

@@ -24,11 +24,15 @@ at::Tensor orthogonalize(const at::Tensor& G, int steps) {
   return tall ? X.transpose(1, 2) : X;
 }
 
+void MuonParams::validate() const {
+  if (momentum < 0 || momentum >= 1) throw MuseError("muon momentum must be in [0, 1), got " + std::to_string(momentum));
+  if (ns_steps < 1 || ns_steps > 20)
+    throw MuseError("muon Newton-Schulz steps must be in 1..20, got " + std::to_string(ns_steps));
+  if (weight_decay < 0) throw MuseError("muon weight decay must be >= 0, got " + std::to_string(weight_decay));
+}
+
 Muon::Muon(const std::vector<NamedTensor>& matrices, const MuonParams& params) : params_(params) {
-  if (params_.momentum < 0 || params_.momentum >= 1)
-    throw MuseError("muon momentum must be in [0, 1), got " + std::to_string(params_.momentum));
-  if (params_.ns_steps < 1 || params_.ns_steps > 20)
-    throw MuseError("muon Newton-Schulz steps must be in 1..20, got " + std::to_string(params_.ns_steps));
+  params_.validate();
   for (const auto& [name, param] : matrices) {
     if (param.dim() != 2)
       throw MuseError("Muon is for matrices, but \"" + name + "\" has " + std::to_string(param.dim()) + " dimensions",

@@ -20,6 +20,8 @@ struct MuonParams {
   bool nesterov = true;      // update with g + momentum * buffer (the look-ahead), as modded-nanogpt does
   int ns_steps = 5;          // Newton–Schulz iterations; 5 brings all singular values into ~[0.7, 1.2]
   double weight_decay = 0.0; // decoupled, times the learning rate
+
+  void validate() const;     // MuseError naming the field
 };
 
 using NamedTensor = std::pair<std::string, at::Tensor>;

@@ -23,11 +23,8 @@ OptimizerKind parse_optimizer_kind(const std::string& name) {
 
 void OptimizerParams::validate() const {
   if (!(muon_lr > 0)) throw MuseError("muon_lr must be > 0, got " + std::to_string(muon_lr));
-  if (muon.momentum < 0 || muon.momentum >= 1)
-    throw MuseError("muon momentum must be in [0, 1), got " + std::to_string(muon.momentum));
-  if (muon.ns_steps < 1 || muon.ns_steps > 20)
-    throw MuseError("muon Newton-Schulz steps must be in 1..20, got " + std::to_string(muon.ns_steps));
-  if (muon.weight_decay < 0 || adamw.weight_decay < 0) throw MuseError("weight decay must be >= 0");
+  muon.validate();
+  if (adamw.weight_decay < 0) throw MuseError("weight decay must be >= 0, got " + std::to_string(adamw.weight_decay));
 }
 
 bool takes_muon(const std::string& name, const torch::Tensor& param) {

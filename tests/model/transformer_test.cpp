@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "model/fused_ops.h"
 #include "model/transformer.h"
 #include "model/weights.h"
 #include "util/error.h"
@@ -115,7 +116,7 @@ TEST(Rotary, MatchesLlamaAdjacentPairFormula) {
       expected[static_cast<size_t>(p * d + 2 * i)] = static_cast<float>(x0 * c - x1 * s);
       expected[static_cast<size_t>(p * d + 2 * i + 1)] = static_cast<float>(x0 * s + x1 * c);
     }
-  const auto out = apply_rotary(x, torch::polar(torch::ones_like(angles), angles)).contiguous();
+  const auto out = rotate_pairs(x, torch::polar(torch::ones_like(angles), angles)).contiguous();
   for (size_t k = 0; k < expected.size(); ++k) EXPECT_NEAR(out.data_ptr<float>()[k], expected[k], 1e-5);
 }
 

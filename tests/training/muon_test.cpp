@@ -9,6 +9,14 @@
 
 using namespace muse;
 
+namespace {
+ModelConfig one_layer() {
+  ModelConfig c = preset_config("tiny");
+  c.n_layers = 1;
+  return c;
+}
+}  // namespace
+
 TEST(Muon, OrthogonalizeBringsSingularValuesNearOne) {
   torch::manual_seed(3);
   for (const auto& shape : {std::vector<int64_t>{3, 48, 16}, std::vector<int64_t>{2, 16, 48},
@@ -44,8 +52,7 @@ TEST(Muon, FirstStepIsTheScaledOrthogonalNesterovUpdate) {
 }
 
 TEST(Muon, TakesTheHiddenMatricesAndAdamWTheRest) {
-  ModelConfig c = preset_config("tiny");
-  c.n_layers = 1;
+  const ModelConfig c = one_layer();
   Transformer model(c);
   std::vector<std::string> muon, adamw;
   for (const auto& item : model->named_parameters())
@@ -58,8 +65,7 @@ TEST(Muon, TakesTheHiddenMatricesAndAdamWTheRest) {
 }
 
 TEST(Muon, StateRoundTripContinuesIdentically) {
-  ModelConfig c = preset_config("tiny");
-  c.n_layers = 1;
+  const ModelConfig c = one_layer();
   torch::manual_seed(1);
   Transformer a(c), b(c);
   {
@@ -92,8 +98,7 @@ TEST(Muon, StateRoundTripContinuesIdentically) {
 }
 
 TEST(Muon, AdamWStateIsNotAMuonCheckpoint) {
-  ModelConfig c = preset_config("tiny");
-  c.n_layers = 1;
+  const ModelConfig c = one_layer();
   Transformer model(c);
   OptimizerParams adamw_params;
   adamw_params.kind = OptimizerKind::AdamW;
@@ -110,8 +115,7 @@ TEST(Muon, AdamWStateIsNotAMuonCheckpoint) {
 }
 
 TEST(Muon, BadParametersAreNamed) {
-  ModelConfig c = preset_config("tiny");
-  c.n_layers = 1;
+  const ModelConfig c = one_layer();
   Transformer model(c);
   OptimizerParams p;
   p.kind = OptimizerKind::Muon;
