@@ -12,6 +12,7 @@
 #include "../util/error_kind_of.h"
 #include "util/error.h"
 #include "util/rng.h"
+#include "util/test_dirs.h"
 
 namespace muse {
 namespace {
@@ -312,7 +313,7 @@ TEST_F(Safetensors, WritesTheInteropFixture) {
   const std::vector<int64_t> step = {42};
   const std::vector<int32_t> ids = {-1, 0, 1, INT32_MAX};
   const std::vector<uint8_t> mask = {0, 1, 255};
-  const std::string path = ::testing::TempDir() + "muse_safetensors_interop.safetensors";
+  const std::string path = test::scratch_path("muse_safetensors_interop") + ".safetensors";
   write_safetensors(path,
                     {view("weight", DType::F32, {2, 3}, weight), view("bias", DType::F16, {3}, bias),
                      view("scale", DType::BF16, {2}, scale), view("step", DType::I64, {}, step),

@@ -9,6 +9,7 @@
 #include "model/transformer.h"
 #include "model/weights.h"
 #include "util/error.h"
+#include "util/test_dirs.h"
 
 using namespace muse;
 
@@ -209,7 +210,7 @@ TEST(Weights, RoundTripGivesIdenticalLogits) {
   const auto config = small_config(2, true);
   auto a = random_model(config, 11);
   auto b = random_model(config, 12);
-  const auto path = (std::filesystem::path(::testing::TempDir()) / "muse_weights_test.safetensors").string();
+  const auto path = test::scratch_path("muse_weights_test") + ".safetensors";
   save_module_weights(*a, path);
   load_module_weights(*b, path);
   torch::NoGradGuard no_grad;
@@ -219,7 +220,7 @@ TEST(Weights, RoundTripGivesIdenticalLogits) {
 }
 
 TEST(Weights, MismatchedModelIsAClearError) {
-  const auto path = (std::filesystem::path(::testing::TempDir()) / "muse_weights_mismatch.safetensors").string();
+  const auto path = test::scratch_path("muse_weights_mismatch") + ".safetensors";
   auto config = small_config();
   auto a = random_model(config);
   save_module_weights(*a, path);

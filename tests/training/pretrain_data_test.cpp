@@ -8,6 +8,7 @@
 #include "training/pretrain_data.h"
 #include "training/recipe.h"
 #include "util/error.h"
+#include "util/test_dirs.h"
 
 using namespace muse;
 
@@ -15,7 +16,7 @@ namespace {
 
 const Tokenizer& test_tokenizer() {
   static const Tokenizer tok = [] {
-    const auto dir = (std::filesystem::path(::testing::TempDir()) / "muse_pretrain_data_tok").string();
+    const auto dir = test::fresh_dir("muse_pretrain_data_tok");
     train_tokenizer_for_mixture("add:1-3,countdown:3", {}, TokenizerTrainParams{400}, 400, 1, dir);
     return Tokenizer::load(dir + "/tokenizer.model");
   }();
@@ -112,7 +113,7 @@ TEST(PretrainData, TextEntryNeedsDocuments) {
 TEST(PretrainData, ImagePatchesTravelWithTheirTokens) {
   // A synthetic image task needs the real tasks; the chart/count tasks may be absent in a partial build, so
   // this test builds its documents from the renderer directly through a one-entry mixture of "count".
-  const auto dir = (std::filesystem::path(::testing::TempDir()) / "muse_pretrain_data_img_tok").string();
+  const auto dir = test::fresh_dir("muse_pretrain_data_img_tok");
   train_tokenizer_for_mixture("count:1-2", {}, TokenizerTrainParams{400}, 200, 1, dir);
   const auto tok = Tokenizer::load(dir + "/tokenizer.model");
   DataOptions options;

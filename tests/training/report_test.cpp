@@ -9,6 +9,7 @@
 #include "training/report.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/test_dirs.h"
 
 using namespace muse;
 namespace fs = std::filesystem;
@@ -58,7 +59,7 @@ TEST(RecipeReport, PretrainingOnlyJsonHasNoFineTuningFields) {
 }
 
 TEST(RecipeReport, WrittenReportReadsBack) {
-  const auto dir = (fs::path(::testing::TempDir()) / "muse_report_roundtrip").string();
+  const auto dir = test::fresh_dir("muse_report_roundtrip");
   fs::create_directories(dir);
   RecipeReport report = sample_report();
   report.sft = report.pretrain;
@@ -89,7 +90,7 @@ TEST(RecipeReport, WrittenReportReadsBack) {
 }
 
 TEST(RecipeReport, NotAReportIsAClearError) {
-  const auto dir = (fs::path(::testing::TempDir()) / "muse_report_bad").string();
+  const auto dir = test::fresh_dir("muse_report_bad");
   fs::create_directories(dir);
   write_file_atomic((fs::path(dir) / "report.json").string(), R"({"recipe": "tiny"})");
   try {

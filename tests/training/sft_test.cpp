@@ -10,18 +10,14 @@
 #include "training/recipe.h"
 #include "training/sft.h"
 #include "util/error.h"
+#include "util/test_dirs.h"
 
 using namespace muse;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string fresh_dir(const std::string& name) {
-  const auto dir = fs::path(::testing::TempDir()) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
+using test::fresh_dir;
 
 PretrainParams micro_params(const std::string& dir) {
   PretrainParams p;

@@ -12,18 +12,14 @@
 #include "runtime/runtime.h"
 #include "training/trainer.h"
 #include "util/error.h"
+#include "util/test_dirs.h"
 
 using namespace muse;
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string fresh_dir(const std::string& name) {
-  const auto dir = fs::path(::testing::TempDir()) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
+using test::fresh_dir;
 
 Transformer micro_model() {
   ModelConfig c = preset_config("tiny");
