@@ -34,6 +34,7 @@ void add_data_commands(CLI::App& app) {
     int count = 8;
     int difficulty = 0;  // 0 = every difficulty in turn
     uint64_t seed = 1;
+    std::string surface = "trained";
     VisionParams vision;
   };
   auto* data = app.add_subcommand("data", "Look at the task world's data");
@@ -45,6 +46,10 @@ void add_data_commands(CLI::App& app) {
   preview->add_option("-n", o->count, "problems")->capture_default_str()->check(CLI::Range(1, 1000));
   preview->add_option("--difficulty", o->difficulty, "difficulty (0 = cycle through all)")->capture_default_str();
   preview->add_option("--seed", o->seed)->capture_default_str();
+  preview->add_option("--surface", o->surface,
+                      "trained | heldout: the wordings and picture styles training sees, or the held-out ones")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trained", "heldout"}));
   preview->add_option("--patch-size", o->vision.patch_size, "the model's patch size (for the first-view image)")
       ->capture_default_str()->check(CLI::Range(1, 64));
   preview->add_option("--max-patches", o->vision.max_patches, "the model's patch budget per image view")
@@ -62,7 +67,7 @@ void add_data_commands(CLI::App& app) {
     const int span = task->max_difficulty() - task->min_difficulty() + 1;
     for (int i = 0; i < o->count; ++i) {
       const int difficulty = o->difficulty != 0 ? o->difficulty : task->min_difficulty() + i % span;
-      const Example example = task->generate(rng, difficulty);
+      const Example example = task->generate(rng, difficulty, parse_surface(o->surface));
       const std::string stem = task->name() + "_" + std::to_string(i);
       std::string text = "task: " + task->name() + "  difficulty: " + std::to_string(difficulty) + "\n";
       html += "<h2>" + stem + " (difficulty " + std::to_string(difficulty) + ")</h2>";

@@ -51,6 +51,7 @@ void add_eval_command(CLI::App& app) {
     std::string budgets = "-1";
     int min_thinking_tokens = 0;
     std::string style = "plain";
+    std::string surface = "trained";
     std::string json_path, plot_path, out_dir;
     std::vector<std::string> chat_files;
     RuntimeOptions runtime;
@@ -79,6 +80,11 @@ void add_eval_command(CLI::App& app) {
                   "prompt style: plain (the problem alone) or chat (a system prompt and 1-2 earlier solved "
                   "problems first); plain,chat runs both")
       ->capture_default_str();
+  cmd->add_option("--surface", o->surface,
+                  "trained | heldout | both: the wordings and picture styles training saw, or the held-out ones "
+                  "it never saw")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trained", "heldout", "both"}));
   cmd->add_flag("--blind-baseline", o->blind_baseline,
                 "also run image tasks with every image blanked (what the model scores without seeing)");
   cmd->add_option("--json", o->json_path, "also write every result as JSON to this file");
@@ -91,7 +97,7 @@ void add_eval_command(CLI::App& app) {
   add_runtime_options(*cmd, o->runtime);
   // What shapes the task sweep; --chat scores conversations instead and would silently ignore these.
   std::vector<const CLI::Option*> task_sweep_flags;
-  for (const char* name : {"--tasks", "--difficulty", "--budgets", "--style", "--blind-baseline", "--problems",
+  for (const char* name : {"--tasks", "--difficulty", "--budgets", "--style", "--surface", "--blind-baseline", "--problems",
                            "--min-thinking-tokens", "--plot"})
     task_sweep_flags.push_back(cmd->get_option(name));
   cmd->callback([o, task_sweep_flags] {
@@ -158,7 +164,11 @@ void add_eval_command(CLI::App& app) {
       PromptStyle style;
       int budget;
       bool blind;
+      Surface surface;
     };
+    std::vector<Surface> surfaces;
+    if (o->surface != "heldout") surfaces.push_back(Surface::Trained);
+    if (o->surface != "trained") surfaces.push_back(Surface::Heldout);
     std::vector<std::unique_ptr<Task>> tasks;
     std::vector<Cell> cells;
     for (const auto& name : task_list) tasks.push_back(make_task(name));
@@ -178,10 +188,11 @@ void add_eval_command(CLI::App& app) {
                        task->name().c_str(), d);
             continue;
           }
-          for (int b : budgets) {
-            cells.push_back({task.get(), d, style, b, false});
-            if (o->blind_baseline && images) cells.push_back({task.get(), d, style, b, true});
-          }
+          for (int b : budgets)
+            for (Surface surface : surfaces) {
+              cells.push_back({task.get(), d, style, b, false, surface});
+              if (o->blind_baseline && images) cells.push_back({task.get(), d, style, b, true, surface});
+            }
         }
     if (cells.empty()) throw MuseError("nothing to evaluate: every task and difficulty asked for was skipped");
 
@@ -198,10 +209,11 @@ void add_eval_command(CLI::App& app) {
       params.max_thinking_tokens = c.budget;
       params.min_thinking_tokens = o->min_thinking_tokens;
       params.style = c.style;
+      params.surface = c.surface;
       if (progress)
-        log_info("eval", "[%zu/%zu] %s@%d %s budget %s%s ...", i + 1, cells.size(), c.task->name().c_str(),
-                 c.difficulty, prompt_style_name(c.style), budget_label(c.budget).c_str(),
-                 c.blind ? " (blank images)" : "");
+        log_info("eval", "[%zu/%zu] %s@%d %s%s budget %s%s ...", i + 1, cells.size(), c.task->name().c_str(),
+                 c.difficulty, prompt_style_name(c.style), c.surface == Surface::Heldout ? " held-out surface" : "",
+                 budget_label(c.budget).c_str(), c.blind ? " (blank images)" : "");
       results.push_back(evaluate_task(engine, loaded.tokenizer, *c.task, c.difficulty, params));
     }
 

@@ -190,6 +190,9 @@ void add_train_commands(CLI::App& app) {
   train->add_option("--steps", t->overrides.steps, "override the recipe's pretraining step count");
   train->add_option("--sft-steps", t->overrides.sft_steps, "override the recipe's fine-tuning step count");
   train->add_flag("--resume", t->overrides.resume, "continue an interrupted run in --out");
+  train->add_option("--compare-with", t->overrides.compare_with,
+                    "a model directory scored on the same held-out problems at the end (report: previous model)")
+      ->check(CLI::ExistingDirectory);
   add_runtime_options(*train, t->runtime);
   train->callback([t] {
     apply_runtime_options(t->runtime);

@@ -157,14 +157,14 @@ class CsvParser {
 
   Table parse() {
     if (text_.compare(0, 3, "\xEF\xBB\xBF") == 0) pos_ = 3;  // a byte order mark is not part of the header
-    if (pos_ == text_.size()) throw file_error(name_, "empty input, expected a header row");
     Table table;
     bool have_header = false;
     while (pos_ < text_.size()) {
       const size_t record_line = line_;
       std::vector<std::string> record;
       std::vector<size_t> field_lines;
-      read_record(record, field_lines);
+      const bool blank = read_record(record, field_lines);
+      if (blank) continue;  // a blank line (nothing but spaces) is no record
       if (!have_header) {
         const std::string where = "line " + to_string(record_line);
         check_column_count(record.size(), name_, where, limits_);
@@ -182,11 +182,14 @@ class CsvParser {
       if (table.rows.size() == limits_.max_rows)
         throw file_error(name_, "line " + to_string(record_line) + ": more than the limit of " +
                                     to_string(limits_.max_rows) + " data rows");
-      for (size_t c = 0; c < record.size(); ++c)
+      for (size_t c = 0; c < record.size(); ++c) {
+        if (record[c].empty()) record[c] = kMissingCell;
         check_cell(record[c], name_, "line " + to_string(field_lines[c]) + ", " + field_label(table.header, c),
                    limits_);
+      }
       table.rows.push_back(std::move(record));
     }
+    if (!have_header) throw file_error(name_, "empty input, expected a header row");
     return table;
   }
 
@@ -195,12 +198,16 @@ class CsvParser {
     throw file_error(name_, "line " + to_string(line) + ": " + problem);
   }
 
-  // Reads fields up to and including the record's line break (or the end of the input).
-  void read_record(std::vector<std::string>& record, std::vector<size_t>& field_lines) {
+  // Reads fields up to and including the record's line break (or the end of the input). True when the record
+  // is a blank line: one unquoted field of nothing but spaces.
+  bool read_record(std::vector<std::string>& record, std::vector<size_t>& field_lines) {
+    bool quoted_any = false;
     for (;;) {
       field_lines.push_back(line_);
-      record.push_back(read_field(record.size()));
-      if (pos_ == text_.size()) return;
+      bool was_quoted = false;
+      record.push_back(read_field(record.size(), was_quoted));
+      quoted_any = quoted_any || was_quoted;
+      if (pos_ == text_.size()) break;
       const char c = text_[pos_++];
       if (c == ',') continue;
       if (c == '\r') {
@@ -208,15 +215,23 @@ class CsvParser {
         ++pos_;
       }
       ++line_;  // c was '\n', or '\r' of "\r\n"
-      return;
+      break;
     }
+    return record.size() == 1 && !quoted_any && record[0].empty();
   }
 
-  // One field, leaving pos_ at the separator or line break after it.
-  std::string read_field(size_t index) {
+  void skip_spaces() {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t')) ++pos_;
+  }
+
+  // One field, leaving pos_ at the separator or line break after it. Spaces and tabs around a field are not
+  // part of it; inside quotes everything is.
+  std::string read_field(size_t index, bool& was_quoted) {
     std::string field;
     const std::string label = "field " + to_string(index + 1);
+    skip_spaces();
     if (pos_ < text_.size() && text_[pos_] == '"') {
+      was_quoted = true;
       const size_t opened = line_;
       for (++pos_;; ++pos_) {
         if (pos_ == text_.size()) fail(opened, label + ": unterminated quoted field");
@@ -233,6 +248,7 @@ class CsvParser {
         if (c == '\n') ++line_;
         field += c;
       }
+      skip_spaces();
       if (pos_ < text_.size() && !is_break(text_[pos_]))
         fail(line_, label + ": unexpected character after a closing quote (write a quote inside a quoted field as \"\")");
       return field;
@@ -241,6 +257,7 @@ class CsvParser {
       if (text_[pos_] == '"') fail(line_, label + ": quote inside an unquoted field (quote the whole field and double the quote)");
       field += text_[pos_];
     }
+    while (!field.empty() && (field.back() == ' ' || field.back() == '\t')) field.pop_back();
     return field;
   }
 
@@ -255,11 +272,15 @@ class CsvParser {
 
 // ---- JSON ---------------------------------------------------------------------------------------------------
 
-// A cell's text: strings as they are, null as an empty cell, other scalars and nested values as compact JSON.
+// A cell's text: strings as they are, null and "" as the missing cell, other scalars and nested values as
+// compact JSON.
 template <typename Json>
 std::string cell_text(const Json& value, const std::string& name, const std::string& where) {
-  if (value.is_string()) return value.template get<std::string>();
-  if (value.is_null()) return "";
+  if (value.is_string()) {
+    std::string text = value.template get<std::string>();
+    return text.empty() ? std::string(kMissingCell) : text;
+  }
+  if (value.is_null()) return kMissingCell;
   try {
     return value.dump();
   } catch (const nlohmann::json::exception&) {  // a string inside that is not UTF-8
@@ -267,9 +288,46 @@ std::string cell_text(const Json& value, const std::string& name, const std::str
   }
 }
 
+// {"columns": ["a", "b"], "rows": [[1, 2], [3, null]]}: names, then rows of values in column order.
+template <typename Json>
+Table columnar_table(const Json& value, const std::string& name, const TableLimits& limits) {
+  Table table;
+  const Json& columns = value["columns"];
+  const Json& rows = value["rows"];
+  check_column_count(columns.size(), name, "\"columns\"", limits);
+  for (size_t c = 0; c < columns.size(); ++c) {
+    const std::string where = "\"columns\" entry " + to_string(c + 1);
+    if (!columns[c].is_string()) throw file_error(name, where + ": expected a string, got " + columns[c].type_name());
+    check_column_name(table.header, columns[c].template get<std::string>(), name, where, limits);
+    table.header.push_back(columns[c].template get<std::string>());
+  }
+  if (rows.size() > limits.max_rows)
+    throw file_error(name, "\"rows\" of " + to_string(rows.size()) + " rows exceeds the limit of " +
+                               to_string(limits.max_rows) + " rows");
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const std::string where = "\"rows\" row " + to_string(r + 1);
+    const Json& row = rows[r];
+    if (!row.is_array()) throw file_error(name, where + ": expected an array of values, got " + row.type_name());
+    if (row.size() != table.header.size())
+      throw file_error(name, where + ": " + to_string(row.size()) + " value" + (row.size() == 1 ? "" : "s") +
+                                 ", expected " + to_string(table.header.size()) + " as in \"columns\"");
+    std::vector<std::string> cells;
+    for (size_t c = 0; c < row.size(); ++c) {
+      const std::string cell_where = where + ", " + field_label(table.header, c);
+      cells.push_back(cell_text(row[c], name, cell_where));
+      check_cell(cells.back(), name, cell_where, limits);
+    }
+    table.rows.push_back(std::move(cells));
+  }
+  return table;
+}
+
 template <typename Json>
 Table table_from_json_value(const Json& value, const std::string& name, const TableLimits& limits) {
   Table table;
+  if (value.is_object() && value.size() == 2 && value.contains("columns") && value.contains("rows") &&
+      value["columns"].is_array() && value["rows"].is_array())
+    return columnar_table(value, name, limits);
   if (value.is_object()) {
     if (value.size() > limits.max_rows)
       throw file_error(name, "object of " + to_string(value.size()) + " entries exceeds the limit of " +
@@ -311,7 +369,7 @@ Table table_from_json_value(const Json& value, const std::string& name, const Ta
   if (table.header.empty()) throw file_error(name, "no columns: every record is empty");
 
   for (size_t r = 0; r < value.size(); ++r) {
-    std::vector<std::string> row(table.header.size());
+    std::vector<std::string> row(table.header.size(), kMissingCell);
     for (const auto& [key, entry] : value[r].items()) {
       const size_t c = static_cast<size_t>(std::find(table.header.begin(), table.header.end(), key) - table.header.begin());
       const std::string where = "record " + to_string(r + 1) + ", field " + quoted(key);
@@ -436,10 +494,14 @@ std::string to_csv(const Table& table) {
     for (size_t c = 0; c < cells.size(); ++c) {
       const std::string& cell = cells[c];
       if (c) out += ',';
-      // Quoted when it holds a separator, a quote or a line break; when it is a lone empty cell (a bare empty
-      // line would read as a blank record); or when it starts the file with a byte order mark (which the
+      // Quoted when it holds a separator, a quote or a line break; when it starts or ends with a space or tab
+      // (the parser trims those around unquoted fields); when it is a lone empty cell (a bare empty line is
+      // skipped as blank); or when it starts the file with a byte order mark (which the
       // parser would skip).
+      const bool edge_space = !cell.empty() && (cell.front() == ' ' || cell.front() == '\t' || cell.back() == ' ' ||
+                                                cell.back() == '\t');
       const bool quote = cell.find_first_of(",\"\r\n") != std::string::npos || (cell.empty() && cells.size() == 1) ||
+                         edge_space ||
                          (out.empty() && cell.compare(0, 3, "\xEF\xBB\xBF") == 0);
       if (!quote) {
         out += cell;

@@ -42,10 +42,10 @@ const std::vector<std::pair<std::string, TaskFactory>>& registry() {
 
 }  // namespace
 
-Example Task::sample(Rng& rng, int difficulty, Split split) const {
+Example Task::sample(Rng& rng, int difficulty, Split split, Surface surface) const {
   for (int attempt = 0; attempt < kMaxSampleAttempts; ++attempt) {
-    Example example = generate(rng, difficulty);
-    if (split_of(segments_key(example.prompt)) == split) return example;
+    Example example = generate(rng, difficulty, surface);
+    if (split_of(example) == split) return example;
   }
   throw MuseError("task '" + name() + "': no " + (split == Split::Train ? "train" : "held-out") +
                   " problem found at difficulty " + std::to_string(difficulty) + " after " +
@@ -66,6 +66,10 @@ Split split_of(const std::string& prompt_text) {
     hash *= 1099511628211ULL;
   }
   return hash % 10 == 0 ? Split::Heldout : Split::Train;
+}
+
+Split split_of(const Example& example) {
+  return split_of(example.problem_key.empty() ? segments_key(example.prompt) : example.problem_key);
 }
 
 std::unique_ptr<Task> make_task(const std::string& name) {

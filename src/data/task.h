@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/segment.h"
+#include "data/surface.h"
 #include "util/rng.h"
 
 namespace muse {
@@ -21,6 +22,9 @@ struct Example {
   std::string answer;              // reference final answer
   nlohmann::json meta;             // whatever verify() needs beyond the answer (e.g. Countdown numbers)
   bool reasoning_cut = false;      // training only: `reasoning` was cut short, as a thinking budget does
+  // The problem without its surface (wording, picture style), e.g. "47+85"; empty: the prompt itself. The
+  // train/held-out split hashes this, so a held-out problem stays held out in every wording.
+  std::string problem_key;
 };
 
 // Train and held-out problems are disjoint by construction: a problem's split is a hash of its prompt.
@@ -33,13 +37,16 @@ class Task {
   virtual std::string description() const = 0;
   virtual int min_difficulty() const = 0;
   virtual int max_difficulty() const = 0;
-  // A fresh problem at this difficulty. Throws MuseError if difficulty is out of range.
-  virtual Example generate(Rng& rng, int difficulty) const = 0;
+  // A fresh problem at this difficulty, worded (and drawn) from the surface's pool. Throws MuseError if
+  // difficulty is out of range.
+  virtual Example generate(Rng& rng, int difficulty, Surface surface) const = 0;
+  // The trained surface: what training sees. (Subclasses say `using Task::generate;` to keep this overload.)
+  Example generate(Rng& rng, int difficulty) const { return generate(rng, difficulty, Surface::Trained); }
   // Reward in [0, 1] for `answer` (the model's final answer text, surrounding whitespace ignored).
   virtual double verify(const Example& example, const std::string& answer) const = 0;
 
-  // generate() restricted to one split (rejection on the prompt hash; ~10% of problems are held out).
-  Example sample(Rng& rng, int difficulty, Split split) const;
+  // generate() restricted to one split (rejection on the problem's hash; ~10% of problems are held out).
+  Example sample(Rng& rng, int difficulty, Split split, Surface surface = Surface::Trained) const;
 };
 
 // For generate() implementations: throws MuseError unless difficulty is within the task's range.
@@ -47,6 +54,8 @@ void check_difficulty(const Task& task, int difficulty);
 
 // Which split a prompt belongs to (stable across runs and platforms).
 Split split_of(const std::string& prompt_text);
+// The split of an example: of its problem_key, or of its prompt when it has none.
+Split split_of(const Example& example);
 
 // Registry. make_task throws MuseError naming the known tasks when `name` is unknown.
 std::unique_ptr<Task> make_task(const std::string& name);

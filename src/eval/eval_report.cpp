@@ -159,6 +159,7 @@ std::vector<PromptStyle> parse_prompt_styles(const std::string& list) {
 std::string series_label(const TaskEvalResult& result, bool show_style) {
   std::string label = result.task + "@" + std::to_string(result.difficulty);
   if (show_style) label += " " + result.style;
+  if (result.surface == "heldout") label += " held-out surface";
   if (result.blank_images) label += " blind";
   return label;
 }
@@ -191,7 +192,8 @@ std::string sweep_markdown(const EvalReportInfo& info, const std::vector<TaskEva
          "| budget hit | s/problem | seconds |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   char line[512];
   for (const auto& r : results) {
-    const std::string prompts = r.style + (r.blank_images ? " (blank images)" : "");
+    const std::string prompts = r.style + (r.surface == "heldout" ? ", held-out surface" : "") +
+                                (r.blank_images ? " (blank images)" : "");
     std::snprintf(line, sizeof line, "| %s | %d | %s | %s | %d | %.1f%% | %.3f | %.1f | %.1f | %.0f%% | %.3f | %.1f |\n",
                   r.task.c_str(), r.difficulty, prompts.c_str(), budget_label(r.budget).c_str(), r.problems,
                   100.0 * r.accuracy, r.mean_reward, r.mean_thinking_tokens, r.mean_answer_tokens,
@@ -225,6 +227,7 @@ nlohmann::json sweep_json(const EvalReportInfo& info, const std::vector<TaskEval
                     {"difficulty", r.difficulty},
                     {"modality", r.modality},
                     {"style", r.style},
+                    {"surface", r.surface},
                     {"blank_images", r.blank_images},
                     {"budget", r.budget},
                     {"budget_label", budget_label(r.budget)},

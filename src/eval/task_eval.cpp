@@ -60,7 +60,8 @@ EvalPrompts eval_prompts(const Tokenizer& tokenizer, const Task& task, int diffi
   // The problems depend on (seed, difficulty) only; the chat dressing draws from a stream of its own, so the
   // plain and chat runs score exactly the same problems.
   Rng rng(seed_mix(params.seed, static_cast<uint64_t>(difficulty), 0xe5a1));
-  for (int i = 0; i < params.problems; ++i) out.examples.push_back(task.sample(rng, difficulty, Split::Heldout));
+  for (int i = 0; i < params.problems; ++i)
+    out.examples.push_back(task.sample(rng, difficulty, Split::Heldout, params.surface));
   RenderOptions options;
   options.vision = vision_params(config);
   options.keep_history_thinking = false;  // what chat history sends: earlier answers without their reasoning
@@ -79,7 +80,7 @@ EvalPrompts eval_prompts(const Tokenizer& tokenizer, const Task& task, int diffi
     std::vector<Example> earlier;
     const std::string key = segments_key(example.prompt);
     for (int attempt = 0; static_cast<int>(earlier.size()) < turns && attempt < 100 * (turns + 1); ++attempt) {
-      auto other = task.sample(dress, difficulty, Split::Heldout);
+      auto other = task.sample(dress, difficulty, Split::Heldout, params.surface);
       if (segments_key(other.prompt) != key) earlier.push_back(std::move(other));
     }
     // A chat that leaves no room for the reply within the context drops its earliest turns first.
@@ -119,6 +120,7 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
   result.budget = params.max_thinking_tokens;
   result.min_thinking_tokens = params.min_thinking_tokens;
   result.style = prompt_style_name(params.style);
+  result.surface = surface_name(params.surface);
   bool image = false, table = false;
   for (const auto& example : examples)
     for (const auto& segment : example.prompt) {
@@ -175,34 +177,46 @@ std::vector<Segment> blank_images_of(const std::vector<Segment>& prompt) {
   return out;
 }
 
-std::string eval_table_markdown(const std::vector<TaskEvalResult>& results) {
-  // Image-blind runs are not rows of their own: they fill the "blind" column of their (task, difficulty).
-  auto blind_of = [&](const TaskEvalResult& r) -> const TaskEvalResult* {
-    for (const auto& b : results)
-      if (b.blank_images && b.task == r.task && b.difficulty == r.difficulty && b.budget == r.budget &&
-          b.style == r.style)
-        return &b;
+std::string eval_table_markdown(const std::vector<TaskEvalResult>& results,
+                                const std::vector<TaskEvalResult>& compare, const std::string& compare_label) {
+  // Rows are the trained-surface runs; image-blind and held-out-surface runs of the same (task, difficulty,
+  // budget, style) fill columns of their row, as does the same row of `compare`.
+  auto find = [](const std::vector<TaskEvalResult>& in, const TaskEvalResult& r, bool blank,
+                 const char* surface) -> const TaskEvalResult* {
+    for (const auto& o : in)
+      if (o.blank_images == blank && o.surface == surface && o.task == r.task && o.difficulty == r.difficulty &&
+          o.budget == r.budget && o.style == r.style)
+        return &o;
     return nullptr;
   };
-  bool any_blind = false;
-  for (const auto& r : results) any_blind |= r.blank_images;
-  std::string out = any_blind ? "| task | difficulty | problems | accuracy | image-blind | mean reward | thinking tokens | "
-                                "answer tokens |\n|---|---|---|---|---|---|---|---|\n"
-                              : "| task | difficulty | problems | accuracy | mean reward | thinking tokens | answer tokens "
-                                "|\n|---|---|---|---|---|---|---|\n";
+  bool any_blind = false, any_heldout = false;
+  for (const auto& r : results) {
+    any_blind |= r.blank_images;
+    any_heldout |= !r.blank_images && r.surface == "heldout";
+  }
+  const bool any_compare = !compare.empty();
+  auto cell = [](const TaskEvalResult* r) {
+    if (!r) return std::string(" – |");
+    char text[32];
+    std::snprintf(text, sizeof text, " %.1f%% |", 100.0 * r->accuracy);
+    return std::string(text);
+  };
+  std::string out = "| task | difficulty | problems | accuracy |", rule = "|---|---|---|---|";
+  if (any_heldout) out += " held-out wording/style |", rule += "---|";
+  if (any_blind) out += " image-blind |", rule += "---|";
+  if (any_compare) out += " " + compare_label + " |", rule += "---|";
+  out += " mean reward | thinking tokens | answer tokens |\n" + rule + "---|---|---|\n";
   char line[320];
   for (const auto& r : results) {
-    if (r.blank_images) continue;
-    std::string blind;
-    if (any_blind) {
-      const auto* b = blind_of(r);
-      char cell[32];
-      std::snprintf(cell, sizeof cell, " %.1f%% |", b ? 100.0 * b->accuracy : 0.0);
-      blind = b ? cell : " – |";
-    }
-    std::snprintf(line, sizeof line, "| %s | %d | %d | %.1f%% |%s %.3f | %.1f | %.1f |\n", r.task.c_str(),
-                  r.difficulty, r.problems, 100.0 * r.accuracy, blind.c_str(), r.mean_reward, r.mean_thinking_tokens,
-                  r.mean_answer_tokens);
+    if (r.blank_images || r.surface != "trained") continue;
+    std::string middle;
+    if (any_heldout) middle += cell(find(results, r, false, "heldout"));
+    if (any_blind) middle += cell(find(results, r, true, "trained"));
+    if (any_compare) middle += cell(find(compare, r, false, "trained"));
+    const std::string difficulty = std::to_string(r.difficulty) + (r.beyond_training ? " (beyond training)" : "");
+    std::snprintf(line, sizeof line, "| %s | %s | %d | %.1f%% |%s %.3f | %.1f | %.1f |\n", r.task.c_str(),
+                  difficulty.c_str(), r.problems, 100.0 * r.accuracy, middle.c_str(), r.mean_reward,
+                  r.mean_thinking_tokens, r.mean_answer_tokens);
     out += line;
   }
   return out;
@@ -210,24 +224,34 @@ std::string eval_table_markdown(const std::vector<TaskEvalResult>& results) {
 
 std::string modality_table_markdown(const std::vector<TaskEvalResult>& results) {
   struct Sums {
-    double accuracy = 0, blind = 0;
-    int count = 0, blind_count = 0;
+    double accuracy = 0, blind = 0, heldout = 0;
+    int count = 0, blind_count = 0, heldout_count = 0;
   };
   std::vector<std::pair<std::string, Sums>> by_modality;  // first-seen order
+  bool any_heldout = false;
   for (const auto& r : results) {
+    if (r.beyond_training) continue;  // the means are over what was trained; beyond-range rows stand alone
     auto it = std::find_if(by_modality.begin(), by_modality.end(), [&](const auto& e) { return e.first == r.modality; });
     if (it == by_modality.end()) it = by_modality.insert(by_modality.end(), {r.modality, Sums{}});
     if (r.blank_images) it->second.blind += r.accuracy, ++it->second.blind_count;
+    else if (r.surface == "heldout") it->second.heldout += r.accuracy, ++it->second.heldout_count, any_heldout = true;
     else it->second.accuracy += r.accuracy, ++it->second.count;
   }
-  std::string out = "| modality | task x difficulty cells | mean accuracy | image-blind mean |\n|---|---|---|---|\n";
-  char line[200];
+  std::string out = any_heldout ? "| modality | task x difficulty cells | mean accuracy | held-out wording/style mean | "
+                                  "image-blind mean |\n|---|---|---|---|---|\n"
+                                : "| modality | task x difficulty cells | mean accuracy | image-blind mean |\n|---|---|---|---|\n";
+  char line[240];
+  auto mean = [](double sum, int count) {
+    if (count == 0) return std::string("–");
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f%%", 100.0 * sum / count);
+    return std::string(text);
+  };
   for (const auto& [modality, s] : by_modality) {
     if (s.count == 0) continue;
-    char blind[32] = "–";
-    if (s.blind_count > 0) std::snprintf(blind, sizeof blind, "%.1f%%", 100.0 * s.blind / s.blind_count);
-    std::snprintf(line, sizeof line, "| %s | %d | %.1f%% | %s |\n", modality.c_str(), s.count,
-                  100.0 * s.accuracy / s.count, blind);
+    const std::string heldout = any_heldout ? " " + mean(s.heldout, s.heldout_count) + " |" : "";
+    std::snprintf(line, sizeof line, "| %s | %d | %.1f%% |%s %s |\n", modality.c_str(), s.count,
+                  100.0 * s.accuracy / s.count, heldout.c_str(), mean(s.blind, s.blind_count).c_str());
     out += line;
   }
   return out;

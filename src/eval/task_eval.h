@@ -38,6 +38,8 @@ struct EvalParams {
   int min_thinking_tokens = 0;
   PromptStyle style = PromptStyle::Plain;
   ChatStyleOptions chat;
+  // The wordings and picture styles the problems are put in: Heldout = the ones training never sees.
+  Surface surface = Surface::Trained;
   void validate() const;  // MuseError naming the field
 };
 
@@ -64,6 +66,8 @@ struct TaskEvalResult {
   int budget = -1;                // max_thinking_tokens of the run (-1 = no limit)
   int min_thinking_tokens = 0;
   std::string style = "plain";    // prompt_style_name of the run
+  std::string surface = "trained";  // surface_name of the run: "heldout" = wordings/styles training never saw
+  bool beyond_training = false;   // the difficulty is one step past what the model was trained on
   double seconds_per_problem = 0.0;
   double budget_hit = 0.0;        // share of problems whose thinking the budget cut short (<|/think|> forced)
   double mean_prompt_tokens = 0.0;
@@ -92,9 +96,13 @@ std::vector<Segment> blank_images_of(const std::vector<Segment>& prompt);
 // Whether the task's prompts at this difficulty contain images.
 bool task_has_images(const Task& task, int difficulty);
 
-// "| task | difficulty | n | accuracy | ... |" Markdown table; blank-image results become an "image-blind" column.
-std::string eval_table_markdown(const std::vector<TaskEvalResult>& results);
-// Mean accuracy per modality (each task and difficulty weighs the same), with the image-blind mean beside it.
+// "| task | difficulty | n | accuracy | ... |" Markdown table, one row per trained-surface result; blank-image
+// and held-out-surface results become the "image-blind" and "held-out wording/style" columns of their row, and
+// the matching rows of `compare` (e.g. the previous model) a column headed `compare_label`.
+std::string eval_table_markdown(const std::vector<TaskEvalResult>& results,
+                                const std::vector<TaskEvalResult>& compare = {}, const std::string& compare_label = "");
+// Mean accuracy per modality over the trained difficulties (each task and difficulty weighs the same), with the
+// held-out-surface and image-blind means beside it.
 std::string modality_table_markdown(const std::vector<TaskEvalResult>& results);
 
 }  // namespace muse

@@ -204,7 +204,7 @@ PretrainResult train_language_model(const ModelConfig& config, const Tokenizer& 
 
   const auto eval_start = std::chrono::steady_clock::now();
   result.final_eval_loss = heldout_loss(*model, heldout_data, p, device);
-  result.evals = evaluate_mixture(model, tokenizer, mixture, {p.eval_problems, p.seed, true}, device);
+  result.evals = evaluate_mixture(model, tokenizer, mixture, {p.eval_problems, p.seed, true, true, true}, device);
   result.eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - eval_start).count();
   trainer.log_metrics({{"step", run.steps},
                        {"eval_loss", result.final_eval_loss},

@@ -190,7 +190,7 @@ Batch PretrainData::batch(uint64_t seed, int64_t step, int64_t micro, int64_t ba
   Rng rng(seed_mix(seed, static_cast<uint64_t>(step), static_cast<uint64_t>(micro)));
   const int64_t row = seq_len + 1;
   const int64_t needed = batch_size * row;
-  std::vector<int64_t> tokens, documents;
+  std::vector<int64_t> tokens, documents, document_starts;
   std::vector<std::array<int32_t, 3>> doc_positions;
   std::vector<uint8_t> mask;
   std::vector<int64_t> patch_of;  // per token: index of its patch in `patches`, or -1
@@ -198,6 +198,7 @@ Batch PretrainData::batch(uint64_t seed, int64_t step, int64_t micro, int64_t ba
   const int patch_dim = options_.vision.patch_dim();
   for (int64_t doc_index = 0; static_cast<int64_t>(tokens.size()) < needed; ++doc_index) {
     const auto doc = document(rng);
+    document_starts.push_back(static_cast<int64_t>(tokens.size()));
     tokens.insert(tokens.end(), doc.tokens.begin(), doc.tokens.end());
     mask.insert(mask.end(), doc.loss_mask.begin(), doc.loss_mask.end());
     documents.insert(documents.end(), doc.size(), doc_index);
@@ -227,7 +228,14 @@ Batch PretrainData::batch(uint64_t seed, int64_t step, int64_t micro, int64_t ba
       for (int axis = 0; axis < 3; ++axis) pos[3 * k + axis] = doc_positions[i][axis];
       if (patch_of[i] >= 0) used_patches.push_back(patch_of[i]);
       // The target is the next token of the same document; the first token of the next one is not predicted.
-      const bool trained = mask[i + 1] != 0 && documents[i + 1] == documents[i];
+      // The tail of a document cut at the row start is not trained either (unless the document is longer
+      // than a row and could never fit): without its prompt, its reply would teach answering a problem the
+      // model cannot see.
+      const auto d = static_cast<size_t>(documents[i]);
+      const int64_t doc_end = d + 1 < document_starts.size() ? document_starts[d + 1]
+                                                             : static_cast<int64_t>(tokens.size());
+      const bool whole = document_starts[d] >= r * row || doc_end - document_starts[d] > row;
+      const bool trained = mask[i + 1] != 0 && documents[i + 1] == documents[i] && whole;
       out[k] = trained ? tokens[i + 1] : -1;
       b.target_tokens += trained ? 1 : 0;
     }

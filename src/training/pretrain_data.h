@@ -57,7 +57,8 @@ class PretrainData {
   PretrainData(const Tokenizer& tokenizer, std::vector<MixtureEntry> mixture, std::vector<std::string> text_docs,
                std::vector<ChatConversation> chats = {}, DataOptions options = {});
   // Documents are packed back to back into rows of seq_len + 1 tokens (inputs and shifted targets); attention
-  // is masked to each document, so packing never lets one problem peek at another.
+  // is masked to each document, so packing never lets one problem peek at another. A document cut at a row's
+  // start (one that would fit a row) has no targets in that row: its reply would be trained without its prompt.
   Batch batch(uint64_t seed, int64_t step, int64_t micro, int64_t batch_size, int64_t seq_len) const;
   // One rendered document (task example or user text) drawn from the mixture.
   TokenSequence document(Rng& rng) const;

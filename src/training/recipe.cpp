@@ -11,6 +11,7 @@
 #include "training/pretrain_data.h"
 #include "training/report.h"
 #include "training/sft.h"
+#include "training/train_eval.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -141,6 +142,25 @@ PretrainParams fine_tune_params(const std::string& base_dir, const std::string& 
   return p;
 }
 
+namespace {
+
+// The other model answers exactly the held-out problems the final model was scored on (same mixture, seed and
+// count), in the trained wordings and one step beyond the trained difficulties.
+void add_comparison(RecipeReport& report, const std::string& model_dir, const PretrainParams& scored,
+                    const c10::Device& device) {
+  log_info("recipe", "scoring %s on the same held-out problems", model_dir.c_str());
+  LoadedModel other = load_model_dir(model_dir, device);
+  MixtureEvalParams params;
+  params.problems = scored.eval_problems;
+  params.seed = scored.seed;
+  params.beyond_training = true;
+  report.previous_model = model_dir;
+  report.previous_eval = eval_cells(evaluate_mixture(other.model, other.tokenizer, parse_mixture(scored.mixture),
+                                                     params, device));
+}
+
+}  // namespace
+
 PretrainResult run_recipe(const Recipe& recipe_in, const std::string& out_dir, const RecipeOverrides& overrides) {
   Recipe recipe = recipe_in;
   const bool fine_tune = recipe.sft.steps > 0;
@@ -183,6 +203,7 @@ PretrainResult run_recipe(const Recipe& recipe_in, const std::string& out_dir, c
   const ModelConfig config = load_model_config((fs::path(base_dir) / "config.json").string());
   RecipeReport report = pretraining_report(recipe, config, tokenizer_seconds, base, recipe.pretrain, device);
   if (!fine_tune) {
+    if (!overrides.compare_with.empty()) add_comparison(report, overrides.compare_with, recipe.pretrain, device);
     write_report(out_dir, report);
     return base;
   }
@@ -194,6 +215,7 @@ PretrainResult run_recipe(const Recipe& recipe_in, const std::string& out_dir, c
   sft_params.resume = overrides.resume && latest_checkpoint(out_dir).has_value();
   const auto fine_tuned = sft(sft_params);
   add_fine_tuning(report, fine_tuned, sft_params);
+  if (!overrides.compare_with.empty()) add_comparison(report, overrides.compare_with, sft_params, device);
   write_report(out_dir, report);
   return fine_tuned;
 }

@@ -46,6 +46,9 @@ struct RecipeOverrides {
   bool progress = true;
   int64_t steps = 0;       // 0 = the recipe's
   int64_t sft_steps = -1;  // -1 = the recipe's fine-tuning steps
+  // A model directory (e.g. the previous shipped default) scored on the same held-out problems at the end, as
+  // the report card's "previous model" column. Empty: none.
+  std::string compare_with;
 };
 
 // Runs every stage into out_dir and writes out_dir/report.{md,json}; with a fine-tuning stage, pretraining goes

@@ -66,9 +66,9 @@ std::string stage_comparison_markdown(const std::vector<EvalCell>& before, const
   std::ostringstream md;
   md << "| task | difficulty | pretrained | fine-tuned |\n|---|---|---|---|\n";
   for (const auto& a : after) {
-    if (a.blank_images) continue;
+    if (a.blank_images || a.surface != "trained") continue;
     for (const auto& b : before)
-      if (!b.blank_images && b.task == a.task && b.difficulty == a.difficulty)
+      if (!b.blank_images && b.surface == "trained" && b.task == a.task && b.difficulty == a.difficulty)
         md << "| " << a.task << " | " << a.difficulty << " | " << percent(b.accuracy, 1) << " | "
            << percent(a.accuracy, 1) << " |\n";
   }
@@ -101,7 +101,7 @@ std::vector<EvalCell> eval_cells(const std::vector<TaskEvalResult>& results) {
   std::vector<EvalCell> cells;
   for (const auto& r : results)
     cells.push_back({r.task, r.difficulty, r.problems, r.accuracy, r.mean_reward, r.mean_thinking_tokens,
-                     r.mean_answer_tokens, r.modality, r.blank_images, r.seconds});
+                     r.mean_answer_tokens, r.modality, r.blank_images, r.seconds, r.surface, r.beyond_training});
   return cells;
 }
 
@@ -119,6 +119,8 @@ std::vector<TaskEvalResult> task_eval_results(const std::vector<EvalCell>& cells
     r.modality = c.modality;
     r.blank_images = c.blank_images;
     r.seconds = c.seconds;
+    r.surface = c.surface;
+    r.beyond_training = c.beyond_training;
     results.push_back(std::move(r));
   }
   return results;
@@ -145,6 +147,10 @@ nlohmann::json report_json(const RecipeReport& report) {
     j.erase("base_eval");
     j["stages"].erase("sft_seconds");
   }
+  if (report.previous_model.empty()) {
+    j.erase("previous_model");
+    j.erase("previous_eval");
+  }
   return j;
 }
 
@@ -158,8 +164,12 @@ std::string report_markdown(const RecipeReport& report) {
      << model_section(report) << training_section(report)
      << "\n## Held-out accuracy (greedy)\n\nPer modality:\n\n" << modality_table_markdown(final_evals)
      << "\nPer task and difficulty. The image-blind column replays the same prompts with every image blanked: the "
-        "gap is what the model reads from the pixels.\n\n"
-     << eval_table_markdown(final_evals);
+        "gap is what the model reads from the pixels."
+     << (report.previous_model.empty() ? ""
+                                       : " The previous-model column scores `" + report.previous_model +
+                                             "` on the same problems.")
+     << "\n\n"
+     << eval_table_markdown(final_evals, task_eval_results(report.previous_eval), "previous model");
   if (sft)
     md << "\n### Pretrained vs fine-tuned (single-turn prompts)\n\n"
        << stage_comparison_markdown(report.base_eval, report.eval);

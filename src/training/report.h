@@ -48,10 +48,12 @@ struct EvalCell {
   std::string modality = "text";
   bool blank_images = false;
   double seconds = 0.0;
+  std::string surface = "trained";  // "heldout": the wordings and picture styles training never saw
+  bool beyond_training = false;     // one difficulty past the training mixture's
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EvalCell, task, difficulty, problems, accuracy, mean_reward,
                                                 mean_thinking_tokens, mean_answer_tokens, modality, blank_images,
-                                                seconds)
+                                                seconds, surface, beyond_training)
 
 struct StageSeconds {
   double tokenizer_seconds = 0.0;
@@ -75,11 +77,14 @@ struct RecipeReport {
   std::vector<EvalCell> eval;       // the final model's held-out accuracy
   StageReport sft;                  // steps 0: there was no fine-tuning stage (and no "sft" in report.json)
   std::vector<EvalCell> base_eval;  // with fine-tuning: the pretrained model's accuracy
+  std::string previous_model;       // --compare-with: another model scored on the same problems ("" = none)
+  std::vector<EvalCell> previous_eval;
 
   bool fine_tuned() const { return sft.steps > 0; }
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RecipeReport, recipe, description, environment, model, parameters,
-                                                train_flops_per_token, mixture, stages, pretrain, eval, sft, base_eval)
+                                                train_flops_per_token, mixture, stages, pretrain, eval, sft, base_eval,
+                                                previous_model, previous_eval)
 
 StageReport stage_report(const PretrainResult& result, const PretrainParams& params);
 std::vector<EvalCell> eval_cells(const std::vector<TaskEvalResult>& results);

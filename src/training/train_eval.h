@@ -18,6 +18,8 @@ struct MixtureEvalParams {
   int problems = 100;           // held-out problems per task and difficulty; <= 0 = no evaluation
   uint64_t seed = 1;            // which held-out problems
   bool blind_baseline = false;  // also score image tasks with blank images (what the pixels are worth)
+  bool heldout_surface = false; // also score every cell in the held-out wordings and picture styles
+  bool beyond_training = false; // also score each task one difficulty past the mixture's (where the task has one)
 };
 
 // Greedy accuracy on every task and difficulty of the mixture ("text" and "chat" entries have no verifier and
@@ -26,7 +28,8 @@ std::vector<TaskEvalResult> evaluate_mixture(Transformer& model, const Tokenizer
                                              const std::vector<MixtureEntry>& mixture, const MixtureEvalParams& params,
                                              const c10::Device& device);
 
-// {"add@2": 0.93, "count@1/blind": 0.2}: accuracy per task@difficulty, as metrics.jsonl logs it.
+// {"add@2": 0.93, "count@1/blind": 0.2, "add@2/heldout": 0.9}: accuracy per task@difficulty, as metrics.jsonl
+// logs it.
 nlohmann::json task_accuracy_json(const std::vector<TaskEvalResult>& results);
 
 }  // namespace muse

@@ -66,12 +66,29 @@ TEST(TableCsv, QuotedFieldsHoldSeparatorsDoubledQuotesAndNewlines) {
       "\"two\nlines\",\"crlf\r\ninside\"\n"
       "\"\",plain\n",
       "t.csv");
-  EXPECT_EQ(table.rows, (Rows{{"a,b", "say \"hi\""}, {"two\nlines", "crlf\r\ninside"}, {"", "plain"}}));
+  EXPECT_EQ(table.rows, (Rows{{"a,b", "say \"hi\""}, {"two\nlines", "crlf\r\ninside"}, {"-", "plain"}}));
 }
 
-TEST(TableCsv, KeepsSpacesEmptyCellsAndUtf8) {
-  const Table table = parse_csv("a,b,c\n x , ,\xc3\xa9\xe2\x9c\x93\xf0\x9f\x8d\x8e\n,,\n", "t.csv");
-  EXPECT_EQ(table.rows, (Rows{{" x ", " ", "\xc3\xa9\xe2\x9c\x93\xf0\x9f\x8d\x8e"}, {"", "", ""}}));
+TEST(TableCsv, TrimsSpacesAroundFieldsMarksMissingCellsKeepsUtf8) {
+  const Table table = parse_csv("a , b,c\n x , ,\xc3\xa9\xe2\x9c\x93\xf0\x9f\x8d\x8e\n,,\n", "t.csv");
+  EXPECT_EQ(table.header, (Header{"a", "b", "c"}));
+  EXPECT_EQ(table.rows, (Rows{{"x", "-", "\xc3\xa9\xe2\x9c\x93\xf0\x9f\x8d\x8e"}, {"-", "-", "-"}}));
+  EXPECT_EQ(std::string(kMissingCell), "-");
+  // Spaces inside quotes are kept; spaces around the quotes are not part of the field.
+  const Table quoted = parse_csv("a,b\n  \" x \" ,\t\"\"\t\n", "t.csv");
+  EXPECT_EQ(quoted.rows, (Rows{{" x ", "-"}}));
+}
+
+TEST(TableCsv, AsPeopleWriteIt) {
+  const Table table = parse_csv(
+      "name, price, weight, note, since\r\n"
+      "\"Smith, J.\", $7, 4.20 kg, \"said \"\"ok\"\"\", 2024-03-05\r\n"
+      "QX-17, -3, , , 2023-12-31\r\n"
+      "\r\n",
+      "t.csv");
+  EXPECT_EQ(table.header, (Header{"name", "price", "weight", "note", "since"}));
+  EXPECT_EQ(table.rows, (Rows{{"Smith, J.", "$7", "4.20 kg", "said \"ok\"", "2024-03-05"},
+                              {"QX-17", "-3", "-", "-", "2023-12-31"}}));
 }
 
 TEST(TableCsv, HeaderOnlyIsATableWithoutRows) {
@@ -80,9 +97,12 @@ TEST(TableCsv, HeaderOnlyIsATableWithoutRows) {
   EXPECT_TRUE(table.rows.empty());
 }
 
-TEST(TableCsv, SingleColumnBlankLinesAreEmptyCells) {
-  const Table table = parse_csv("a\n\nx\n\"\"\n", "t.csv");
-  EXPECT_EQ(table.rows, (Rows{{""}, {"x"}, {""}}));
+TEST(TableCsv, BlankLinesAreSkippedAQuotedEmptyFieldIsMissing) {
+  const Table table = parse_csv("a\n\nx\n  \n\"\"\n\n\n", "t.csv");
+  EXPECT_EQ(table.rows, (Rows{{"x"}, {"-"}}));
+  const Table leading = parse_csv("\n\r\na,b\n1,2\n", "t.csv");
+  EXPECT_EQ(leading.header, (Header{"a", "b"}));
+  EXPECT_EQ(leading.rows, (Rows{{"1", "2"}}));
 }
 
 TEST(TableCsv, SkipsAByteOrderMark) {
@@ -95,8 +115,9 @@ TEST(TableCsv, RaggedRowsNameTheLine) {
   EXPECT_EQ(csv_error("a,b\n1,2,3\n"), "t.csv: line 2: 3 fields, expected 2 as in the header");
   // A quoted line break does not end the record, but the physical line count goes on.
   EXPECT_EQ(csv_error("a,b\n\"x\ny\",1\n2\n"), "t.csv: line 4: 1 field, expected 2 as in the header");
-  // A blank line in a wider table is a record of one empty field.
-  EXPECT_EQ(csv_error("a,b\n1,2\n\n3,4\n"), "t.csv: line 3: 1 field, expected 2 as in the header");
+  // A blank line is skipped, but the line count goes on.
+  EXPECT_EQ(parse_csv("a,b\n1,2\n\n3,4\n", "t.csv").rows, (Rows{{"1", "2"}, {"3", "4"}}));
+  EXPECT_EQ(csv_error("a,b\n1,2\n\n3\n"), "t.csv: line 4: 1 field, expected 2 as in the header");
 }
 
 TEST(TableCsv, QuotingErrorsNameLineAndField) {
@@ -109,6 +130,17 @@ TEST(TableCsv, QuotingErrorsNameLineAndField) {
   EXPECT_EQ(csv_error("a,b\r1,2\n"), "t.csv: line 1: carriage return not followed by a line feed");
 }
 
+TEST(TableCsv, BadInputErrorsAreSpecific) {
+  // Never a crash: each names the line, the field and what was expected.
+  EXPECT_EQ(csv_error("name,price\n\"pear, 7\n"), "t.csv: line 2: field 1: unterminated quoted field");
+  EXPECT_EQ(csv_error("name,price\npear,\"7\" kg\n"),
+            "t.csv: line 2: field 2: unexpected character after a closing quote (write a quote inside a quoted "
+            "field as \"\")");
+  EXPECT_EQ(csv_error("name,price\r\npear,7,extra\r\n"), "t.csv: line 2: 3 fields, expected 2 as in the header");
+  EXPECT_EQ(csv_error("name,price\npear,5'11\"\n"),
+            "t.csv: line 2: field 2: quote inside an unquoted field (quote the whole field and double the quote)");
+}
+
 TEST(TableCsv, EmptyInputIsAnError) {
   EXPECT_EQ(csv_error(""), "t.csv: empty input, expected a header row");
   EXPECT_EQ(csv_error("\xEF\xBB\xBF"), "t.csv: empty input, expected a header row");
@@ -117,7 +149,8 @@ TEST(TableCsv, EmptyInputIsAnError) {
 TEST(TableCsv, BlankAndDuplicateColumnNamesAreErrors) {
   EXPECT_EQ(csv_error("a,,c\n1,2,3\n"), "t.csv: line 1, column 2: blank column name");
   EXPECT_EQ(csv_error("a, \t,c\n"), "t.csv: line 1, column 2: blank column name");
-  EXPECT_EQ(csv_error("\n1\n"), "t.csv: line 1, column 1: blank column name");
+  EXPECT_EQ(csv_error("\"\"\n1\n"), "t.csv: line 1, column 1: blank column name");
+  EXPECT_EQ(csv_error("\n \n\r\n"), "t.csv: empty input, expected a header row");
   EXPECT_EQ(csv_error("a,b,a\n"), "t.csv: line 1, column 3: duplicate column name \"a\" (also column 1)");
 }
 
@@ -172,14 +205,15 @@ TEST(TableJson, ArrayOfRecordsUnitesKeysInFirstSeenOrder) {
   const Table table = parse_json_table(
       R"([{"name": "apple", "price": 3}, {"price": 7, "name": "pear", "note": "ripe"}, {"note": "x"}])", "t.json");
   EXPECT_EQ(table.header, (Header{"name", "price", "note"}));
-  EXPECT_EQ(table.rows, (Rows{{"apple", "3", ""}, {"pear", "7", "ripe"}, {"", "", "x"}}));
+  EXPECT_EQ(table.rows, (Rows{{"apple", "3", "-"}, {"pear", "7", "ripe"}, {"-", "-", "x"}}));
 }
 
 TEST(TableJson, ScalarsAsTextNestedAsCompactJson) {
   const Table table = parse_json_table(
       R"([{"s": "a\"b", "i": -12, "f": 2.5, "t": true, "n": null, "arr": [1, "x"], "obj": {"k": [ ]}}])", "t.json");
   EXPECT_EQ(table.header, (Header{"s", "i", "f", "t", "n", "arr", "obj"}));
-  EXPECT_EQ(table.rows, (Rows{{"a\"b", "-12", "2.5", "true", "", "[1,\"x\"]", "{\"k\":[]}"}}));
+  EXPECT_EQ(table.rows, (Rows{{"a\"b", "-12", "2.5", "true", "-", "[1,\"x\"]", "{\"k\":[]}"}}));
+  EXPECT_EQ(parse_json_table(R"([{"s": "", "u": "4.20 kg"}])", "t.json").rows, (Rows{{"-", "4.20 kg"}}));
 }
 
 TEST(TableJson, ObjectIsKeyValueRows) {
@@ -195,13 +229,30 @@ TEST(TableJson, FromAJsonValueBuiltInCode) {
   value.push_back({{"y", "b"}});
   const Table table = table_from_json(value, "code");
   EXPECT_EQ(table.header, (Header{"x", "y"}));  // nlohmann::json orders each object's keys
-  EXPECT_EQ(table.rows, (Rows{{"1", "a"}, {"", "b"}}));
+  EXPECT_EQ(table.rows, (Rows{{"1", "a"}, {"-", "b"}}));
   EXPECT_EQ(error_of([] { table_from_json(nlohmann::json::array({{{"k", "\xff"}}}), "code"); }),
             "code: record 1, field \"k\": invalid UTF-8");
   EXPECT_EQ(error_of([] { table_from_json(nlohmann::json::array({{{"k", {"\xff"}}}}), "code"); }),
             "code: record 1, field \"k\": invalid UTF-8");
   EXPECT_EQ(error_of([] { table_from_json(nlohmann::json::array({{{"\xff", 1}}}), "code"); }),
             "code: record 1, key \"\\xFF\": invalid UTF-8 in a column name");
+}
+
+TEST(TableJson, ColumnsAndRowsObject) {
+  const Table table = parse_json_table(R"({"columns": ["name", "price"], "rows": [["pear", "$7"], ["fig", null], ["kiwi", 3]]})",
+                                       "t.json");
+  EXPECT_EQ(table.header, (Header{"name", "price"}));
+  EXPECT_EQ(table.rows, (Rows{{"pear", "$7"}, {"fig", "-"}, {"kiwi", "3"}}));
+  EXPECT_EQ(json_error(R"({"columns": ["a", "b"], "rows": [["x"]]})"),
+            "t.json: \"rows\" row 1: 1 value, expected 2 as in \"columns\"");
+  EXPECT_EQ(json_error(R"({"columns": ["a", 2], "rows": []})"), "t.json: \"columns\" entry 2: expected a string, got number");
+  EXPECT_EQ(json_error(R"({"columns": ["a"], "rows": [{"a": 1}]})"),
+            "t.json: \"rows\" row 1: expected an array of values, got object");
+  EXPECT_EQ(json_error(R"({"columns": [], "rows": []})"), "t.json: \"columns\": no columns");
+  EXPECT_EQ(json_error(R"({"columns": ["a", "a"], "rows": []})"),
+            "t.json: \"columns\" entry 2: duplicate column name \"a\" (also column 1)");
+  // Any other object is still key/value rows.
+  EXPECT_EQ(parse_json_table(R"({"columns": 1, "rows": 2})", "t.json").header, (Header{"key", "value"}));
 }
 
 TEST(TableJson, ShapeErrors) {
@@ -333,13 +384,13 @@ TEST(TableCheck, NamesEveryBrokenRule) {
 }
 
 TEST(TableToCsv, QuotesOnlyWhereNeededAndRoundTrips) {
-  const Table plain{{"a", "b"}, {{"1", "x y"}, {"", " "}}};
-  EXPECT_EQ(to_csv(plain), "a,b\n1,x y\n, \n");
+  const Table plain{{"a", "b"}, {{"1", "x y"}, {"-", " "}}};
+  EXPECT_EQ(to_csv(plain), "a,b\n1,x y\n-,\" \"\n");
   const Table tricky{{"na,me", "q\"uote", "\xEF\xBB\xBF" "bom"},
-                     {{"a\nb", "c\r\nd", "\r"}, {"", "\"\"", "\xc3\xa9"}, {",", "x", ""}}};
+                     {{"a\nb", "c\r\nd", "\r"}, {"-", "\"\"", "\xc3\xa9"}, {",", "x", " y\t"}}};
   const std::string tricky_header = "\"na,me\",\"q\"\"uote\",\xEF\xBB\xBF" "bom\n";
   EXPECT_EQ(to_csv(tricky).substr(0, tricky_header.size()), tricky_header);
-  for (const Table& table : {plain, tricky, Table{{"only"}, {{""}, {"x"}, {""}}}, Table{{"h"}, {}}}) {
+  for (const Table& table : {plain, tricky, Table{{"only"}, {{"-"}, {"x"}, {" "}}}, Table{{"h"}, {}}}) {
     const Table back = parse_csv(to_csv(table), "round");
     EXPECT_EQ(back.header, table.header);
     EXPECT_EQ(back.rows, table.rows);
@@ -347,6 +398,9 @@ TEST(TableToCsv, QuotesOnlyWhereNeededAndRoundTrips) {
   // A byte order mark starting the first header name survives: it is quoted, so the parser keeps it.
   const Table bom_first{{"\xEF\xBB\xBF" "a"}, {{"1"}}};
   EXPECT_EQ(parse_csv(to_csv(bom_first), "round").header, bom_first.header);
+  // An empty cell built in code comes back as the missing marker.
+  EXPECT_EQ(parse_csv(to_csv(Table{{"a", "b"}, {{"", "1"}}}), "round").rows, (Rows{{"-", "1"}}));
+  EXPECT_EQ(parse_csv(to_csv(Table{{"a"}, {{""}}}), "round").rows, (Rows{{"-"}}));
 }
 
 TEST(TableToCsv, RandomTablesRoundTrip) {
@@ -371,7 +425,11 @@ TEST(TableToCsv, RandomTablesRoundTrip) {
     ASSERT_NO_THROW(check_table(table, "random"));
     const Table back = parse_csv(to_csv(table), "round");
     ASSERT_EQ(back.header, table.header) << to_csv(table);
-    ASSERT_EQ(back.rows, table.rows) << to_csv(table);
+    Rows expected = table.rows;  // empty cells come back as the missing marker
+    for (auto& row : expected)
+      for (auto& cell : row)
+        if (cell.empty()) cell = kMissingCell;
+    ASSERT_EQ(back.rows, expected) << to_csv(table);
   }
 }
 

@@ -9,8 +9,10 @@
 namespace muse {
 namespace {
 
-// What splits are hashed on: the prompt's text plus digests of its images and tables.
-std::string prompt_of(const Example& example) { return segments_key(example.prompt); }
+// What splits are hashed on: the problem's key, or the prompt's text plus digests of its images and tables.
+std::string prompt_of(const Example& example) {
+  return example.problem_key.empty() ? segments_key(example.prompt) : example.problem_key;
+}
 
 TEST(SegmentsKey, IsTheTextForTextAndDigestsImagesAndTables) {
   EXPECT_EQ(segments_key({text_segment("12+"), text_segment("34")}), "12+34");
@@ -100,12 +102,12 @@ TEST(Sample, SplitsAreDisjointAndDeterministic) {
     std::set<std::string> train, heldout;
     for (int i = 0; i < 1000; ++i) {
       const Example example = task->sample(rng, difficulty, Split::Train);
-      ASSERT_EQ(split_of(prompt_of(example)), Split::Train);
+      ASSERT_EQ(split_of(example), Split::Train);
       train.insert(prompt_of(example));
     }
     for (int i = 0; i < 300; ++i) {
       const Example example = task->sample(rng, difficulty, Split::Heldout);
-      ASSERT_EQ(split_of(prompt_of(example)), Split::Heldout);
+      ASSERT_EQ(split_of(example), Split::Heldout);
       ASSERT_EQ(train.count(prompt_of(example)), 0u) << name << ": " << prompt_of(example);
       heldout.insert(prompt_of(example));
     }
@@ -141,7 +143,7 @@ class SinglePromptTask : public Task {
   std::string description() const override { return "always the same prompt"; }
   int min_difficulty() const override { return 1; }
   int max_difficulty() const override { return 1; }
-  Example generate(Rng&, int difficulty) const override {
+  Example generate(Rng&, int difficulty, Surface) const override {
     check_difficulty(*this, difficulty);
     Example example;
     example.prompt = {text_segment("a")};

@@ -106,7 +106,7 @@ TEST(EvalReport, JsonHasEveryField) {
   EXPECT_EQ(j["total_problems"], 140);
   ASSERT_EQ(j["results"].size(), rs.size());
   const std::vector<std::string> fields = {
-      "task", "difficulty", "modality", "style", "blank_images", "budget", "budget_label", "min_thinking_tokens",
+      "task", "difficulty", "modality", "style", "surface", "blank_images", "budget", "budget_label", "min_thinking_tokens",
       "problems", "accuracy", "mean_reward", "mean_thinking_tokens", "mean_answer_tokens", "mean_prompt_tokens",
       "budget_hit", "seconds", "seconds_per_problem"};
   for (size_t i = 0; i < rs.size(); ++i) {

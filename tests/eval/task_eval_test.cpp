@@ -221,7 +221,7 @@ TEST(EvalPrompts, ChatStyleRendersSystemPromptAndEarlierTurns) {
   std::vector<int> turns_seen;
   for (size_t i = 0; i < 8; ++i) {
     EXPECT_EQ(segments_text(a.examples[i].prompt), segments_text(b.examples[i].prompt));  // same problems
-    EXPECT_EQ(split_of(segments_key(b.examples[i].prompt)), Split::Heldout);
+    EXPECT_EQ(split_of(b.examples[i]), Split::Heldout);
     const auto text = m->tokenizer.decode(b.prompts[i].tokens, /*show_specials=*/true);
     const auto plain_text = m->tokenizer.decode(a.prompts[i].tokens, true);
     EXPECT_EQ(count_of(plain_text, "<|system|>"), 0u);

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cmath>
 #include <cstdlib>
+#include <functional>
 
+#include "data/render/font3x5.h"
 #include "data/render/font5x7.h"
 #include "util/error.h"
 
@@ -27,7 +30,47 @@ void check_text(const std::string& text, int scale) {
     }
 }
 
+// Ink at glyph pixel (gx, gy) of `font`; false outside the glyph.
+bool glyph_ink(Font font, char c, int gx, int gy) {
+  if (gy < 0 || gx < 0 || gy >= font_glyph_height(font) || gx >= font_glyph_width(font)) return false;
+  if (font == Font::Small) return font3x5_glyph(c)[gy][gx] == '#';
+  const char* const* rows = font5x7_glyph(c);
+  const bool here = gx < kGlyphWidth && rows[gy][gx] == '#';
+  if (font == Font::Classic) return here;
+  return here || (gx >= 1 && rows[gy][gx - 1] == '#');  // Bold: each stroke one pixel wider to the right
+}
+
+void check_font_text(const std::string& text, int scale, Font font) {
+  if (scale < 1) throw MuseError("canvas: text scale must be at least 1, got " + std::to_string(scale));
+  for (char c : text)
+    if (!font_has(font, c)) {
+      const auto byte = static_cast<unsigned char>(c);
+      const std::string shown =
+          byte >= 32 && byte < 127 ? "'" + std::string(1, c) + "'" : "byte " + std::to_string(byte);
+      throw MuseError(std::string("canvas: the ") + font_name(font) + " font has no glyph for " + shown);
+    }
+}
+
+void check_samples(int samples) {
+  if (samples < 1) throw MuseError("canvas: samples must be at least 1, got " + std::to_string(samples));
+}
+
 }  // namespace
+
+const char* font_name(Font font) {
+  switch (font) {
+    case Font::Classic: return "classic";
+    case Font::Bold: return "bold";
+    case Font::Small: return "small";
+  }
+  throw MuseError("canvas: unknown font");
+}
+
+int font_glyph_width(Font font) { return font == Font::Small ? kSmallGlyphWidth : font == Font::Bold ? 6 : kGlyphWidth; }
+int font_glyph_height(Font font) { return font == Font::Small ? kSmallGlyphHeight : kGlyphHeight; }
+bool font_has(Font font, char c) {
+  return font == Font::Small ? font3x5_glyph(c) != nullptr : font5x7_glyph(c) != nullptr;
+}
 
 const std::vector<std::pair<std::string, Color>>& named_colors() {
   // Saturated and far apart in RGB, so each stays recognisable when averaged down with white around it.
@@ -161,6 +204,100 @@ void Canvas::draw_text(int x, int y, const std::string& text, Color c, int scale
         if (rows[gy][gx] == '#')
           fill_rect(left + gx * scale, y + gy * scale, left + (gx + 1) * scale, y + (gy + 1) * scale, c);
   }
+}
+
+void Canvas::draw_text(int x, int y, const std::string& text, Color c, int scale, Font font) {
+  check_font_text(text, scale, font);
+  const int gw = font_glyph_width(font), gh = font_glyph_height(font);
+  const int advance = (gw + 1) * scale;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const int left = x + static_cast<int>(i) * advance;
+    for (int gy = 0; gy < gh; ++gy)
+      for (int gx = 0; gx < gw; ++gx)
+        if (glyph_ink(font, text[i], gx, gy))
+          fill_rect(left + gx * scale, y + gy * scale, left + (gx + 1) * scale, y + (gy + 1) * scale, c);
+  }
+}
+
+int Canvas::text_width(const std::string& text, int scale, Font font) {
+  check_font_text(text, scale, font);
+  if (text.empty()) return 0;
+  return static_cast<int>(text.size()) * (font_glyph_width(font) + 1) * scale - scale;
+}
+
+int Canvas::text_height(int scale, Font font) {
+  if (scale < 1) throw MuseError("canvas: text scale must be at least 1, got " + std::to_string(scale));
+  return font_glyph_height(font) * scale;
+}
+
+void Canvas::blend(int x, int y, Color c, double alpha) {
+  if (x < 0 || y < 0 || x >= image_.width || y >= image_.height || alpha <= 0) return;
+  if (alpha >= 1) return set(x, y, c);
+  uint8_t* p = image_.pixel(x, y);
+  const uint8_t src[3] = {c.r, c.g, c.b};
+  for (int k = 0; k < 3; ++k) p[k] = static_cast<uint8_t>(std::lround(p[k] + (src[k] - p[k]) * alpha));
+}
+
+namespace {
+
+// Coverage of every pixel in the (clipped) box [x0, x1) x [y0, y1) by `inside`, blended onto the canvas.
+void cover(Canvas& canvas, double bx0, double by0, double bx1, double by1, Color c, int samples,
+           const std::function<bool(double, double)>& inside) {
+  check_samples(samples);
+  const int x0 = std::max(static_cast<int>(std::floor(bx0)) - 1, 0);
+  const int y0 = std::max(static_cast<int>(std::floor(by0)) - 1, 0);
+  const int x1 = std::min(static_cast<int>(std::ceil(bx1)) + 1, canvas.width());
+  const int y1 = std::min(static_cast<int>(std::ceil(by1)) + 1, canvas.height());
+  const double step = 1.0 / samples;
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x) {
+      int hits = 0;
+      for (int sy = 0; sy < samples; ++sy)
+        for (int sx = 0; sx < samples; ++sx)
+          if (inside(x + (sx + 0.5) * step, y + (sy + 0.5) * step)) ++hits;
+      if (hits > 0) canvas.blend(x, y, c, static_cast<double>(hits) / (samples * samples));
+    }
+}
+
+}  // namespace
+
+void Canvas::fill_rect_f(double x0, double y0, double x1, double y1, Color c, int samples) {
+  cover(*this, x0, y0, x1, y1, c, samples,
+        [&](double px, double py) { return px >= x0 && px < x1 && py >= y0 && py < y1; });
+}
+
+void Canvas::fill_shape_f(Shape shape, double cx, double cy, double r, Color c, int samples) {
+  const double x0 = cx - r, y0 = cy - r, x1 = cx + r, y1 = cy + r;
+  switch (shape) {
+    case Shape::Square:
+      cover(*this, x0, y0, x1, y1, c, samples,
+            [&](double px, double py) { return std::abs(px - cx) <= r && std::abs(py - cy) <= r; });
+      return;
+    case Shape::Circle:
+      cover(*this, x0, y0, x1, y1, c, samples, [&](double px, double py) {
+        return (px - cx) * (px - cx) + (py - cy) * (py - cy) <= r * r;
+      });
+      return;
+    case Shape::Triangle:
+      // Inside when below the apex row, above the base and within the two slanted edges: |dx| <= (dy + r) / 2.
+      cover(*this, x0, y0, x1, y1, c, samples, [&](double px, double py) {
+        const double dy = py - cy;
+        return dy >= -r && dy <= r && std::abs(px - cx) <= (dy + r) / 2;
+      });
+      return;
+  }
+  throw MuseError("canvas: unknown shape");
+}
+
+void Canvas::draw_line_f(double x0, double y0, double x1, double y1, double width, Color c, int samples) {
+  const double half = width / 2, dx = x1 - x0, dy = y1 - y0, length2 = dx * dx + dy * dy;
+  cover(*this, std::min(x0, x1) - half, std::min(y0, y1) - half, std::max(x0, x1) + half, std::max(y0, y1) + half, c,
+        samples, [&](double px, double py) {
+          double t = length2 > 0 ? ((px - x0) * dx + (py - y0) * dy) / length2 : 0.0;
+          t = std::min(1.0, std::max(0.0, t));
+          const double ex = px - (x0 + t * dx), ey = py - (y0 + t * dy);
+          return ex * ex + ey * ey <= half * half;
+        });
 }
 
 int Canvas::text_width(const std::string& text, int scale) {

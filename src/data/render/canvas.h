@@ -1,6 +1,9 @@
-// A small rasterizer for the synthetic visual tasks: filled shapes, lines and text in a clean 5x7 bitmap
-// font, drawn onto an Image. Shapes are anti-aliasing-free on purpose: a task's pixels are an exact function
-// of its parameters, so a rendered problem is reproducible bit for bit.
+// A small rasterizer for the synthetic visual tasks: filled shapes, lines and text in three bitmap faces (the
+// 5x7 font, its bold variant and a 3x5 font), drawn onto an Image. The integer-grid primitives are
+// anti-aliasing-free; the "_f" primitives take continuous coordinates (pixel (x, y) covers [x, x+1) x [y, y+1))
+// and blend each pixel by its coverage, estimated from samples x samples sub-pixel points (samples = 1: the
+// pixel centre only, i.e. aliased; 4: 16-sample supersampled anti-aliasing). Everything is plain arithmetic,
+// so a task's pixels are an exact function of its parameters and reproducible bit for bit.
 #pragma once
 #include <string>
 #include <vector>
@@ -21,6 +24,15 @@ const std::vector<std::pair<std::string, Color>>& named_colors();
 Color color_by_name(const std::string& name);  // MuseError for unknown names
 
 enum class Shape { Square, Circle, Triangle };
+
+// Bitmap faces: Classic = the 5x7 font (6 px advance), Bold = the 5x7 glyphs with every stroke one pixel wider
+// (6 x 7 glyphs, 7 px advance), Small = the 3x5 font (font3x5.h; 4 px advance). Bold draws Classic's charset;
+// Small draws font3x5_charset().
+enum class Font { Classic, Bold, Small };
+const char* font_name(Font font);  // "classic", "bold", "small"
+int font_glyph_width(Font font);   // 5, 6, 3
+int font_glyph_height(Font font);  // 7, 7, 5
+bool font_has(Font font, char c);
 const char* shape_name(Shape shape);  // "square", "circle", "triangle"
 
 class Canvas {
@@ -48,6 +60,21 @@ class Canvas {
   void draw_text(int x, int y, const std::string& text, Color c, int scale = 1);
   static int text_width(const std::string& text, int scale = 1);  // 6 * scale per glyph, minus the trailing gap
   static int text_height(int scale = 1);                           // 7 * scale
+  // The same in another face: glyph cell (glyph width + 1) x (glyph height + 1) times `scale`.
+  void draw_text(int x, int y, const std::string& text, Color c, int scale, Font font);
+  static int text_width(const std::string& text, int scale, Font font);
+  static int text_height(int scale, Font font);
+
+  // Blends c over pixel (x, y) with weight alpha in [0, 1] (rounded to the nearest byte); ignores pixels
+  // outside the canvas. alpha >= 1 sets the pixel exactly.
+  void blend(int x, int y, Color c, double alpha);
+  // Continuous-coordinate, coverage-blended primitives (see the top of this file). samples >= 1 (MuseError).
+  void fill_rect_f(double x0, double y0, double x1, double y1, Color c, int samples);
+  // A shape centred at (cx, cy) of "radius" r: the square |dx|, |dy| <= r, the disc dx^2 + dy^2 <= r^2, or the
+  // triangle with apex (cx, cy - r) and base from (cx - r, cy + r) to (cx + r, cy + r).
+  void fill_shape_f(Shape shape, double cx, double cy, double r, Color c, int samples);
+  // The points within width / 2 of the segment (round caps).
+  void draw_line_f(double x0, double y0, double x1, double y1, double width, Color c, int samples);
 
  private:
   Image image_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "data/surface.h"
 #include "util/error.h"
 
 namespace muse {
@@ -91,6 +92,22 @@ std::string product_trace(int64_t a, int64_t b) {
   return trace + column_sum_trace(partials);
 }
 
+// n in decimal with leading zeros up to `width` digits.
+std::string padded(int64_t n, int width) {
+  std::string text = to_string(n);
+  return std::string(static_cast<size_t>(std::max(0, width - static_cast<int>(text.size()))), '0') + text;
+}
+
+// The problem in canonical form, whatever the prompt's wording: "1234+0056". Sums and differences pad the
+// shorter operand to the longer one's digits, so every column of the trace lies the same distance from its
+// digits here whatever the operand lengths; products keep their operands as they are (each partial uses all
+// of the first operand and one digit of the second).
+std::string restatement(int64_t a, char op, int64_t b) {
+  if (op == '*') return to_string(a) + op + to_string(b);
+  const int width = std::max(digit_count(a), digit_count(b));
+  return padded(a, width) + op + padded(b, width);
+}
+
 std::string trim(const std::string& text) {
   const char* space = " \t\r\n";
   const size_t begin = text.find_first_not_of(space);
@@ -104,14 +121,17 @@ ArithmeticSolution solve_arithmetic(int64_t a, char op, int64_t b) {
   if (a < 0 || b < 0) throw MuseError("arithmetic traces need non-negative operands");
   switch (op) {
     case '+':
-      return {column_sum_trace({a, b}), to_string(a + b)};
-    case '-':
-      if (a >= b) return {column_difference_trace(a, b) + "=" + to_string(a - b), to_string(a - b)};
-      return {to_string(b) + ">" + to_string(a) + " so -(" + to_string(b) + "-" + to_string(a) + ")|" +
-                  column_difference_trace(b, a) + "=" + to_string(a - b),
+      return {restatement(a, op, b) + "|" + column_sum_trace({a, b}), to_string(a + b)};
+    case '-': {
+      const std::string head = restatement(a, op, b) + "|";
+      if (a >= b) return {head + column_difference_trace(a, b) + "=" + to_string(a - b), to_string(a - b)};
+      const int width = std::max(digit_count(a), digit_count(b));
+      return {head + padded(b, width) + ">" + padded(a, width) + " so -(" + padded(b, width) + "-" +
+                  padded(a, width) + ")|" + column_difference_trace(b, a) + "=" + to_string(a - b),
               to_string(a - b)};
+    }
     case '*':
-      return {product_trace(a, b), to_string(a * b)};
+      return {restatement(a, op, b) + "|" + product_trace(a, b), to_string(a * b)};
   }
   throw MuseError(std::string("unknown arithmetic operator '") + op + "'");
 }
@@ -141,7 +161,33 @@ int ArithmeticTask::max_difficulty() const {
   return op_ == ArithmeticOp::Add || op_ == ArithmeticOp::Sub ? 8 : 5;
 }
 
-Example ArithmeticTask::generate(Rng& rng, int difficulty) const {
+const WordingPool& arithmetic_wordings(char op) {
+  // Shared by the three operators: {op} is the symbol, {opword} the word ("plus", "minus", "times").
+  static const std::vector<std::string> shared_trained = {
+      "{a}{op}{b}",          "{a} {op} {b}",           "{a}{op}{b}=",          "{a} {op} {b} =",
+      "What is {a}{op}{b}?", "What is {a} {op} {b}?",  "Compute {a} {op} {b}", "Calculate {a}{op}{b}.",
+      "{a} {opword} {b}",    "What is {a} {opword} {b}?", "how much is {a} {op} {b}?", "Work out {a}{op}{b}"};
+  static const std::vector<std::string> shared_heldout = {
+      "{a} {op} {b} = ?", "Evaluate {a}{op}{b}", "Please find {a} {op} {b}.", "{a} {opword} {b} equals?",
+      "Tell me {a}{op}{b}", "what's {a} {opword} {b}"};
+  auto pool = [&](std::vector<std::string> trained, std::vector<std::string> heldout) {
+    WordingPool p{shared_trained, shared_heldout};
+    p.trained.insert(p.trained.end(), trained.begin(), trained.end());
+    p.heldout.insert(p.heldout.end(), heldout.begin(), heldout.end());
+    validate_wordings("arithmetic", p);
+    return p;
+  };
+  static const WordingPool add = pool({"Add {a} and {b}.", "What is the sum of {a} and {b}?"},
+                                      {"Find the sum of {a} and {b}"});
+  static const WordingPool sub = pool({"Subtract {b} from {a}.", "What is {a} take away {b}?"},
+                                      {"Take {b} away from {a}."});
+  static const WordingPool mul = pool({"Multiply {a} by {b}.", "What is the product of {a} and {b}?", "{a} x {b}",
+                                       "What is {a} x {b}?"},
+                                      {"Find the product of {a} and {b}", "{a}x{b}"});
+  return op == '+' ? add : op == '-' ? sub : mul;
+}
+
+Example ArithmeticTask::generate(Rng& rng, int difficulty, Surface surface) const {
   check_difficulty(*this, difficulty);
   char op = '+';
   switch (op_) {
@@ -150,17 +196,24 @@ Example ArithmeticTask::generate(Rng& rng, int difficulty) const {
     case ArithmeticOp::Mul: op = '*'; break;
     case ArithmeticOp::Mixed: op = "+-*"[rng.uniform_int(0, 2)]; break;
   }
-  const int64_t a = random_operand(rng, difficulty);
-  const int64_t b = random_operand(rng, difficulty);
+  // The longer operand has `difficulty` digits, the other any length up to it; either may come first.
+  const int other_digits = static_cast<int>(rng.uniform_int(1, difficulty));
+  const bool first_longer = rng.bernoulli(0.5);
+  const int64_t a = random_operand(rng, first_longer ? difficulty : other_digits);
+  const int64_t b = random_operand(rng, first_longer ? other_digits : difficulty);
   ArithmeticSolution solution = solve_arithmetic(a, op, b);
+  const char* opword = op == '+' ? "plus" : op == '-' ? "minus" : "times";
 
   Example example;
   example.task = name();
   example.difficulty = difficulty;
-  example.prompt = {text_segment(to_string(a) + op + to_string(b))};
+  example.prompt = {text_segment(word(arithmetic_wordings(op), surface, rng,
+                                      {{"a", to_string(a)}, {"op", std::string(1, op)}, {"b", to_string(b)},
+                                       {"opword", opword}}))};
   example.reasoning = std::move(solution.reasoning);
   example.answer = std::move(solution.answer);
   example.meta = {{"a", a}, {"op", std::string(1, op)}, {"b", b}};
+  example.problem_key = to_string(a) + op + to_string(b);
   return example;
 }
 

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "data/surface.h"
 #include "util/error.h"
 
 namespace muse {
@@ -223,7 +224,33 @@ class ExpressionParser {
 
 constexpr size_t kMaxAnswerChars = 1000;  // a real answer is tens of characters; longer is not worth parsing
 
+// The given numbers as people list them: "3 7 8 2", "3, 7, 8, 2" or "3, 7, 8 and 2".
+std::string number_list(Rng& rng, const std::vector<int64_t>& numbers) {
+  const int64_t form = rng.uniform_int(0, 2);
+  std::string out;
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    if (i > 0) out += form == 0 ? " " : form == 2 && i + 1 == numbers.size() ? " and " : ", ";
+    out += to_string(numbers[i]);
+  }
+  return out;
+}
+
 }  // namespace
+
+const WordingPool& countdown_wordings() {
+  static const WordingPool pool = [] {
+    WordingPool p{{"target {target} from {numbers}", "Target {target} from {numbers}.",
+                   "target {target} using {numbers}", "Reach {target} using {numbers}.",
+                   "Make {target} from {numbers}", "Use {numbers} to make {target}.",
+                   "Using {numbers}, reach {target}.", "Get {target} with the numbers {numbers}",
+                   "countdown: {numbers} -> {target}", "Numbers {numbers}. Target {target}."},
+                  {"Combine {numbers} to get {target}.", "How can you make {target} from {numbers}?",
+                   "With {numbers}, make {target}", "Form {target} out of {numbers}."}};
+    validate_wordings("countdown", p);
+    return p;
+  }();
+  return pool;
+}
 
 size_t countdown_trace_budget(int difficulty) { return 120 + 60 * static_cast<size_t>(std::max(difficulty - 3, 0)); }
 
@@ -231,7 +258,7 @@ std::string CountdownTask::description() const {
   return "reach the target from the given numbers with + - * /; difficulty = how many numbers";
 }
 
-Example CountdownTask::generate(Rng& rng, int difficulty) const {
+Example CountdownTask::generate(Rng& rng, int difficulty, Surface surface) const {
   check_difficulty(*this, difficulty);
   const size_t budget = countdown_trace_budget(difficulty);
   for (int attempt = 0; attempt < kMaxGenerateAttempts; ++attempt) {
@@ -273,14 +300,18 @@ Example CountdownTask::generate(Rng& rng, int difficulty) const {
     }
     reasoning += solution_line;
 
-    std::string prompt = "target " + to_string(target) + " from";
-    for (int64_t n : numbers) prompt += " " + to_string(n);
+    // The canonical form opens the trace whatever the wording, so the search always reads its numbers from
+    // the same place.
+    std::string canonical = "target " + to_string(target) + " from";
+    for (int64_t n : numbers) canonical += " " + to_string(n);
 
     Example example;
     example.task = name();
     example.difficulty = difficulty;
-    example.prompt = {text_segment(prompt)};
-    example.reasoning = std::move(reasoning);
+    example.prompt = {text_segment(word(countdown_wordings(), surface, rng,
+                                        {{"target", to_string(target)}, {"numbers", number_list(rng, numbers)}}))};
+    example.reasoning = canonical + "|" + reasoning;
+    example.problem_key = canonical;
     example.answer = solution.final_term.expression;
     example.meta = {{"target", target}, {"numbers", numbers}};
     return example;

@@ -3,14 +3,17 @@
 #include <deque>
 #include <vector>
 
+#include <cmath>
+
+#include "data/patches.h"
 #include "data/render/canvas.h"
+#include "data/render/style.h"
 #include "util/error.h"
 
 namespace muse {
 
 namespace {
 
-constexpr int kCell = 8;                // pixels per maze cell = the vision patch size
 constexpr double kLoopRate = 0.15;      // share of the carved maze's walls knocked out afterwards
 constexpr int kMaxAttempts = 10000;     // mazes drawn before giving up (about 2 are needed on average)
 constexpr int kStep[4][2] = {{-1, 0}, {0, -1}, {0, 1}, {1, 0}};  // (row, col) offsets
@@ -116,6 +119,34 @@ std::string trim_lower(const std::string& text) {
 
 }  // namespace
 
+const WordingPool& grid_wordings(const std::string& kind) {
+  static const WordingPool path = [] {
+    WordingPool p{{"Is there a path from green to red?", "Can you get from green to red?",
+                   "Is red reachable from green?", "Is there a way from green to red?",
+                   "is there a path from green to red", "Does a path lead from green to red?",
+                   "Can green reach red?", "Path from green to red?", "Is there a route from green to red?"},
+                  {"Could someone walk from the green cell to the red cell?", "Do green and red connect?",
+                   "Tell me if the red cell can be reached from the green one.", "Is the red cell open to green?"}};
+    validate_wordings("grid path", p);
+    return p;
+  }();
+  static const WordingPool length = [] {
+    WordingPool p{{"Shortest path length from green to red?", "How many steps from green to red?",
+                   "What is the shortest path from green to red?", "Length of the shortest path from green to red?",
+                   "how many steps from green to red", "Fewest steps from green to red?",
+                   "How long is the shortest path from green to red?", "Steps from green to red?",
+                   "Count the steps of the shortest path from green to red."},
+                  {"What is the least number of moves to walk from the green cell to the red cell?",
+                   "Give the distance in steps between green and red.", "Minimum moves from green to red?",
+                   "Tell me how far red is from green in steps."}};
+    validate_wordings("grid length", p);
+    return p;
+  }();
+  if (kind == "path") return path;
+  if (kind == "length") return length;
+  throw MuseError("grid: unknown question kind '" + kind + "'");
+}
+
 std::string GridTask::description() const {
   return "is there a path through a maze image, and how long is the shortest; difficulty = maze size (4x4..8x8)";
 }
@@ -123,9 +154,18 @@ std::string GridTask::description() const {
 int GridTask::min_difficulty() const { return 1; }
 int GridTask::max_difficulty() const { return 5; }
 
-Example GridTask::generate(Rng& rng, int difficulty) const {
+Example GridTask::generate(Rng& rng, int difficulty, Surface surface) const {
   check_difficulty(*this, difficulty);
   const int size = 3 + difficulty;
+  const RenderStyle style = sample_style(rng, surface);
+  // The look: cell size (quarter pixels), a margin around the maze, and shades of the four cell colours.
+  const double cell_px = std::round((difficulty <= 2 ? 8 + 6 * rng.uniform() : 7 + 5 * rng.uniform()) * 4) / 4;
+  const int margin = static_cast<int>(rng.uniform_int(0, 6));
+  const uint8_t level = static_cast<uint8_t>(rng.uniform_int(0, 70));  // walls: black .. dark gray, a faint tint
+  const Color wall_rgb = shade(rng, Color{level, level, level}, 8);
+  const Color start_rgb = shade(rng, color_by_name("green"), 20);
+  const Color goal_rgb = shade(rng, color_by_name("red"), 20);
+  const int side = 2 * margin + static_cast<int>(std::ceil(size * cell_px));
   const bool ask_path = rng.bernoulli(0.5);
   const bool want_path = rng.bernoulli(ask_path ? 0.5 : 0.75);
 
@@ -165,7 +205,12 @@ Example GridTask::generate(Rng& rng, int difficulty) const {
     std::string trace = bfs_layers(maze, start, goal) + " =" + answer;
     if (trace.size() > kGridTraceBudget) continue;
 
-    Canvas canvas(size * kCell, size * kCell);
+    Canvas canvas(side, side, style.background_color());
+    // A frame of wall colour around the maze, so its edge is visible on any background.
+    canvas.fill_rect_f(margin - 1, margin - 1, margin + size * cell_px + 1, margin + size * cell_px + 1, wall_rgb,
+                       style.samples());
+    canvas.fill_rect_f(margin, margin, margin + size * cell_px, margin + size * cell_px, style.background_color(),
+                       style.samples());
     nlohmann::json rows = nlohmann::json::array();
     for (int r = 0; r < size; ++r) {
       std::string row;
@@ -173,8 +218,10 @@ Example GridTask::generate(Rng& rng, int difficulty) const {
         const int cell = r * size + c;
         const char kind = cell == start ? 'S' : cell == goal ? 'G' : maze.wall[static_cast<size_t>(cell)] ? '#' : '.';
         row += kind;
-        const char* color = kind == 'S' ? "green" : kind == 'G' ? "red" : kind == '#' ? "black" : "white";
-        canvas.fill_rect(c * kCell, r * kCell, (c + 1) * kCell, (r + 1) * kCell, color_by_name(color));
+        if (kind == '.') continue;  // free cells show the background
+        const Color color = kind == 'S' ? start_rgb : kind == 'G' ? goal_rgb : wall_rgb;
+        canvas.fill_rect_f(margin + c * cell_px, margin + r * cell_px, margin + (c + 1) * cell_px,
+                           margin + (r + 1) * cell_px, color, style.samples());
       }
       rows.push_back(row);
     }
@@ -183,17 +230,23 @@ Example GridTask::generate(Rng& rng, int difficulty) const {
     example.task = name();
     example.difficulty = difficulty;
     example.prompt = {image_segment(canvas.take()),
-                      text_segment(ask_path ? "Is there a path from green to red?"
-                                            : "Shortest path length from green to red?")};
+                      text_segment(word(grid_wordings(ask_path ? "path" : "length"), surface, rng, {}))};
     example.reasoning = std::move(trace);
     example.answer = answer;
     example.meta = {{"size", size},
-                    {"cell", kCell},
+                    {"cell", cell_px},
+                    {"margin", margin},
+                    {"width", side},
+                    {"colors", {{"wall", color_json(wall_rgb)}, {"start", color_json(start_rgb)},
+                                {"goal", color_json(goal_rgb)}}},
+                    {"style", style.to_json()},
                     {"maze", std::move(rows)},
                     {"start", {start / size, start % size}},
                     {"goal", {goal / size, goal % size}},
                     {"question", ask_path ? "path" : "length"},
                     {"distance", distance}};
+    example.meta["style"].erase("font");
+    example.problem_key = "grid " + example.meta["maze"].dump() + (ask_path ? " path" : " length");
     return example;
   }
   throw MuseError("grid: no maze with a short enough trace after " + std::to_string(kMaxAttempts) + " tries");

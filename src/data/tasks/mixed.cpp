@@ -39,6 +39,56 @@ std::string trim(const std::string& text) {
   return text.substr(begin, text.find_last_not_of(space) - begin + 1);
 }
 
+}  // namespace
+
+const WordingPool& mixed_wordings(MixedWording which) {
+  static const WordingPool cost_one = {
+      {"How much do the {item} items cost in total?", "What do all the {item} items cost together?",
+       "Total cost of the {item} items?", "What is the total price of the {item} items?",
+       "How much would buying every {item} item cost?", "Find the total cost of the {item} items.",
+       "Cost of all {item} items, in total?", "If you buy all the {item} items, what do you pay?"},
+      {"Compute what the {item} items cost altogether.", "Altogether, the {item} items cost how much?",
+       "What is the combined cost of the {item} items?", "Work out the bill for the {item} items."}};
+  static const WordingPool cost_two = {
+      {"How much do the {a} and {b} items cost in total?", "What do all the {a} and {b} items cost together?",
+       "Total cost of the {a} and {b} items?", "What is the total price of the {a} and {b} items?",
+       "How much would buying every {a} and {b} item cost?", "Find the total cost of the {a} and {b} items.",
+       "Cost of all {a} and {b} items, in total?", "If you buy all the {a} and {b} items, what do you pay?"},
+      {"Compute what the {a} and {b} items cost altogether.", "Altogether, the {a} and {b} items cost how much?",
+       "What is the combined cost of the {a} and {b} items?", "Work out the bill for the {a} and {b} items."}};
+  static const WordingPool add = {
+      {"Add {n} to the number in the image.", "What is the number in the image plus {n}?",
+       "Take the number shown and add {n}.", "The image shows a number; add {n} to it.",
+       "Number in the picture + {n} = ?", "Increase the pictured number by {n}.",
+       "What do you get adding {n} to the number in the image?", "Sum of the image's number and {n}?"},
+      {"Read the number, then add {n}.", "Compute the displayed number plus {n}.",
+       "Add {n} to what is written in the image.", "Raise the number in the image by {n}."}};
+  static const WordingPool sub = {
+      {"Subtract {n} from the number in the image.", "What is the number in the image minus {n}?",
+       "Take the number shown and subtract {n}.", "The image shows a number; take {n} away from it.",
+       "Number in the picture - {n} = ?", "Decrease the pictured number by {n}.",
+       "What is left when {n} is subtracted from the number in the image?", "Difference of the image's number and {n}?"},
+      {"Read the number, then subtract {n}.", "Compute the displayed number minus {n}.",
+       "Take {n} from what is written in the image.", "Lower the number in the image by {n}."}};
+  static const WordingPool mul = {
+      {"Multiply the number in the image by {n}.", "What is the number in the image times {n}?",
+       "Take the number shown and multiply it by {n}.", "The image shows a number; multiply it by {n}.",
+       "Number in the picture * {n} = ?", "What is {n} times the pictured number?",
+       "What do you get multiplying the number in the image by {n}?", "Product of the image's number and {n}?"},
+      {"Read the number, then multiply by {n}.", "Compute the displayed number times {n}.",
+       "Multiply what is written in the image by {n}.", "Scale the number in the image by {n}."}};
+  switch (which) {
+    case MixedWording::CostOne: return cost_one;
+    case MixedWording::CostTwo: return cost_two;
+    case MixedWording::Add: return add;
+    case MixedWording::Sub: return sub;
+    case MixedWording::Mul: return mul;
+  }
+  return cost_one;
+}
+
+namespace {
+
 struct MixedSolution {
   std::string reasoning;
   std::string answer;
@@ -74,7 +124,7 @@ MixedSolution solve_number(int64_t number, char op, int64_t operand) {
   return {to_string(number) + "|" + solution.reasoning, solution.answer};
 }
 
-Example cost_problem(Rng& rng, int difficulty) {
+Example cost_problem(Rng& rng, int difficulty, Surface surface) {
   const int n = static_cast<int>(difficulty == 1 ? rng.uniform_int(3, 4) : rng.uniform_int(4, 6));
   std::vector<std::string> labels, color_names;
   std::vector<int> quantities, prices;
@@ -100,8 +150,9 @@ Example cost_problem(Rng& rng, int difficulty) {
     const size_t second = (first + 1 + static_cast<size_t>(rng.uniform_int(0, n - 2))) % static_cast<size_t>(n);
     items.push_back(labels[second]);
   }
-  const std::string question = items.size() == 1 ? "How much do the " + items[0] + " items cost in total?"
-                                                  : "How much do the " + items[0] + " and " + items[1] + " items cost in total?";
+  const std::string question =
+      items.size() == 1 ? word(mixed_wordings(MixedWording::CostOne), surface, rng, {{"item", items[0]}})
+                        : word(mixed_wordings(MixedWording::CostTwo), surface, rng, {{"a", items[0]}, {"b", items[1]}});
   MixedSolution solution = solve_cost(labels, quantities, prices, items);
 
   Example example;
@@ -114,7 +165,7 @@ Example cost_problem(Rng& rng, int difficulty) {
   return example;
 }
 
-Example number_problem(Rng& rng, int difficulty) {
+Example number_problem(Rng& rng, int difficulty, Surface surface) {
   int64_t number = 0, operand = 0;
   char op = '+';
   if (difficulty == 1) {
@@ -142,12 +193,8 @@ Example number_problem(Rng& rng, int difficulty) {
     canvas.draw_text(x + kDigitPitch * static_cast<int>(i) + 3, y + 1, digits.substr(i, 1), color_by_name(color_name),
                      kDigitScale);
 
-  std::string question;
-  switch (op) {
-    case '+': question = "Add " + to_string(operand) + " to the number in the image."; break;
-    case '-': question = "Subtract " + to_string(operand) + " from the number in the image."; break;
-    default: question = "Multiply the number in the image by " + to_string(operand) + "."; break;
-  }
+  const MixedWording wording = op == '+' ? MixedWording::Add : op == '-' ? MixedWording::Sub : MixedWording::Mul;
+  const std::string question = word(mixed_wordings(wording), surface, rng, {{"n", to_string(operand)}});
   MixedSolution solution = solve_number(number, op, operand);
 
   Example example;
@@ -166,9 +213,9 @@ std::string MixedTask::description() const {
          "image; difficulty = items and number sizes";
 }
 
-Example MixedTask::generate(Rng& rng, int difficulty) const {
+Example MixedTask::generate(Rng& rng, int difficulty, Surface surface) const {
   check_difficulty(*this, difficulty);
-  Example example = rng.bernoulli(0.5) ? cost_problem(rng, difficulty) : number_problem(rng, difficulty);
+  Example example = rng.bernoulli(0.5) ? cost_problem(rng, difficulty, surface) : number_problem(rng, difficulty, surface);
   example.task = name();
   example.difficulty = difficulty;
   return example;

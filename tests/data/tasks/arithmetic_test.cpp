@@ -103,18 +103,27 @@ int64_t replay_column_difference(const std::vector<std::string>& fields, size_t&
   return result;
 }
 
-// Replays a whole trace of `a op b`; the trace must end with "=<answer>". Returns the rebuilt result.
+std::string zero_padded(int64_t n, size_t width) {
+  std::string text = std::to_string(n);
+  return std::string(width > text.size() ? width - text.size() : 0, '0') + text;
+}
+
+// Replays a whole trace of `a op b`: the canonical restatement first (sums and differences zero-padded to
+// the longer operand), and "=<answer>" last. Returns the rebuilt result.
 int64_t replay(const std::string& trace, int64_t a, char op, int64_t b) {
   const std::vector<std::string> fields = split(trace, '|');
-  size_t next = 0;
+  const size_t width = std::max(std::to_string(a).size(), std::to_string(b).size());
+  EXPECT_EQ(fields.at(0), op == '*' ? std::to_string(a) + "*" + std::to_string(b)
+                                    : zero_padded(a, width) + op + zero_padded(b, width));
+  size_t next = 1;
   int64_t result = 0;
   if (op == '+') {
     result = replay_column_sum(fields, next, {a, b});
   } else if (op == '-' && a >= b) {
     result = replay_column_difference(fields, next, a, b);
   } else if (op == '-') {
-    EXPECT_EQ(fields.at(next++), std::to_string(b) + ">" + std::to_string(a) + " so -(" + std::to_string(b) + "-" +
-                                     std::to_string(a) + ")");
+    EXPECT_EQ(fields.at(next++), zero_padded(b, width) + ">" + zero_padded(a, width) + " so -(" +
+                                     zero_padded(b, width) + "-" + zero_padded(a, width) + ")");
     result = -replay_column_difference(fields, next, b, a);
   } else {
     static const std::regex partial(R"((\d+)\*(\d)=(\d+)(?: <<(\d+) =(\d+))?)");
@@ -155,34 +164,37 @@ int replay_failures(const std::string& trace, int64_t a, char op, int64_t b) {
 // ---- Tests ------------------------------------------------------------------------------------------------
 
 TEST(ArithmeticTrace, DocumentedFormats) {
-  EXPECT_EQ(solve_arithmetic(47, '+', 85).reasoning, "7+5+0=12|4+8+1=13|=132");
+  EXPECT_EQ(solve_arithmetic(47, '+', 85).reasoning, "47+85|7+5+0=12|4+8+1=13|=132");
   EXPECT_EQ(solve_arithmetic(47, '+', 85).answer, "132");
-  EXPECT_EQ(solve_arithmetic(1, '+', 2).reasoning, "1+2+0=03|=3");
-  EXPECT_EQ(solve_arithmetic(85, '-', 47).reasoning, "5-7-0=8 b1|8-4-1=3 b0|=38");
+  EXPECT_EQ(solve_arithmetic(1, '+', 2).reasoning, "1+2|1+2+0=03|=3");
+  EXPECT_EQ(solve_arithmetic(1234, '+', 56).reasoning, "1234+0056|4+6+0=10|3+5+1=09|2+0+0=02|1+0+0=01|=1290");
+  EXPECT_EQ(solve_arithmetic(85, '-', 47).reasoning, "85-47|5-7-0=8 b1|8-4-1=3 b0|=38");
   EXPECT_EQ(solve_arithmetic(85, '-', 47).answer, "38");
-  EXPECT_EQ(solve_arithmetic(47, '-', 85).reasoning, "85>47 so -(85-47)|5-7-0=8 b1|8-4-1=3 b0|=-38");
+  EXPECT_EQ(solve_arithmetic(47, '-', 85).reasoning, "47-85|85>47 so -(85-47)|5-7-0=8 b1|8-4-1=3 b0|=-38");
   EXPECT_EQ(solve_arithmetic(47, '-', 85).answer, "-38");
   EXPECT_EQ(solve_arithmetic(47, '*', 85).reasoning,
-            "47*5=235|47*8=376 <<1 =3760|5+0+0=05|3+6+0=09|2+7+0=09|0+3+0=03|=3995");
+            "47*85|47*5=235|47*8=376 <<1 =3760|5+0+0=05|3+6+0=09|2+7+0=09|0+3+0=03|=3995");
   EXPECT_EQ(solve_arithmetic(47, '*', 85).answer, "3995");
   // Three partials: four numbers per column, and a column sum that carries.
   EXPECT_EQ(solve_arithmetic(99, '*', 999).reasoning,
-            "99*9=891|99*9=891 <<1 =8910|99*9=891 <<2 =89100|1+0+0+0=01|9+1+0+0=10|8+9+1+1=19|0+8+9+1=18|"
+            "99*999|99*9=891|99*9=891 <<1 =8910|99*9=891 <<2 =89100|1+0+0+0=01|9+1+0+0=10|8+9+1+1=19|0+8+9+1=18|"
             "0+0+8+1=09|=98901");
   EXPECT_EQ(solve_arithmetic(99, '*', 999).answer, "98901");
 }
 
 TEST(ArithmeticTrace, EdgeCases) {
-  EXPECT_EQ(solve_arithmetic(0, '+', 0).reasoning, "0+0+0=00|=0");
-  EXPECT_EQ(solve_arithmetic(9, '+', 9).reasoning, "9+9+0=18|=18");
-  // A shorter term reads as 0 in the high columns.
-  EXPECT_EQ(solve_arithmetic(5, '+', 123).reasoning, "5+3+0=08|0+2+0=02|0+1+0=01|=128");
-  EXPECT_EQ(solve_arithmetic(5, '-', 5).reasoning, "5-5-0=0 b0|=0");
-  EXPECT_EQ(solve_arithmetic(100, '-', 99).reasoning, "0-9-0=1 b1|0-9-1=0 b1|1-0-1=0 b0|=1");
-  EXPECT_EQ(solve_arithmetic(0, '-', 5).reasoning, "5>0 so -(5-0)|5-0-0=5 b0|=-5");
-  EXPECT_EQ(solve_arithmetic(5, '-', 123).reasoning, "123>5 so -(123-5)|3-5-0=8 b1|2-0-1=1 b0|1-0-0=1 b0|=-118");
-  EXPECT_EQ(solve_arithmetic(4, '*', 7).reasoning, "4*7=28|=28");
-  EXPECT_EQ(solve_arithmetic(10, '*', 10).reasoning, "10*0=0|10*1=10 <<1 =100|0+0+0=00|0+0+0=00|0+1+0=01|=100");
+  EXPECT_EQ(solve_arithmetic(0, '+', 0).reasoning, "0+0|0+0+0=00|=0");
+  EXPECT_EQ(solve_arithmetic(9, '+', 9).reasoning, "9+9|9+9+0=18|=18");
+  // A shorter term is padded in the restatement and reads as 0 in the high columns.
+  EXPECT_EQ(solve_arithmetic(5, '+', 123).reasoning, "005+123|5+3+0=08|0+2+0=02|0+1+0=01|=128");
+  EXPECT_EQ(solve_arithmetic(5, '-', 5).reasoning, "5-5|5-5-0=0 b0|=0");
+  EXPECT_EQ(solve_arithmetic(100, '-', 99).reasoning, "100-099|0-9-0=1 b1|0-9-1=0 b1|1-0-1=0 b0|=1");
+  EXPECT_EQ(solve_arithmetic(0, '-', 5).reasoning, "0-5|5>0 so -(5-0)|5-0-0=5 b0|=-5");
+  EXPECT_EQ(solve_arithmetic(5, '-', 123).reasoning,
+            "005-123|123>005 so -(123-005)|3-5-0=8 b1|2-0-1=1 b0|1-0-0=1 b0|=-118");
+  EXPECT_EQ(solve_arithmetic(4, '*', 7).reasoning, "4*7|4*7=28|=28");
+  EXPECT_EQ(solve_arithmetic(10, '*', 10).reasoning,
+            "10*10|10*0=0|10*1=10 <<1 =100|0+0+0=00|0+0+0=00|0+1+0=01|=100");
   EXPECT_THROW(solve_arithmetic(-1, '+', 2), MuseError);
   EXPECT_THROW(solve_arithmetic(1, '/', 2), MuseError);
 }
@@ -200,6 +212,9 @@ TEST(ArithmeticTrace, ColumnsOfOneTraceHaveEqualWidth) {
         std::vector<std::string> fields = split(example.reasoning, '|');
         ASSERT_EQ(fields.back(), "=" + example.answer) << example.reasoning;
         fields.pop_back();
+        fields.erase(fields.begin());  // the restatement
+        const int64_t a = example.meta.at("a").get<int64_t>(), b = example.meta.at("b").get<int64_t>();
+        const size_t a_digits = std::to_string(a).size(), b_digits = std::to_string(b).size();
         size_t expected = 0;
         if (op == ArithmeticOp::Add) {
           expected = 8;  // "d+d+c=ss"
@@ -208,7 +223,7 @@ TEST(ArithmeticTrace, ColumnsOfOneTraceHaveEqualWidth) {
           expected = 10;  // "t-b-c=r bB"
         } else {
           // The partial product fields come first, one per digit of the second operand; a single partial has no sum.
-          const size_t partials = static_cast<size_t>(difficulty);
+          const size_t partials = b_digits;
           fields.erase(fields.begin(), fields.begin() + static_cast<std::ptrdiff_t>(partials));
           if (partials == 1) {
             ASSERT_TRUE(fields.empty()) << example.reasoning;
@@ -216,11 +231,15 @@ TEST(ArithmeticTrace, ColumnsOfOneTraceHaveEqualWidth) {
           }
           expected = 2 * (partials + 1) - 1 + 1 + 2;  // partials+1 one-digit numbers, '+'s, '=', 2-digit sum
         }
-        // One column per digit of the widest term: the operands for add and sub; for mul the last partial,
-        // with 2 * difficulty - 1 or 2 * difficulty digits.
+        // One column per digit of the widest term: the longer operand for add and sub; for mul the widest
+        // partial (the last one unless the second operand's leading digits make it smaller).
         const size_t columns = fields.size(), d = static_cast<size_t>(difficulty);
         if (op == ArithmeticOp::Mul) {
-          ASSERT_TRUE(columns == 2 * d - 1 || columns == 2 * d) << example.reasoning;
+          size_t widest = 1;
+          int64_t scale = 1;
+          for (size_t place = 0; place < b_digits; ++place, scale *= 10)
+            widest = std::max(widest, std::to_string(a * ((b / scale) % 10) * scale).size());
+          ASSERT_EQ(columns, widest) << example.reasoning;
         } else {
           ASSERT_EQ(columns, d) << example.reasoning;
         }
@@ -235,25 +254,30 @@ TEST(ArithmeticTrace, ColumnsOfOneTraceHaveEqualWidth) {
 
 // The replay must catch each kind of slip, or the replay test below would prove nothing.
 TEST(ArithmeticTrace, ReplayRejectsBrokenTraces) {
-  EXPECT_EQ(replay_failures("7+5+0=12|4+8+1=13|=132", 47, '+', 85), 0);
-  EXPECT_GT(replay_failures("7+5+0=12|4+8+0=12|=122", 47, '+', 85), 0);    // carry in is not the carry out
-  EXPECT_GT(replay_failures("7+5=12|4+8+1=13|=132", 47, '+', 85), 0);      // carry in 0 left out
-  EXPECT_GT(replay_failures("1+2+0=3|=3", 1, '+', 2), 0);                  // sum not padded
-  EXPECT_GT(replay_failures("1+2+0=003|=3", 1, '+', 2), 0);                // sum padded too far
-  EXPECT_GT(replay_failures("7+5+0=12 c1|4+8+1=13 c1|=132", 47, '+', 85), 0);  // old " cK" suffix
-  EXPECT_GT(replay_failures("7+6+0=13|4+8+1=13|=133", 47, '+', 85), 0);    // wrong digit
-  EXPECT_EQ(replay_failures("5-7-0=8 b1|8-4-1=3 b0|=38", 85, '-', 47), 0);
-  EXPECT_GT(replay_failures("5-7-0=8 b0|8-4-0=4 b0|=48", 85, '-', 47), 0);  // borrow out wrong
-  EXPECT_GT(replay_failures("5-7-0=8 b1|8-4-0=4 b0|=48", 85, '-', 47), 0);  // borrow in is not the borrow out
-  EXPECT_GT(replay_failures("5-7-0=8 b1|8-4-1=3|=38", 85, '-', 47), 0);     // borrow out 0 left out
-  EXPECT_GT(replay_failures("15-7=8 b1|8-4-1=3|=38", 85, '-', 47), 0);      // old format
-  EXPECT_GT(replay_failures("5-7-0=8 b1|8-4-1=3 b0|=38", 47, '-', 85), 0);  // negative without the preamble
-  EXPECT_EQ(replay_failures("47*5=235|47*8=376 <<1 =3760|5+0+0=05|3+6+0=09|2+7+0=09|0+3+0=03|=3995", 47, '*', 85), 0);
-  EXPECT_GT(replay_failures("47*5=235|47*8=376 <<1 =3760|5+0=5|3+6=9|2+7=9|0+3=3|=3995", 47, '*', 85), 0);
+  EXPECT_EQ(replay_failures("47+85|7+5+0=12|4+8+1=13|=132", 47, '+', 85), 0);
+  EXPECT_GT(replay_failures("7+5+0=12|4+8+1=13|=132", 47, '+', 85), 0);          // no restatement
+  EXPECT_GT(replay_failures("1234+56|4+6+0=10|3+5+1=09|2+0+0=02|1+0+0=01|=1290", 1234, '+', 56), 0);  // unpadded
+  EXPECT_GT(replay_failures("47+85|7+5+0=12|4+8+0=12|=122", 47, '+', 85), 0);    // carry in is not the carry out
+  EXPECT_GT(replay_failures("47+85|7+5=12|4+8+1=13|=132", 47, '+', 85), 0);      // carry in 0 left out
+  EXPECT_GT(replay_failures("1+2|1+2+0=3|=3", 1, '+', 2), 0);                    // sum not padded
+  EXPECT_GT(replay_failures("1+2|1+2+0=003|=3", 1, '+', 2), 0);                  // sum padded too far
+  EXPECT_GT(replay_failures("47+85|7+5+0=12 c1|4+8+1=13 c1|=132", 47, '+', 85), 0);  // old " cK" suffix
+  EXPECT_GT(replay_failures("47+85|7+6+0=13|4+8+1=13|=133", 47, '+', 85), 0);    // wrong digit
+  EXPECT_EQ(replay_failures("85-47|5-7-0=8 b1|8-4-1=3 b0|=38", 85, '-', 47), 0);
+  EXPECT_GT(replay_failures("85-47|5-7-0=8 b0|8-4-0=4 b0|=48", 85, '-', 47), 0);  // borrow out wrong
+  EXPECT_GT(replay_failures("85-47|5-7-0=8 b1|8-4-0=4 b0|=48", 85, '-', 47), 0);  // borrow in is not the borrow out
+  EXPECT_GT(replay_failures("85-47|5-7-0=8 b1|8-4-1=3|=38", 85, '-', 47), 0);     // borrow out 0 left out
+  EXPECT_GT(replay_failures("85-47|15-7=8 b1|8-4-1=3|=38", 85, '-', 47), 0);      // old format
+  EXPECT_GT(replay_failures("47-85|5-7-0=8 b1|8-4-1=3 b0|=38", 47, '-', 85), 0);  // negative without the preamble
+  EXPECT_EQ(replay_failures("47*85|47*5=235|47*8=376 <<1 =3760|5+0+0=05|3+6+0=09|2+7+0=09|0+3+0=03|=3995", 47,
+                            '*', 85),
+            0);
+  EXPECT_GT(replay_failures("47*85|47*5=235|47*8=376 <<1 =3760|5+0=5|3+6=9|2+7=9|0+3=3|=3995", 47, '*', 85), 0);
 }
 
 TEST(ArithmeticTask, ThousandsOfProblemsAreRightAndReplayStepByStep) {
-  static const std::regex prompt_pattern(R"((\d+)([-+*])(\d+))");
+  // Whatever the wording, the prompt holds the two operands in order (the first two numbers it has).
+  static const std::regex number(R"(\d+)");
   for (const std::string name : {"add", "sub", "mul", "arith"}) {
     const ArithmeticOp op = name == "add"   ? ArithmeticOp::Add
                             : name == "sub" ? ArithmeticOp::Sub
@@ -265,12 +289,15 @@ TEST(ArithmeticTask, ThousandsOfProblemsAreRightAndReplayStepByStep) {
       for (int i = 0; i < 400; ++i) {
         const Example example = task.generate(rng, difficulty);
         const std::string prompt = segments_text(example.prompt);
-        std::smatch m;
-        ASSERT_TRUE(std::regex_match(prompt, m, prompt_pattern)) << prompt;
-        const int64_t a = std::stoll(m[1].str()), b = std::stoll(m[3].str());
-        const char symbol = m[2].str()[0];
-        ASSERT_EQ(m[1].length(), difficulty) << prompt;
-        ASSERT_EQ(m[3].length(), difficulty) << prompt;
+        std::multiset<std::string> numbers;
+        for (std::sregex_iterator it(prompt.begin(), prompt.end(), number), end; it != end; ++it)
+          numbers.insert(it->str());
+        const int64_t a = example.meta.at("a").get<int64_t>(), b = example.meta.at("b").get<int64_t>();
+        ASSERT_EQ(numbers, (std::multiset<std::string>{std::to_string(a), std::to_string(b)})) << prompt;
+        const char symbol = example.meta.at("op").get<std::string>().at(0);
+        ASSERT_EQ(std::max(std::to_string(a).size(), std::to_string(b).size()), static_cast<size_t>(difficulty))
+            << prompt;
+        ASSERT_EQ(example.problem_key, std::to_string(a) + symbol + std::to_string(b));
         if (op != ArithmeticOp::Mixed) {
           ASSERT_EQ(symbol, "+-*"[static_cast<int>(op)]);
         }
@@ -319,7 +346,8 @@ TEST(ArithmeticTask, OperandsCoverTheirRange) {
   int64_t smallest = INT64_MAX, largest = 0;
   for (int i = 0; i < 3000; ++i) {
     one_digit.insert(task.generate(rng, 1).meta.at("a").get<int64_t>());
-    const int64_t three_digit = task.generate(rng, 3).meta.at("b").get<int64_t>();
+    const auto meta = task.generate(rng, 3).meta;
+    const int64_t three_digit = std::max(meta.at("a").get<int64_t>(), meta.at("b").get<int64_t>());
     smallest = std::min(smallest, three_digit);
     largest = std::max(largest, three_digit);
   }
@@ -353,15 +381,77 @@ TEST(ArithmeticTask, SameSeedSameProblems) {
 
 TEST(ArithmeticTask, TracesStayShort) {
   // A trace costs about one token per character, so these bound the thinking span at the top difficulty.
-  EXPECT_EQ(solve_arithmetic(99999999, '+', 99999999).reasoning.size(), 82u);  // every column carries
-  EXPECT_EQ(solve_arithmetic(19999999, '-', 20000000).reasoning.size(), 133u);  // negative, 7 of 8 columns borrow
-  EXPECT_EQ(solve_arithmetic(99999, '*', 99999).reasoning.size(), 294u);
+  // Each includes the restatement (operands padded: 18 characters at 8 digits, 12 for 5-digit products).
+  EXPECT_EQ(solve_arithmetic(99999999, '+', 99999999).reasoning.size(), 100u);  // every column carries
+  EXPECT_EQ(solve_arithmetic(19999999, '-', 20000000).reasoning.size(), 151u);  // negative, 7 of 8 columns borrow
+  EXPECT_EQ(solve_arithmetic(99999, '*', 99999).reasoning.size(), 306u);
   const std::pair<ArithmeticOp, size_t> limits[] = {
-      {ArithmeticOp::Add, 104}, {ArithmeticOp::Sub, 150}, {ArithmeticOp::Mul, 320}};
+      {ArithmeticOp::Add, 122}, {ArithmeticOp::Sub, 168}, {ArithmeticOp::Mul, 332}};
   for (const auto& [op, limit] : limits) {
     const ArithmeticTask task(op);
     Rng rng(8);
     for (int i = 0; i < 2000; ++i) ASSERT_LE(task.generate(rng, task.max_difficulty()).reasoning.size(), limit);
+  }
+}
+
+}  // namespace
+}  // namespace muse
+
+namespace muse {
+namespace {
+
+// The lengths of the two operands are independent: at difficulty 4 every pair (4, k) and (k, 4) occurs.
+TEST(ArithmeticTask, OperandLengthsAreIndependent) {
+  const ArithmeticTask task(ArithmeticOp::Add);
+  Rng rng(17);
+  std::set<std::pair<size_t, size_t>> lengths;
+  for (int i = 0; i < 2000; ++i) {
+    const auto meta = task.generate(rng, 4).meta;
+    const size_t a = std::to_string(meta.at("a").get<int64_t>()).size();
+    const size_t b = std::to_string(meta.at("b").get<int64_t>()).size();
+    ASSERT_EQ(std::max(a, b), 4u);
+    lengths.insert({a, b});
+  }
+  EXPECT_EQ(lengths.size(), 7u);  // (4,1..4) and (1..3,4)
+}
+
+// Which template of the pool a prompt was worded with (-1: none), by filling each with the example's slots.
+int template_of(const std::vector<std::string>& templates, const Example& example) {
+  const std::string op = example.meta.at("op").get<std::string>();
+  const WordingSlots slots = {{"a", std::to_string(example.meta.at("a").get<int64_t>())},
+                              {"b", std::to_string(example.meta.at("b").get<int64_t>())},
+                              {"op", op},
+                              {"opword", op == "+" ? "plus" : op == "-" ? "minus" : "times"}};
+  for (size_t i = 0; i < templates.size(); ++i)
+    if (fill_wording(templates[i], slots) == segments_text(example.prompt)) return static_cast<int>(i);
+  return -1;
+}
+
+TEST(ArithmeticTask, TrainingWordingsAndHeldOutWordingsAreApart) {
+  for (const char op : {'+', '-', '*'}) {
+    const WordingPool& pool = arithmetic_wordings(op);
+    EXPECT_NO_THROW(validate_wordings("arithmetic", pool));
+    EXPECT_GE(pool.trained.size(), 8u);
+    EXPECT_GE(pool.heldout.size(), 4u);
+    const ArithmeticTask task(op == '+' ? ArithmeticOp::Add : op == '-' ? ArithmeticOp::Sub : ArithmeticOp::Mul);
+    Rng rng(29);
+    std::set<int> trained_used, heldout_used;
+    for (int i = 0; i < 1500; ++i) {
+      const Example trained = task.generate(rng, 2, Surface::Trained);
+      ASSERT_EQ(template_of(pool.heldout, trained), -1) << segments_text(trained.prompt);
+      const int t = template_of(pool.trained, trained);
+      ASSERT_GE(t, 0) << segments_text(trained.prompt);
+      trained_used.insert(t);
+      const Example heldout = task.generate(rng, 2, Surface::Heldout);
+      ASSERT_EQ(template_of(pool.trained, heldout), -1) << segments_text(heldout.prompt);
+      const int h = template_of(pool.heldout, heldout);
+      ASSERT_GE(h, 0) << segments_text(heldout.prompt);
+      heldout_used.insert(h);
+      // The problem, not the wording, decides the split: the same problem is in one split whatever its words.
+      ASSERT_EQ(split_of(trained), split_of(trained.problem_key));
+    }
+    EXPECT_EQ(trained_used.size(), pool.trained.size()) << op;  // every template is used
+    EXPECT_EQ(heldout_used.size(), pool.heldout.size()) << op;
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "data/patches.h"
 #include "util/error.h"
 
 namespace muse {
@@ -140,13 +141,16 @@ TEST(ChartTask, DifficultyControlsBarsQuestionsAndStyle) {
   }
 }
 
-TEST(ChartTask, PixelsMatchTheMeta) {
+// The fixed layout of render_chart(values, style, colors) (used by "mixed"): unchanged.
+TEST(ChartTask, FixedLayoutPixelsMatchTheValues) {
   for (int difficulty = 1; difficulty <= 3; ++difficulty) {
     for (const Example& example : examples(difficulty, 200)) {
-      const Image& image = image_of(example);
       const auto values = example.meta["values"].get<std::vector<int>>();
       const auto colors = example.meta["colors"].get<std::vector<std::string>>();
       const bool bar = example.meta["chart"] == "bar";
+      std::vector<Color> rgb;
+      for (const auto& name : colors) rgb.push_back(color_by_name(name));
+      const Image image = render_chart(values, bar ? ChartStyle::Bar : ChartStyle::Line, rgb);
       const int n = static_cast<int>(values.size());
       ASSERT_EQ(image.width, 8 * n);
       ASSERT_EQ(image.height, 64);
@@ -200,6 +204,138 @@ TEST(ChartTask, PixelsMatchTheMeta) {
   }
 }
 
+// Styled charts: every bar spans exactly value * unit pixels above the baseline (summed coverage when
+// anti-aliased), in its shaded colour, centred in its slot; a line chart's markers sit at the values.
+TEST(ChartTask, StyledBarsMeasureTheirValueInPixels) {
+  int antialiased = 0, downscaled = 0, measured = 0;
+  std::set<int> widths, heights;
+  for (int difficulty = 1; difficulty <= 3; ++difficulty) {
+    for (const Example& example : examples(difficulty, 300)) {
+      const Image& image = image_of(example);
+      const auto values = example.meta["values"].get<std::vector<int>>();
+      const auto& look = example.meta["look"];
+      const int n = static_cast<int>(values.size());
+      const int slot = look["slot"], bar_width = look["bar_width"], left = look["left"], base = look["baseline"];
+      const double unit = look["unit"];
+      const int samples = look["samples"];
+      const auto bg = look["background"].get<std::vector<int>>();
+      EXPECT_EQ(image.width, left + slot * n + look["right"].get<int>());
+      widths.insert(image.width);
+      heights.insert(image.height);
+      antialiased += samples > 1;
+      downscaled += ((image.width + 7) / 8) * ((image.height + 7) / 8) > 64;
+      if (example.meta["chart"] != "bar") continue;
+      for (int c = 0; c < n; ++c) {
+        const auto rgb = example.meta["rgb"][static_cast<size_t>(c)].get<std::vector<int>>();
+        const int x = left + slot * c + slot / 2;  // the bar's middle column
+        // Coverage of the bar colour down the column from the baseline up to the top margin, measured on the
+        // channel where bar and background differ most.
+        int k = 0;
+        for (int j = 1; j < 3; ++j)
+          if (std::abs(rgb[j] - bg[j]) > std::abs(rgb[k] - bg[k])) k = j;
+        double covered = 0;
+        // (Gridlines would mix into the top pixel's blend: measured on charts without them.)
+        for (int y = base - 1; y >= 0 && !look["gridlines"].get<bool>(); --y) {
+          const double alpha = (image.pixel(x, y)[k] - bg[k]) / static_cast<double>(rgb[k] - bg[k]);
+          if (alpha < 0.02) break;  // above the bar (value labels sit 2 px higher)
+          covered += std::min(1.0, alpha);
+        }
+        const double expected = unit * values[static_cast<size_t>(c)];
+        // Gridlines under the bar are covered by it; aliased bars round their top to the nearest pixel centre.
+        if (!look["gridlines"].get<bool>()) {
+          EXPECT_NEAR(covered, expected, samples > 1 ? 0.1 : 0.51) << "bar " << c << " of " << example.reasoning;
+          ++measured;
+        }
+        // The bar is bar_width pixels wide at its middle row.
+        const int y = base - static_cast<int>(expected / 2) - 1;
+        int wide = 0;
+        for (int xx = left + slot * c; xx < left + slot * (c + 1); ++xx)
+          wide += image.pixel(xx, y)[k] == rgb[k];
+        EXPECT_NEAR(wide, bar_width, samples > 1 ? 1 : 0) << "bar " << c;
+      }
+    }
+  }
+  EXPECT_GT(measured, 200);
+  EXPECT_GT(antialiased, 200);
+  EXPECT_GT(downscaled, 300);  // most charts are read after the first view's downscale
+  EXPECT_GT(widths.size(), 20u);
+  EXPECT_GT(heights.size(), 10u);
+}
+
+TEST(ChartTask, ValuesStayReadableAfterTheFirstView) {
+  const double min_view_unit[] = {3.0, 2.5, 2.0};
+  for (int difficulty = 1; difficulty <= 3; ++difficulty)
+    for (const Example& example : examples(difficulty, 300)) {
+      const Image& image = image_of(example);
+      const auto& look = example.meta["look"];
+      int vw = 0, vh = 0;
+      view_size(image.width, image.height, VisionParams{}, &vw, &vh);
+      EXPECT_GE(look["unit"].get<double>() * vw / image.width, min_view_unit[difficulty - 1] - 1e-9);
+      EXPECT_TRUE(look["gridlines"].get<bool>() || look["ticks"].get<bool>() || look["value_labels"].get<bool>());
+    }
+}
+
+TEST(ChartTask, WordingPoolsValidateAndHeldoutDrawsOnlyHeldoutWordings) {
+  for (const std::string kind : {"largest", "value", "difference"}) {
+    const WordingPool& pool = chart_wordings(kind);
+    EXPECT_NO_THROW(validate_wordings(kind, pool));
+    EXPECT_GE(pool.trained.size(), 8u);
+    EXPECT_GE(pool.heldout.size(), 4u);
+  }
+  EXPECT_THROW(chart_wordings("median"), MuseError);
+  ChartTask task;
+  for (Surface surface : {Surface::Trained, Surface::Heldout}) {
+    std::set<std::string> seen;
+    Rng rng(seed_mix(3, static_cast<uint64_t>(surface)));
+    for (int i = 0; i < 600; ++i) {
+      const Example example = task.generate(rng, 1 + i % 3, surface);
+      const std::string kind = example.meta["question"];
+      const WordingPool& pool = chart_wordings(kind);
+      const std::string item = example.meta["chart"] == "bar" ? "bar" : "point";
+      const WordingSlots slots = {{"item", item}, {"a", example.meta.value("a", "")}, {"b", example.meta.value("b", "")}};
+      auto in = [&](const std::vector<std::string>& part) {
+        for (const auto& t : part)
+          if (fill_wording(t, slots) == example.prompt.at(1).text) return true;
+        return false;
+      };
+      EXPECT_TRUE(in(surface == Surface::Trained ? pool.trained : pool.heldout)) << example.prompt.at(1).text;
+      EXPECT_FALSE(in(surface == Surface::Trained ? pool.heldout : pool.trained)) << example.prompt.at(1).text;
+      seen.insert(example.prompt.at(1).text);
+      // The held-out style: sky + anti-aliasing + the small font, exactly when the surface is held out.
+      const auto& style = example.meta["style"];
+      const bool heldout_style = style["background"] == "sky" && style["antialias"].get<bool>();
+      EXPECT_EQ(heldout_style, surface == Surface::Heldout);
+      EXPECT_EQ(style["heldout"].get<bool>(), surface == Surface::Heldout);
+      if (surface == Surface::Heldout) EXPECT_EQ(example.meta["look"]["font"], "small");
+    }
+    EXPECT_GT(seen.size(), 40u);
+  }
+}
+
+TEST(ChartTask, StyleSpaceIsExplored) {
+  std::set<std::string> backgrounds, fonts;
+  int axes_off = 0, grid_off = 0, ticks = 0, labels = 0, aa = 0;
+  for (int difficulty = 1; difficulty <= 3; ++difficulty)
+    for (const Example& example : examples(difficulty, 400, 21)) {
+      const auto& look = example.meta["look"];
+      backgrounds.insert(example.meta["style"]["background"].get<std::string>());
+      fonts.insert(look["font"].get<std::string>());
+      axes_off += !look["axes"].get<bool>();
+      grid_off += !look["gridlines"].get<bool>();
+      ticks += look["ticks"].get<bool>();
+      labels += look["value_labels"].get<bool>();
+      aa += look["samples"].get<int>() > 1;
+      if (difficulty == 1) EXPECT_TRUE(look["gridlines"].get<bool>());
+    }
+  EXPECT_EQ(backgrounds.size(), 5u);
+  EXPECT_EQ(fonts, (std::set<std::string>{"classic", "bold", "small"}));
+  EXPECT_GT(axes_off, 60);
+  EXPECT_GT(grid_off, 100);
+  EXPECT_GT(ticks, 400);
+  EXPECT_GT(labels, 200);
+  EXPECT_GT(aa, 400);
+}
+
 TEST(ChartTask, RenderChartRejectsBadInput) {
   EXPECT_THROW(render_chart({}, ChartStyle::Bar, {}), MuseError);
   EXPECT_THROW(render_chart({1, 2, 3, 4, 5, 6, 7, 8}, ChartStyle::Line, {kBlack}), MuseError);
@@ -234,8 +370,8 @@ TEST(ChartTask, BothSplitsAreReachable) {
   for (int difficulty = 1; difficulty <= 3; ++difficulty) {
     const Example train = task.sample(rng, difficulty, Split::Train);
     const Example heldout = task.sample(rng, difficulty, Split::Heldout);
-    EXPECT_EQ(split_of(segments_key(train.prompt)), Split::Train);
-    EXPECT_EQ(split_of(segments_key(heldout.prompt)), Split::Heldout);
+    EXPECT_EQ(split_of(train), Split::Train);
+    EXPECT_EQ(split_of(heldout), Split::Heldout);
   }
 }
 

@@ -1,6 +1,7 @@
 #include "data/tasks/countdown.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <map>
 #include <regex>
@@ -123,8 +124,13 @@ TEST(Countdown, ThousandsOfProblemsAreSolvedByTheirReferenceAndTrace) {
     for (int i = 0; i < 1500; ++i) {
       const Example example = task.generate(rng, difficulty);
       const std::string prompt = segments_text(example.prompt);
+      // Whatever the wording, the trace opens with the canonical form, then the search.
+      const size_t bar = example.reasoning.find('|');
+      ASSERT_NE(bar, std::string::npos) << example.reasoning;
+      const std::string canonical = example.reasoning.substr(0, bar), search = example.reasoning.substr(bar + 1);
+      ASSERT_EQ(canonical, example.problem_key);
       std::smatch m;
-      ASSERT_TRUE(std::regex_match(prompt, m, prompt_pattern)) << prompt;
+      ASSERT_TRUE(std::regex_match(canonical, m, prompt_pattern)) << canonical;
       const int64_t target = std::stoll(m[1].str());
       const std::vector<int64_t> numbers = numbers_in(m[2].str());
       ASSERT_EQ(example.meta.at("target").get<int64_t>(), target);
@@ -134,6 +140,12 @@ TEST(Countdown, ThousandsOfProblemsAreSolvedByTheirReferenceAndTrace) {
       ASSERT_GE(target, 10);
       ASSERT_LE(target, 999);
       ASSERT_EQ(std::count(numbers.begin(), numbers.end(), target), 0) << prompt;
+      // The prompt names the target and every number (in order), in whatever words.
+      std::vector<int64_t> in_prompt = numbers_in(prompt);
+      auto at = std::find(in_prompt.begin(), in_prompt.end(), target);
+      ASSERT_NE(at, in_prompt.end()) << prompt;
+      in_prompt.erase(at);
+      ASSERT_EQ(in_prompt, numbers) << prompt;
 
       ASSERT_EQ(task.verify(example, example.answer), 1.0) << prompt << " -> " << example.answer;
       size_t pos = 0;
@@ -141,8 +153,8 @@ TEST(Countdown, ThousandsOfProblemsAreSolvedByTheirReferenceAndTrace) {
       ASSERT_EQ(pos, example.answer.size()) << example.answer;
       ASSERT_TRUE(is_sub_multiset(numbers_in(example.answer), numbers)) << prompt << " -> " << example.answer;
 
-      ASSERT_LE(example.reasoning.size(), countdown_trace_budget(difficulty)) << example.reasoning;
-      std::vector<int64_t> consumed = replay_trace(example.reasoning, target, numbers);
+      ASSERT_LE(search.size(), countdown_trace_budget(difficulty)) << example.reasoning;
+      std::vector<int64_t> consumed = replay_trace(search, target, numbers);
       std::vector<int64_t> used = numbers_in(example.answer);
       std::sort(consumed.begin(), consumed.end());
       std::sort(used.begin(), used.end());
@@ -257,6 +269,49 @@ TEST(Countdown, DifficultyIsTheNumberCount) {
   EXPECT_EQ(task.max_difficulty(), 6);
   EXPECT_THROW(task.generate(rng, 2), MuseError);
   EXPECT_THROW(task.generate(rng, 7), MuseError);
+}
+
+}  // namespace
+}  // namespace muse
+
+namespace muse {
+namespace {
+
+TEST(Countdown, TrainingAndHeldOutWordingsAreApart) {
+  const WordingPool& pool = countdown_wordings();
+  EXPECT_NO_THROW(validate_wordings("countdown", pool));
+  EXPECT_GE(pool.trained.size(), 8u);
+  EXPECT_GE(pool.heldout.size(), 4u);
+  // The words around the numbers: the template with its slots cut out must be in the surface's pool.
+  auto skeleton = [](std::string text) {
+    std::string out;
+    bool in_numbers = false;
+    for (char c : text) {
+      const bool numeric = std::isdigit(static_cast<unsigned char>(c)) != 0;
+      if (numeric && !in_numbers) out += '#';
+      if (!numeric) out += c;
+      in_numbers = numeric;
+    }
+    return out;
+  };
+  auto skeletons_of = [&](const std::vector<std::string>& templates) {
+    std::set<std::string> out;
+    for (const auto& t : templates)
+      for (const char* list : {"1 2 3", "1, 2, 3", "1, 2 and 3"})
+        out.insert(skeleton(fill_wording(t, {{"target", "9"}, {"numbers", list}})));
+    return out;
+  };
+  const auto trained = skeletons_of(pool.trained), heldout = skeletons_of(pool.heldout);
+  const CountdownTask task;
+  Rng rng(12);
+  for (int i = 0; i < 500; ++i) {
+    const std::string t = skeleton(segments_text(task.generate(rng, 3, Surface::Trained).prompt));
+    ASSERT_EQ(trained.count(t), 1u) << t;
+    ASSERT_EQ(heldout.count(t), 0u) << t;
+    const std::string h = skeleton(segments_text(task.generate(rng, 3, Surface::Heldout).prompt));
+    ASSERT_EQ(heldout.count(h), 1u) << h;
+    ASSERT_EQ(trained.count(h), 0u) << h;
+  }
 }
 
 }  // namespace

@@ -7,7 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "data/render/canvas.h"
+#include "data/render/style.h"
 #include "util/error.h"
 
 namespace muse {
@@ -54,6 +58,15 @@ std::vector<std::vector<int>> distances(const std::vector<std::string>& maze, in
       }
   }
   return dist;
+}
+
+bool in_pool(const std::vector<std::string>& part, const std::string& text) {
+  return std::find(part.begin(), part.end(), text) != part.end();
+}
+
+Color rgb_of(const nlohmann::json& j) {
+  return {static_cast<uint8_t>(j[0].get<int>()), static_cast<uint8_t>(j[1].get<int>()),
+          static_cast<uint8_t>(j[2].get<int>())};
 }
 
 std::vector<std::string> maze_of(const Example& example) {
@@ -130,10 +143,10 @@ TEST(GridTask, TraceIsTheBreadthFirstSearchRecomputedFromMeta) {
     }
     std::string answer;
     if (example.meta["question"] == "path") {
-      EXPECT_EQ(question_of(example), "Is there a path from green to red?");
+      EXPECT_TRUE(in_pool(grid_wordings("path").trained, question_of(example))) << question_of(example);
       answer = goal_distance >= 0 ? "yes" : "no";
     } else {
-      EXPECT_EQ(question_of(example), "Shortest path length from green to red?");
+      EXPECT_TRUE(in_pool(grid_wordings("length").trained, question_of(example))) << question_of(example);
       answer = goal_distance >= 0 ? std::to_string(goal_distance) : "none";
     }
     EXPECT_EQ(example.answer, answer);
@@ -142,19 +155,32 @@ TEST(GridTask, TraceIsTheBreadthFirstSearchRecomputedFromMeta) {
   });
 }
 
-TEST(GridTask, PixelsShowTheMazeOneCellPerPatch) {
-  const Color black = color_by_name("black"), white = color_by_name("white");
-  const Color green = color_by_name("green"), red = color_by_name("red");
+// Cells of `cell` pixels (quarter-pixel multiples, so not on the patch grid) after a margin: the middle of
+// every cell shows its kind's colour exactly; free cells show the background.
+TEST(GridTask, PixelsShowTheMazeInItsCellsAndStyle) {
+  std::set<double> cells;
+  int downscaled = 0, total = 0, partial_seen = 0;
   for_each_problem(100, [&](const GridTask&, const Example& example, int difficulty) {
     const Image& image = image_of(example);
     const std::vector<std::string> maze = maze_of(example);
     const int n = example.meta["size"];
     EXPECT_EQ(n, 3 + difficulty);
-    EXPECT_EQ(example.meta["cell"].get<int>(), 8);
+    const double cell = example.meta["cell"];
+    const int margin = example.meta["margin"];
+    cells.insert(cell);
+    EXPECT_GE(cell, difficulty <= 2 ? 8 : 7);
+    EXPECT_LE(cell, difficulty <= 2 ? 14 : 12);
     ASSERT_EQ(static_cast<int>(maze.size()), n);
-    ASSERT_EQ(image.width, 8 * n);
-    ASSERT_EQ(image.height, 8 * n);
-    EXPECT_LE(((image.width + 7) / 8) * ((image.height + 7) / 8), 64);
+    ASSERT_EQ(image.width, image.height);
+    ASSERT_EQ(image.width, 2 * margin + static_cast<int>(std::ceil(n * cell)));
+    ++total;
+    downscaled += ((image.width + 7) / 8) * ((image.height + 7) / 8) > 64;
+    const auto& style = example.meta["style"];
+    Color background{};
+    for (const auto& [name, color] : style_backgrounds())
+      if (name == style["background"]) background = color;
+    const Color wall = rgb_of(example.meta["colors"]["wall"]), start = rgb_of(example.meta["colors"]["start"]),
+                goal = rgb_of(example.meta["colors"]["goal"]);
     int starts = 0, goals = 0;
     for (int r = 0; r < n; ++r) {
       ASSERT_EQ(static_cast<int>(maze[r].size()), n);
@@ -162,18 +188,45 @@ TEST(GridTask, PixelsShowTheMazeOneCellPerPatch) {
         const char kind = maze[r][c];
         starts += kind == 'S';
         goals += kind == 'G';
-        const Color expected = kind == '#' ? black : kind == '.' ? white : kind == 'S' ? green : red;
         ASSERT_TRUE(kind == '#' || kind == '.' || kind == 'S' || kind == 'G') << kind;
-        for (int y = r * 8; y < r * 8 + 8; ++y)
-          for (int x = c * 8; x < c * 8 + 8; ++x) {
-            const uint8_t* p = image.pixel(x, y);
-            ASSERT_EQ((Color{p[0], p[1], p[2]}), expected) << "cell r" << r << "c" << c;
-          }
+        const Color expected = kind == '#' ? wall : kind == '.' ? background : kind == 'S' ? start : goal;
+        const int x = static_cast<int>(margin + (c + 0.5) * cell), y = static_cast<int>(margin + (r + 0.5) * cell);
+        const uint8_t* p = image.pixel(x, y);
+        ASSERT_EQ((Color{p[0], p[1], p[2]}), expected) << "cell r" << r << "c" << c;
       }
     }
     EXPECT_EQ(starts, 1);
     EXPECT_EQ(goals, 1);
+    if (style["antialias"].get<bool>())
+      for (int x = 0; x < image.width; ++x) {
+        const uint8_t* p = image.pixel(x, image.height / 2);
+        const Color c{p[0], p[1], p[2]};
+        partial_seen += c != wall && c != start && c != goal && c != background;
+      }
   });
+  EXPECT_GT(cells.size(), 20u);
+  EXPECT_GT(downscaled, total / 3);
+  EXPECT_GT(partial_seen, 0);
+}
+
+TEST(GridTask, WordingsAndHeldoutStyleFollowTheSurface) {
+  for (const std::string kind : {"path", "length"}) {
+    EXPECT_NO_THROW(validate_wordings(kind, grid_wordings(kind)));
+    EXPECT_GE(grid_wordings(kind).trained.size(), 8u);
+    EXPECT_GE(grid_wordings(kind).heldout.size(), 4u);
+  }
+  GridTask task;
+  for (Surface surface : {Surface::Trained, Surface::Heldout}) {
+    Rng rng(seed_mix(8, static_cast<uint64_t>(surface)));
+    for (int i = 0; i < 300; ++i) {
+      const Example example = task.generate(rng, 1 + i % 5, surface);
+      const WordingPool& pool = grid_wordings(example.meta["question"]);
+      EXPECT_TRUE(in_pool(surface == Surface::Trained ? pool.trained : pool.heldout, question_of(example)));
+      EXPECT_FALSE(in_pool(surface == Surface::Trained ? pool.heldout : pool.trained, question_of(example)));
+      const auto& style = example.meta["style"];
+      EXPECT_EQ(style["background"] == "sky" && style["antialias"].get<bool>(), surface == Surface::Heldout);
+    }
+  }
 }
 
 TEST(GridTask, AnswersAreMixed) {

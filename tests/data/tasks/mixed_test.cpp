@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "data/render/canvas.h"
+#include "data/surface.h"
 #include "data/tasks/arithmetic.h"
 #include "util/error.h"
 
@@ -260,6 +261,61 @@ TEST(MixedTask, BothSplitsAreReachable) {
   for (int difficulty = 1; difficulty <= 2; ++difficulty) {
     EXPECT_EQ(split_of(segments_key(task.sample(rng, difficulty, Split::Train).prompt)), Split::Train);
     EXPECT_EQ(split_of(segments_key(task.sample(rng, difficulty, Split::Heldout).prompt)), Split::Heldout);
+  }
+}
+
+TEST(MixedTask, WordingPoolsAreLargeDisjointAndUsedPerSurface) {
+  const std::vector<MixedWording> all = {MixedWording::CostOne, MixedWording::CostTwo, MixedWording::Add,
+                                         MixedWording::Sub, MixedWording::Mul};
+  for (MixedWording which : all) {
+    const WordingPool& pool = mixed_wordings(which);
+    EXPECT_NO_THROW(validate_wordings("mixed", pool));
+    EXPECT_GE(pool.trained.size(), 8u);
+    EXPECT_GE(pool.heldout.size(), 4u);
+  }
+  MixedTask task;
+  for (const Surface surface : {Surface::Trained, Surface::Heldout}) {
+    Rng rng(seed_mix(4, surface == Surface::Heldout));
+    std::map<int, std::set<std::string>> used;  // templates seen per pool
+    for (int i = 0; i < 3000; ++i) {
+      const Example example = task.generate(rng, 1 + i % 2, surface);
+      ASSERT_EQ(task.verify(example, example.answer), 1.0);
+      const std::string question = example.prompt.back().text;
+      WordingSlots slots;
+      MixedWording which;
+      if (example.meta["kind"] == "cost") {
+        const auto items = example.meta["items"].get<std::vector<std::string>>();
+        which = items.size() == 1 ? MixedWording::CostOne : MixedWording::CostTwo;
+        slots = items.size() == 1 ? WordingSlots{{"item", items[0]}} : WordingSlots{{"a", items[0]}, {"b", items[1]}};
+      } else {
+        const std::string op = example.meta["op"];
+        which = op == "+" ? MixedWording::Add : op == "-" ? MixedWording::Sub : MixedWording::Mul;
+        slots = {{"n", std::to_string(example.meta["operand"].get<int64_t>())}};
+      }
+      const WordingPool& pool = mixed_wordings(which);
+      const auto& mine = surface == Surface::Trained ? pool.trained : pool.heldout;
+      const auto& theirs = surface == Surface::Trained ? pool.heldout : pool.trained;
+      bool found = false;
+      for (const auto& t : mine)
+        if (fill_wording(t, slots) == question) found = true, used[static_cast<int>(which)].insert(t);
+      EXPECT_TRUE(found) << question;
+      for (const auto& t : theirs) EXPECT_NE(fill_wording(t, slots), question);
+    }
+    ASSERT_EQ(used.size(), all.size());
+    for (MixedWording which : all) {
+      const WordingPool& pool = mixed_wordings(which);
+      EXPECT_EQ(used[static_cast<int>(which)].size(), (surface == Surface::Trained ? pool.trained : pool.heldout).size());
+    }
+  }
+}
+
+TEST(MixedTask, HeldoutSurfaceKeepsTheProblemChecks) {
+  MixedTask task;
+  Rng rng(12);
+  for (int i = 0; i < 400; ++i) {
+    const Example example = task.generate(rng, 1 + i % 2, Surface::Heldout);
+    if (example.meta["kind"] == "cost") check_cost(example);
+    else check_number(example);
   }
 }
 
