@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Muse's main job: install what is missing, build, and start the shipped default model for a person to use.
-# Extra arguments go to `muse chat` (e.g. --temperature 0.7).
+# Muse's main job: install what is missing, build, and serve the shipped default model with the Muse app: open
+# the printed URL (http://127.0.0.1:8080/) in a browser. The OpenAI-compatible API is under /v1 on the same port.
+# Extra arguments go to `muse serve` (e.g. --port 9000). The terminal chat stays available: build/bin/muse chat.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh muse
-exec build/bin/muse chat --model models/default "$@"
+exec build/bin/muse serve --model models/default "$@"

@@ -10,6 +10,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libstb-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch python3-numpy        # side-by-side benchmark only
+  nodejs                             # the app's unit tests (node --test tests/app/)
 )
 
 missing=()

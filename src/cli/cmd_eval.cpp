@@ -52,6 +52,7 @@ void add_eval_command(CLI::App& app) {
     int min_thinking_tokens = 0;
     std::string style = "plain";
     std::string surface = "trained";
+    double temperature = 0.0, top_p = 1.0;
     std::string json_path, plot_path, out_dir;
     std::vector<std::string> chat_files;
     RuntimeOptions runtime;
@@ -85,6 +86,13 @@ void add_eval_command(CLI::App& app) {
                   "it never saw")
       ->capture_default_str()
       ->check(CLI::IsMember({"trained", "heldout", "both"}));
+  cmd->add_option("--temperature", o->temperature,
+                  "0 = greedy; above 0 sampled with --seed (e.g. to see how long the model thinks by choice)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
+  cmd->add_option("--top-p", o->top_p, "nucleus sampling mass (with --temperature)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--blind-baseline", o->blind_baseline,
                 "also run image tasks with every image blanked (what the model scores without seeing)");
   cmd->add_option("--json", o->json_path, "also write every result as JSON to this file");
@@ -210,6 +218,8 @@ void add_eval_command(CLI::App& app) {
       params.min_thinking_tokens = o->min_thinking_tokens;
       params.style = c.style;
       params.surface = c.surface;
+      params.temperature = o->temperature;
+      params.top_p = o->top_p;
       if (progress)
         log_info("eval", "[%zu/%zu] %s@%d %s%s budget %s%s ...", i + 1, cells.size(), c.task->name().c_str(),
                  c.difficulty, prompt_style_name(c.style), c.surface == Surface::Heldout ? " held-out surface" : "",
@@ -225,6 +235,8 @@ void add_eval_command(CLI::App& app) {
     info.max_tokens = o->max_tokens;
     info.min_thinking_tokens = o->min_thinking_tokens;
     info.budgets = budgets;
+    info.temperature = o->temperature;
+    info.top_p = o->top_p;
     info.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const std::string markdown = sweep_markdown(info, results);
     std::printf("%s", markdown.c_str());

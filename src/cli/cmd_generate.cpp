@@ -191,9 +191,29 @@ void sample_many(const LoadedModel& loaded, const TokenSequence& prompt, const G
 
 }  // namespace
 
+namespace {
+
+// What the chat banner and `muse generate --help` suggest, worded the ordinary way. tests/cli/examples_test.sh
+// checks that the shipped model answers every one of them (and every example in README.md) correctly.
+const std::vector<std::string>& example_prompts() {
+  static const std::vector<std::string> prompts = {"What is 347+589?", "1234+56", "23*41", "target 100 from 25 4 7"};
+  return prompts;
+}
+
+std::string quoted_examples() {
+  std::string out;
+  for (const auto& p : example_prompts()) out += (out.empty() ? "\"" : ", \"") + p + "\"";
+  return out;
+}
+
+}  // namespace
+
 void add_generate_commands(CLI::App& app) {
   auto gen_opts = std::make_shared<GenerateOptions>();
   auto* gen = app.add_subcommand("generate", "Answer one prompt (thinking, then answer)");
+  std::string footer = "Examples:";
+  for (const auto& p : example_prompts()) footer += "\n  muse generate -p \"" + p + "\"";
+  gen->footer(footer);
   gen->add_option("--prompt,-p", gen_opts->prompt, "the user's message")->required();
   gen->add_flag("--raw", gen_opts->raw, "continue the raw text instead of answering it as a chat message");
   gen->add_flag("--answer-only", gen_opts->answer_only, "print only the final answer");
@@ -253,7 +273,7 @@ void add_generate_commands(CLI::App& app) {
     const auto attached = attachments(o->images, o->tables, loaded.config);  // context of every message
     std::vector<Segment> pending;  // /image and /table attach to the next message only
     std::cout << "Muse chat — model " << loaded.dir << " (" << loaded.config.parameter_count() / 1e6
-              << "M params). Try: 4728+9150, 305-278, 23*41, target 24 from 3 7 8 2.\n"
+              << "M params). Try: " << quoted_examples() << ".\n"
               << "/image FILE and /table FILE attach to your next message; /reset, /quit.\n"
               << (o->keep_history ? "Earlier turns stay in context.\n"
                                   : "Each message is answered on its own (--history keeps the conversation).\n");

@@ -56,8 +56,10 @@ void serve(ServeOptions& o) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
-  std::cout << "muse serve: model '" << server.model_name() << "' at http://" << o.server.host << ":" << port
-            << "/v1 (Ctrl-C stops)" << std::endl;
+  const std::string url = "http://" + o.server.host + ":" + std::to_string(port);
+  std::cout << "muse serve: model '" << server.model_name() << "'\n  the Muse app:  " << url
+            << "/   (open it in a browser)\n  the API:       " << url << "/v1   (OpenAI-compatible)\nCtrl-C stops."
+            << std::endl;
   auto finish = [&] {
     listening = false;
     watcher.join();

@@ -148,6 +148,9 @@ void add_train_commands(CLI::App& app) {
   sft->add_option("--budget-cut-share", so->stage.budget_cut_share,
                   "share of task examples whose reasoning is cut short before the answer (thinking budgets)")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  sft->add_flag("--train-cut-think-end", so->stage.train_cut_think_end,
+                "ablation: train the forced </think> of budget-cut examples too (by default it has no loss, so the "
+                "model does not learn to stop thinking early by choice)");
   sft->add_option("--steps", so->stage.steps)->capture_default_str()->check(CLI::Range(1, 100000000));
   sft->add_option("--lr-scale", so->stage.lr_scale, "peak learning rate as a multiple of the pretraining default")
       ->capture_default_str();

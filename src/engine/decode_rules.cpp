@@ -35,6 +35,12 @@ DecodeRules::DecodeRules(const RequestParams& params, int64_t vocab_size, int64_
   for (const auto& s : stop_strings_) longest_stop_ = std::max(longest_stop_, s.size());
 }
 
+void DecodeRules::end_thinking() {
+  if (!thinking_) return;
+  sampling_.max_thinking_tokens = thinking_tokens_;
+  sampling_.min_thinking_tokens = 0;
+}
+
 void DecodeRules::continue_from(const DecodeRules& other) {
   thinking_ = other.thinking_;
   thinking_tokens_ = other.thinking_tokens_;

@@ -47,6 +47,10 @@ class DecodeRules {
   // params continues where its parent was.
   void continue_from(const DecodeRules& other);
 
+  // "Answer now": a sequence still inside its thinking span closes it at its next token (as a spent budget
+  // does, the minimum waived) and answers. Nothing happens outside the thinking span.
+  void end_thinking();
+
   bool thinking() const { return thinking_; }
   int thinking_tokens() const { return thinking_tokens_; }
   int generated() const { return generated_; }

@@ -183,6 +183,13 @@ void Engine::force(SeqId id, std::vector<int> tokens) {
   submit(std::move(c));
 }
 
+void Engine::end_thinking(SeqId id) {
+  Command c;
+  c.kind = Command::EndThinking;
+  c.id = id;
+  submit(std::move(c));
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Apply: the commands that arrived since the last step.
 
@@ -205,6 +212,9 @@ int64_t Engine::apply_commands(Events& events) {
         break;
       case Command::Force:
         if (Sequence* s = scheduler_->find(c.id); s && !s->done()) apply_force(*s, c.tokens, events);
+        break;
+      case Command::EndThinking:
+        if (Sequence* s = scheduler_->find(c.id); s && !s->done()) s->rules.end_thinking();
         break;
     }
   }

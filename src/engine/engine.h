@@ -91,6 +91,9 @@ class Engine {
   void force(SeqId id, std::vector<int> tokens);
   // Thread-safe. A parked sequence goes on sampling (its pause token is fed to the model first).
   void resume(SeqId id) { force(id, {}); }
+  // Thread-safe. "Answer now": a sequence still thinking gets <|/think|> forced at its next token and answers
+  // (DecodeRules::end_thinking); others, and unknown ids, are unaffected.
+  void end_thinking(SeqId id);
 
   // One iteration. Call from one thread at a time (or use start()). Returns true while work remains; parked
   // sequences are not work (they wait for force()/resume()/cancel(), which wake the loop).
@@ -125,7 +128,7 @@ class Engine {
 
  private:
   struct Command {
-    enum Kind { Add, Fork, Cancel, Force } kind = Add;
+    enum Kind { Add, Fork, Cancel, Force, EndThinking } kind = Add;
     SeqId id = 0;                   // Add: new id; Fork: parent; Cancel/Force: target
     std::vector<SeqId> child_ids;   // Fork
     std::vector<RequestParams> child_params;

@@ -89,6 +89,14 @@ std::string pivot_table(const std::vector<TaskEvalResult>& results, const std::v
   return out;
 }
 
+// "greedy", or "sampled (temperature 0.8, top-p 0.95)".
+std::string decoding_label(const EvalReportInfo& info) {
+  if (info.temperature <= 0.0) return "greedy";
+  char text[80];
+  std::snprintf(text, sizeof text, "sampled (temperature %g, top-p %g)", info.temperature, info.top_p);
+  return text;
+}
+
 }  // namespace
 
 std::vector<std::string> eval_modes() { return {"standard"}; }
@@ -180,7 +188,7 @@ std::string sweep_markdown(const EvalReportInfo& info, const std::vector<TaskEva
          " · " + std::to_string(info.problems) + " problems per cell · seed " + std::to_string(info.seed) +
          " · max tokens " + std::to_string(info.max_tokens);
   if (info.min_thinking_tokens > 0) out += " · min thinking tokens " + std::to_string(info.min_thinking_tokens);
-  out += " · greedy\n\n";
+  out += " · " + decoding_label(info) + "\n\n";
   out += "## Accuracy by thinking budget\n\n";
   out += pivot_table(results, budgets, with_style,
                      [](const TaskEvalResult& r) { return format("%.1f%%", 100.0 * r.accuracy); });
@@ -189,15 +197,16 @@ std::string sweep_markdown(const EvalReportInfo& info, const std::vector<TaskEva
                      [](const TaskEvalResult& r) { return format("%.1f", r.mean_thinking_tokens); });
   out += "\n## All results\n\n";
   out += "| task | difficulty | prompts | budget | problems | accuracy | mean reward | thinking tokens | answer tokens "
-         "| budget hit | s/problem | seconds |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+         "| budget hit | stopped early | s/problem | seconds |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   char line[512];
   for (const auto& r : results) {
     const std::string prompts = r.style + (r.surface == "heldout" ? ", held-out surface" : "") +
                                 (r.blank_images ? " (blank images)" : "");
-    std::snprintf(line, sizeof line, "| %s | %d | %s | %s | %d | %.1f%% | %.3f | %.1f | %.1f | %.0f%% | %.3f | %.1f |\n",
+    std::snprintf(line, sizeof line,
+                  "| %s | %d | %s | %s | %d | %.1f%% | %.3f | %.1f | %.1f | %.0f%% | %.0f%% | %.3f | %.1f |\n",
                   r.task.c_str(), r.difficulty, prompts.c_str(), budget_label(r.budget).c_str(), r.problems,
                   100.0 * r.accuracy, r.mean_reward, r.mean_thinking_tokens, r.mean_answer_tokens,
-                  100.0 * r.budget_hit, r.seconds_per_problem, r.seconds);
+                  100.0 * r.budget_hit, 100.0 * r.stopped_early, r.seconds_per_problem, r.seconds);
     out += line;
   }
   std::snprintf(line, sizeof line, "\nTotal: %.1f s for %d problems (%.3f s per problem).\n", total, total_problems,
@@ -214,7 +223,7 @@ nlohmann::json sweep_json(const EvalReportInfo& info, const std::vector<TaskEval
   j["problems"] = info.problems;
   j["max_tokens"] = info.max_tokens;
   j["min_thinking_tokens"] = info.min_thinking_tokens;
-  j["decoding"] = "greedy";
+  j["decoding"] = decoding_label(info);
   j["split"] = "heldout";
   j["budgets"] = report_budgets(info, results);
   double cell_seconds = 0.0;
@@ -239,6 +248,8 @@ nlohmann::json sweep_json(const EvalReportInfo& info, const std::vector<TaskEval
                     {"mean_answer_tokens", r.mean_answer_tokens},
                     {"mean_prompt_tokens", r.mean_prompt_tokens},
                     {"budget_hit", r.budget_hit},
+                    {"stopped_early", r.stopped_early},
+                    {"temperature", r.temperature},
                     {"seconds", r.seconds},
                     {"seconds_per_problem", r.seconds_per_problem}});
   }

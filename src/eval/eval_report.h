@@ -22,6 +22,8 @@ struct EvalReportInfo {
   int max_tokens = 0;
   int min_thinking_tokens = 0;
   std::vector<int> budgets;       // in report order; -1 = no limit
+  double temperature = 0.0;       // 0 = greedy decoding
+  double top_p = 1.0;
   double total_seconds = 0.0;     // wall time of the whole sweep (0: the sum of the cells)
 };
 

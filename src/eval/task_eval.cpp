@@ -102,7 +102,10 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
                              const EvalParams& params) {
   const auto start = std::chrono::steady_clock::now();
   const auto [examples, prompts] = eval_prompts(tokenizer, task, difficulty, params, engine.config());
-  RequestParams request;  // greedy
+  RequestParams request;
+  request.sampling.temperature = params.temperature;
+  request.sampling.top_p = params.top_p;
+  request.sampling.seed = params.seed;
   request.sampling.max_tokens = params.max_tokens;
   request.sampling.stop_tokens = {tokenizer.special(Special::EndOfTurn), tokenizer.eos()};
   request.sampling.think_end_token = tokenizer.special(Special::ThinkEnd);
@@ -121,6 +124,7 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
   result.min_thinking_tokens = params.min_thinking_tokens;
   result.style = prompt_style_name(params.style);
   result.surface = surface_name(params.surface);
+  result.temperature = params.temperature;
   bool image = false, table = false;
   for (const auto& example : examples)
     for (const auto& segment : example.prompt) {
@@ -136,12 +140,16 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
     outcome.thinking_tokens = reply.thinking_tokens;
     outcome.answer_tokens = reply.answer_tokens;
     outcome.budget_hit = std::find(output.forced.begin(), output.forced.end(), true) != output.forced.end();
+    const auto reference_tokens = tokenizer.encode(examples[i].reasoning).size();
+    outcome.stopped_early = !outcome.budget_hit && reply.finished_thinking &&
+                            static_cast<double>(reply.thinking_tokens) < 0.8 * static_cast<double>(reference_tokens);
     outcome.finish_reason = output.finish_reason;
     result.mean_reward += outcome.reward;
     result.accuracy += outcome.reward >= 1.0 ? 1.0 : 0.0;
     result.mean_thinking_tokens += outcome.thinking_tokens;
     result.mean_answer_tokens += outcome.answer_tokens;
     result.budget_hit += outcome.budget_hit ? 1.0 : 0.0;
+    result.stopped_early += outcome.stopped_early ? 1.0 : 0.0;
     result.mean_prompt_tokens += static_cast<double>(prompts[i].size());
     result.outcomes.push_back(std::move(outcome));
   }
@@ -152,6 +160,7 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
     result.mean_thinking_tokens /= n;
     result.mean_answer_tokens /= n;
     result.budget_hit /= n;
+    result.stopped_early /= n;
     result.mean_prompt_tokens /= n;
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -40,6 +40,8 @@ struct EvalParams {
   ChatStyleOptions chat;
   // The wordings and picture styles the problems are put in: Heldout = the ones training never sees.
   Surface surface = Surface::Trained;
+  double temperature = 0.0;  // 0 = greedy; above 0 sampled (top_p, seed), e.g. to see how long it thinks by choice
+  double top_p = 1.0;
   void validate() const;  // MuseError naming the field
 };
 
@@ -49,6 +51,9 @@ struct ProblemOutcome {
   int thinking_tokens = 0;  // generated inside the thinking span
   int answer_tokens = 0;
   bool budget_hit = false;  // <|/think|> was forced by the budget
+  // The model closed its thinking itself before 80% of the reference trace's tokens: it stopped thinking early
+  // by choice (what training on budget-cut traces must not teach).
+  bool stopped_early = false;
   FinishReason finish_reason = FinishReason::None;
 };
 
@@ -70,6 +75,8 @@ struct TaskEvalResult {
   bool beyond_training = false;   // the difficulty is one step past what the model was trained on
   double seconds_per_problem = 0.0;
   double budget_hit = 0.0;        // share of problems whose thinking the budget cut short (<|/think|> forced)
+  double stopped_early = 0.0;     // share of problems whose thinking the model itself ended early (ProblemOutcome)
+  double temperature = 0.0;       // of the run (0 = greedy)
   double mean_prompt_tokens = 0.0;
   std::vector<ProblemOutcome> outcomes;  // per problem, in order
 };

@@ -309,14 +309,38 @@ ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
     else if (effort == "high") r.reasoning_effort = ReasoningEffort::High;
     else throw invalid_param("reasoning_effort", "'reasoning_effort' must be low, medium or high, got '" + effort + "'");
   }
-  for (const char* key : {"reasoning_budget_tokens", "thinking_budget_tokens"})
-    if (has(key)) r.thinking_budget_tokens = static_cast<int>(get_int(body[key], key, 0, 1 << 20));  // over max_tokens: harmless
+  for (const std::string key : {"reasoning_budget_tokens", "thinking_budget_tokens"}) {
+    if (!has(key.c_str())) continue;
+    const json& budget = body[key];
+    if (!budget.is_object()) {
+      r.thinking_budget_tokens = static_cast<int>(get_int(budget, key, 0, 1 << 20));  // over max_tokens: harmless
+      continue;
+    }
+    for (const auto& [field, value] : budget.items())
+      if (field != "min" && field != "max")
+        throw invalid_param(key, "'" + key + "' takes \"min\" and \"max\", not \"" + field + "\"");
+    if (budget.contains("max") && !budget["max"].is_null())
+      r.thinking_budget_tokens = static_cast<int>(get_int(budget["max"], key + ".max", 0, 1 << 20));
+    if (budget.contains("min") && !budget["min"].is_null())
+      r.min_thinking_tokens = static_cast<int>(get_int(budget["min"], key + ".min", 0, 1 << 20));
+    if (r.thinking_budget_tokens && r.min_thinking_tokens > *r.thinking_budget_tokens)
+      throw invalid_param(key, "'" + key + "': min " + std::to_string(r.min_thinking_tokens) + " is over max " +
+                                   std::to_string(*r.thinking_budget_tokens));
+  }
   if (has("stream")) r.stream = get_bool(body["stream"], "stream");
   if (has("stream_options")) {
     const json& options = body["stream_options"];
     if (!options.is_object()) throw wrong_type("stream_options", "an object", options);
     if (options.contains("include_usage") && !options["include_usage"].is_null())
       r.include_usage = get_bool(options["include_usage"], "stream_options.include_usage");
+  }
+  // Muse's reasoning modes (docs/ARCHITECTURE.md, "Server"): only Standard exists so far.
+  if (has("mode")) {
+    const std::string& mode = get_string(body["mode"], "mode");
+    if (mode == "contemplating")
+      throw invalid_param("mode", "mode 'contemplating' (several agents, then a synthesis) is not available yet",
+                          "unsupported_parameter");
+    if (mode != "standard") throw invalid_param("mode", "'mode' must be standard or contemplating, got '" + mode + "'");
   }
   // Refused rather than silently ignored: a client relying on them would get wrong answers.
   if (has("tools") && !(body["tools"].is_array() && body["tools"].empty()))

@@ -74,7 +74,10 @@ struct ChatRequest {
   bool logprobs = false;
   int top_logprobs = 0;
   ReasoningEffort reasoning_effort = ReasoningEffort::Unset;
-  std::optional<int> thinking_budget_tokens;  // or reasoning_budget_tokens; wins over reasoning_effort
+  // thinking_budget_tokens (or reasoning_budget_tokens): N, or {"min": N, "max": M} (either optional); the max
+  // wins over reasoning_effort, the min makes the model think at least that long.
+  std::optional<int> thinking_budget_tokens;
+  int min_thinking_tokens = 0;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
 };

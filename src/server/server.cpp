@@ -10,6 +10,7 @@
 
 #include "model/config.h"
 #include "runtime/runtime.h"
+#include "server/app_assets.h"
 #include "util/log.h"
 
 namespace muse::server {
@@ -138,6 +139,9 @@ void Server::install_routes() {
     } else if (res.status == 404) {
       send_error(res, ApiError(404, "invalid_request_error", "", "not_found",
                                "no route " + req.method + " " + req.path));
+    } else if (res.status == 400) {
+      send_error(res, ApiError(400, "invalid_request_error", "", "bad_http_request",
+                               "malformed HTTP request (a POST needs a Content-Length, even for an empty body)"));
     } else {
       send_error(res, ApiError(res.status, res.status >= 500 ? "server_error" : "invalid_request_error", "", "",
                                "HTTP error " + std::to_string(res.status)));
@@ -181,13 +185,33 @@ void Server::install_routes() {
                          .count();
       meta.model = options_.model_name;
       if (!turn.request.stream) {
-        send_json(res, 200, complete_chat(*engine_, loaded_.tokenizer, turn, meta));
+        send_json(res, 200, complete_chat(*engine_, loaded_.tokenizer, turn, meta, &active_));
         ++counters_.completions;
         return;
       }
-      stream_chat(*engine_, loaded_.tokenizer, std::move(turn), meta, res, counters_);
+      stream_chat(*engine_, loaded_.tokenizer, std::move(turn), meta, res, counters_, &active_);
     });
   });
+  // "Answer now": the request's choices that are still thinking close their thinking and answer.
+  http_->Post(R"(/v1/chat/completions/([^/]+)/answer_now)", [this](const httplib::Request& req,
+                                                                   httplib::Response& res) {
+    guarded(req, res, [&] {
+      const std::string id = req.matches[1];
+      if (!active_.end_thinking(id, *engine_))
+        throw ApiError(404, "invalid_request_error", "id", "not_found",
+                       "no running chat completion '" + id + "' (it finished, or never existed)");
+      send_json(res, 200, {{"id", id}, {"object", "chat.completion.answer_now"}, {"answer_now", true}});
+    });
+  });
+  // The Muse app: static files embedded at build time (app/ -> app_assets.cpp).
+  for (const AppAsset& asset : app_assets()) {
+    const std::string path = asset.path == std::string("index.html") ? "/" : "/" + std::string(asset.path);
+    http_->Get(path, [&asset](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Cache-Control", "no-cache");
+      res.set_header("X-Content-Type-Options", "nosniff");
+      res.set_content(reinterpret_cast<const char*>(asset.data), asset.size, asset.content_type);
+    });
+  }
 }
 
 }  // namespace muse::server

@@ -1,6 +1,7 @@
 // `muse serve`: an OpenAI-compatible HTTP server over one Engine shared by every request, so concurrent clients
 // are decoded together (continuous batching). Routes: POST /v1/chat/completions (plain or SSE-streamed; n > 1
-// prefills the prompt once and forks it), GET /v1/models, GET /health.
+// prefills the prompt once and forks it), POST /v1/chat/completions/{id}/answer_now (a running request ends its
+// thinking and answers), GET /v1/models, GET /health, and the Muse app (app/, embedded) at GET /.
 //
 //   Server server(load_model_dir(dir, torch::kCPU), options);
 //   int port = server.bind();   // options.port 0 = an ephemeral port
@@ -16,6 +17,7 @@
 
 #include "engine/engine.h"
 #include "model/weights.h"
+#include "server/active_requests.h"
 #include "server/openai.h"
 #include "server/stream.h"
 
@@ -64,6 +66,7 @@ class Server {
   // Declared before http_, so they outlive the HTTP workers that use them.
   std::unique_ptr<Engine> engine_;
   ServerCounters counters_;
+  ActiveRequests active_;
   std::atomic<uint64_t> next_request_{1};
   std::unique_ptr<httplib::Server> http_;
 };

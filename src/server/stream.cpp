@@ -6,6 +6,7 @@
 #include <random>
 
 #include "model/config.h"
+#include "server/active_requests.h"
 #include "server/server.h"
 #include "util/log.h"
 
@@ -111,14 +112,17 @@ ChatTurn prepare_chat(const std::string& body, const LoadedModel& model, const S
   s.stop_tokens = {tok.special(Special::EndOfTurn), tok.eos()};
   s.think_end_token = tok.special(Special::ThinkEnd);
   s.max_thinking_tokens = thinking_budget(r);
+  s.min_thinking_tokens = r.min_thinking_tokens;
   turn.params.stop_strings = r.stop;
   turn.params.logprobs = r.logprobs;
   turn.params.top_logprobs = r.top_logprobs;
   return turn;
 }
 
-json complete_chat(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, const ResponseMeta& meta) {
+json complete_chat(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, const ResponseMeta& meta,
+                   ActiveRequests* active) {
   const auto ids = engine.add_samples(Prompt::of(turn.prompt), turn.params, turn.request.n);
+  const auto registered = active ? active->add(meta.id, ids) : nullptr;
   std::vector<SequenceResult> results;
   for (SeqId id : ids) results.push_back(engine.wait(id));  // every result taken, even if one failed
   Usage usage;
@@ -156,6 +160,7 @@ struct StreamState {
   int open = 0;  // choices not finished yet
   Usage usage;
   bool done = false;  // [DONE] written
+  std::shared_ptr<void> registered;  // in ActiveRequests while the stream lives
 
   int index_of(SeqId id) const {
     for (size_t i = 0; i < ids.size(); ++i)
@@ -226,7 +231,7 @@ bool write_stream(StreamState& st, httplib::DataSink& sink) {
 }  // namespace
 
 void stream_chat(Engine& engine, const Tokenizer& tok, ChatTurn turn, const ResponseMeta& meta,
-                 httplib::Response& res, ServerCounters& counters) {
+                 httplib::Response& res, ServerCounters& counters, ActiveRequests* active) {
   auto st = std::make_shared<StreamState>();
   st->engine = &engine;
   st->tok = &tok;
@@ -235,6 +240,7 @@ void stream_chat(Engine& engine, const Tokenizer& tok, ChatTurn turn, const Resp
   st->queue = std::make_shared<EventQueue>();
   turn.params.events = st->queue;  // forks share the parent's observers: one queue, events keyed by id
   st->ids = engine.add_samples(Prompt::of(turn.prompt), turn.params, turn.request.n);
+  if (active) st->registered = active->add(meta.id, st->ids);
   st->usage.prompt_tokens = static_cast<int64_t>(turn.prompt.size());
   for (size_t i = 0; i < st->ids.size(); ++i) st->replies.emplace_back(tok);
   st->role_sent.assign(st->ids.size(), false);
@@ -245,6 +251,7 @@ void stream_chat(Engine& engine, const Tokenizer& tok, ChatTurn turn, const Resp
   res.set_chunked_content_provider(
       "text/event-stream", [st](size_t, httplib::DataSink& sink) { return write_stream(*st, sink); },
       [st, &counters](bool) {
+        st->registered.reset();
         if (st->done) {
           ++counters.completions;
           return;

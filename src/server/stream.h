@@ -38,14 +38,18 @@ struct ChatTurn {
 // messages (plus max_tokens) do not fit the model's context.
 ChatTurn prepare_chat(const std::string& body, const LoadedModel& model, const ServerOptions& options);
 
-// Runs the turn's n choices to their end and returns the chat.completion object.
-nlohmann::json complete_chat(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, const ResponseMeta& meta);
+class ActiveRequests;
+
+// Runs the turn's n choices to their end and returns the chat.completion object. With `active`, the choices
+// are registered under meta.id while they run (answer now).
+nlohmann::json complete_chat(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, const ResponseMeta& meta,
+                             ActiveRequests* active = nullptr);
 
 // Adds the turn's choices to the engine now (so capacity errors are still an HTTP error) and makes `res` an
 // SSE stream: role, reasoning_content deltas, content deltas, a finish chunk per choice, the optional usage
 // chunk, then [DONE]. A client that goes away cancels every choice.
 void stream_chat(Engine& engine, const Tokenizer& tok, ChatTurn turn, const ResponseMeta& meta,
-                 httplib::Response& res, ServerCounters& counters);
+                 httplib::Response& res, ServerCounters& counters, ActiveRequests* active = nullptr);
 
 // Incremental decoding of one choice: re-parses the whole reply each token (so multi-byte characters stay
 // whole) and returns only the text that is new since the last call.

@@ -45,7 +45,7 @@ void PretrainParams::validate() const {
 }
 
 nlohmann::json PretrainParams::fingerprint() const {
-  return {{"mixture", mixture},
+  nlohmann::json fp = {{"mixture", mixture},
           {"text_files", text_files},
           {"chat_files", chat_files},
           {"chat_share", chat_share},
@@ -72,6 +72,9 @@ nlohmann::json PretrainParams::fingerprint() const {
           {"muon_weight_decay", optimizer.muon.weight_decay},
           {"grad_clip", grad_clip},
           {"seed", seed}};
+  // Only when on: checkpoints from before the option keep resuming.
+  if (train_cut_think_end) fp["train_cut_think_end"] = true;
+  return fp;
 }
 
 namespace {
@@ -165,6 +168,7 @@ PretrainResult train_language_model(const ModelConfig& config, const Tokenizer& 
   data_options.vision = vision_params(config);
   data_options.chat_share = p.chat_share;
   data_options.budget_cut_share = p.budget_cut_share;
+  data_options.train_cut_think_end = p.train_cut_think_end;
   const PretrainData train_data(tokenizer, mixture, text_docs, chats, data_options);
   data_options.split = Split::Heldout;
   const PretrainData heldout_data(tokenizer, mixture, text_docs, chats, data_options);

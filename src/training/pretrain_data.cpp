@@ -142,7 +142,7 @@ Example PretrainData::trained_example(const MixtureEntry& entry, Rng& rng) const
   // No draw at all when off, so runs without budget cuts keep their exact data streams.
   if (options_.budget_cut_share > 0 && rng.bernoulli(options_.budget_cut_share)) {
     const auto keep = static_cast<size_t>(rng.uniform_int(0, static_cast<int64_t>(example.reasoning.size())));
-    example.reasoning_cut = keep < example.reasoning.size();
+    example.reasoning_cut = keep < example.reasoning.size() && !options_.train_cut_think_end;
     example.reasoning.resize(keep);
   }
   return example;

@@ -46,6 +46,10 @@ struct DataOptions {
   // This share of task examples has its reasoning cut at a uniformly random character (possibly to nothing),
   // the answer unchanged: the situation a thinking budget creates when it forces the end of thinking.
   double budget_cut_share = 0.0;
+  // The forced <|/think|> of a cut example carries no loss (the budget chose it, not the model), so the model
+  // does not learn to end its thinking early by choice. True trains it like a chosen one: the behaviour before
+  // 2026-12-01, kept to measure the difference (docs/LOG.md).
+  bool train_cut_think_end = false;
 };
 
 // The system prompts fine-tuning dresses task examples with (held-out evaluation uses others).

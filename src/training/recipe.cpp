@@ -39,14 +39,16 @@ Recipe recipe_by_name(const std::string& name) {
     r.pretrain.batch_size = 32;
     r.pretrain.seq_len = 64;
     r.pretrain.warmup_steps = 30;
-    r.pretrain.checkpoint_every = 50;
+    r.pretrain.checkpoint_every = 100;
     r.pretrain.log_every = 10;
     r.pretrain.eval_problems = 200;
   } else if (name == "default") {
     // ~2.8M parameters (11 MiB of fp32 weights). Text, image and table tasks are mixed from the first step (early
     // fusion: one decoder, no separately trained vision encoder). Muon + QK-norm + zero-initialised projections
     // (the model and optimizer defaults) reach in 10 minutes a held-out loss that AdamW without QK-norm does not
-    // reach in 20 (docs/LOG.md, 2026-12-01). The step count predates them; models/default was trained with AdamW.
+    // reach in 20 (docs/LOG.md, 2026-12-01). Sized to finish, evaluation included, within an hour on the 2-core
+    // machine (~4.2k tokens/s there): 2400 steps of 12 x 384 tokens (11M tokens). Rows of 384 keep the longest table problems
+    // whole; grid and read weigh less (long traces, and far from their goals), tables more (open vocabularies).
     r.description =
         "the shipped default: arithmetic, Countdown, and image and table tasks (count, read, chart, grid, table, "
         "mixed), answered with step-by-step reasoning";
@@ -55,12 +57,12 @@ Recipe recipe_by_name(const std::string& name) {
     r.tokenizer.vocab_size = 1024;
     r.tokenizer_documents = 20000;
     r.pretrain.mixture =
-        "add:1-4:2,sub:1-4:1.5,mul:1-3:1.5,countdown:3-4:1.5,"
-        "count:1-3:2,read:1-2:1,chart:1-3:2,grid:1-3:1.5,table:1-3:2,mixed:1-2:1.5";
+        "add:1-4:2,sub:1-4:2,mul:1-3:2,countdown:3-4:1.5,"
+        "count:1-3:2,read:1-2:0.75,chart:1-3:2,grid:1-3:1,table:1-3:2.5,mixed:1-2:1";
     r.pretrain.prompt_loss = false;
-    r.pretrain.steps = 3200;
-    r.pretrain.batch_size = 16;
-    r.pretrain.seq_len = 256;
+    r.pretrain.steps = 2400;
+    r.pretrain.batch_size = 12;
+    r.pretrain.seq_len = 384;
     r.pretrain.warmup_steps = 100;
     r.pretrain.schedule = "wsd";
     r.pretrain.checkpoint_every = 100;
@@ -69,6 +71,7 @@ Recipe recipe_by_name(const std::string& name) {
     r.sft.steps = 250;
     r.sft.chat_share = 0.5;
     r.sft.budget_cut_share = 0.2;
+    r.sft.eval_problems = 100;
   } else {
     std::string known;
     for (const auto& n : recipe_names()) known += (known.empty() ? "" : ", ") + n;
@@ -131,6 +134,7 @@ PretrainParams fine_tune_params(const std::string& base_dir, const std::string& 
   p.schedule = "cosine";
   p.chat_share = stage.chat_share;
   p.budget_cut_share = stage.budget_cut_share;
+  p.train_cut_think_end = stage.train_cut_think_end;
   p.chat_files = stage.chat_files;
   p.prompt_loss = false;
   if (!stage.mixture.empty()) p.mixture = stage.mixture;

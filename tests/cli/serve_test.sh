@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `muse serve` as a user starts it: the shipped model on a free port, /health, one chat completion (plain and
-# streamed), the API key enforced, then SIGINT stops it cleanly (exit 0). Under ~30 s.
+# streamed), the API key enforced, the app at /, answer now on a running stream, then SIGINT stops it cleanly
+# (exit 0). Under ~30 s.
 # Usage: serve_test.sh PATH/TO/muse SOURCE_DIR
 set -u
 MUSE=$(realpath "$1")
@@ -43,6 +44,40 @@ status=$(curl -s -o "$WORK/denied" -w '%{http_code}' -d "$body" "http://127.0.0.
 [ "$status" = 401 ] || fail "without the key: HTTP $status"
 grep -q '"code":"invalid_api_key"' "$WORK/denied" || fail "401 body: $(cat "$WORK/denied")"
 
+# The app at / (embedded; no key needed to load the page, the key guards /v1 only), and its script.
+status=$(curl -s -o "$WORK/app" -w '%{http_code}' "http://127.0.0.1:$port/")
+[ "$status" = 200 ] || fail "GET /: HTTP $status"
+grep -qi "<!doctype html>" "$WORK/app" || fail "GET / is not the app's page: $(head -c 200 "$WORK/app")"
+grep -q "the Muse app:  http://127.0.0.1:$port/" "$WORK/log" || fail "the app's URL was not printed"
+
+# Answer now: a running request ends its thinking and answers; an unknown (or finished) one is 404.
+status=$(curl -s -o "$WORK/now" -w '%{http_code}' -d '{}' -H 'Authorization: Bearer k3y' \
+  "http://127.0.0.1:$port/v1/chat/completions/chatcmpl-none/answer_now")
+[ "$status" = 404 ] || fail "answer_now of an unknown id: HTTP $status $(cat "$WORK/now")"
+grep -q '"param":"id"' "$WORK/now" || fail "answer_now 404 body: $(cat "$WORK/now")"
+# Kept thinking by a minimum near the whole context (~2 ms a token here), it is told to answer right after its
+# first chunk.
+long='{"model":"default","messages":[{"role":"user","content":"47+85"}],"max_tokens":360,"stream":true,'
+long+='"thinking_budget_tokens":{"min":340}}'
+curl -sN -H 'Authorization: Bearer k3y' -H 'Content-Type: application/json' -d "$long" \
+  "http://127.0.0.1:$port/v1/chat/completions" >"$WORK/long" &
+reader=$!
+id=""
+for _ in $(seq 1 100); do
+  id=$(sed -n 's/.*"id":"\(chatcmpl-[^"]*\)".*/\1/p' "$WORK/long" | head -n 1)
+  [ -n "$id" ] && break
+  sleep 0.01
+done
+[ -n "$id" ] || fail "the long stream sent no chunk"
+status=$(curl -s -o "$WORK/now" -w '%{http_code}' -d '{}' -H 'Authorization: Bearer k3y' \
+  "http://127.0.0.1:$port/v1/chat/completions/$id/answer_now")
+[ "$status" = 200 ] || fail "answer_now: HTTP $status $(cat "$WORK/now")"
+wait "$reader"
+grep -q '"finish_reason":"stop"' "$WORK/long" || fail "after answer_now the answer did not finish: $(tail -c 300 "$WORK/long")"
+grep -q '"content":"' "$WORK/long" || fail "after answer_now no answer came: $(tail -c 300 "$WORK/long")"
+thought=$(grep -c '"reasoning_content"' "$WORK/long")
+[ "$thought" -lt 340 ] || fail "answer_now did not cut the thinking short ($thought thinking chunks)"
+
 kill -INT "$pid"
 rc=0
 for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -51,4 +86,4 @@ wait "$pid" || rc=$?
 pid=""
 [ "$rc" = 0 ] || fail "exit status $rc after SIGINT"
 grep -q "stopped" "$WORK/log" || fail "no clean stop message"
-echo "serve ok: /health, a completion, a stream, 401 without the key, clean stop on SIGINT"
+echo "serve ok: /health, a completion, a stream, 401 without the key, the app at /, answer now, clean stop on SIGINT"

@@ -110,6 +110,28 @@ TEST(DecodeRules, MinThinkingTokensSuppressesAnEarlyEnd) {
   EXPECT_GE(end - forced.tokens.begin(), 6);
 }
 
+TEST(DecodeRules, EndThinkingClosesTheSpanAtTheNextChoiceWhateverTheMinimum) {
+  const int think_end = 3;
+  constexpr int kVocab = 50;
+  DecodeRules rules(budgeted(20, {}, think_end, -1, 10), kVocab, 128);
+  std::vector<float> logits(kVocab, 0.0f);
+  logits[5] = 10.0f;  // the model wants token 5
+  Rng rng(1);
+  for (int i = 0; i < 2; ++i) {
+    const auto c = rules.choose(logits.data(), rng);
+    EXPECT_EQ(c.token, 5);
+    rules.append(c.token, c.forced, true, 10 + i);
+  }
+  rules.end_thinking();
+  const auto c = rules.choose(logits.data(), rng);
+  EXPECT_EQ(c.token, think_end);
+  EXPECT_TRUE(c.forced);
+  rules.append(c.token, c.forced, true, 12);
+  EXPECT_FALSE(rules.thinking());
+  rules.end_thinking();  // outside the span: nothing changes
+  EXPECT_EQ(rules.choose(logits.data(), rng).token, 5);
+}
+
 TEST(DecodeRules, BudgetValidation) {
   SamplingParams p;
   p.max_thinking_tokens = 4;

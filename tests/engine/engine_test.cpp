@@ -331,6 +331,41 @@ TEST(Engine, ThinkingBudgetForcesTheEndAndTheContinueCue) {
   EXPECT_GE(end - r.tokens.begin(), 4);
 }
 
+// "Answer now": a sequence kept thinking by min_thinking_tokens closes its thinking (forced) right after the
+// command arrives, whatever the minimum, and then answers; a sequence that already answers is unaffected.
+TEST(Engine, EndThinkingForcesTheEndOfThinkingAtTheNextToken) {
+  auto model = random_model();
+  Engine engine(model, torch::kCPU, small_options());
+  RequestParams p = greedy(30);
+  p.sampling.think_end_token = 7;
+  p.sampling.min_thinking_tokens = 25;  // without the command, thinking would last 25 tokens
+  const SeqId id = engine.add(Prompt::of({1, 4, 9}), p);
+  for (int i = 0; i < 5; ++i) engine.step();
+  engine.end_thinking(id);
+  engine.end_thinking(id + 1000);  // unknown ids are ignored
+  engine.run_until_idle();
+  const auto r = engine.take(id).value();
+  const auto end = std::find(r.tokens.begin(), r.tokens.end(), 7);
+  ASSERT_NE(end, r.tokens.end());
+  const auto at = static_cast<size_t>(end - r.tokens.begin());
+  EXPECT_GE(at, 3u);   // it thought until the command came
+  EXPECT_LE(at, 6u);   // and closed at the next token
+  EXPECT_TRUE(r.forced[at]);
+  EXPECT_EQ(r.thinking_tokens, static_cast<int>(at));
+  EXPECT_GT(r.tokens.size(), at + 1);  // then it answered
+
+  // After the thinking span, the command changes nothing: the run equals one without it.
+  RequestParams q = greedy(12);
+  q.sampling.think_end_token = r.tokens.at(0);  // its first token closes thinking at once
+  const auto alone = run_alone(model, {1, 4, 9}, q);
+  Engine second(model, torch::kCPU, small_options());
+  const SeqId other = second.add(Prompt::of({1, 4, 9}), q);
+  for (int i = 0; i < 4; ++i) second.step();
+  second.end_thinking(other);
+  second.run_until_idle();
+  EXPECT_EQ(second.take(other).value().tokens, alone.tokens);
+}
+
 TEST(Engine, StopTokensAndStopStrings) {
   auto model = random_model();
   // Token i reads as two letters, so stop strings can end inside a token or span two.

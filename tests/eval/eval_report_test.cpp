@@ -108,7 +108,7 @@ TEST(EvalReport, JsonHasEveryField) {
   const std::vector<std::string> fields = {
       "task", "difficulty", "modality", "style", "surface", "blank_images", "budget", "budget_label", "min_thinking_tokens",
       "problems", "accuracy", "mean_reward", "mean_thinking_tokens", "mean_answer_tokens", "mean_prompt_tokens",
-      "budget_hit", "seconds", "seconds_per_problem"};
+      "budget_hit", "stopped_early", "temperature", "seconds", "seconds_per_problem"};
   for (size_t i = 0; i < rs.size(); ++i) {
     const auto& row = j["results"][i];
     for (const auto& f : fields) EXPECT_TRUE(row.contains(f)) << "result " << i << " lacks " << f;
@@ -131,7 +131,7 @@ TEST(EvalReport, MarkdownTablesPerBudget) {
   EXPECT_NE(md.find("| add@2 chat | 5.0% | – | – |"), std::string::npos) << md;
   EXPECT_NE(md.find("| add@2 plain | 0.0 | 8.0 | 30.0 |"), std::string::npos) << md;  // thinking tokens
   // Every result in full, with its latency, and the total.
-  EXPECT_NE(md.find("| add | 2 | plain | 16 | 20 | 55.0% | 0.550 | 8.0 | 4.0 | 50% | 0.100 | 2.0 |"),
+  EXPECT_NE(md.find("| add | 2 | plain | 16 | 20 | 55.0% | 0.550 | 8.0 | 4.0 | 50% | 0% | 0.100 | 2.0 |"),
             std::string::npos) << md;
   EXPECT_NE(md.find("Total: 15.5 s for 140 problems"), std::string::npos) << md;
   EXPECT_NE(md.find("mode standard"), std::string::npos);

@@ -114,6 +114,15 @@ TEST(OpenAiRequest, DefaultsAndAliases) {
   body.erase("reasoning_budget_tokens");
   body["thinking_budget_tokens"] = 0;
   EXPECT_EQ(thinking_budget(parse_chat_request(body)), 0);
+  // {"min", "max"}: at least / at most that many thinking tokens, either optional.
+  body["thinking_budget_tokens"] = {{"min", 8}, {"max", 40}};
+  r = parse_chat_request(body);
+  EXPECT_EQ(thinking_budget(r), 40);
+  EXPECT_EQ(r.min_thinking_tokens, 8);
+  body["thinking_budget_tokens"] = {{"min", 8}};
+  r = parse_chat_request(body);
+  EXPECT_EQ(thinking_budget(r), -1);  // reasoning_effort "high": no limit
+  EXPECT_EQ(r.min_thinking_tokens, 8);
 }
 
 TEST(OpenAiRequest, MessagesRolesAndParts) {
@@ -202,11 +211,17 @@ TEST(OpenAiRequest, BadNumbersNameTheParam) {
   refused(with("reasoning_effort", "max"), "reasoning_effort");
   refused(with("thinking_budget_tokens", -5), "thinking_budget_tokens");
   refused(with("reasoning_budget_tokens", "5"), "reasoning_budget_tokens");
+  refused(with("thinking_budget_tokens", {{"min", 9}, {"max", 4}}), "thinking_budget_tokens");
+  refused(with("thinking_budget_tokens", {{"least", 9}}), "thinking_budget_tokens");
+  refused(with("thinking_budget_tokens", {{"min", -1}}), "thinking_budget_tokens.min");
   refused(with("stream", 1), "stream");
   refused(with("stream_options", true), "stream_options");
   refused(with("stream_options", {{"include_usage", "yes"}}), "stream_options.include_usage");
   refused(with("tools", json::array({{{"type", "function"}}})), "tools");
   refused(with("response_format", {{"type", "json_object"}}), "response_format");
+  refused(with("mode", "contemplating"), "mode");  // not available yet: refused, never answered in Standard
+  refused(with("mode", "fast"), "mode");
+  refused(with("mode", 2), "mode");
 }
 
 TEST(OpenAiRequest, BadImagesNameTheUrl) {

@@ -1,0 +1,450 @@
+// The Muse API as the app uses it: the request body built from a conversation and the settings, the streamed
+// chunks folded into one turn's state, errors made readable, and the fetch calls (fetch is injectable, so
+// everything here runs under node's test runner).
+//
+//   POST /v1/chat/completions                     stream: true, stream_options.include_usage: true
+//   POST /v1/chat/completions/{id}/answer_now     {id} = the chunks' "id"; 200 {"id","answer_now":true}; 404 = finished
+//   GET  /v1/models                               the model names for the settings
+//
+// Shapes and the Muse extensions are described in app/README.md.
+
+import { readSSE } from './sse.js';
+import { tablePart } from './table.js';
+
+export const SYNTHESIS = ['vote', 'best', 'merge'];
+export const EFFORTS = ['default', 'low', 'medium', 'high', 'custom'];
+
+// ---------------------------------------------------------------- requests
+
+// One stored message as the API reads it. User attachments become content parts in the order the CLI uses
+// (images, tables, then the text); images whose data was not kept (storage full) are left out.
+export function apiMessage(m) {
+  if (m.role === 'user') {
+    const atts = (m.attachments ?? []).filter((a) => !(a.kind === 'image' && !a.url));
+    if (atts.length === 0) return { role: 'user', content: m.content ?? '' };
+    const parts = atts.map((a) =>
+      a.kind === 'image' ? { type: 'image_url', image_url: { url: a.url } } : tablePart(a),
+    );
+    if (m.content) parts.push({ type: 'text', text: m.content });
+    return { role: 'user', content: parts };
+  }
+  if (m.role === 'assistant') {
+    const out = { role: 'assistant', content: m.content ?? '' };
+    if (m.tool_calls?.length) {
+      out.tool_calls = m.tool_calls.map((t) => ({
+        id: t.id,
+        type: t.type ?? 'function',
+        function: { name: t.function?.name ?? '', arguments: t.function?.arguments ?? '' },
+      }));
+      if (!out.content) out.content = null;
+    }
+    return out;
+  }
+  if (m.role === 'tool') return { role: 'tool', tool_call_id: m.tool_call_id ?? '', content: m.content ?? '' };
+  return { role: m.role, content: m.content ?? '' };
+}
+
+// Messages worth sending: failed or empty answers (an error, a stop before any text) are left out, with
+// the tool messages answering calls of theirs.
+export function apiMessages(messages, system = '') {
+  const out = [];
+  if (system && system.trim() && messages[0]?.role !== 'system') out.push({ role: 'system', content: system });
+  for (const m of messages) {
+    if (m.role === 'assistant' && !m.content && !m.tool_calls?.length) continue;
+    out.push(apiMessage(m));
+  }
+  return out;
+}
+
+function clampInt(v, lo, hi, fallback) {
+  const x = Math.round(Number(v));
+  if (!Number.isFinite(x)) return fallback;
+  return Math.min(hi, Math.max(lo, x));
+}
+
+// The body of POST /v1/chat/completions. Standard sends OpenAI fields only (plus Muse's documented
+// thinking_budget_tokens for a custom budget); Contemplating adds "mode", "agents" and "synthesis".
+export function buildRequest(settings, messages) {
+  const s = settings ?? {};
+  const body = {};
+  if (s.model) body.model = s.model;
+  body.messages = apiMessages(messages, s.system);
+  body.stream = true;
+  body.stream_options = { include_usage: true };
+  if (s.temperature !== null && s.temperature !== undefined && s.temperature !== '') {
+    const t = Number(s.temperature);
+    if (Number.isFinite(t)) body.temperature = Math.min(2, Math.max(0, t));
+  }
+  if (s.maxTokens !== null && s.maxTokens !== undefined && s.maxTokens !== '') {
+    const n = clampInt(s.maxTokens, 1, 1 << 20, null);
+    if (n !== null) body.max_tokens = n;
+  }
+  if (s.effort === 'low' || s.effort === 'medium' || s.effort === 'high') body.reasoning_effort = s.effort;
+  else if (s.effort === 'custom') body.thinking_budget_tokens = clampInt(s.budget, 0, 1 << 20, 256);
+  if (s.mode === 'contemplating') {
+    body.mode = 'contemplating';
+    body.agents = clampInt(s.agents, 2, 8, 4);
+    body.synthesis = SYNTHESIS.includes(s.synthesis) ? s.synthesis : 'vote';
+  }
+  return body;
+}
+
+export function authHeaders(apiKey) {
+  return apiKey ? { Authorization: `Bearer ${apiKey}` } : {};
+}
+
+// ---------------------------------------------------------------- errors
+
+export class ApiError extends Error {
+  constructor({ status = 0, message, type = null, param = null, code = null }) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.type = type;
+    this.param = param;
+    this.code = code;
+  }
+  toJSON() {
+    return { status: this.status, message: this.message, type: this.type, param: this.param, code: this.code };
+  }
+}
+
+// An error response's body (OpenAI's {"error":{message,type,param,code}}, or anything else) as an ApiError.
+export function parseApiError(status, text) {
+  let body = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  const e = body && typeof body === 'object' ? body.error ?? body : null;
+  if (e && typeof e === 'object' && typeof e.message === 'string') {
+    return new ApiError({ status, message: e.message, type: e.type ?? null, param: e.param ?? null, code: e.code ?? null });
+  }
+  if (typeof e === 'string') return new ApiError({ status, message: e });
+  const trimmed = String(text ?? '').trim().slice(0, 500);
+  return new ApiError({ status, message: trimmed || `HTTP ${status}${statusText(status)}` });
+}
+
+function statusText(status) {
+  const known = { 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 413: 'Payload Too Large',
+    500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
+  return known[status] ? ` ${known[status]}` : '';
+}
+
+// A one-line heading and the details, for showing in the conversation.
+export function describeError(err) {
+  const e = err instanceof ApiError ? err.toJSON() : err && typeof err === 'object' ? err : { message: String(err) };
+  const head = e.status ? `Error ${e.status}${e.type ? ` · ${e.type}` : ''}` : 'Error';
+  const details = [];
+  if (e.param) details.push(`param: ${e.param}`);
+  if (e.code) details.push(`code: ${e.code}`);
+  let hint = '';
+  if (e.status === 401) hint = 'Set the API key in Settings.';
+  else if (e.status === 413) hint = 'The request is too large: remove attachments or start a new chat.';
+  else if (e.code === 'context_length_exceeded') hint = 'The conversation no longer fits the model: start a new chat.';
+  else if (e.status === 0 && !e.type) hint = 'Is `muse serve` running?';
+  return { head, message: e.message ?? '', details, hint };
+}
+
+// ---------------------------------------------------------------- the streamed turn
+
+export function createTurn() {
+  return {
+    id: null, // the completion's id, for answer_now
+    model: null,
+    phase: 'waiting', // waiting | thinking | answering | done
+    reasoning: '',
+    content: '',
+    tool_calls: [],
+    tool_results: {}, // tool_call_id -> text
+    agents: [],
+    usage: null,
+    timings: null,
+    finish_reason: null,
+    error: null,
+    reasoningChunks: 0, // Muse sends one chunk per generated token: a live token count
+    contentChunks: 0,
+    firstTokenAt: null,
+    answerStartedAt: null,
+  };
+}
+
+function mergeToolCall(list, d) {
+  const k = Number.isInteger(d.index) ? d.index : list.length;
+  const t = (list[k] ??= { id: '', type: 'function', function: { name: '', arguments: '' } });
+  if (d.id) t.id = d.id;
+  if (d.type) t.type = d.type;
+  if (d.muse_parent) t.muse_parent = d.muse_parent;
+  const f = d.function ?? {};
+  if (typeof f.name === 'string' && f.name !== t.function.name) t.function.name += f.name;
+  if (typeof f.arguments === 'string') t.function.arguments += f.arguments;
+  else if (f.arguments && typeof f.arguments === 'object') t.function.arguments = JSON.stringify(f.arguments);
+}
+
+function mergeAgent(list, d) {
+  if (!d || typeof d !== 'object') return;
+  const k = Number.isInteger(d.index) ? d.index : list.length;
+  const a = (list[k] ??= { index: k, reasoning: '', content: '', confidence: null, stopped: false });
+  const r = d.reasoning_content ?? d.reasoning;
+  if (typeof r === 'string') a.reasoning += r;
+  if (typeof d.content === 'string') a.content += d.content;
+  if (typeof d.confidence === 'number' && Number.isFinite(d.confidence)) a.confidence = d.confidence;
+  if (typeof d.stopped === 'boolean') a.stopped = d.stopped;
+  if (typeof d.finished === 'boolean') a.finished = d.finished;
+}
+
+// Folds one parsed chunk (chat.completion.chunk, the usage chunk, or an in-stream {"error":...}) into the turn.
+// Only choice 0 is shown (the app asks for n = 1). `now` is a millisecond clock for the timings.
+export function applyChunk(turn, chunk, now = Date.now()) {
+  if (!chunk || typeof chunk !== 'object') return turn;
+  if (chunk.error) {
+    const e = chunk.error;
+    turn.error =
+      typeof e === 'object'
+        ? { status: 0, message: e.message ?? 'error', type: e.type ?? null, param: e.param ?? null, code: e.code ?? null }
+        : { status: 0, message: String(e) };
+    return turn;
+  }
+  if (chunk.id && !turn.id) turn.id = chunk.id;
+  if (chunk.model) turn.model = chunk.model;
+  if (chunk.usage) turn.usage = chunk.usage;
+  if (chunk.timings) turn.timings = chunk.timings;
+  for (const choice of chunk.choices ?? []) {
+    if ((choice.index ?? 0) !== 0) continue;
+    const d = choice.delta ?? choice.message ?? {};
+    const r = d.reasoning_content ?? d.reasoning;
+    if (typeof r === 'string' && r) {
+      turn.reasoning += r;
+      turn.reasoningChunks++;
+      turn.firstTokenAt ??= now;
+      if (turn.phase === 'waiting') turn.phase = 'thinking';
+    }
+    if (typeof d.content === 'string' && d.content) {
+      turn.content += d.content;
+      turn.contentChunks++;
+      turn.firstTokenAt ??= now;
+      turn.answerStartedAt ??= now;
+      turn.phase = 'answering';
+    }
+    if (Array.isArray(d.tool_calls)) {
+      for (const t of d.tool_calls) mergeToolCall(turn.tool_calls, t);
+      turn.firstTokenAt ??= now;
+    }
+    if (Array.isArray(d.muse_agents)) {
+      for (const a of d.muse_agents) mergeAgent(turn.agents, a);
+      turn.firstTokenAt ??= now;
+      if (turn.phase === 'waiting') turn.phase = 'thinking';
+    }
+    if (Array.isArray(d.muse_tool_results)) {
+      for (const res of d.muse_tool_results) {
+        if (!res || typeof res.tool_call_id !== 'string') continue;
+        const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
+        turn.tool_results[res.tool_call_id] = (turn.tool_results[res.tool_call_id] ?? '') + text;
+      }
+    }
+    if (choice.finish_reason) turn.finish_reason = choice.finish_reason;
+  }
+  return turn;
+}
+
+// Per-message numbers from usage, the optional server `timings` (llama.cpp's shape) and the client's clock.
+export function turnStats(turn, startedAt, endedAt) {
+  const u = turn.usage ?? {};
+  const t = turn.timings ?? null;
+  const stats = {
+    prompt_tokens: u.prompt_tokens ?? null,
+    completion_tokens: u.completion_tokens ?? null,
+    reasoning_tokens: u.completion_tokens_details?.reasoning_tokens ?? null,
+    cached_tokens: u.prompt_tokens_details?.cached_tokens ?? null,
+    total_ms: endedAt - startedAt,
+    ttft_ms: turn.firstTokenAt !== null ? turn.firstTokenAt - startedAt : null,
+    thinking_ms:
+      turn.firstTokenAt !== null && turn.reasoning
+        ? (turn.answerStartedAt ?? endedAt) - turn.firstTokenAt
+        : null,
+    tokens_per_s: null,
+    prompt_per_s: null,
+    source: 'client',
+  };
+  if (t && typeof t === 'object') {
+    if (typeof t.predicted_per_second === 'number') stats.tokens_per_s = t.predicted_per_second;
+    else if (typeof t.predicted_ms === 'number' && typeof t.predicted_n === 'number' && t.predicted_ms > 0)
+      stats.tokens_per_s = (t.predicted_n * 1000) / t.predicted_ms;
+    if (typeof t.prompt_per_second === 'number') stats.prompt_per_s = t.prompt_per_second;
+    else if (typeof t.prompt_ms === 'number' && typeof t.prompt_n === 'number' && t.prompt_ms > 0)
+      stats.prompt_per_s = (t.prompt_n * 1000) / t.prompt_ms;
+    if (typeof t.prompt_ms === 'number') stats.prompt_ms = t.prompt_ms;
+    if (typeof t.predicted_ms === 'number') stats.predicted_ms = t.predicted_ms;
+    if (typeof t.cache_n === 'number' && stats.cached_tokens === null) stats.cached_tokens = t.cache_n;
+    if (stats.tokens_per_s !== null) stats.source = 'server';
+  }
+  if (stats.tokens_per_s === null && stats.completion_tokens && turn.firstTokenAt !== null) {
+    const ms = endedAt - turn.firstTokenAt;
+    // the first token's own time is in the TTFT: n-1 tokens over the rest
+    if (ms > 0 && stats.completion_tokens > 1) stats.tokens_per_s = ((stats.completion_tokens - 1) * 1000) / ms;
+  }
+  return stats;
+}
+
+// Rough count of the thinking's tokens while streaming (before usage arrives): one per 4 characters, the
+// usual rule; replaced by usage's reasoning_tokens at the end.
+export function estimateTokens(text) {
+  return text ? Math.max(1, Math.round(text.length / 4)) : 0;
+}
+
+// ---------------------------------------------------------------- calls
+
+// Streams one completion into `turn` (a fresh one by default, so what arrived before a failure is kept by the
+// caller). onUpdate(turn) after every chunk. Resolves with the turn (turn.aborted when the
+// signal fired, turn.incomplete when the stream ended without [DONE]); rejects with ApiError for an HTTP error
+// or a network failure.
+export async function streamChat({
+  baseUrl = '',
+  apiKey = '',
+  body,
+  signal,
+  fetchImpl = globalThis.fetch,
+  onUpdate = () => {},
+  now = Date.now,
+  turn = createTurn(),
+}) {
+  let res;
+  try {
+    res = await fetchImpl(`${baseUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream', ...authHeaders(apiKey) },
+      body: JSON.stringify(body),
+      signal,
+    });
+  } catch (e) {
+    if (e?.name === 'AbortError') {
+      turn.aborted = true;
+      return turn;
+    }
+    throw new ApiError({ status: 0, message: `cannot reach the server: ${e?.message ?? e}` });
+  }
+  if (!res.ok) throw parseApiError(res.status, await res.text().catch(() => ''));
+  const type = res.headers?.get?.('content-type') ?? '';
+  if (!type.includes('text/event-stream')) {
+    // a server that answered the whole completion at once
+    const text = await res.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new ApiError({ status: res.status, message: `unexpected response (${type || 'no content type'})` });
+    }
+    applyChunk(turn, json, now());
+    turn.phase = 'done';
+    onUpdate(turn);
+    return turn;
+  }
+  let done = false;
+  try {
+    for await (const event of readSSE(res.body)) {
+      const data = event.data.trim();
+      if (data === '[DONE]') {
+        done = true;
+        break;
+      }
+      if (data === '') continue;
+      let chunk;
+      try {
+        chunk = JSON.parse(data);
+      } catch {
+        continue; // not JSON: skip the event rather than lose the stream
+      }
+      applyChunk(turn, chunk, now());
+      onUpdate(turn);
+    }
+  } catch (e) {
+    if (e?.name === 'AbortError' || signal?.aborted) turn.aborted = true;
+    else throw new ApiError({ status: 0, message: `the stream broke off: ${e?.message ?? e}` });
+  }
+  if (!done && !turn.aborted) {
+    if (signal?.aborted) turn.aborted = true;
+    else turn.incomplete = true;
+  }
+  turn.phase = 'done';
+  onUpdate(turn);
+  return turn;
+}
+
+// Asks the server to end the thinking now. Resolves {ok: true} on 200, {ok: false, finished: true} on 404 (the
+// request already finished: nothing to do); rejects with ApiError otherwise.
+export async function answerNow({ baseUrl = '', apiKey = '', id, fetchImpl = globalThis.fetch }) {
+  if (!id) return { ok: false, finished: false };
+  let res;
+  try {
+    res = await fetchImpl(`${baseUrl}/v1/chat/completions/${encodeURIComponent(id)}/answer_now`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...authHeaders(apiKey) },
+      body: '{}',
+    });
+  } catch (e) {
+    throw new ApiError({ status: 0, message: `cannot reach the server: ${e?.message ?? e}` });
+  }
+  if (res.status === 404) return { ok: false, finished: true };
+  if (!res.ok) throw parseApiError(res.status, await res.text().catch(() => ''));
+  return { ok: true };
+}
+
+export async function listModels({ baseUrl = '', apiKey = '', fetchImpl = globalThis.fetch } = {}) {
+  let res;
+  try {
+    res = await fetchImpl(`${baseUrl}/v1/models`, { headers: authHeaders(apiKey) });
+  } catch (e) {
+    throw new ApiError({ status: 0, message: `cannot reach the server: ${e?.message ?? e}` });
+  }
+  if (!res.ok) throw parseApiError(res.status, await res.text().catch(() => ''));
+  const json = await res.json();
+  return (json.data ?? []).map((m) => ({ id: m.id, context_length: m.context_length ?? null }));
+}
+
+// ---------------------------------------------------------------- tool calls
+
+export function parseArguments(text) {
+  if (text && typeof text === 'object') return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+// A zoom call's box [x0, y0, x1, y1] in image pixels as CSS percentages of the image, clamped to it; null when
+// the arguments are not a zoom box. Accepts {"box": [...]} or {"bbox": [...]} or the array itself.
+export function zoomBox(args, width, height) {
+  const a = parseArguments(args);
+  const box = Array.isArray(a) ? a : a?.box ?? a?.bbox;
+  if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => typeof v === 'number' && Number.isFinite(v))) return null;
+  if (!(width > 0 && height > 0)) return null;
+  let [x0, y0, x1, y1] = box;
+  if (x1 < x0) [x0, x1] = [x1, x0];
+  if (y1 < y0) [y0, y1] = [y1, y0];
+  const cx = (v) => Math.min(width, Math.max(0, v));
+  const cy = (v) => Math.min(height, Math.max(0, v));
+  const pct = (v, total) => Math.round((v / total) * 10000) / 100;
+  return {
+    left: pct(cx(x0), width),
+    top: pct(cy(y0), height),
+    width: pct(cx(x1) - cx(x0), width),
+    height: pct(cy(y1) - cy(y0), height),
+    image: Number.isInteger(a?.image) ? a.image : null,
+  };
+}
+
+// Tool calls as a tree: a call whose muse_parent is another call's id (a "spawn") nests under it.
+// Returns [{call, result, children: [...]}] roots in order.
+export function toolTree(calls, results = {}) {
+  const nodes = calls.map((call) => ({ call, result: results[call.id] ?? null, children: [] }));
+  const byId = new Map(nodes.filter((n) => n.call.id).map((n) => [n.call.id, n]));
+  const roots = [];
+  for (const n of nodes) {
+    const parent = n.call.muse_parent ? byId.get(n.call.muse_parent) : null;
+    if (parent && parent !== n) parent.children.push(n);
+    else roots.push(n);
+  }
+  return roots;
+}

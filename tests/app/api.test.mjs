@@ -1,0 +1,242 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  ApiError, answerNow, applyChunk, buildRequest, createTurn, describeError, listModels, parseApiError, streamChat,
+  toolTree, turnStats, zoomBox,
+} from '../../app/api.js';
+import { DEFAULT_SETTINGS } from '../../app/store.js';
+import { tableAttachment } from '../../app/table.js';
+
+const PNG = 'data:image/png;base64,iVBORw0KGgo=';
+const user = (content, attachments) => ({ id: 'u', role: 'user', content, attachments });
+
+test('Standard sends only OpenAI fields (and the documented thinking budget)', () => {
+  const body = buildRequest({ ...DEFAULT_SETTINGS }, [user('47+85')]);
+  assert.deepEqual(body, {
+    messages: [{ role: 'user', content: '47+85' }],
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  const b2 = buildRequest({ ...DEFAULT_SETTINGS, model: 'default', temperature: 0.7, effort: 'low', maxTokens: 64, agents: 5 }, [user('x')]);
+  assert.equal(b2.model, 'default');
+  assert.equal(b2.temperature, 0.7);
+  assert.equal(b2.reasoning_effort, 'low');
+  assert.equal(b2.max_tokens, 64);
+  for (const k of ['mode', 'agents', 'synthesis', 'thinking_budget_tokens']) assert.ok(!(k in b2), k);
+  const b3 = buildRequest({ ...DEFAULT_SETTINGS, effort: 'custom', budget: 48, temperature: 5 }, [user('x')]);
+  assert.equal(b3.thinking_budget_tokens, 48);
+  assert.ok(!('reasoning_effort' in b3));
+  assert.equal(b3.temperature, 2, 'clamped to the server range');
+});
+
+test('Contemplating adds mode, agents (2-8) and synthesis', () => {
+  const body = buildRequest({ ...DEFAULT_SETTINGS, mode: 'contemplating', agents: 6, synthesis: 'merge' }, [user('x')]);
+  assert.equal(body.mode, 'contemplating');
+  assert.equal(body.agents, 6);
+  assert.equal(body.synthesis, 'merge');
+  assert.equal(buildRequest({ ...DEFAULT_SETTINGS, mode: 'contemplating', agents: 20 }, [user('x')]).agents, 8);
+  assert.equal(buildRequest({ ...DEFAULT_SETTINGS, mode: 'contemplating', agents: 1 }, [user('x')]).agents, 2);
+  assert.equal(buildRequest({ ...DEFAULT_SETTINGS, mode: 'contemplating', synthesis: 'nonsense' }, [user('x')]).synthesis, 'vote');
+});
+
+test('attachments become content parts: images, tables, then the text', () => {
+  const csv = tableAttachment('item,price\napple,3\n', 'prices.csv');
+  const json = tableAttachment('[{"a":1},{"a":2}]', 'rows.json');
+  const body = buildRequest(DEFAULT_SETTINGS, [
+    user('what is the total?', [{ kind: 'image', name: 'c.png', url: PNG, width: 8, height: 8 }, csv, json,
+      { kind: 'image', name: 'gone.png', url: '', dropped: true }]),
+  ]);
+  assert.deepEqual(body.messages[0].content, [
+    { type: 'image_url', image_url: { url: PNG } },
+    { type: 'table', table: { csv: 'item,price\napple,3\n' } },
+    { type: 'table', table: { json: [{ a: 1 }, { a: 2 }] } },
+    { type: 'text', text: 'what is the total?' },
+  ]);
+});
+
+test('history: failed answers are left out, reasoning is not resent, tool calls and results are', () => {
+  const body = buildRequest({ ...DEFAULT_SETTINGS, system: 'be brief' }, [
+    user('a'),
+    { id: 'x', role: 'assistant', content: '', error: { status: 500, message: 'boom' } },
+    user('b'),
+    { id: 'y', role: 'assistant', content: 'B', reasoning: 'long thought',
+      tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'zoom', arguments: '{"box":[0,0,4,4]}' }, muse_parent: null }] },
+    { id: 'z', role: 'tool', tool_call_id: 'call_1', content: 'zoomed' },
+    user('c'),
+  ]);
+  assert.deepEqual(body.messages, [
+    { role: 'system', content: 'be brief' },
+    { role: 'user', content: 'a' },
+    { role: 'user', content: 'b' },
+    { role: 'assistant', content: 'B', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'zoom', arguments: '{"box":[0,0,4,4]}' } }] },
+    { role: 'tool', tool_call_id: 'call_1', content: 'zoomed' },
+    { role: 'user', content: 'c' },
+  ]);
+});
+
+test('OpenAI error bodies and others become readable errors', () => {
+  const e = parseApiError(400, '{"error":{"message":"\'messages\' is required","type":"invalid_request_error","param":"messages","code":null}}');
+  assert.ok(e instanceof ApiError);
+  assert.deepEqual(e.toJSON(), { status: 400, message: "'messages' is required", type: 'invalid_request_error', param: 'messages', code: null });
+  const d = describeError(e);
+  assert.equal(d.head, 'Error 400 · invalid_request_error');
+  assert.deepEqual(d.details, ['param: messages']);
+  assert.equal(parseApiError(502, '<html>bad gateway</html>').message, '<html>bad gateway</html>');
+  assert.equal(parseApiError(503, '').message, 'HTTP 503 Service Unavailable');
+  assert.match(describeError(parseApiError(401, '{"error":{"message":"missing API key","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}')).hint, /API key/);
+});
+
+test('chunks fold into one turn: reasoning, content, usage, tool call deltas, agents', () => {
+  const t = createTurn();
+  const chunk = (delta, extra = {}) => ({ id: 'chatcmpl-1', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }], ...extra });
+  applyChunk(t, chunk({ role: 'assistant' }), 0);
+  assert.equal(t.phase, 'waiting');
+  applyChunk(t, chunk({ reasoning_content: '47+85' }), 10);
+  applyChunk(t, chunk({ reasoning: ' = 132' }), 20); // vLLM's name
+  assert.equal(t.phase, 'thinking');
+  assert.equal(t.id, 'chatcmpl-1');
+  applyChunk(t, chunk({ content: '13' }), 30);
+  applyChunk(t, chunk({ content: '2' }), 40);
+  applyChunk(t, chunk({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'zoom', arguments: '{"box":' } }] }), 41);
+  applyChunk(t, chunk({ tool_calls: [{ index: 0, function: { arguments: '[1,2,3,4]}' } }] }), 42);
+  applyChunk(t, chunk({ muse_agents: [{ index: 1, reasoning_content: 'hm', confidence: 0.5 }, { index: 0, content: 'A' }] }), 43);
+  applyChunk(t, chunk({ muse_agents: [{ index: 1, content: '132', confidence: 0.9, stopped: true }] }), 44);
+  applyChunk(t, chunk({ muse_tool_results: [{ tool_call_id: 'call_a', content: 'ok' }] }), 45);
+  applyChunk(t, { id: 'chatcmpl-1', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }, 50);
+  applyChunk(t, { id: 'chatcmpl-1', choices: [], usage: { prompt_tokens: 9, completion_tokens: 11, completion_tokens_details: { reasoning_tokens: 8 }, prompt_tokens_details: { cached_tokens: 0 } } }, 51);
+  applyChunk(t, chunk({ content: 'other choice' }, { choices: [{ index: 1, delta: { content: 'x' } }] }), 52);
+  assert.equal(t.reasoning, '47+85 = 132');
+  assert.equal(t.content, '132');
+  assert.equal(t.phase, 'answering');
+  assert.equal(t.finish_reason, 'stop');
+  assert.equal(t.reasoningChunks, 2);
+  assert.deepEqual(t.tool_calls, [{ id: 'call_a', type: 'function', function: { name: 'zoom', arguments: '{"box":[1,2,3,4]}' } }]);
+  assert.deepEqual(t.tool_results, { call_a: 'ok' });
+  assert.deepEqual(t.agents, [
+    { index: 0, reasoning: '', content: 'A', confidence: null, stopped: false },
+    { index: 1, reasoning: 'hm', content: '132', confidence: 0.9, stopped: true },
+  ]);
+  assert.equal(t.usage.completion_tokens, 11);
+  assert.equal(t.firstTokenAt, 10);
+  assert.equal(t.answerStartedAt, 30);
+  const stats = turnStats(t, 0, 110);
+  assert.equal(stats.ttft_ms, 10);
+  assert.equal(stats.thinking_ms, 20);
+  assert.equal(stats.total_ms, 110);
+  assert.equal(stats.reasoning_tokens, 8);
+  assert.equal(stats.prompt_tokens, 9);
+  assert.equal(stats.cached_tokens, 0);
+  assert.equal(stats.tokens_per_s, 100, '10 tokens after the first in 100 ms');
+  assert.equal(stats.source, 'client');
+});
+
+test('server timings (llama.cpp shape) win over the client clock', () => {
+  const t = createTurn();
+  applyChunk(t, { choices: [{ index: 0, delta: { content: 'x' } }] }, 5);
+  applyChunk(t, { choices: [], usage: { prompt_tokens: 4, completion_tokens: 3 }, timings: { prompt_n: 4, prompt_ms: 2, predicted_n: 3, predicted_ms: 60, cache_n: 1 } }, 6);
+  const s = turnStats(t, 0, 100);
+  assert.equal(s.tokens_per_s, 50);
+  assert.equal(s.prompt_per_s, 2000);
+  assert.equal(s.cached_tokens, 1);
+  assert.equal(s.source, 'server');
+});
+
+test('an in-stream error chunk is kept', () => {
+  const t = applyChunk(createTurn(), { error: { message: 'generation failed: x', type: 'server_error', param: null, code: null } });
+  assert.equal(t.error.message, 'generation failed: x');
+  assert.equal(t.error.type, 'server_error');
+});
+
+// A fetch stand-in: records the request, answers with a status, headers and a body given as pieces.
+function fakeFetch(status, pieces, type = 'text/event-stream') {
+  const calls = [];
+  const fn = async (url, init = {}) => {
+    calls.push({ url, init });
+    if (init.signal?.aborted) throw Object.assign(new Error('aborted'), { name: 'AbortError' });
+    const body = new ReadableStream({
+      start(c) {
+        for (const p of pieces) c.enqueue(new TextEncoder().encode(p));
+        c.close();
+      },
+    });
+    return new Response(body, { status, headers: { 'content-type': type } });
+  };
+  fn.calls = calls;
+  return fn;
+}
+
+test('streamChat: the SSE body in awkward pieces, the headers, [DONE]', async () => {
+  const sse =
+    'data: {"id":"chatcmpl-7","choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null}]}\n\n' +
+    ': comment\n\n' +
+    'data: {"id":"chatcmpl-7","choices":[{"index":0,"delta":{"reasoning_content":"think"},"finish_reason":null}]}\n\n' +
+    'data: {"id":"chatcmpl-7","choices":[{"index":0,"delta":{"content":"hé"},"finish_reason":null}]}\n\n' +
+    'data: {"id":"chatcmpl-7","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n' +
+    'data: {"id":"chatcmpl-7","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2}}\n\n' +
+    'data: [DONE]\n\n';
+  const pieces = [];
+  for (let k = 0; k < sse.length; k += 7) pieces.push(sse.slice(k, k + 7));
+  const f = fakeFetch(200, pieces);
+  const updates = [];
+  const turn = await streamChat({ apiKey: 'sk-x', body: { messages: [] }, fetchImpl: f, onUpdate: (t) => updates.push(t.phase) });
+  assert.equal(f.calls[0].url, '/v1/chat/completions');
+  assert.equal(f.calls[0].init.headers.Authorization, 'Bearer sk-x');
+  assert.equal(f.calls[0].init.method, 'POST');
+  assert.equal(turn.id, 'chatcmpl-7');
+  assert.equal(turn.reasoning, 'think');
+  assert.equal(turn.content, 'hé');
+  assert.equal(turn.usage.completion_tokens, 2);
+  assert.equal(turn.incomplete, undefined);
+  assert.ok(updates.includes('thinking') && updates.at(-1) === 'done');
+  const noKey = fakeFetch(200, ['data: [DONE]\n\n']);
+  await streamChat({ body: {}, fetchImpl: noKey });
+  assert.ok(!('Authorization' in noKey.calls[0].init.headers));
+});
+
+test('streamChat: an HTTP error rejects with the server message; a stream without [DONE] is incomplete', async () => {
+  const err = '{"error":{"message":"Contemplating is not supported yet","type":"invalid_request_error","param":"mode","code":null}}';
+  await assert.rejects(streamChat({ body: {}, fetchImpl: fakeFetch(400, [err], 'application/json') }),
+    (e) => e instanceof ApiError && e.status === 400 && e.param === 'mode' && /Contemplating/.test(e.message));
+  const turn = await streamChat({ body: {}, fetchImpl: fakeFetch(200, ['data: {"choices":[{"index":0,"delta":{"content":"par"}}]}\n\n']) });
+  assert.equal(turn.content, 'par');
+  assert.equal(turn.incomplete, true);
+  const c = new AbortController();
+  c.abort();
+  const aborted = await streamChat({ body: {}, signal: c.signal, fetchImpl: fakeFetch(200, []) });
+  assert.equal(aborted.aborted, true);
+  await assert.rejects(streamChat({ body: {}, fetchImpl: async () => { throw new TypeError('Failed to fetch'); } }),
+    (e) => e.status === 0 && /cannot reach the server/.test(e.message));
+});
+
+test('answerNow posts to /v1/chat/completions/{id}/answer_now; 404 is quiet', async () => {
+  const ok = fakeFetch(200, ['{"id":"chatcmpl-1","answer_now":true}'], 'application/json');
+  assert.deepEqual(await answerNow({ id: 'chatcmpl-1', apiKey: 'k', fetchImpl: ok }), { ok: true });
+  assert.equal(ok.calls[0].url, '/v1/chat/completions/chatcmpl-1/answer_now');
+  assert.equal(ok.calls[0].init.method, 'POST');
+  assert.equal(ok.calls[0].init.headers.Authorization, 'Bearer k');
+  const gone = fakeFetch(404, ['{"error":{"message":"no such request","type":"invalid_request_error","param":null,"code":"not_found"}}'], 'application/json');
+  assert.deepEqual(await answerNow({ id: 'chatcmpl-1', fetchImpl: gone }), { ok: false, finished: true });
+  await assert.rejects(answerNow({ id: 'x', fetchImpl: fakeFetch(500, ['{"error":{"message":"boom"}}'], 'application/json') }), /boom/);
+});
+
+test('listModels reads /v1/models', async () => {
+  const f = fakeFetch(200, ['{"object":"list","data":[{"id":"default","object":"model","context_length":512}]}'], 'application/json');
+  assert.deepEqual(await listModels({ fetchImpl: f }), [{ id: 'default', context_length: 512 }]);
+});
+
+test('zoom boxes as percentages of the image, clamped; spawn trees', () => {
+  assert.deepEqual(zoomBox('{"box":[10,20,60,70]}', 100, 200), { left: 10, top: 10, width: 50, height: 25, image: null });
+  assert.deepEqual(zoomBox({ box: [90, -5, 150, 50], image: 0 }, 100, 100), { left: 90, top: 0, width: 10, height: 50, image: 0 });
+  assert.equal(zoomBox('{"box":[1,2,3]}', 10, 10), null);
+  assert.equal(zoomBox('not json', 10, 10), null);
+  const calls = [
+    { id: 's1', function: { name: 'spawn', arguments: '{}' } },
+    { id: 'z1', muse_parent: 's1', function: { name: 'zoom', arguments: '{}' } },
+    { id: 's2', muse_parent: 's1', function: { name: 'spawn', arguments: '{}' } },
+    { id: 'z2', muse_parent: 's2', function: { name: 'zoom', arguments: '{}' } },
+    { id: 'c', function: { name: 'calc', arguments: '{}' } },
+  ];
+  const tree = toolTree(calls, { z2: 'done' });
+  const shape = (n) => [n.call.id, n.result, n.children.map(shape)];
+  assert.deepEqual(tree.map(shape), [['s1', null, [['z1', null, []], ['s2', null, [['z2', 'done', []]]]]], ['c', null, []]]);
+});

@@ -1,0 +1,300 @@
+// app/app.js on a fake DOM (fake_dom.mjs) against the mock server over HTTP: the page's glue runs without a
+// browser — sending, streaming into the page, errors, edit, regenerate, Answer now, Esc, storage, escaping.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Document, Event, memoryStorage } from './fake_dom.mjs';
+import { createMockServer } from './mock_server.mjs';
+
+let server;
+let contemplating; // a mock that streams muse_agents
+let useContemplating = false;
+let doc;
+const storage = memoryStorage();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const $ = (id) => doc.getElementById(id);
+
+async function until(pred, ms = 10000) {
+  for (let t = 0; t < ms; t += 10) {
+    if (pred()) return true;
+    await sleep(10);
+  }
+  return false;
+}
+const idle = () => until(() => $('stop').hidden && !doc.querySelector('[aria-busy]'));
+async function type(text) {
+  const input = $('composer-input');
+  input.value = text;
+  input.dispatchEvent(new Event('input', { bubbles: true }));
+  input.dispatchEvent(new Event('keydown', { key: 'Enter', bubbles: true }));
+  await sleep(5);
+}
+const msgs = (sel = '.msg') => $('messages').querySelectorAll(sel);
+const lastAssistant = () => msgs('.msg.assistant').at(-1);
+
+before(async () => {
+  server = createMockServer({ delay: 0 });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  contemplating = createMockServer({ delay: 0, contemplating: true });
+  await new Promise((r) => contemplating.listen(0, '127.0.0.1', r));
+  const base = () => `http://127.0.0.1:${(useContemplating ? contemplating : server).address().port}`;
+  doc = new Document(readFileSync(new URL('../../app/index.html', import.meta.url), 'utf8'));
+  const realFetch = globalThis.fetch;
+  // the app's long timers (toasts) must not keep the test process alive
+  const realSetTimeout = globalThis.setTimeout;
+  globalThis.setTimeout = (fn, ms, ...args) => {
+    const t = realSetTimeout(fn, ms, ...args);
+    if (ms > 1000) t.unref?.();
+    return t;
+  };
+  Object.assign(globalThis, {
+    document: doc,
+    window: globalThis,
+    localStorage: storage,
+    matchMedia: () => ({ matches: true }),
+    requestAnimationFrame: (cb) => setTimeout(cb, 0),
+    CSS: { escape: (s) => s },
+    confirm: () => true,
+    addEventListener: () => {},
+    innerHeight: 800,
+    fetch: (url, init) => realFetch(url.startsWith('/') ? base() + url : url, init),
+    FileReader: FakeFileReader,
+    Image: FakeImage,
+  });
+  if (!globalThis.navigator?.clipboard)
+    Object.defineProperty(globalThis, 'navigator', { value: { clipboard: { writeText: async () => {} } }, configurable: true });
+  await import('../../app/app.js');
+  await sleep(50);
+});
+after(() => {
+  server.close();
+  contemplating.close();
+});
+
+class FakeFileReader {
+  readAsText(blob) {
+    blob.text().then((t) => {
+      this.result = t;
+      this.onload();
+    });
+  }
+  readAsDataURL(blob) {
+    blob.arrayBuffer().then((b) => {
+      this.result = `data:${blob.type};base64,${Buffer.from(b).toString('base64')}`;
+      this.onload();
+    });
+  }
+}
+class FakeImage {
+  set src(v) {
+    this._src = v;
+    this.naturalWidth = 64;
+    this.naturalHeight = 48;
+    setTimeout(() => this.onload(), 0);
+  }
+  get src() {
+    return this._src;
+  }
+}
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==', 'base64');
+
+test('the page starts empty, with the served model in the badge', async () => {
+  assert.equal($('empty').hidden, false);
+  assert.equal(msgs().length, 0);
+  assert.ok(await until(() => $('model-badge').textContent === 'mock'));
+});
+
+test('a streamed answer: Markdown, math, collapsed thinking with its count, stats; saved', async () => {
+  await type('What is 47+85?');
+  assert.ok(await idle());
+  const a = lastAssistant();
+  assert.ok(a.querySelector('table'), 'a Markdown table');
+  assert.ok(a.querySelector('.math .frac'), 'math');
+  assert.ok(a.querySelector('.copy-code'), 'a copy button');
+  assert.equal(a.querySelector('code').textContent, 'print(47 + 85)  # <b>132</b>');
+  const thinking = a.querySelector('details.thinking');
+  assert.equal(thinking.open, false);
+  assert.match(thinking.querySelector('summary').textContent, /\d+ tokens/);
+  assert.match(a.querySelector('.stats').textContent, /tok\/s/);
+  assert.equal($('conv-title').textContent, 'What is 47+85?');
+  assert.equal($('conv-list').querySelectorAll('li').length, 1);
+  const saved = JSON.parse(storage.getItem('muse.conversations'));
+  assert.equal(saved.conversations[0].messages.length, 2);
+  assert.match(saved.conversations[0].messages[1].content, /\*\*132\*\*/);
+});
+
+test('user text is never HTML', async () => {
+  await type('<script>alert(1)</script> <img src=x onerror=alert(1)>');
+  await idle();
+  const u = msgs('.msg.user').at(-1);
+  assert.equal(u.querySelector('.bubble').textContent, '<script>alert(1)</script> <img src=x onerror=alert(1)>');
+  assert.equal($('messages').querySelectorAll('script').length, 0);
+  assert.equal($('messages').querySelectorAll('img').length, 0);
+});
+
+test('a server error is shown in the conversation', async () => {
+  await type('please error');
+  await idle();
+  const box = lastAssistant().querySelector('.error-box');
+  assert.ok(box);
+  assert.match(box.textContent, /Error 400 · invalid_request_error/);
+  assert.match(box.textContent, /param: messages\[0\]\.content\[0\]\.image_url\.url/);
+});
+
+test('Contemplating sends its fields; the 400 names them', async () => {
+  doc.querySelector('input[name="mode"][value="contemplating"]').click();
+  assert.ok($('composer').classList.contains('contemplating'));
+  await type('47+85');
+  await idle();
+  assert.match(lastAssistant().querySelector('.error-box').textContent, /param: mode/);
+  doc.querySelector('input[name="mode"][value="standard"]').click();
+  assert.equal(JSON.parse(storage.getItem('muse.settings')).mode, 'standard');
+});
+
+test('regenerate replaces the last answer; editing the first message drops the rest', async () => {
+  const n = msgs().length;
+  lastAssistant().querySelectorAll('button').find((b) => b.textContent === 'Regenerate').click();
+  await sleep(5);
+  await idle();
+  assert.equal(msgs().length, n);
+  assert.equal(lastAssistant().querySelector('.error-box'), null, 'the regenerated answer is a Standard one');
+  msgs('.msg.user')[0].querySelectorAll('button').find((b) => b.textContent === 'Edit').click();
+  const box = doc.querySelector('.edit-box textarea');
+  assert.ok(box);
+  box.value = 'What is 2+2?';
+  doc.querySelector('.edit-box .btn.primary').click();
+  await sleep(5);
+  await idle();
+  assert.equal(msgs().length, 2);
+  assert.equal(msgs('.msg.user')[0].querySelector('.bubble').textContent, 'What is 2+2?');
+});
+
+test('Answer now while thinking; Esc stops', async () => {
+  await type('think long');
+  assert.ok(await until(() => !$('answer-now').hidden), 'the button shows');
+  $('answer-now').click();
+  assert.ok(await idle());
+  assert.match(lastAssistant().textContent, /answered early/);
+  assert.match(lastAssistant().textContent, /132/);
+  await type('long again');
+  assert.ok(await until(() => !$('stop').hidden));
+  await sleep(20);
+  doc.dispatchEvent(new Event('keydown', { key: 'Escape', bubbles: true }));
+  assert.ok(await idle());
+  assert.match(lastAssistant().textContent, /stopped by you/);
+});
+
+test('tool calls: cards, a nested spawn tree', async () => {
+  await type('spawn please');
+  await idle();
+  const cards = lastAssistant().querySelectorAll('.tool-card');
+  assert.equal(cards.length, 3);
+  assert.equal(lastAssistant().querySelectorAll('.tool-children .tool-children .tool-card').length, 1);
+  assert.match(cards[0].textContent, /the sum is right/);
+});
+
+test('new chat, rename, delete, theme', async () => {
+  $('new-chat').click();
+  assert.equal(msgs().length, 0);
+  await type('second chat');
+  await idle();
+  assert.equal($('conv-list').querySelectorAll('li').length, 2);
+  const item = $('conv-list').querySelectorAll('li')[0];
+  item.querySelectorAll('button').find((b) => /Rename/.test(b.getAttribute('aria-label'))).click();
+  const input = item.querySelector('input.rename');
+  input.value = 'Renamed';
+  input.dispatchEvent(new Event('keydown', { key: 'Enter' }));
+  assert.equal($('conv-list').querySelectorAll('.conv-select')[0].textContent, 'Renamed');
+  $('conv-list').querySelectorAll('li')[0].querySelectorAll('button').find((b) => /Delete/.test(b.getAttribute('aria-label'))).click();
+  assert.equal($('conv-list').querySelectorAll('li').length, 1);
+  $('theme-btn').click();
+  assert.equal(doc.documentElement.dataset.theme, 'light');
+  $('theme-btn').click();
+  assert.equal(doc.documentElement.dataset.theme, 'dark');
+  $('theme-btn').click();
+  assert.equal(doc.documentElement.dataset.theme, undefined);
+});
+
+test('attachments: an image with a zoom box, a pasted table with its preview, both sent', async () => {
+  await globalThis.muse.addFiles([new File([PNG], 'digit.png', { type: 'image/png' })]);
+  assert.equal($('attachments').querySelectorAll('.att.image img').length, 1);
+  const paste = new Event('paste', { bubbles: true });
+  paste.clipboardData = { files: [], getData: () => 'item,price\napple,3\npear,5' };
+  $('composer-input').dispatchEvent(paste);
+  assert.ok(paste.defaultPrevented, 'a table is not pasted as text');
+  const preview = $('attachments').querySelector('.table-preview table');
+  assert.ok(preview);
+  assert.equal(preview.querySelectorAll('tbody tr').length, 2);
+  // remove the table again, then attach it from the dialog
+  $('attachments').querySelectorAll('.att-remove')[1].click();
+  assert.equal($('attachments').querySelectorAll('.att').length, 1);
+  $('attach-table').click();
+  $('table-text').value = 'a,b\n1,2,3';
+  $('table-ok').click();
+  assert.match($('table-error').textContent, /line 2: 3 fields, the header has 2/);
+  $('table-text').value = 'a,b\n1,2';
+  $('table-ok').click();
+  assert.equal($('table-dialog').open, false);
+  await type('zoom on it');
+  await idle();
+  const sent = server.lastRequest.messages.at(-1);
+  assert.deepEqual(sent.content.map((p) => p.type), ['image_url', 'table', 'text']);
+  assert.match(sent.content[0].image_url.url, /^data:image\/png;base64,iVBOR/);
+  assert.deepEqual(sent.content[1], { type: 'table', table: { csv: 'a,b\n1,2' } });
+  assert.deepEqual(sent.content[2], { type: 'text', text: 'zoom on it' });
+  assert.equal(server.lastRequest.stream, true);
+  assert.deepEqual(server.lastRequest.stream_options, { include_usage: true });
+  assert.equal($('attachments').querySelectorAll('.att').length, 0, 'the composer is cleared');
+  const u = msgs('.msg.user').at(-1);
+  assert.ok(u.querySelector('.thumb img').getAttribute('src').startsWith('data:image/png;base64,'));
+  const box = u.querySelector('.thumb .zoom-box');
+  assert.ok(box, 'the zoom box over the thumbnail');
+  assert.equal(box.style.left, '12.5%'); // x0 8 of 64 pixels
+  assert.equal(box.style.width, '50%');
+  assert.ok(lastAssistant().querySelector('.tool-zoom .zoom-box'), 'and in the card');
+  const saved = JSON.parse(localStorage.getItem('muse.conversations'));
+  const msg = saved.conversations.flatMap((c) => c.messages).find((m) => m.content === 'zoom on it');
+  assert.deepEqual(msg.attachments.map((a) => [a.kind, a.width ?? a.format]), [['image', 64], ['table', 'csv']]);
+});
+
+test('Contemplating: agents side by side with confidence and the stopped one, then the synthesis', async () => {
+  useContemplating = true;
+  try {
+    doc.querySelector('input[name="mode"][value="contemplating"]').click();
+    $('agents').value = '3';
+    $('agents').dispatchEvent(new Event('change'));
+    await type('47+85 together');
+    await idle();
+    assert.equal(contemplating.lastRequest.mode, 'contemplating');
+    assert.equal(contemplating.lastRequest.agents, 3);
+    assert.equal(contemplating.lastRequest.synthesis, 'vote');
+    const agents = lastAssistant().querySelectorAll('.agent');
+    assert.equal(agents.length, 3);
+    assert.match(agents[0].textContent, /Agent 1.*done.*% confident/);
+    assert.ok(agents[2].classList.contains('stopped'));
+    assert.match(agents[2].textContent, /stopped/);
+    assert.ok(lastAssistant().querySelector('.synthesis-label'));
+    assert.match(lastAssistant().querySelector('.bubble').textContent, /132/);
+  } finally {
+    doc.querySelector('input[name="mode"][value="standard"]').click();
+    useContemplating = false;
+  }
+});
+
+test('export and import; a bad file is refused with a clear message', async () => {
+  const before = $('conv-list').querySelectorAll('li').length;
+  const exported = globalThis.muse.store.exportJSON();
+  const doc2 = JSON.parse(exported);
+  doc2.conversations[0].id = 'imported-1';
+  doc2.conversations[0].title = 'From a file';
+  doc2.conversations[0].messages.push({ role: 'user', content: 'extra' });
+  const input = $('import-file');
+  input._files = [new File([JSON.stringify(doc2)], 'mine.json', { type: 'application/json' })];
+  input.dispatchEvent(new Event('change'));
+  assert.ok(await until(() => $('conv-list').querySelectorAll('li').length === before + 1));
+  assert.ok($('conv-list').querySelectorAll('.conv-select').some((b) => b.textContent === 'From a file'));
+  input._files = [new File(['{"conversations":[{"messages":[{"role":"robot"}]}]}'], 'bad.json')];
+  input.dispatchEvent(new Event('change'));
+  assert.ok(await until(() => /Import failed: bad\.json: conversations\[0\]\.messages\[0\]\.role/.test($('toasts').textContent)));
+  assert.equal($('conv-list').querySelectorAll('li').length, before + 1);
+});

@@ -1,0 +1,78 @@
+// The app's API module against a real HTTP server (the mock of muse serve): network chunking, auth, answer now.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createMockServer } from './mock_server.mjs';
+import { answerNow, buildRequest, listModels, streamChat } from '../../app/api.js';
+import { DEFAULT_SETTINGS } from '../../app/store.js';
+
+let server;
+let base;
+before(async () => {
+  server = createMockServer({ apiKey: 'sk-test', delay: 0 });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${server.address().port}`;
+});
+after(() => server.close());
+
+const settings = { ...DEFAULT_SETTINGS, apiKey: 'sk-test' };
+const ask = (text, extra = {}) => buildRequest({ ...settings, ...extra }, [{ id: 'u', role: 'user', content: text }]);
+
+test('a streamed answer with thinking, usage and the chunk id', async () => {
+  const turn = await streamChat({ baseUrl: base, apiKey: 'sk-test', body: ask('47+85') });
+  assert.match(turn.id, /^chatcmpl-mock-/);
+  assert.match(turn.reasoning, /The user asks: 47\+85/);
+  assert.match(turn.content, /The sum is \*\*132\*\*/);
+  assert.equal(turn.finish_reason, 'stop');
+  assert.ok(turn.usage.completion_tokens > 10);
+  assert.equal(turn.usage.completion_tokens_details.reasoning_tokens, turn.reasoningChunks);
+});
+
+test('errors: no key (401), Contemplating refused (400 naming mode), an in-stream error chunk', async () => {
+  await assert.rejects(streamChat({ baseUrl: base, body: ask('x') }), (e) => e.status === 401 && e.code === 'invalid_api_key');
+  await assert.rejects(streamChat({ baseUrl: base, apiKey: 'sk-test', body: ask('x', { mode: 'contemplating', agents: 3 }) }),
+    (e) => e.status === 400 && e.param === 'mode');
+  const turn = await streamChat({ baseUrl: base, apiKey: 'sk-test', body: ask('midstream') });
+  assert.match(turn.error.message, /broke on purpose/);
+});
+
+test('answer now ends the thinking; after the end it is a quiet 404', async () => {
+  let asked = null;
+  const turn = await streamChat({
+    baseUrl: base, apiKey: 'sk-test', body: ask('long'),
+    onUpdate: (t) => {
+      if (!asked && t.reasoningChunks >= 5) asked = answerNow({ baseUrl: base, apiKey: 'sk-test', id: t.id });
+    },
+  });
+  assert.deepEqual(await asked, { ok: true });
+  // the whole thinking is 1,600 chunks: answer now cut it short
+  assert.ok(turn.reasoningChunks < 1600, `stopped thinking early (${turn.reasoningChunks} chunks)`);
+  assert.match(turn.content, /132/);
+  assert.deepEqual(await answerNow({ baseUrl: base, apiKey: 'sk-test', id: turn.id }), { ok: false, finished: true });
+});
+
+test('Stop: aborting mid-stream keeps what arrived', async () => {
+  const c = new AbortController();
+  const turn = await streamChat({
+    baseUrl: base, apiKey: 'sk-test', body: ask('long'), signal: c.signal,
+    onUpdate: (t) => { if (t.reasoningChunks === 3) c.abort(); },
+  });
+  assert.equal(turn.aborted, true);
+  assert.ok(turn.reasoning.length > 0);
+});
+
+test('tool calls and sub-agents arrive as deltas', async () => {
+  const turn = await streamChat({ baseUrl: base, apiKey: 'sk-test', body: ask('spawn and zoom') });
+  assert.deepEqual(turn.tool_calls.map((t) => [t.id, t.function.name, t.muse_parent ?? null]), [
+    ['call_zoom', 'zoom', null],
+    ['call_s1', 'spawn', null],
+    ['call_s2', 'spawn', 'call_s1'],
+    ['call_c', 'calc', 'call_s2'],
+  ]);
+  assert.deepEqual(JSON.parse(turn.tool_calls[0].function.arguments), { box: [8, 8, 40, 32] });
+  assert.equal(turn.tool_results.call_c, '132');
+  assert.equal(turn.tool_results.call_zoom, 'a crop of 32x24 pixels');
+});
+
+test('models', async () => {
+  assert.deepEqual(await listModels({ baseUrl: base, apiKey: 'sk-test' }), [{ id: 'mock', context_length: 512 }]);
+});

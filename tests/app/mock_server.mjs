@@ -1,0 +1,177 @@
+// A stand-in for `muse serve` speaking the same API, to try the app without building the C++ server and to test
+// the app's fetch + SSE path over real HTTP (tests/app/http.test.mjs). It serves app/ at / and fakes:
+//   POST /v1/chat/completions                  SSE (or a plain completion), Bearer auth when --api-key is given
+//   POST /v1/chat/completions/{id}/answer_now  200 {"id","object","answer_now":true}; 404 when finished
+//   GET  /v1/models, GET /health
+// What it answers depends on the last user message: "error" -> a 400; "midstream" -> an error chunk; "zoom" -> a
+// zoom tool call on the attached image; "spawn" -> nested sub-agent calls; "long" -> a long thinking (to try
+// Answer now); anything else -> a little thinking and a Markdown answer with math. Contemplating requests get a
+// 400 like the real server today, unless the mock was started with --contemplating (then muse_agents deltas).
+//
+//   node tests/app/mock_server.mjs [--port 8090] [--api-key KEY] [--contemplating] [--delay 30]
+
+import http from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const APP = fileURLToPath(new URL('../../app/', import.meta.url));
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+
+function error(res, status, message, param = null, code = null) {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify({ error: { message, type: status >= 500 ? 'server_error' : 'invalid_request_error', param, code } }));
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function lastUserText(messages) {
+  const m = [...messages].reverse().find((x) => x.role === 'user');
+  if (!m) return '';
+  if (typeof m.content === 'string') return m.content;
+  return m.content.filter((p) => p.type === 'text').map((p) => p.text).join(' ');
+}
+
+function tokens(text) {
+  return text.match(/\s*\S+|\s+/g) ?? [];
+}
+
+export function createMockServer({ apiKey = '', contemplating = false, delay = 30 } = {}) {
+  const active = new Map(); // id -> {answerNow: bool}
+  let next = 1;
+
+  async function chat(req, res, body) {
+    let r;
+    try {
+      r = JSON.parse(body);
+    } catch {
+      return error(res, 400, 'the request body is not valid JSON', null, 'invalid_json');
+    }
+    if (!Array.isArray(r.messages) || r.messages.length === 0) return error(res, 400, "'messages' is required", 'messages');
+    if (r.mode === 'contemplating' && !contemplating)
+      return error(res, 400, "Contemplating mode is not supported by this server yet ('mode': 'contemplating')", 'mode', 'unsupported_parameter');
+    const text = lastUserText(r.messages);
+    if (/\berror\b/i.test(text)) return error(res, 400, "'messages[0].content[0].image_url.url' the image's base64 data is invalid", 'messages[0].content[0].image_url.url', 'invalid_base64');
+    const id = `chatcmpl-mock-${next++}`;
+    const meta = { id, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: 'mock' };
+    const state = { answerNow: false };
+    active.set(id, state);
+    const long = /\blong\b/i.test(text);
+    const thinking = long ? Array.from({ length: 400 }, (_, i) => ` step ${i}: still thinking`).join('') : `The user asks: ${text.slice(0, 60)}. Let me work it out.`;
+    const answer =
+      '## Result\n\nThe sum is **132**, since $47 + 85 = 132$ and $\\frac{264}{2} = 132$.\n\n' +
+      '| a | b | a+b |\n|---|---|--:|\n| 47 | 85 | 132 |\n\n```python\nprint(47 + 85)  # <b>132</b>\n```\n\n- checked\n- twice';
+    const usage = { prompt_tokens: 12, completion_tokens: 0, total_tokens: 0, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } };
+    if (!r.stream) {
+      active.delete(id);
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify({ id, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: answer, reasoning_content: thinking }, finish_reason: 'stop' }], usage }));
+    }
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+    let closed = false;
+    res.on('close', () => {
+      closed = true;
+      active.delete(id);
+    });
+    const send = (delta, finish = null) => res.write(`data: ${JSON.stringify({ ...meta, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`);
+    send({ role: 'assistant' });
+    res.write(': keep-alive comment\n\n');
+    if (r.mode === 'contemplating') {
+      const n = r.agents ?? 4;
+      for (let step = 0; step < 6 && !closed; step++) {
+        await sleep(delay * 3);
+        send({ muse_agents: Array.from({ length: n }, (_, i) => ({ index: i, reasoning_content: ` agent ${i} step ${step}.`, confidence: Math.min(1, 0.3 + step * 0.1 + i * 0.05) })) });
+      }
+      send({ muse_agents: Array.from({ length: n }, (_, i) => ({ index: i, content: i === n - 1 ? '131' : '132', stopped: i === n - 1 })) });
+    }
+    for (const t of tokens(thinking)) {
+      if (closed || state.answerNow) break;
+      await sleep(delay);
+      send({ reasoning_content: t });
+      usage.completion_tokens_details.reasoning_tokens++;
+      usage.completion_tokens++;
+    }
+    let call = 0; // tool call indices are unique within the message
+    if (/\bzoom\b/i.test(text))
+      send({ tool_calls: [{ index: call++, id: 'call_zoom', type: 'function', function: { name: 'zoom', arguments: '{"box": [8, 8, 40, 32]}' } }] });
+    if (/\bspawn\b/i.test(text)) {
+      send({ tool_calls: [{ index: call++, id: 'call_s1', type: 'function', function: { name: 'spawn', arguments: '{"task": "check the sum"}' } }] });
+      send({ tool_calls: [{ index: call++, id: 'call_s2', type: 'function', muse_parent: 'call_s1', function: { name: 'spawn', arguments: '{"task": "check 47"}' } }] });
+      send({ tool_calls: [{ index: call++, id: 'call_c', type: 'function', muse_parent: 'call_s2', function: { name: 'calc', arguments: '{"expr": "47+85"}' } }] });
+      send({ muse_tool_results: [{ tool_call_id: 'call_c', content: '132' }, { tool_call_id: 'call_s2', content: 'ok' }, { tool_call_id: 'call_s1', content: 'the sum is right' }] });
+    }
+    if (/\bzoom\b/i.test(text)) send({ muse_tool_results: [{ tool_call_id: 'call_zoom', content: 'a crop of 32x24 pixels' }] });
+    if (/\bmidstream\b/i.test(text)) {
+      res.write(`data: ${JSON.stringify({ error: { message: 'generation failed: the mock broke on purpose', type: 'server_error', param: null, code: null } })}\n\n`);
+    }
+    for (const t of tokens(answer)) {
+      if (closed) break;
+      await sleep(delay);
+      send({ content: t });
+      usage.completion_tokens++;
+    }
+    if (closed) return;
+    send({}, 'stop');
+    usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+    if (r.stream_options?.include_usage) res.write(`data: ${JSON.stringify({ ...meta, choices: [], usage })}\n\n`);
+    res.write('data: [DONE]\n\n');
+    active.delete(id);
+    res.end();
+  }
+
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname.startsWith('/v1/') && apiKey && req.headers.authorization !== `Bearer ${apiKey}`)
+      return error(res, 401, req.headers.authorization ? 'incorrect API key provided' : 'missing API key: send Authorization: Bearer KEY', null, 'invalid_api_key');
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    const answerNow = /^\/v1\/chat\/completions\/([^/]+)\/answer_now$/.exec(url.pathname);
+    if (req.method === 'POST' && url.pathname === '/v1/chat/completions') {
+      try {
+        server.lastRequest = JSON.parse(body); // for tests: what the app sent
+      } catch {
+        server.lastRequest = null;
+      }
+      return chat(req, res, body);
+    }
+    if (req.method === 'POST' && answerNow) {
+      const id = decodeURIComponent(answerNow[1]);
+      const st = active.get(id);
+      if (!st) return error(res, 404, `no running chat completion '${id}' (it finished, or never existed)`, 'id', 'not_found');
+      st.answerNow = true;
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify({ id, object: 'chat.completion.answer_now', answer_now: true }));
+    }
+    if (req.method === 'GET' && url.pathname === '/v1/models') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify({ object: 'list', data: [{ id: 'mock', object: 'model', created: 0, owned_by: 'muse', context_length: 512 }] }));
+    }
+    if (req.method === 'GET' && url.pathname === '/health') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end('{"status":"ok"}');
+    }
+    if (req.method === 'GET' && !url.pathname.startsWith('/v1/')) {
+      const rel = url.pathname === '/' ? 'index.html' : normalize(url.pathname.slice(1));
+      if (rel.includes('..') || rel.toLowerCase() === 'readme.md') return error(res, 404, `no route GET ${url.pathname}`, null, 'not_found');
+      try {
+        const data = await readFile(join(APP, rel));
+        res.writeHead(200, { 'Content-Type': TYPES[extname(rel)] ?? 'application/octet-stream', 'Cache-Control': 'no-cache' });
+        return res.end(data);
+      } catch {
+        /* fall through to 404 */
+      }
+    }
+    return error(res, 404, `no route ${req.method} ${url.pathname}`, null, 'not_found');
+  });
+  return server;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const arg = (name, fallback) => {
+    const k = process.argv.indexOf(name);
+    return k > 0 ? process.argv[k + 1] : fallback;
+  };
+  const port = Number(arg('--port', 8090));
+  const server = createMockServer({ apiKey: arg('--api-key', ''), contemplating: process.argv.includes('--contemplating'), delay: Number(arg('--delay', 30)) });
+  server.listen(port, '127.0.0.1', () => console.log(`mock Muse API and app on http://127.0.0.1:${port}/`));
+}
