@@ -1,4 +1,5 @@
 // muse tokenizer train | muse pretrain | muse train --recipe
+#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -202,9 +203,11 @@ void add_train_commands(CLI::App& app) {
     t->overrides.device = t->runtime.device;
     const auto recipe = recipe_by_name(t->recipe);
     const std::string out = t->out.empty() ? "runs/" + t->recipe : t->out;
+    const auto start = std::chrono::steady_clock::now();
     const auto result = run_recipe(recipe, out, t->overrides);
-    std::printf("recipe %s done in %.1f min: %s (report: %s/report.md)\n%s", recipe.name.c_str(), result.seconds / 60,
-                out.c_str(), out.c_str(), eval_table_markdown(result.evals).c_str());
+    const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
+    std::printf("recipe %s done in %.1f min (this run, all stages): %s (report: %s/report.md)\n%s",
+                recipe.name.c_str(), minutes, out.c_str(), out.c_str(), eval_table_markdown(result.evals).c_str());
   });
 }
 
