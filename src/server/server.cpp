@@ -148,6 +148,8 @@ void Server::install_routes() {
     }
     return httplib::Server::HandlerResponse::Handled;
   }));
+  http_->set_logger(
+      [this](const httplib::Request&, const httplib::Response& res) { counters_.count_response(res.status); });
   http_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
     send_error(res, ApiError(500, "server_error", "", "", "internal error"));
   });
@@ -165,6 +167,12 @@ void Server::install_routes() {
                  {"kv_cache_usage_ratio", stats.kv_bytes_capacity > 0 ? static_cast<double>(stats.kv_bytes_in_use) /
                                                                             static_cast<double>(stats.kv_bytes_capacity)
                                                                       : 0.0}});
+    });
+  });
+  // Prometheus text: like /health, outside /v1 and without the key (the server listens on loopback by default).
+  http_->Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
+    guarded(req, res, [&] {
+      res.set_content(counters_.prometheus(engine_->stats(), options_.model_name), "text/plain; version=0.0.4");
     });
   });
   http_->Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
@@ -185,7 +193,7 @@ void Server::install_routes() {
                          .count();
       meta.model = options_.model_name;
       if (!turn.request.stream) {
-        send_json(res, 200, complete_chat(*engine_, loaded_.tokenizer, turn, meta, &active_));
+        send_json(res, 200, complete_chat(*engine_, loaded_.tokenizer, turn, meta, &active_, &counters_));
         ++counters_.completions;
         return;
       }

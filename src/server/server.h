@@ -1,7 +1,8 @@
 // `muse serve`: an OpenAI-compatible HTTP server over one Engine shared by every request, so concurrent clients
 // are decoded together (continuous batching). Routes: POST /v1/chat/completions (plain or SSE-streamed; n > 1
 // prefills the prompt once and forks it), POST /v1/chat/completions/{id}/answer_now (a running request ends its
-// thinking and answers), GET /v1/models, GET /health, and the Muse app (app/, embedded) at GET /.
+// thinking and answers), GET /v1/models, GET /health, GET /metrics (Prometheus text: server/metrics.h), and the
+// Muse app (app/, embedded) at GET /.
 //
 //   Server server(load_model_dir(dir, torch::kCPU), options);
 //   int port = server.bind();   // options.port 0 = an ephemeral port

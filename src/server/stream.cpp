@@ -119,8 +119,19 @@ ChatTurn prepare_chat(const std::string& body, const LoadedModel& model, const S
   return turn;
 }
 
+namespace {
+
+void count_tokens(ServerCounters* counters, const Usage& usage) {
+  if (!counters) return;
+  counters->prompt_tokens += usage.prompt_tokens;
+  counters->completion_tokens += usage.completion_tokens;
+  counters->reasoning_tokens += usage.reasoning_tokens;
+}
+
+}  // namespace
+
 json complete_chat(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, const ResponseMeta& meta,
-                   ActiveRequests* active) {
+                   ActiveRequests* active, ServerCounters* counters) {
   const auto ids = engine.add_samples(Prompt::of(turn.prompt), turn.params, turn.request.n);
   const auto registered = active ? active->add(meta.id, ids) : nullptr;
   std::vector<SequenceResult> results;
@@ -142,6 +153,7 @@ json complete_chat(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, c
     count_usage(usage, r);
     choices.push_back(std::move(c));
   }
+  count_tokens(counters, usage);
   return completion_json(meta, choices, usage);
 }
 
@@ -161,6 +173,9 @@ struct StreamState {
   Usage usage;
   bool done = false;  // [DONE] written
   std::shared_ptr<void> registered;  // in ActiveRequests while the stream lives
+  ServerCounters* counters = nullptr;
+  std::chrono::steady_clock::time_point started;                 // when the choices were added
+  std::vector<std::chrono::steady_clock::time_point> last_token;  // per choice; epoch = none yet
 
   int index_of(SeqId id) const {
     for (size_t i = 0; i < ids.size(); ++i)
@@ -201,7 +216,15 @@ bool write_stream(StreamState& st, httplib::DataSink& sink) {
       if (i < 0 || st.finished[static_cast<size_t>(i)]) continue;
       const auto ui = static_cast<size_t>(i);
       Delta delta;
-      if (event->token >= 0) delta = st.replies[ui].add(event->token);
+      if (event->token >= 0) {
+        delta = st.replies[ui].add(event->token);
+        const auto now = std::chrono::steady_clock::now();
+        const bool first = st.last_token[ui] == std::chrono::steady_clock::time_point{};
+        const auto since = now - (first ? st.started : st.last_token[ui]);
+        (first ? st.counters->time_to_first_token : st.counters->time_per_output_token)
+            .observe(std::chrono::duration<double>(since).count());
+        st.last_token[ui] = now;
+      }
       if (!st.role_sent[ui]) delta.role = st.role_sent[ui] = true;
       if (delta.role || !delta.reasoning.empty() || !delta.content.empty())
         write(sse_data(chunk_json(st.meta, i, delta, FinishReason::None)));
@@ -214,6 +237,7 @@ bool write_stream(StreamState& st, httplib::DataSink& sink) {
         write(sse_data(error_json(ApiError(500, "server_error", "", "", "generation failed: " + result.error))));
       write(sse_data(chunk_json(st.meta, i, Delta{}, result.finish_reason)));
     }
+    count_tokens(st.counters, st.usage);
     if (st.include_usage) write(sse_data(usage_chunk_json(st.meta, st.usage)));
     write(sse_done());
     st.done = true;
@@ -239,8 +263,11 @@ void stream_chat(Engine& engine, const Tokenizer& tok, ChatTurn turn, const Resp
   st->include_usage = turn.request.include_usage;
   st->queue = std::make_shared<EventQueue>();
   turn.params.events = st->queue;  // forks share the parent's observers: one queue, events keyed by id
+  st->counters = &counters;
+  st->started = std::chrono::steady_clock::now();
   st->ids = engine.add_samples(Prompt::of(turn.prompt), turn.params, turn.request.n);
   if (active) st->registered = active->add(meta.id, st->ids);
+  st->last_token.assign(st->ids.size(), {});
   st->usage.prompt_tokens = static_cast<int64_t>(turn.prompt.size());
   for (size_t i = 0; i < st->ids.size(); ++i) st->replies.emplace_back(tok);
   st->role_sent.assign(st->ids.size(), false);

@@ -11,6 +11,7 @@
 
 #include "engine/engine.h"
 #include "model/weights.h"
+#include "server/metrics.h"
 #include "server/openai.h"
 
 namespace httplib {
@@ -21,11 +22,6 @@ namespace muse::server {
 
 struct ServerOptions;
 
-// What /health reports beyond the engine's own stats.
-struct ServerCounters {
-  std::atomic<int64_t> completions{0};        // chat completions answered (plain or streamed)
-  std::atomic<int64_t> streams_abandoned{0};  // streams whose client went away (their sequences cancelled)
-};
 
 struct ChatTurn {
   ChatRequest request;
@@ -43,7 +39,7 @@ class ActiveRequests;
 // Runs the turn's n choices to their end and returns the chat.completion object. With `active`, the choices
 // are registered under meta.id while they run (answer now).
 nlohmann::json complete_chat(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, const ResponseMeta& meta,
-                             ActiveRequests* active = nullptr);
+                             ActiveRequests* active = nullptr, ServerCounters* counters = nullptr);
 
 // Adds the turn's choices to the engine now (so capacity errors are still an HTTP error) and makes `res` an
 // SSE stream: role, reasoning_content deltas, content deltas, a finish chunk per choice, the optional usage

@@ -78,6 +78,13 @@ grep -q '"content":"' "$WORK/long" || fail "after answer_now no answer came: $(t
 thought=$(grep -c '"reasoning_content"' "$WORK/long")
 [ "$thought" -lt 340 ] || fail "answer_now did not cut the thinking short ($thought thinking chunks)"
 
+# /metrics: Prometheus text with what this run did (completions, a 401, streamed latencies).
+curl -s "http://127.0.0.1:$port/metrics" >"$WORK/metrics"
+grep -q '^# TYPE muse_chat_completions_total counter$' "$WORK/metrics" || fail "/metrics: $(head -c 300 "$WORK/metrics")"
+grep -q '^muse_http_responses_total{code="401"} [1-9]' "$WORK/metrics" || fail "/metrics does not count the 401"
+grep -Eq '^muse_time_to_first_token_seconds_count [1-9]' "$WORK/metrics" || fail "/metrics has no first-token latency"
+grep -Eq '^muse_completion_tokens_total [1-9]' "$WORK/metrics" || fail "/metrics counts no tokens"
+
 kill -INT "$pid"
 rc=0
 for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -86,4 +93,4 @@ wait "$pid" || rc=$?
 pid=""
 [ "$rc" = 0 ] || fail "exit status $rc after SIGINT"
 grep -q "stopped" "$WORK/log" || fail "no clean stop message"
-echo "serve ok: /health, a completion, a stream, 401 without the key, the app at /, answer now, clean stop on SIGINT"
+echo "serve ok: /health, a completion, a stream, 401 without the key, the app at /, answer now, /metrics, clean stop on SIGINT"
