@@ -502,11 +502,20 @@ void Engine::stop() {
 }
 
 std::vector<SequenceResult> Engine::run_batch(const std::vector<Prompt>& prompts, const RequestParams& params) {
-  if (!params.pause_tokens.empty()) throw MuseError("run_batch: pause tokens need a caller that resumes them");
+  return run_batch(prompts, std::vector<RequestParams>(prompts.size(), params));
+}
+
+std::vector<SequenceResult> Engine::run_batch(const std::vector<Prompt>& prompts,
+                                              const std::vector<RequestParams>& params) {
+  if (params.size() != prompts.size())
+    throw MuseError("run_batch: " + std::to_string(params.size()) + " params for " + std::to_string(prompts.size()) +
+                    " prompts");
+  for (const auto& p : params)
+    if (!p.pause_tokens.empty()) throw MuseError("run_batch: pause tokens need a caller that resumes them");
   if (!options_.keep_results) throw MuseError("run_batch: this engine keeps no results (keep_results = false)");
   std::vector<SeqId> ids;
   ids.reserve(prompts.size());
-  for (const auto& p : prompts) ids.push_back(add(p, params));
+  for (size_t i = 0; i < prompts.size(); ++i) ids.push_back(add(prompts[i], params[i]));
   bool looping;
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -107,6 +107,8 @@ class Engine {
   // Batch work (evaluation, rollouts): adds every prompt with the same params (no pause tokens) and returns the
   // results in order. Steps on this thread, or waits when start() runs the loop.
   std::vector<SequenceResult> run_batch(const std::vector<Prompt>& prompts, const RequestParams& params);
+  // The same with params per prompt (e.g. a seed each); MuseError unless there is one per prompt.
+  std::vector<SequenceResult> run_batch(const std::vector<Prompt>& prompts, const std::vector<RequestParams>& params);
 
   // One request to its end, streaming: `on_event` gets every event of the sequence, on this thread, between
   // steps (never inside one), so it may be slow (print, write to a socket). Steps on this thread, or waits when

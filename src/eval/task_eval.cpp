@@ -112,8 +112,13 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
   request.sampling.max_thinking_tokens = params.max_thinking_tokens;
   request.sampling.min_thinking_tokens = params.min_thinking_tokens;
   std::vector<Prompt> inputs;
-  for (const auto& prompt : prompts) inputs.push_back(Prompt::of(prompt));
-  const auto outputs = engine.run_batch(inputs, request);
+  std::vector<RequestParams> requests;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    inputs.push_back(Prompt::of(prompts[i]));
+    requests.push_back(request);
+    requests.back().sampling.seed = seed_mix(params.seed, i, 0x5a3e);  // sampled runs: each problem its own draws
+  }
+  const auto outputs = engine.run_batch(inputs, requests);
 
   TaskEvalResult result;
   result.task = task.name();

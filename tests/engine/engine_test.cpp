@@ -366,6 +366,22 @@ TEST(Engine, EndThinkingForcesTheEndOfThinkingAtTheNextToken) {
   EXPECT_EQ(second.take(other).value().tokens, alone.tokens);
 }
 
+// Params per prompt: each sequence samples with its own seed, exactly as it would alone; a count mismatch is an error.
+TEST(Engine, RunBatchTakesParamsPerPrompt) {
+  auto model = random_model();
+  RequestParams a = greedy(12), b = greedy(12);
+  a.sampling.temperature = b.sampling.temperature = 1.0;
+  a.sampling.seed = 1;
+  b.sampling.seed = 2;
+  Engine engine(model, torch::kCPU, small_options());
+  const auto both = engine.run_batch({Prompt::of({1, 2, 3}), Prompt::of({1, 2, 3})}, std::vector<RequestParams>{a, b});
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_EQ(both[0].tokens, run_alone(model, {1, 2, 3}, a).tokens);
+  EXPECT_EQ(both[1].tokens, run_alone(model, {1, 2, 3}, b).tokens);
+  EXPECT_NE(both[0].tokens, both[1].tokens);
+  EXPECT_THROW(engine.run_batch({Prompt::of({1})}, std::vector<RequestParams>{a, b}), MuseError);
+}
+
 TEST(Engine, StopTokensAndStopStrings) {
   auto model = random_model();
   // Token i reads as two letters, so stop strings can end inside a token or span two.
