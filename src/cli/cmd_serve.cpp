@@ -92,6 +92,12 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--max-body-bytes", o->server.max_body_bytes, "largest request body (larger: 413)")
       ->capture_default_str();
+  cmd->add_option("--max-queued", o->server.max_queued,
+                  "requests waiting for the engine beyond which new ones get 429 (0 = no bound)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
+  cmd->add_option("--cors-origin", o->server.cors_origin,
+                  "allow browsers on this origin (or *) to call the API; off by default");
   cmd->add_option("--http-threads", o->server.http_threads, "connections served at once")->capture_default_str()
       ->check(CLI::Range(1, 1024));
   add_runtime_options(*cmd, o->runtime);

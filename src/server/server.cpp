@@ -109,6 +109,16 @@ void Server::install_routes() {
   const size_t max_body = options_.max_body_bytes;
   // Runs before the body is read: unauthenticated or chunked requests never make the server read a body.
   http_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (!options_.cors_origin.empty()) {
+      res.set_header("Access-Control-Allow-Origin", options_.cors_origin);
+      if (req.method == "OPTIONS") {  // a preflight: answered here, before auth (browsers send no key with it)
+        res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+        res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+        res.set_header("Access-Control-Max-Age", "600");
+        res.status = 204;
+        return httplib::Server::HandlerResponse::Handled;
+      }
+    }
     if (!options_.api_key.empty() && req.path.rfind("/v1/", 0) == 0) {
       const std::string header = req.get_header_value("Authorization");
       const std::string prefix = "Bearer ";
@@ -185,6 +195,13 @@ void Server::install_routes() {
   http_->Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
     guarded(req, res, [&] {
       ChatTurn turn = prepare_chat(req.body, loaded_, options_);
+      // A bounded queue: past it the client is told to come back, rather than waiting without limit.
+      if (options_.max_queued > 0 && engine_->stats().queued >= options_.max_queued) {
+        res.set_header("Retry-After", "1");
+        throw ApiError(429, "rate_limit_error", "", "rate_limit_exceeded",
+                       "the server is busy: " + std::to_string(options_.max_queued) +
+                           " requests are already waiting; retry shortly");
+      }
       ResponseMeta meta;
       meta.id = "chatcmpl-" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "-" +
                 std::to_string(next_request_++);

@@ -38,6 +38,12 @@ struct ServerOptions {
   int read_timeout_s = 15;              // a client that stalls mid-request is dropped
   int write_timeout_s = 30;
   int http_threads = 16;                // connections served at once (a stream holds one for its duration)
+  // Sequences waiting for the engine beyond which a new chat completion gets 429 (Retry-After) instead of
+  // queueing without bound; 0 = no bound.
+  int max_queued = 64;
+  // CORS: empty = off (browsers on other origins cannot call the API); "*" or one origin = that
+  // Access-Control-Allow-Origin on every response, and OPTIONS preflights answered.
+  std::string cors_origin;
   std::string device = "cpu";
   RequestLimits limits;                 // images are refused for text-only models whatever this says
 };

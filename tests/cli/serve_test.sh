@@ -78,6 +78,10 @@ grep -q '"content":"' "$WORK/long" || fail "after answer_now no answer came: $(t
 thought=$(grep -c '"reasoning_content"' "$WORK/long")
 [ "$thought" -lt 340 ] || fail "answer_now did not cut the thinking short ($thought thinking chunks)"
 
+# CORS is off unless asked for (--cors-origin): no browser on another origin may call the API.
+curl -s -D "$WORK/headers" -o /dev/null "http://127.0.0.1:$port/health"
+grep -qi "^access-control-allow-origin" "$WORK/headers" && fail "CORS header sent without --cors-origin"
+
 # /metrics: Prometheus text with what this run did (completions, a 401, streamed latencies).
 curl -s "http://127.0.0.1:$port/metrics" >"$WORK/metrics"
 grep -q '^# TYPE muse_chat_completions_total counter$' "$WORK/metrics" || fail "/metrics: $(head -c 300 "$WORK/metrics")"

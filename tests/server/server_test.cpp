@@ -315,3 +315,61 @@ TEST_F(ServerTest, ClientGoneCancelsItsSequence) {
 
 }  // namespace
 }  // namespace muse::server
+
+namespace muse::server {
+namespace {
+
+// A server of its own: CORS on for one origin, and a queue bounded at one waiting request, with a KV pool that
+// holds one long request at a time (so a second one waits and a third is turned away).
+TEST(ServerLimits, CorsForOneOriginAndABoundedQueue) {
+  signal(SIGPIPE, SIG_IGN);
+  ServerOptions options;
+  options.port = 0;
+  options.cors_origin = "http://app.example";
+  options.max_queued = 1;
+  options.kv_mem = int64_t{4} << 20;  // ~7.5 KiB of KV a token: one 370-token request fits, two do not
+  Server server(load_model_dir(std::string(MUSE_SOURCE_DIR) + "/models/default", torch::kCPU), options);
+  const int port = server.bind();
+  std::thread loop([&] { server.listen(); });
+
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(60, 0);
+  auto preflight = c.Options("/v1/chat/completions");
+  ASSERT_TRUE(preflight);
+  EXPECT_EQ(preflight->status, 204);
+  EXPECT_EQ(preflight->get_header_value("Access-Control-Allow-Origin"), "http://app.example");
+  EXPECT_NE(preflight->get_header_value("Access-Control-Allow-Headers").find("Authorization"), std::string::npos);
+  auto health = c.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->get_header_value("Access-Control-Allow-Origin"), "http://app.example");
+
+  const json long_request = {{"messages", json::array({json{{"role", "user"}, {"content", "47+85"}}})},
+                             {"max_tokens", 360},
+                             {"thinking_budget_tokens", {{"min", 340}}}};
+  auto post = [&] {
+    httplib::Client k("127.0.0.1", port);
+    k.set_read_timeout(60, 0);
+    return k.Post("/v1/chat/completions", long_request.dump(), "application/json");
+  };
+  std::thread first([&] { EXPECT_EQ(post()->status, 200); });
+  // The first holds the pool; the second waits for it.
+  for (int i = 0; i < 500 && server.engine().stats().running == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::thread second([&] { EXPECT_EQ(post()->status, 200); });
+  for (int i = 0; i < 500 && server.engine().stats().queued == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_EQ(server.engine().stats().queued, 1) << "the second request should be waiting";
+  auto third = post();
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->status, 429) << third->body;
+  EXPECT_EQ(third->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(json::parse(third->body)["error"]["code"], "rate_limit_exceeded");
+  first.join();
+  second.join();
+  EXPECT_EQ(post()->status, 200);  // the queue drained: served again
+  server.stop();
+  loop.join();
+}
+
+}  // namespace
+}  // namespace muse::server
