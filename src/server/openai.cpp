@@ -89,8 +89,9 @@ int64_t get_int(const json& v, const std::string& param, int64_t lo, int64_t hi)
   }
   if (!v.is_number_integer()) throw wrong_type(param, "an integer", v);
   if (v.is_number_unsigned()) {
+    // JSON's non-negative literals parse as unsigned: the lower bound applies here too (n: 0 is out of range).
     const uint64_t u = v.get<uint64_t>();
-    if (hi < 0 || u > static_cast<uint64_t>(hi)) throw out_of_range();
+    if (hi < 0 || u > static_cast<uint64_t>(hi) || static_cast<int64_t>(u) < lo) throw out_of_range();
     return static_cast<int64_t>(u);
   }
   const int64_t x = v.get<int64_t>();

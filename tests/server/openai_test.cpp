@@ -197,6 +197,7 @@ TEST(OpenAiRequest, BadNumbersNameTheParam) {
   refused(with("top_p", 0), "top_p");
   refused(with("top_p", 1.5), "top_p");
   refused(with("n", 0), "n");
+  refused(json::parse(R"({"messages": [{"role": "user", "content": "1+1"}], "n": 0})"), "n");  // 0 parsed unsigned
   refused(with("n", 17), "n");
   refused(with("n", true), "n");
   refused(with("seed", "1"), "seed");

@@ -283,6 +283,89 @@ TEST_F(ServerTest, RefusesBadRequestsAndKeepsServing) {
   expect_error(post_text(std::string("{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}")), 400);
 }
 
+// Malformed and hostile requests, one table: each gets its 4xx with an OpenAI-shaped body naming the offending
+// param where there is one, and the server answers a normal request right after every one (expect_error).
+TEST_F(ServerTest, HostileRequestsGetTheirErrorAndTheServerKeepsServing) {
+  struct Case {
+    const char* what;
+    std::string body;
+    int status;
+    const char* param;  // nullptr: not checked
+  };
+  auto with = [](const char* key, json value) {
+    json b = ask("1+1", 4);
+    b[key] = std::move(value);
+    return b.dump();
+  };
+  auto content = [](json parts) {
+    return json{{"messages", json::array({json{{"role", "user"}, {"content", std::move(parts)}}})}}.dump();
+  };
+  const std::vector<Case> cases = {
+      {"empty body", "", 400, nullptr},
+      {"null", "null", 400, nullptr},
+      {"an array", "[]", 400, nullptr},
+      {"a string", "\"hi\"", 400, nullptr},
+      {"truncated JSON", "{\"messages\": [{\"role\": \"user\", \"content\": \"1+", 400, nullptr},
+      {"no messages", "{\"model\": \"default\"}", 400, "messages"},
+      {"messages not an array", "{\"messages\": {\"role\": \"user\"}}", 400, "messages"},
+      {"no message at all", "{\"messages\": []}", 400, "messages"},
+      {"a message that is a number", "{\"messages\": [7]}", 400, "messages[0]"},
+      {"a message without role", "{\"messages\": [{\"content\": \"hi\"}]}", 400, "messages[0].role"},
+      {"content a number", "{\"messages\": [{\"role\": \"user\", \"content\": 5}]}", 400, "messages[0].content"},
+      {"an unknown part type", content(json::array({json{{"type", "audio"}}})), 400, "messages[0].content[0].type"},
+      {"a text part without text", content(json::array({json{{"type", "text"}}})), 400, "messages[0].content[0].text"},
+      {"an image part without url", content(json::array({json{{"type", "image_url"}, {"image_url", json::object()}}})),
+       400, "messages[0].content[0].image_url.url"},
+      {"a data URI that is not an image",
+       content(json::array({json{{"type", "image_url"}, {"image_url", {{"url", "data:text/plain;base64,aGk="}}}}})),
+       400, "messages[0].content[0].image_url.url"},
+      {"a PNG that is not one",
+       content(json::array({json{{"type", "image_url"}, {"image_url", {{"url", "data:image/png;base64,aGVsbG8="}}}}})),
+       400, "messages[0].content[0].image_url.url"},
+      {"a table with an unclosed quote",
+       content(json::array({json{{"type", "table"}, {"table", {{"csv", "a,b\n\"x,1\n"}}}}})), 400, nullptr},
+      {"a table part with nothing in it", content(json::array({json{{"type", "table"}, {"table", json::object()}}})),
+       400, nullptr},
+      {"model a number", with("model", 3), 400, "model"},
+      {"another model", with("model", "gpt-4o"), 404, "model"},
+      {"max_tokens negative", with("max_tokens", -1), 400, "max_tokens"},
+      {"max_tokens huge", with("max_tokens", 1e30), 400, "max_tokens"},
+      {"max_tokens a string", with("max_tokens", "10"), 400, "max_tokens"},
+      {"n zero", with("n", 0), 400, "n"},
+      {"n too many", with("n", 1000), 400, "n"},
+      {"temperature negative", with("temperature", -1), 400, "temperature"},
+      {"temperature a word", with("temperature", "warm"), 400, "temperature"},
+      {"top_p zero", with("top_p", 0), 400, "top_p"},
+      {"seed not an integer", with("seed", 1.5), 400, "seed"},
+      {"stop a number", with("stop", 9), 400, "stop"},
+      {"five stop strings", with("stop", json::array({"a", "b", "c", "d", "e"})), 400, "stop"},
+      {"logprobs a string", with("logprobs", "yes"), 400, "logprobs"},
+      {"top_logprobs without logprobs", with("top_logprobs", 2), 400, "top_logprobs"},
+      {"reasoning_effort unknown", with("reasoning_effort", "extreme"), 400, "reasoning_effort"},
+      {"thinking budget negative", with("thinking_budget_tokens", -1), 400, "thinking_budget_tokens"},
+      {"thinking budget min over max", with("thinking_budget_tokens", {{"min", 9}, {"max", 2}}), 400,
+       "thinking_budget_tokens"},
+      {"stream a string", with("stream", "true"), 400, "stream"},
+      {"stream_options a list", with("stream_options", json::array()), 400, "stream_options"},
+      {"tools (not yet)", with("tools", json::array({{{"type", "function"}}})), 400, "tools"},
+      {"response_format json (not yet)", with("response_format", {{"type", "json_object"}}), 400, "response_format"},
+      {"mode contemplating (not yet)", with("mode", "contemplating"), 400, "mode"},
+      {"mode unknown", with("mode", "turbo"), 400, "mode"},
+  };
+  ASSERT_GE(cases.size(), 40u);
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    const json e = expect_error(post_text(c.body), c.status);
+    if (c.param) EXPECT_EQ(e.value("param", json()), json(c.param)) << e.dump();
+    EXPECT_FALSE(e.value("message", std::string()).empty());
+  }
+  // Routes and methods that do not exist, and steering a request that is not running.
+  EXPECT_EQ(expect_error(client().Get("/v1/nothing"), 404)["code"], "not_found");
+  EXPECT_EQ(expect_error(client().Post("/v1/chat/completions/chatcmpl-x/answer_now", "{}", "application/json"), 404)
+                ["param"],
+            "id");
+}
+
 TEST_F(ServerTest, ClientGoneCancelsItsSequence) {
   // Eight long samples: far more tokens than the client waits for, so the stream is still running when it leaves.
   json body = ask("target 24 from 3 7 8 2", 300);
