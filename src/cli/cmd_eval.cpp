@@ -105,8 +105,8 @@ void add_eval_command(CLI::App& app) {
   add_runtime_options(*cmd, o->runtime);
   // What shapes the task sweep; --chat scores conversations instead and would silently ignore these.
   std::vector<const CLI::Option*> task_sweep_flags;
-  for (const char* name : {"--tasks", "--difficulty", "--budgets", "--style", "--surface", "--blind-baseline", "--problems",
-                           "--min-thinking-tokens", "--plot"})
+  for (const char* name : {"--tasks", "--difficulty", "--budgets", "--style", "--surface", "--blind-baseline",
+                           "--problems", "--min-thinking-tokens", "--plot", "--temperature", "--top-p"})
     task_sweep_flags.push_back(cmd->get_option(name));
   cmd->callback([o, task_sweep_flags] {
     // Everything that can be wrong with the request fails here, before the model loads.
