@@ -15,22 +15,8 @@ if [ ! -f "$NPM_DIR/node_modules/openai/package.json" ]; then
     exit 77
   fi
 fi
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/muse_openai.XXXXXX")
-pid=""
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$MUSE" serve --model "$SRC/models/default" --model-name default --port "$port" --api-key sk-test --kv-mem 32 \
-  >"$WORK/log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
-  kill -0 "$pid" 2>/dev/null || { echo "FAIL: muse serve exited early"; cat "$WORK/log"; exit 1; }
-  sleep 0.2
-done
+source "$SRC/tests/cli/serve_lib.sh"
+start_server --model-name default --api-key sk-test --kv-mem 32
 # Copied beside its node_modules, so that `import 'openai'` resolves there.
 cp "$SRC/tests/cli/openai_client.mjs" "$NPM_DIR/openai_client.mjs"
 node "$NPM_DIR/openai_client.mjs" "http://127.0.0.1:$port/v1" sk-test "$SRC/examples/images/chart.png"

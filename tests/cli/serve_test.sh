@@ -6,23 +6,8 @@
 set -u
 MUSE=$(realpath "$1")
 SRC=$(realpath "${2:-.}")
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/muse_serve.XXXXXX")
-pid=""
-cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; [ -f "$WORK/log" ] && sed 's/^/  server: /' "$WORK/log"; exit 1; }
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$MUSE" serve --model "$SRC/models/default" --port "$port" --api-key k3y --kv-mem 32 >"$WORK/log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-  curl -sf "http://127.0.0.1:$port/health" >"$WORK/health" 2>/dev/null && break
-  kill -0 "$pid" 2>/dev/null || fail "muse serve exited early"
-  sleep 0.2
-done
+source "$SRC/tests/cli/serve_lib.sh"
+start_server --api-key k3y --kv-mem 32
 grep -q '"status":"ok"' "$WORK/health" || fail "/health: $(cat "$WORK/health")"
 grep -q "http://127.0.0.1:$port/v1" "$WORK/log" || fail "the URL was not printed"
 
