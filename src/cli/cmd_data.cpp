@@ -7,10 +7,32 @@
 #include "cli/commands.h"
 #include "data/patches.h"
 #include "data/task.h"
+#include "tokenizer/tool_format.h"
+#include "tools/registry.h"
+#include "tools/trace_tools.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 
 namespace muse::cli {
+namespace {
+
+// A copy of the image with a 2-pixel red outline around [x0, x1) x [y0, y1) (a zoom's box).
+Image with_box(const Image& image, int x0, int y0, int x1, int y1) {
+  Image out = image;
+  auto paint = [&](int x, int y) {
+    if (x < 0 || y < 0 || x >= out.width || y >= out.height) return;
+    uint8_t* p = out.pixel(x, y);
+    p[0] = 230, p[1] = 20, p[2] = 20;
+  };
+  for (int t = 0; t < 2; ++t) {
+    for (int x = x0 - 2; x < x1 + 2; ++x) paint(x, y0 - 1 - t), paint(x, y1 + t);
+    for (int y = y0 - 2; y < y1 + 2; ++y) paint(x0 - 1 - t, y), paint(x1 + t, y);
+  }
+  return out;
+}
+
+}  // namespace
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -67,7 +89,8 @@ void add_data_commands(CLI::App& app) {
     const int span = task->max_difficulty() - task->min_difficulty() + 1;
     for (int i = 0; i < o->count; ++i) {
       const int difficulty = o->difficulty != 0 ? o->difficulty : task->min_difficulty() + i % span;
-      const Example example = task->generate(rng, difficulty, parse_surface(o->surface));
+      Example example = task->generate(rng, difficulty, parse_surface(o->surface));
+      run_trace_tools(example, o->vision);
       const std::string stem = task->name() + "_" + std::to_string(i);
       std::string text = "task: " + task->name() + "  difficulty: " + std::to_string(difficulty) + "\n";
       html += "<h2>" + stem + " (difficulty " + std::to_string(difficulty) + ")</h2>";
@@ -93,7 +116,39 @@ void add_data_commands(CLI::App& app) {
                   std::to_string(w) + "x" + std::to_string(h) + ")'>";
         }
       }
-      text += "reasoning: " + example.reasoning + "\nanswer: " + example.answer + "\n";
+      // The trace with its tool calls in place; a zoom's box drawn on the original, and the crop it returned.
+      std::string reasoning;
+      size_t done = 0;
+      for (size_t c = 0; c < example.tool_calls.size(); ++c) {
+        const auto& call = example.tool_calls[c];
+        reasoning += example.reasoning.substr(done, call.at - done) + "[tool call: " +
+                     tool_call_body(call.name, call.arguments) + "] [result: ";
+        done = call.at;
+        for (const auto& part : call.result) {
+          if (part.kind == SegmentKind::Text) {
+            reasoning += part.text;
+            continue;
+          }
+          const std::string name = stem + "_call" + std::to_string(c);
+          save_png(*part.image, (fs::path(o->out) / (name + "_crop.png")).string());
+          reasoning += "image " + name + "_crop.png (" + std::to_string(part.image->width) + "x" +
+                       std::to_string(part.image->height) + ")";
+          const auto context = tool_context_for(example.prompt, o->vision);
+          const auto zoom = builtin_tools().call(call.name, call.arguments, context);
+          if (zoom.ok() && zoom.details.contains("box") && !context.images.empty()) {
+            const auto& b = zoom.details["box"];
+            const Image boxed = with_box(*context.images[zoom.details["image"].get<size_t>()], b[0], b[1], b[2], b[3]);
+            save_png(boxed, (fs::path(o->out) / (name + "_box.png")).string());
+            reasoning += ", box drawn on " + name + "_box.png";
+            html += "<img src='" + name + "_box.png' width=" + std::to_string(boxed.width * 2) + " title='zoom box'>" +
+                    "<img src='" + name + "_crop.png' width=" + std::to_string(part.image->width * 2) +
+                    " title='what the zoom returned'>";
+          }
+        }
+        reasoning += "]";
+      }
+      reasoning += example.reasoning.substr(done);
+      text += "reasoning: " + reasoning + "\nanswer: " + example.answer + "\n";
       write_file_atomic((fs::path(o->out) / (stem + ".txt")).string(), text);
       html += "<pre>" + html_escape(text) + "</pre>";
     }

@@ -52,6 +52,7 @@ void add_eval_command(CLI::App& app) {
     int min_thinking_tokens = 0;
     std::string style = "plain";
     std::string surface = "trained";
+    std::string tools = "on";
     double temperature = 0.0, top_p = 1.0;
     std::string json_path, plot_path, out_dir;
     std::vector<std::string> chat_files;
@@ -86,6 +87,11 @@ void add_eval_command(CLI::App& app) {
                   "it never saw")
       ->capture_default_str()
       ->check(CLI::IsMember({"trained", "heldout", "both"}));
+  cmd->add_option("--tools", o->tools,
+                  "on | off | both: built-in tools (calculator, zoom, table_query) available while answering; "
+                  "both adds a tools-off run of every cell (the tool-use table compares them)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off", "both"}));
   cmd->add_option("--temperature", o->temperature,
                   "0 = greedy; above 0 sampled with --seed (e.g. to see how long the model thinks by choice)")
       ->capture_default_str()
@@ -106,7 +112,8 @@ void add_eval_command(CLI::App& app) {
   // What shapes the task sweep; --chat scores conversations instead and would silently ignore these.
   std::vector<const CLI::Option*> task_sweep_flags;
   for (const char* name : {"--tasks", "--difficulty", "--budgets", "--style", "--surface", "--blind-baseline",
-                           "--problems", "--min-thinking-tokens", "--plot", "--temperature", "--top-p"})
+                           "--problems", "--min-thinking-tokens", "--plot", "--temperature", "--top-p",
+                           "--tools"})
     task_sweep_flags.push_back(cmd->get_option(name));
   cmd->callback([o, task_sweep_flags] {
     // Everything that can be wrong with the request fails here, before the model loads.
@@ -173,7 +180,11 @@ void add_eval_command(CLI::App& app) {
       int budget;
       bool blind;
       Surface surface;
+      bool tools;
     };
+    std::vector<bool> tool_settings;
+    if (o->tools != "off") tool_settings.push_back(true);
+    if (o->tools != "on") tool_settings.push_back(false);
     std::vector<Surface> surfaces;
     if (o->surface != "heldout") surfaces.push_back(Surface::Trained);
     if (o->surface != "trained") surfaces.push_back(Surface::Heldout);
@@ -197,10 +208,11 @@ void add_eval_command(CLI::App& app) {
             continue;
           }
           for (int b : budgets)
-            for (Surface surface : surfaces) {
-              cells.push_back({task.get(), d, style, b, false, surface});
-              if (o->blind_baseline && images) cells.push_back({task.get(), d, style, b, true, surface});
-            }
+            for (Surface surface : surfaces)
+              for (bool tools : tool_settings) {
+                cells.push_back({task.get(), d, style, b, false, surface, tools});
+                if (o->blind_baseline && images) cells.push_back({task.get(), d, style, b, true, surface, tools});
+              }
         }
     if (cells.empty()) throw MuseError("nothing to evaluate: every task and difficulty asked for was skipped");
 
@@ -220,10 +232,11 @@ void add_eval_command(CLI::App& app) {
       params.surface = c.surface;
       params.temperature = o->temperature;
       params.top_p = o->top_p;
+      params.tool_use.enabled = c.tools;
       if (progress)
-        log_info("eval", "[%zu/%zu] %s@%d %s%s budget %s%s ...", i + 1, cells.size(), c.task->name().c_str(),
+        log_info("eval", "[%zu/%zu] %s@%d %s%s budget %s%s%s ...", i + 1, cells.size(), c.task->name().c_str(),
                  c.difficulty, prompt_style_name(c.style), c.surface == Surface::Heldout ? " held-out surface" : "",
-                 budget_label(c.budget).c_str(), c.blind ? " (blank images)" : "");
+                 budget_label(c.budget).c_str(), c.blind ? " (blank images)" : "", c.tools ? "" : " tools off");
       results.push_back(evaluate_task(engine, loaded.tokenizer, *c.task, c.difficulty, params));
     }
 

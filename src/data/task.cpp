@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "data/tasks/arithmetic.h"
+#include "data/tasks/calc.h"
 #include "data/tasks/chart.h"
 #include "data/tasks/count.h"
 #include "data/tasks/countdown.h"
@@ -28,6 +29,7 @@ const std::vector<std::pair<std::string, TaskFactory>>& registry() {
       {"sub", [] { return std::make_unique<ArithmeticTask>(ArithmeticOp::Sub); }},
       {"mul", [] { return std::make_unique<ArithmeticTask>(ArithmeticOp::Mul); }},
       {"arith", [] { return std::make_unique<ArithmeticTask>(ArithmeticOp::Mixed); }},
+      {"calc", [] { return std::make_unique<CalcTask>(); }},  // past in-head range: the calculator tool
       {"countdown", [] { return std::make_unique<CountdownTask>(); }},
       // Multimodal tasks: rendered images and table segments.
       {"count", [] { return std::make_unique<CountTask>(); }},

@@ -14,6 +14,17 @@
 
 namespace muse {
 
+// A tool call inside a reference trace, at byte `at` of the reasoning text: the model writes the call, the
+// harness forces the result in (never a loss target). Tasks write the call; the result is filled by running the
+// real tool (tools/trace_tools.h), so training shows exactly what the tool returns at run time.
+struct TraceToolCall {
+  size_t at = 0;
+  std::string name;
+  nlohmann::json arguments;
+  std::vector<Segment> result;  // text, or a zoom's crop as an image segment; empty until the tool ran
+  bool filled = false;
+};
+
 struct Example {
   std::string task;                // task name, e.g. "add"
   int difficulty = 1;              // the task's difficulty dial
@@ -25,6 +36,8 @@ struct Example {
   // The problem without its surface (wording, picture style), e.g. "47+85"; empty: the prompt itself. The
   // train/held-out split hashes this, so a held-out problem stays held out in every wording.
   std::string problem_key;
+  // Tool calls the reasoning makes, in order of `at` (empty: none; the trace is solved in the head).
+  std::vector<TraceToolCall> tool_calls;
 };
 
 // Train and held-out problems are disjoint by construction: a problem's split is a hash of its prompt.

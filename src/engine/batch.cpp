@@ -142,7 +142,7 @@ void BatchRunner::prefill(Sequence& seq, int64_t chunk) {
     slots.mask = torch::zeros({1, 1, T, L}, torch::kFloat32).masked_fill_(blocked.view({1, 1, T, L}), kNegInf).to(device_);
   }
   ModelInput input = model_input(tokens.to(device_), positions_of(seq, past, T).to(device_));
-  if (seq.patches.defined() && past < seq.prompt_length && config_.patch_token_id >= 0) {
+  if (seq.patches.defined() && config_.patch_token_id >= 0) {
     const auto begin = seq.tokens.begin();
     const int64_t first = std::count(begin, begin + past, config_.patch_token_id);
     const int64_t count = std::count(begin + past, begin + past + T, config_.patch_token_id);

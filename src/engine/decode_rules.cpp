@@ -55,13 +55,13 @@ DecodeRules::Choice DecodeRules::choose(const float* logits, Rng& rng) const {
     return {sampling_.think_end_token, true};  // budget spent: close the thinking span, the answer follows
   const bool below_min = thinking_ && thinking_tokens_ < sampling_.min_thinking_tokens;
   const bool suppress = below_min && continue_token_ < 0;
-  int token;
-  if (blocked_.empty() && !suppress) {
-    token = sample_token(logits, V, sampling_, rng);
-  } else {
+  int token = -1;
+  if (blocked_.empty() && !suppress) token = sample_token(logits, V, sampling_, rng);
+  if (token < 0 || token == unsampleable_) {
     std::vector<float> work(logits, logits + V);
     for (size_t i = 0; i < blocked_.size(); ++i)
       if (blocked_[i]) work[i] = kNegInf;
+    if (unsampleable_ >= 0 && unsampleable_ < V) work[static_cast<size_t>(unsampleable_)] = kNegInf;
     if (suppress) {
       // Budget forcing: the model may not stop thinking (or stop altogether) before the minimum. When the masks
       // leave nothing else, the minimum yields.
@@ -82,7 +82,7 @@ DecodeRules::Verdict DecodeRules::append(int token, bool forced, bool from_model
   ++generated_;
   if (thinking_) {
     if (token == sampling_.think_end_token) thinking_ = false;
-    else ++thinking_tokens_;
+    else if (from_model) ++thinking_tokens_;  // a tool's result, forced in, is not the model's thinking
   }
   Verdict v;
   if (from_model && contains(sampling_.stop_tokens, token)) v.finish = FinishReason::Stop;

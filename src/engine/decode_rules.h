@@ -51,6 +51,10 @@ class DecodeRules {
   // does, the minimum waived) and answers. Nothing happens outside the thinking span.
   void end_thinking();
 
+  // A token the model may never produce (the engine's <|patch|>: it carries pixels only the caller supplies).
+  // Resampled without it in the rare case it is drawn, so every other draw stays exactly as without the rule.
+  void set_unsampleable(int token) { unsampleable_ = token; }
+
   bool thinking() const { return thinking_; }
   int thinking_tokens() const { return thinking_tokens_; }
   int generated() const { return generated_; }
@@ -63,6 +67,7 @@ class DecodeRules {
   std::vector<int> pause_tokens_;
   std::vector<uint8_t> blocked_;  // allowed/banned mask, 1 = never sample (empty: none)
   int continue_token_ = -1;
+  int unsampleable_ = -1;
   int64_t vocab_size_ = 0, max_seq_len_ = 0;
   std::function<std::string(int)> token_text_;
   size_t longest_stop_ = 0;

@@ -77,7 +77,9 @@ DecodeRules Engine::rules_for(const RequestParams& params) const {
   params.validate(config_.vocab_size);
   if (!params.stop_strings.empty() && !options_.token_text)
     throw MuseError("stop strings need the engine's token_text (token id -> text)");
-  return DecodeRules(params, config_.vocab_size, config_.max_seq_len, options_.token_text);
+  DecodeRules rules(params, config_.vocab_size, config_.max_seq_len, options_.token_text);
+  rules.set_unsampleable(static_cast<int>(config_.patch_token_id));
+  return rules;
 }
 
 void Engine::submit(Command command) {
@@ -169,17 +171,28 @@ void Engine::cancel(SeqId id) {
   submit(std::move(c));
 }
 
-void Engine::force(SeqId id, std::vector<int> tokens) {
-  for (int t : tokens) {
+void Engine::force(SeqId id, std::vector<int> tokens) { force(id, Prompt::of(tokens)); }
+
+void Engine::force(SeqId id, Prompt segment) {
+  int64_t patch_tokens = 0;
+  for (int t : segment.tokens) {
     if (t < 0 || t >= config_.vocab_size)
       throw MuseError("forced token " + std::to_string(t) + " is outside the vocabulary");
-    if (config_.patch_token_id >= 0 && t == config_.patch_token_id)
-      throw MuseError("forced tokens cannot be <|patch|> (image patches enter with the prompt)");
+    if (config_.patch_token_id >= 0 && t == config_.patch_token_id) ++patch_tokens;
   }
+  const int64_t patch_rows = segment.patches.defined() ? segment.patches.size(0) : 0;
+  if (patch_rows != patch_tokens || (patch_rows > 0 && (segment.patches.dim() != 2 ||
+                                                        segment.patches.size(1) != config_.patch_dim())))
+    throw MuseError("forced segment has " + std::to_string(patch_tokens) + " <|patch|> tokens but " +
+                    std::to_string(patch_rows) + " patch rows (of " + std::to_string(config_.patch_dim()) +
+                    " floats each expected)");
+  if (!segment.positions.empty() && segment.positions.size() != segment.tokens.size())
+    throw MuseError("forced segment has " + std::to_string(segment.tokens.size()) + " tokens but " +
+                    std::to_string(segment.positions.size()) + " positions");
   Command c;
   c.kind = Command::Force;
   c.id = id;
-  c.tokens = std::move(tokens);
+  c.forced = std::move(segment);
   submit(std::move(c));
 }
 
@@ -211,7 +224,7 @@ int64_t Engine::apply_commands(Events& events) {
         if (Sequence* s = scheduler_->find(c.id); s && !s->done()) finish(*s, FinishReason::Cancelled, events);
         break;
       case Command::Force:
-        if (Sequence* s = scheduler_->find(c.id); s && !s->done()) apply_force(*s, c.tokens, events);
+        if (Sequence* s = scheduler_->find(c.id); s && !s->done()) apply_force(*s, c.forced, events);
         break;
       case Command::EndThinking:
         if (Sequence* s = scheduler_->find(c.id); s && !s->done()) s->rules.end_thinking();
@@ -239,11 +252,24 @@ void Engine::apply_fork(Command& c, Events& events) {
   }
 }
 
-void Engine::apply_force(Sequence& seq, const std::vector<int>& tokens, Events& events) {
-  for (int token : tokens) {
-    append_token(seq, token, /*forced=*/true, /*logits=*/nullptr, /*from_model=*/false, events);
+void Engine::apply_force(Sequence& seq, const Prompt& segment, Events& events) {
+  const int32_t base = seq.next_t;
+  if (segment.patches.defined() && segment.patches.numel() > 0) {
+    auto pixels = segment.patches.to(device_, torch::kFloat32);
+    seq.patches = seq.patches.defined() ? torch::cat({seq.patches, pixels}) : pixels;
+  }
+  for (size_t i = 0; i < segment.tokens.size(); ++i) {
+    std::array<int32_t, 3> position{};
+    if (!segment.positions.empty()) {
+      const auto& rel = segment.positions[i];
+      position = {base + rel[0], base + rel[1], base + rel[2]};
+    }
+    append_token(seq, segment.tokens[i], /*forced=*/true, /*logits=*/nullptr, /*from_model=*/false, events,
+                 segment.positions.empty() ? nullptr : &position);
     if (seq.done()) return;
   }
+  if (!segment.positions.empty())
+    seq.next_t = base + (segment.next_t >= 0 ? segment.next_t : segment.positions.back()[0] + 1);
   if (seq.state == SeqState::Parked) {
     seq.state = SeqState::Decoding;  // its pause token (and these) are fed with the next step
     seq.refresh_state();
@@ -337,10 +363,14 @@ void Engine::sample_ready(Events& events, StepCounts& counts) {
 }
 
 void Engine::append_token(Sequence& seq, int token, bool forced, const float* logits, bool from_model,
-                          Events& events) {
+                          Events& events, const std::array<int32_t, 3>* position) {
   seq.tokens.push_back(token);
-  seq.positions.push_back({seq.next_t, seq.next_t, seq.next_t});
-  ++seq.next_t;
+  if (position) {
+    seq.positions.push_back(*position);
+  } else {
+    seq.positions.push_back({seq.next_t, seq.next_t, seq.next_t});
+    ++seq.next_t;
+  }
   auto& r = seq.result;
   r.tokens.push_back(token);
   r.forced.push_back(forced);
@@ -560,6 +590,11 @@ SequenceResult Engine::generate(const Prompt& prompt, RequestParams params,
     throw;
   }
   return wait(id);
+}
+
+bool Engine::looping() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return loop_.joinable();
 }
 
 SequenceResult Engine::wait(SeqId id) {

@@ -89,8 +89,12 @@ class Engine {
   // Thread-safe. Appends tokens without sampling (marked forced), e.g. a tool result; they count toward
   // max_tokens and are fed to the model with the next step. A parked sequence resumes.
   void force(SeqId id, std::vector<int> tokens);
+  // The same with a segment that may hold an image (a zoom's crop): `segment.positions` are relative to the
+  // sequence's next position (t offsets; empty = text), `segment.next_t` how far t advances (-1: last t + 1),
+  // `segment.patches` the pixels of its <|patch|> tokens. MuseError when patches and patch tokens disagree.
+  void force(SeqId id, Prompt segment);
   // Thread-safe. A parked sequence goes on sampling (its pause token is fed to the model first).
-  void resume(SeqId id) { force(id, {}); }
+  void resume(SeqId id) { force(id, std::vector<int>{}); }
   // Thread-safe. "Answer now": a sequence still thinking gets <|/think|> forced at its next token and answers
   // (DecodeRules::end_thinking); others, and unknown ids, are unaffected.
   void end_thinking(SeqId id);
@@ -121,6 +125,7 @@ class Engine {
   // The result if `id` has finished (removed from the engine), else nothing.
   std::optional<SequenceResult> take(SeqId id);
   bool idle() const;  // nothing pending, queued or running (parked sequences are not idle)
+  bool looping() const;  // start() runs the loop on its own thread (else callers step)
 
   EngineStats stats() const;
   const KVPool& pool() const { return *pool_; }
@@ -136,7 +141,7 @@ class Engine {
     std::vector<RequestParams> child_params;
     Prompt prompt;                  // Add
     RequestParams params;           // Add
-    std::vector<int> tokens;        // Force
+    Prompt forced;                  // Force: tokens, relative positions, patches
   };
   struct Events;
   struct StepCounts;
@@ -145,11 +150,13 @@ class Engine {
   void submit(Command command);
   int64_t apply_commands(Events& events);  // how many were applied
   void apply_fork(Command& c, Events& events);
-  void apply_force(Sequence& seq, const std::vector<int>& tokens, Events& events);
+  void apply_force(Sequence& seq, const Prompt& segment, Events& events);
   void enqueue(std::unique_ptr<Sequence> seq, Events& events);
   void run(const StepPlan& plan, Events& events, StepCounts& counts);
   void sample_ready(Events& events, StepCounts& counts);
-  void append_token(Sequence& seq, int token, bool forced, const float* logits, bool from_model, Events& events);
+  // `position`: null = the next text position (t, t, t).
+  void append_token(Sequence& seq, int token, bool forced, const float* logits, bool from_model, Events& events,
+                    const std::array<int32_t, 3>* position = nullptr);
   void finish(Sequence& seq, FinishReason reason, Events& events, bool notify = true);
   void retire(Events& events);
   void deliver(Events& events);

@@ -114,6 +114,10 @@ void Scheduler::requeue_front(Sequence& first) {
   }
 }
 
+bool Scheduler::feeds_patch(const Sequence& seq) const {
+  return config_.patch_token_id >= 0 && seq.tokens[static_cast<size_t>(seq.kv.length)] == config_.patch_token_id;
+}
+
 StepPlan Scheduler::plan() {
   StepPlan plan;
   std::vector<Sequence*> prefill_rows;
@@ -121,8 +125,9 @@ StepPlan Scheduler::plan() {
     if (!s->active()) continue;
     s->refresh_state();
     const int64_t pending = s->pending();
-    if (pending == 1) plan.decode.push_back(s.get());
-    else if (pending > 1) prefill_rows.push_back(s.get());
+    // A <|patch|> token carries pixels, which only a prefill chunk feeds (the decode paths embed tokens).
+    if (pending == 1 && !feeds_patch(*s)) plan.decode.push_back(s.get());
+    else if (pending >= 1) prefill_rows.push_back(s.get());
   }
   // Decode rows first; prefill chunks share what is left of the step's token budget (at least a quarter).
   int64_t budget = std::max<int64_t>(limits_.max_step_tokens - static_cast<int64_t>(plan.decode.size()),
@@ -136,8 +141,6 @@ StepPlan Scheduler::plan() {
   for (Sequence* s : prefill_rows) {
     if (budget <= 0) break;
     int64_t chunk = std::min(s->pending(), budget);
-    // Prompt patches and generated tokens never share a chunk (patches are counted over the whole input).
-    if (s->patches.defined() && s->kv.length < s->prompt_length) chunk = std::min(chunk, s->prompt_length - s->kv.length);
     if (!pool_.reserve(s->kv, chunk)) {
       ++plan.reserve_failures;
       continue;

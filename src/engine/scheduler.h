@@ -59,6 +59,7 @@ class Scheduler {
  private:
   int64_t final_length(const Sequence& seq) const;
   int64_t future_need(const Sequence& seq) const;
+  bool feeds_patch(const Sequence& seq) const;  // its next token to feed is a <|patch|> (pixels: prefill only)
   bool try_admit(std::unique_ptr<Sequence>& seq);
   void link_children(Sequence& parent, bool parent_leaving);
   void requeue_front(Sequence& first);  // a running sequence and those waiting on it, back to the queue's front

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -169,6 +170,7 @@ std::string series_label(const TaskEvalResult& result, bool show_style) {
   if (show_style) label += " " + result.style;
   if (result.surface == "heldout") label += " held-out surface";
   if (result.blank_images) label += " blind";
+  if (!result.tools) label += " tools off";
   return label;
 }
 
@@ -201,7 +203,7 @@ std::string sweep_markdown(const EvalReportInfo& info, const std::vector<TaskEva
   char line[512];
   for (const auto& r : results) {
     const std::string prompts = r.style + (r.surface == "heldout" ? ", held-out surface" : "") +
-                                (r.blank_images ? " (blank images)" : "");
+                                (r.blank_images ? " (blank images)" : "") + (r.tools ? "" : ", tools off");
     std::snprintf(line, sizeof line,
                   "| %s | %d | %s | %s | %d | %.1f%% | %.3f | %.1f | %.1f | %.0f%% | %.0f%% | %.3f | %.1f |\n",
                   r.task.c_str(), r.difficulty, prompts.c_str(), budget_label(r.budget).c_str(), r.problems,
@@ -209,6 +211,10 @@ std::string sweep_markdown(const EvalReportInfo& info, const std::vector<TaskEva
                   100.0 * r.budget_hit, 100.0 * r.stopped_early, r.seconds_per_problem, r.seconds);
     out += line;
   }
+  const bool any_tool_use = std::any_of(results.begin(), results.end(), [](const TaskEvalResult& r) {
+    return !r.tools || r.calls_per_problem > 0 || r.needs_tool > 0;
+  });
+  if (any_tool_use) out += "\n## Tool use\n\n" + tool_use_table_markdown(results);
   std::snprintf(line, sizeof line, "\nTotal: %.1f s for %d problems (%.3f s per problem).\n", total, total_problems,
                 total_problems > 0 ? total / total_problems : 0.0);
   out += line;
@@ -250,6 +256,12 @@ nlohmann::json sweep_json(const EvalReportInfo& info, const std::vector<TaskEval
                     {"budget_hit", r.budget_hit},
                     {"stopped_early", r.stopped_early},
                     {"temperature", r.temperature},
+                    {"tools", r.tools},
+                    {"calls_per_problem", r.calls_per_problem},
+                    {"needs_tool", r.needs_tool},
+                    {"called_when_needed", std::isnan(r.called_when_needed) ? nlohmann::json() : nlohmann::json(r.called_when_needed)},
+                    {"called_when_not_needed", std::isnan(r.called_when_not_needed) ? nlohmann::json() : nlohmann::json(r.called_when_not_needed)},
+                    {"tool_errors", r.tool_errors},
                     {"seconds", r.seconds},
                     {"seconds_per_problem", r.seconds_per_problem}});
   }

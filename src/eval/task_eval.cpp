@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
+#include "tools/registry.h"
+#include "tools/trace_tools.h"
 #include "util/error.h"
 
 namespace muse {
@@ -118,7 +121,13 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
     requests.push_back(request);
     requests.back().sampling.seed = seed_mix(params.seed, i, 0x5a3e);  // sampled runs: each problem its own draws
   }
-  const auto outputs = engine.run_batch(inputs, requests);
+  std::vector<ToolRunner> runners;
+  for (const auto& example : examples) {
+    const auto attachments = params.blank_images ? blank_images_of(example.prompt) : example.prompt;
+    runners.emplace_back(tokenizer, builtin_tools(), tool_context_for(attachments, vision_params(engine.config())),
+                         params.tool_use);
+  }
+  const auto runs = run_batch_with_tools(engine, inputs, requests, runners);
 
   TaskEvalResult result;
   result.task = task.name();
@@ -130,6 +139,7 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
   result.style = prompt_style_name(params.style);
   result.surface = surface_name(params.surface);
   result.temperature = params.temperature;
+  result.tools = params.tool_use.enabled;
   bool image = false, table = false;
   for (const auto& example : examples)
     for (const auto& segment : example.prompt) {
@@ -138,7 +148,7 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
     }
   result.modality = image && table ? "image+table" : image ? "image" : table ? "table" : "text";
   for (size_t i = 0; i < examples.size(); ++i) {
-    const auto& output = outputs[i];
+    const auto& output = runs[i].sequence;
     const auto reply = parse_reply(tokenizer, output.tokens);
     ProblemOutcome outcome;
     outcome.reward = task.verify(examples[i], reply.answer);
@@ -149,6 +159,11 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
     outcome.stopped_early = !outcome.budget_hit && reply.finished_thinking &&
                             static_cast<double>(reply.thinking_tokens) < 0.8 * static_cast<double>(reference_tokens);
     outcome.finish_reason = output.finish_reason;
+    outcome.tool_calls = static_cast<int>(runs[i].calls.size());
+    for (const auto& call : runs[i].calls) outcome.tool_errors += call.ok() ? 0 : 1;
+    outcome.needs_tool = !examples[i].tool_calls.empty();
+    result.calls_per_problem += outcome.tool_calls;
+    result.tool_errors += outcome.tool_errors;
     result.mean_reward += outcome.reward;
     result.accuracy += outcome.reward >= 1.0 ? 1.0 : 0.0;
     result.mean_thinking_tokens += outcome.thinking_tokens;
@@ -158,8 +173,18 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
     result.mean_prompt_tokens += static_cast<double>(prompts[i].size());
     result.outcomes.push_back(std::move(outcome));
   }
+  int needing = 0, called_needing = 0, called_other = 0;
+  for (const auto& o : result.outcomes) {
+    needing += o.needs_tool ? 1 : 0;
+    if (o.tool_calls > 0) (o.needs_tool ? called_needing : called_other) += 1;
+  }
+  const int others = static_cast<int>(result.outcomes.size()) - needing;
+  result.called_when_needed = needing > 0 ? static_cast<double>(called_needing) / needing : std::nan("");
+  result.called_when_not_needed = others > 0 ? static_cast<double>(called_other) / others : std::nan("");
+  result.needs_tool = result.outcomes.empty() ? 0.0 : static_cast<double>(needing) / result.outcomes.size();
   if (params.problems > 0) {
     const double n = params.problems;
+    result.calls_per_problem /= n;
     result.accuracy /= n;
     result.mean_reward /= n;
     result.mean_thinking_tokens /= n;
@@ -199,10 +224,12 @@ std::string eval_table_markdown(const std::vector<TaskEvalResult>& results,
                  const char* surface) -> const TaskEvalResult* {
     for (const auto& o : in)
       if (o.blank_images == blank && o.surface == surface && o.task == r.task && o.difficulty == r.difficulty &&
-          o.budget == r.budget && o.style == r.style)
+          o.budget == r.budget && o.style == r.style && o.tools == r.tools)
         return &o;
     return nullptr;
   };
+  // Rows are the runs with tools when there are any (tools-off runs then live in tool_use_table_markdown).
+  const bool row_tools = std::any_of(results.begin(), results.end(), [](const TaskEvalResult& r) { return r.tools; });
   bool any_blind = false, any_heldout = false;
   for (const auto& r : results) {
     any_blind |= r.blank_images;
@@ -222,7 +249,7 @@ std::string eval_table_markdown(const std::vector<TaskEvalResult>& results,
   out += " mean reward | thinking tokens | answer tokens |\n" + rule + "---|---|---|\n";
   char line[320];
   for (const auto& r : results) {
-    if (r.blank_images || r.surface != "trained") continue;
+    if (r.blank_images || r.surface != "trained" || r.tools != row_tools) continue;
     std::string middle;
     if (any_heldout) middle += cell(find(results, r, false, "heldout"));
     if (any_blind) middle += cell(find(results, r, true, "trained"));
@@ -236,6 +263,34 @@ std::string eval_table_markdown(const std::vector<TaskEvalResult>& results,
   return out;
 }
 
+std::string tool_use_table_markdown(const std::vector<TaskEvalResult>& results) {
+  auto percent = [](double share) {
+    if (std::isnan(share)) return std::string("–");
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f%%", 100.0 * share);
+    return std::string(text);
+  };
+  std::string out =
+      "| task | difficulty | problems | needs a tool | accuracy, tools on | tools off | calls per problem | "
+      "called when needed | called when not needed | tool errors |\n|---|---|---|---|---|---|---|---|---|---|\n";
+  char line[400];
+  for (const auto& r : results) {
+    if (!r.tools || r.blank_images) continue;
+    const TaskEvalResult* off = nullptr;
+    for (const auto& o : results)
+      if (!o.tools && !o.blank_images && o.task == r.task && o.difficulty == r.difficulty && o.surface == r.surface &&
+          o.budget == r.budget && o.style == r.style)
+        off = &o;
+    const std::string difficulty = std::to_string(r.difficulty) + (r.surface == "heldout" ? " (held-out surface)" : "");
+    std::snprintf(line, sizeof line, "| %s | %s | %d | %s | %s | %s | %.2f | %s | %s | %d |\n", r.task.c_str(),
+                  difficulty.c_str(), r.problems, percent(r.needs_tool).c_str(), percent(r.accuracy).c_str(),
+                  off ? percent(off->accuracy).c_str() : "–", r.calls_per_problem,
+                  percent(r.called_when_needed).c_str(), percent(r.called_when_not_needed).c_str(), r.tool_errors);
+    out += line;
+  }
+  return out;
+}
+
 std::string modality_table_markdown(const std::vector<TaskEvalResult>& results) {
   struct Sums {
     double accuracy = 0, blind = 0, heldout = 0;
@@ -243,8 +298,10 @@ std::string modality_table_markdown(const std::vector<TaskEvalResult>& results) 
   };
   std::vector<std::pair<std::string, Sums>> by_modality;  // first-seen order
   bool any_heldout = false;
+  const bool row_tools = std::any_of(results.begin(), results.end(), [](const TaskEvalResult& r) { return r.tools; });
   for (const auto& r : results) {
     if (r.beyond_training) continue;  // the means are over what was trained; beyond-range rows stand alone
+    if (r.tools != row_tools) continue;  // tools-off runs: tool_use_table_markdown
     auto it = std::find_if(by_modality.begin(), by_modality.end(), [&](const auto& e) { return e.first == r.modality; });
     if (it == by_modality.end()) it = by_modality.insert(by_modality.end(), {r.modality, Sums{}});
     if (r.blank_images) it->second.blind += r.accuracy, ++it->second.blind_count;

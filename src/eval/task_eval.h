@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "agents/tool_session.h"
 #include "data/task.h"
 #include "engine/engine.h"
 
@@ -42,6 +43,8 @@ struct EvalParams {
   Surface surface = Surface::Trained;
   double temperature = 0.0;  // 0 = greedy; above 0 sampled (top_p, seed), e.g. to see how long it thinks by choice
   double top_p = 1.0;
+  // Built-in tools (calculator, zoom, table_query) during the answer; off: the model may not call any.
+  ToolUseParams tool_use;
   void validate() const;  // MuseError naming the field
 };
 
@@ -55,6 +58,9 @@ struct ProblemOutcome {
   // by choice (what training on budget-cut traces must not teach).
   bool stopped_early = false;
   FinishReason finish_reason = FinishReason::None;
+  int tool_calls = 0;       // calls the model made (an unclosed one included)
+  int tool_errors = 0;      // of them, how many came back as errors (malformed, unknown, over limits...)
+  bool needs_tool = false;  // the reference trace calls a tool (the problem is past what the head does)
 };
 
 struct TaskEvalResult {
@@ -78,6 +84,12 @@ struct TaskEvalResult {
   double stopped_early = 0.0;     // share of problems whose thinking the model itself ended early (ProblemOutcome)
   double temperature = 0.0;       // of the run (0 = greedy)
   double mean_prompt_tokens = 0.0;
+  bool tools = true;              // built-in tools were available
+  double calls_per_problem = 0.0;
+  double needs_tool = 0.0;        // share of problems whose reference trace calls a tool
+  double called_when_needed = 0.0;      // of those, the share where the model called one (NaN: none needed)
+  double called_when_not_needed = 0.0;  // of the others, the share where it called one anyway (NaN: all needed)
+  int tool_errors = 0;
   std::vector<ProblemOutcome> outcomes;  // per problem, in order
 };
 
@@ -108,6 +120,10 @@ bool task_has_images(const Task& task, int difficulty);
 // the matching rows of `compare` (e.g. the previous model) a column headed `compare_label`.
 std::string eval_table_markdown(const std::vector<TaskEvalResult>& results,
                                 const std::vector<TaskEvalResult>& compare = {}, const std::string& compare_label = "");
+// Tool use, one row per (task, difficulty) run with tools on: accuracy with and without tools (the tools-off run
+// of the same row, when there is one), calls per problem, how often a tool was called when the reference needs
+// one and when it does not, and tool errors.
+std::string tool_use_table_markdown(const std::vector<TaskEvalResult>& results);
 // Mean accuracy per modality over the trained difficulties (each task and difficulty weighs the same), with the
 // held-out-surface and image-blind means beside it.
 std::string modality_table_markdown(const std::vector<TaskEvalResult>& results);

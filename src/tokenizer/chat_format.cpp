@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "tokenizer/tool_format.h"
 #include "util/error.h"
 
 namespace muse {
@@ -110,7 +111,7 @@ TokenSequence render_conversation(const Tokenizer& tok, const std::vector<Messag
     if (message.role == Role::Assistant) {
       seq.append_token(tok.special(Special::ThinkBegin), all);
       if (options.keep_thinking && (final || options.keep_history_thinking))
-        seq.append_text(tok, message.thinking, trained);
+        append_reasoning(seq, tok, message.thinking, message.thinking_tool_calls, trained, options.vision);
       seq.append_token(tok.special(Special::ThinkEnd), trained && !message.thinking_cut);
     }
     append_segments(seq, tok, message.content, trained, options.vision);
@@ -130,6 +131,7 @@ TokenSequence render_example(const Tokenizer& tok, const Example& example, const
   messages[1].role = Role::Assistant;
   messages[1].thinking = example.reasoning;
   messages[1].thinking_cut = example.reasoning_cut;
+  messages[1].thinking_tool_calls = example.tool_calls;
   messages[1].content = {text_segment(example.answer)};
   return render_conversation(tok, messages, false, options);
 }
@@ -144,7 +146,8 @@ std::vector<Message> example_conversation(const Example& example, const std::vec
   }
   messages.push_back({Role::User, example.prompt, ""});
   if (with_reply)
-    messages.push_back({Role::Assistant, {text_segment(example.answer)}, example.reasoning, example.reasoning_cut});
+    messages.push_back({Role::Assistant, {text_segment(example.answer)}, example.reasoning, example.reasoning_cut,
+                        example.tool_calls});
   return messages;
 }
 

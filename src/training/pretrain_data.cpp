@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "tokenizer/tool_format.h"
+#include "tools/trace_tools.h"
 #include "util/error.h"
 
 namespace muse {
@@ -33,7 +35,11 @@ std::string example_plain_text(const Example& ex) {
     if (segment.kind == SegmentKind::Text) text += segment.text;
     if (segment.kind == SegmentKind::Table) text += to_csv(*segment.table);
   }
-  return text + "\n" + ex.reasoning + "\n" + ex.answer;
+  std::string reasoning = ex.reasoning;
+  // Tool-call bodies are text the model writes: the tokenizer learns their JSON as well.
+  for (auto it = ex.tool_calls.rbegin(); it != ex.tool_calls.rend(); ++it)
+    reasoning.insert(std::min(it->at, reasoning.size()), " " + tool_call_body(it->name, it->arguments) + " ");
+  return text + "\n" + reasoning + "\n" + ex.answer;
 }
 
 }  // namespace
@@ -134,7 +140,9 @@ const MixtureEntry& PretrainData::pick(Rng& rng) const {
 Example PretrainData::example_for(const MixtureEntry& entry, Rng& rng) const {
   const size_t index = static_cast<size_t>(&entry - mixture_.data());
   const int difficulty = static_cast<int>(rng.uniform_int(entry.min_difficulty, entry.max_difficulty));
-  return tasks_[index]->sample(rng, difficulty, options_.split);
+  Example example = tasks_[index]->sample(rng, difficulty, options_.split);
+  run_trace_tools(example, options_.vision);
+  return example;
 }
 
 Example PretrainData::trained_example(const MixtureEntry& entry, Rng& rng) const {
@@ -144,6 +152,10 @@ Example PretrainData::trained_example(const MixtureEntry& entry, Rng& rng) const
     const auto keep = static_cast<size_t>(rng.uniform_int(0, static_cast<int64_t>(example.reasoning.size())));
     example.reasoning_cut = keep < example.reasoning.size() && !options_.train_cut_think_end;
     example.reasoning.resize(keep);
+    // Calls past the cut were never made.
+    auto& calls = example.tool_calls;
+    calls.erase(std::remove_if(calls.begin(), calls.end(), [&](const TraceToolCall& c) { return c.at > keep; }),
+                calls.end());
   }
   return example;
 }

@@ -48,7 +48,9 @@ Recipe recipe_by_name(const std::string& name) {
     // (the model and optimizer defaults) reach in 10 minutes a held-out loss that AdamW without QK-norm does not
     // reach in 20 (docs/LOG.md, 2026-12-01). Sized to finish, evaluation included, within an hour on the 2-core
     // machine (~4.2k tokens/s there): 2400 steps of 12 x 384 tokens (11M tokens). Rows of 384 keep the longest table problems
-    // whole; grid and read weigh less (long traces, and far from their goals), tables more (open vocabularies).
+    // whole; grid weighs less (long traces, far from its goal), tables more (open vocabularies). Tool use: calc
+    // (arithmetic past the in-head range, by the calculator) and read 2-3 (digits only a zoom makes legible);
+    // every other task is solved without a tool, which teaches when not to call one.
     r.description =
         "the shipped default: arithmetic, Countdown, and image and table tasks (count, read, chart, grid, table, "
         "mixed), answered with step-by-step reasoning";
@@ -57,8 +59,8 @@ Recipe recipe_by_name(const std::string& name) {
     r.tokenizer.vocab_size = 1024;
     r.tokenizer_documents = 20000;
     r.pretrain.mixture =
-        "add:1-4:2,sub:1-4:2,mul:1-3:2,countdown:3-4:1.5,"
-        "count:1-3:2,read:1-2:0.75,chart:1-3:2,grid:1-3:1,table:1-3:2.5,mixed:1-2:1";
+        "add:1-4:2,sub:1-4:2,mul:1-3:2,calc:1-3:1.5,countdown:3-4:1.5,"
+        "count:1-3:2,read:1-3:1.25,chart:1-3:2,grid:1-3:1,table:1-3:2.5,mixed:1-2:1";
     r.pretrain.prompt_loss = false;
     r.pretrain.steps = 2400;
     r.pretrain.batch_size = 12;

@@ -1,5 +1,6 @@
 #include "training/report.h"
 
+#include <cmath>
 #include <filesystem>
 #include <iomanip>
 #include <sstream>
@@ -101,7 +102,10 @@ std::vector<EvalCell> eval_cells(const std::vector<TaskEvalResult>& results) {
   std::vector<EvalCell> cells;
   for (const auto& r : results)
     cells.push_back({r.task, r.difficulty, r.problems, r.accuracy, r.mean_reward, r.mean_thinking_tokens,
-                     r.mean_answer_tokens, r.modality, r.blank_images, r.seconds, r.surface, r.beyond_training});
+                     r.mean_answer_tokens, r.modality, r.blank_images, r.seconds, r.surface, r.beyond_training,
+                     r.tools, r.calls_per_problem, r.needs_tool,
+                     std::isnan(r.called_when_needed) ? -1.0 : r.called_when_needed,
+                     std::isnan(r.called_when_not_needed) ? -1.0 : r.called_when_not_needed, r.tool_errors});
   return cells;
 }
 
@@ -121,6 +125,12 @@ std::vector<TaskEvalResult> task_eval_results(const std::vector<EvalCell>& cells
     r.seconds = c.seconds;
     r.surface = c.surface;
     r.beyond_training = c.beyond_training;
+    r.tools = c.tools;
+    r.calls_per_problem = c.calls_per_problem;
+    r.needs_tool = c.needs_tool;
+    r.called_when_needed = c.called_when_needed < 0 ? std::nan("") : c.called_when_needed;
+    r.called_when_not_needed = c.called_when_not_needed < 0 ? std::nan("") : c.called_when_not_needed;
+    r.tool_errors = c.tool_errors;
     results.push_back(std::move(r));
   }
   return results;
@@ -169,7 +179,10 @@ std::string report_markdown(const RecipeReport& report) {
                                        : " The previous-model column scores `" + report.previous_model +
                                              "` on the same problems.")
      << "\n\n"
-     << eval_table_markdown(final_evals, task_eval_results(report.previous_eval), "previous model");
+     << eval_table_markdown(final_evals, task_eval_results(report.previous_eval), "previous model")
+     << "\n## Tool use\n\nEvery cell runs with the built-in tools (calculator, zoom, table_query) available; cells "
+        "whose reference traces call a tool also run with tools off.\n\n"
+     << tool_use_table_markdown(final_evals);
   if (sft)
     md << "\n### Pretrained vs fine-tuned (single-turn prompts)\n\n"
        << stage_comparison_markdown(report.base_eval, report.eval);

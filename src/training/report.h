@@ -50,10 +50,17 @@ struct EvalCell {
   double seconds = 0.0;
   std::string surface = "trained";  // "heldout": the wordings and picture styles training never saw
   bool beyond_training = false;     // one difficulty past the training mixture's
+  bool tools = true;                // built-in tools were available (false: the tools-off baseline)
+  double calls_per_problem = 0.0;
+  double needs_tool = 0.0;          // share of problems whose reference trace calls a tool
+  double called_when_needed = 0.0;  // -1: no problem needed one
+  double called_when_not_needed = 0.0;  // -1: every problem needed one
+  int tool_errors = 0;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(EvalCell, task, difficulty, problems, accuracy, mean_reward,
                                                 mean_thinking_tokens, mean_answer_tokens, modality, blank_images,
-                                                seconds, surface, beyond_training)
+                                                seconds, surface, beyond_training, tools, calls_per_problem,
+                                                needs_tool, called_when_needed, called_when_not_needed, tool_errors)
 
 struct StageSeconds {
   double tokenizer_seconds = 0.0;

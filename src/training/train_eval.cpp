@@ -20,8 +20,16 @@ std::vector<TaskEvalResult> evaluate_mixture(Transformer& model, const Tokenizer
   auto score = [&](const Task& task, int difficulty, bool beyond) {
     eval.blank_images = false;
     eval.surface = Surface::Trained;
+    eval.tool_use.enabled = true;
     results.push_back(evaluate_task(engine, tokenizer, task, difficulty, eval));
     results.back().beyond_training = beyond;
+    // What the tools are worth: the same problems with calls banned.
+    if (params.tools_off_baseline && results.back().needs_tool > 0) {
+      eval.tool_use.enabled = false;
+      results.push_back(evaluate_task(engine, tokenizer, task, difficulty, eval));
+      results.back().beyond_training = beyond;
+      eval.tool_use.enabled = true;
+    }
     if (params.heldout_surface) {
       eval.surface = Surface::Heldout;
       results.push_back(evaluate_task(engine, tokenizer, task, difficulty, eval));
@@ -57,7 +65,7 @@ nlohmann::json task_accuracy_json(const std::vector<TaskEvalResult>& results) {
   nlohmann::json accuracy = nlohmann::json::object();
   for (const auto& r : results)
     accuracy[r.task + "@" + std::to_string(r.difficulty) + (r.blank_images ? "/blind" : "") +
-             (r.surface == "heldout" ? "/heldout" : "")] = r.accuracy;
+             (r.surface == "heldout" ? "/heldout" : "") + (r.tools ? "" : "/tools_off")] = r.accuracy;
   return accuracy;
 }
 

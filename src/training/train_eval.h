@@ -20,6 +20,7 @@ struct MixtureEvalParams {
   bool blind_baseline = false;  // also score image tasks with blank images (what the pixels are worth)
   bool heldout_surface = false; // also score every cell in the held-out wordings and picture styles
   bool beyond_training = false; // also score each task one difficulty past the mixture's (where the task has one)
+  bool tools_off_baseline = true;  // also score cells whose reference traces call tools with tools off
 };
 
 // Greedy accuracy on every task and difficulty of the mixture ("text" and "chat" entries have no verifier and

@@ -45,8 +45,8 @@ TEST(SplitOf, HoldsOutAboutATenth) {
 }
 
 TEST(Registry, KnowsEveryTaskByName) {
-  const std::vector<std::string> expected = {"add",  "sub",  "mul",   "arith", "countdown", "count",
-                                             "read", "chart", "grid", "table", "mixed"};
+  const std::vector<std::string> expected = {"add",  "sub",  "mul",  "arith", "calc",  "countdown",
+                                             "count", "read", "chart", "grid", "table", "mixed"};
   EXPECT_EQ(task_names(), expected);
   for (const auto& name : task_names()) {
     auto task = make_task(name);
@@ -62,7 +62,7 @@ TEST(Registry, UnknownTaskNamesTheKnownOnes) {
     FAIL() << "expected MuseError";
   } catch (const MuseError& e) {
     EXPECT_STREQ(e.what(),
-                 "unknown task 'foo' (known: add, sub, mul, arith, countdown, count, read, chart, grid, table, mixed)");
+                 "unknown task 'foo' (known: add, sub, mul, arith, calc, countdown, count, read, chart, grid, table, mixed)");
   }
 }
 

@@ -254,3 +254,65 @@ TEST(Engine, GenerateStreamsOnTheCallersThreadAndAnswersPauses) {
   EXPECT_EQ(engine.pool().used_blocks(), 0);
   EXPECT_TRUE(engine.idle());
 }
+
+// A tool's image result (a zoom's crop) forced into a running sequence: its patches and 2-D positions reach the
+// model exactly as if the whole sequence had been one prompt, whether the image is fed in one chunk or split.
+TEST(Engine, AForcedImageSegmentIsSeenAsIfItWereInThePrompt) {
+  ModelConfig config = test_config();
+  config.patch_size = 2;
+  config.patch_token_id = 45;
+  at::set_num_threads(1);
+  torch::manual_seed(11);
+  Transformer model(config);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) p.normal_(0.0, 0.3);
+  }
+  model->eval();
+  const std::vector<int> prompt = {3, 7, 11, 2, 9};
+  // Segment: begin, a 2 x 2 patch grid with row ends, end; positions relative to where it is forced.
+  Prompt segment;
+  segment.tokens = {41, 45, 45, 42, 45, 45, 42, 43};
+  segment.positions = {{0, 0, 0}, {1, 1, 1}, {1, 1, 2}, {1, 1, 3}, {1, 2, 1}, {1, 2, 2}, {1, 2, 3}, {4, 4, 4}};
+  segment.next_t = 5;
+  segment.patches = torch::randn({4, config.patch_dim()});
+  for (int64_t step_tokens : {64, 3}) {  // one chunk; chunks that end inside the image
+    EngineOptions options = small_options();
+    options.max_step_tokens = step_tokens;
+    Engine engine(model, torch::kCPU, options);
+    auto params = greedy(12);
+    params.keep_logits = true;
+    const SeqId id = engine.add(Prompt::of(prompt), params);
+    engine.force(id, segment);
+    engine.run_until_idle();
+    const auto r = engine.take(id).value();
+    ASSERT_EQ(r.finish_reason, FinishReason::Length);
+    ASSERT_GT(r.tokens.size(), segment.tokens.size());
+    const size_t first_sampled = segment.tokens.size();
+    EXPECT_FALSE(r.forced[first_sampled]);
+    // The reference: prompt + segment (+ the first sampled token) in one forward, no cache.
+    std::vector<int> all = concat(prompt, segment.tokens);
+    const int64_t n = static_cast<int64_t>(all.size());
+    auto positions = torch::empty({1, n, 3}, torch::kInt64);
+    for (int64_t i = 0; i < n; ++i)
+      for (int a = 0; a < 3; ++a)
+        positions[0][i][a] = i < 5 ? i : 5 + segment.positions[static_cast<size_t>(i - 5)][static_cast<size_t>(a)];
+    ModelInput in;
+    in.tokens = torch::tensor(std::vector<int64_t>(all.begin(), all.end()), torch::kInt64).view({1, n});
+    in.positions = positions;
+    in.patches = segment.patches;
+    torch::NoGradGuard no_grad;
+    const auto expected = model->forward(in).select(1, n - 1).squeeze(0);
+    const auto got = torch::tensor(r.logits[first_sampled]);
+    EXPECT_TRUE(torch::allclose(got, expected, 1e-4, 1e-4)) << "max step tokens " << step_tokens;
+    // Text after the image continues at t = 5 + next_t.
+    EXPECT_EQ(engine.pool().used_blocks(), 0);
+  }
+  Engine engine(model, torch::kCPU, small_options());
+  const SeqId id = engine.add(Prompt::of(prompt), greedy(4));
+  Prompt bad = segment;
+  bad.patches = torch::randn({3, config.patch_dim()});
+  EXPECT_THROW(engine.force(id, bad), MuseError);  // 4 patch tokens, 3 rows of pixels
+  engine.cancel(id);
+  engine.run_until_idle();
+}

@@ -131,7 +131,18 @@ Example ReadTask::generate(Rng& rng, int difficulty, Surface surface) const {
   const int row0 = cell(text_box.y0, view_height, height), row1 = cell(text_box.y1 - 1, view_height, height);
   const int col0 = cell(text_box.x0, view_width, width), col1 = cell(text_box.x1 - 1, view_width, width);
   std::string trace = "at r" + std::to_string(row0) + "c" + std::to_string(col0) + "-r" + std::to_string(row1) + "c" +
-                      std::to_string(col1) + ":";
+                      std::to_string(col1);
+  // From difficulty 2 the digits are too small for the first view: the trace zooms into those cells (the
+  // tool magnifies them to a whole view) and reads the crop.
+  std::vector<TraceToolCall> calls;
+  if (difficulty >= kZoomFromDifficulty) {
+    TraceToolCall zoom;
+    zoom.at = trace.size();
+    zoom.name = "zoom";
+    zoom.arguments = {{"bbox_2d", {col0, row0, col1, row1}}, {"unit", "patch"}};
+    calls.push_back(std::move(zoom));
+  }
+  trace += ":";
   for (char digit : number) trace += std::string(" ") + digit;
   trace += " =" + number;
 
@@ -140,6 +151,7 @@ Example ReadTask::generate(Rng& rng, int difficulty, Surface surface) const {
   example.difficulty = difficulty;
   example.prompt = {image_segment(canvas.take()), text_segment(word(read_wordings(), surface, rng, {}))};
   example.reasoning = std::move(trace);
+  example.tool_calls = std::move(calls);
   example.answer = number;
   example.meta = {{"number", number},
                   {"bbox", {text_box.x0, text_box.y0, text_box.x1, text_box.y1}},

@@ -21,6 +21,9 @@
 // held-out ("Tell me the number written in the picture.", ...). Reasoning: where the text is, as the first and
 // last patch cell (row, col) of the first view that its box touches (what the model can point at before
 // zooming), its digits one by one, then the number:   at r2c3-r2c5: 4 7 1 =471
+// From difficulty 2 (kZoomFromDifficulty) the trace zooms into those cells before reading them:
+//   at r2c3-r2c5<|tool_call|>zoom {"bbox_2d":[3,2,5,2],"unit":"patch"}<|/tool_call|><|tool_result|>(the crop,
+//   magnified to one view)<|/tool_result|>: 4 7 1 =471
 // Answer: the number in decimal. verify(): 1.0 for exactly that string after trimming, else 0.
 // meta: {"number": "471", "bbox": [x0, y0, x1, y1] (original pixels, end exclusive),
 //        "view_cells": [row0, col0, row1, col1] (first-view patch cells, inclusive), "scale": s,
@@ -33,6 +36,8 @@
 #include "data/task.h"
 
 namespace muse {
+
+inline constexpr int kZoomFromDifficulty = 2;  // read traces zoom from this difficulty on
 
 class ReadTask : public Task {
  public:

@@ -1,0 +1,144 @@
+#include "agents/tool_session.h"
+
+#include <chrono>
+#include <map>
+
+#include "tokenizer/tool_format.h"
+#include "util/error.h"
+
+namespace muse {
+
+bool parse_tools_switch(const std::string& value, const std::string& what) {
+  if (value == "on") return true;
+  if (value == "off") return false;
+  throw MuseError(what + ": expected on or off, got \"" + value + "\"");
+}
+
+ToolRunner::ToolRunner(const Tokenizer& tok, const ToolRegistry& tools, ToolContext context, ToolUseParams params)
+    : tok_(tok), tools_(tools), context_(std::move(context)), params_(std::move(params)) {
+  context_.limits = params_.limits;
+}
+
+void ToolRunner::configure(RequestParams& params) const {
+  const int begin = tok_.special(Special::ToolCallBegin), end = tok_.special(Special::ToolCallEnd);
+  if (params_.enabled && !tools_.empty()) {
+    params.pause_tokens.push_back(end);
+  } else {
+    params.banned_tokens.push_back(begin);
+  }
+}
+
+ToolCallRecord ToolRunner::run_call(const std::string& body) {
+  ToolCallRecord record;
+  record.body = body;
+  record.in_answer = answered_;
+  const auto refuse = [&](ToolError error, std::string message) {
+    record.error = error;
+    record.result_text = std::move(message);
+    return record;
+  };
+  const ParsedToolCall parsed = parse_tool_call_body(body, params_.limits.max_input_chars + 1024);
+  record.name = parsed.name;
+  // Every attempt counts, malformed ones too: a model stuck writing bad calls is told to answer.
+  if (static_cast<int>(calls_.size()) >= params_.max_calls)
+    return refuse(ToolError::LimitExceeded,
+                  "this request may make at most " + std::to_string(params_.max_calls) + " tool calls; answer now");
+  if (!parsed.ok()) return refuse(ToolError::BadArguments, parsed.error);
+  record.arguments = parsed.arguments;
+  if (seconds_ >= params_.max_tool_seconds)
+    return refuse(ToolError::LimitExceeded, "this request's tool time is spent; answer now");
+  if (parsed.name == "zoom" && zooms_ >= params_.max_zooms)
+    return refuse(ToolError::LimitExceeded, "at most " + std::to_string(params_.max_zooms) + " zooms per request");
+  const auto t0 = std::chrono::steady_clock::now();
+  ToolResult result = tools_.call(parsed.name, parsed.arguments, context_);
+  record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  seconds_ += record.seconds;
+  if (parsed.name == "zoom" && result.ok()) ++zooms_;
+  record.error = result.error;
+  record.result_text = result.text;
+  record.details = result.details;
+  record.image = result.image;
+  return record;
+}
+
+std::optional<Prompt> ToolRunner::on_event(const TokenEvent& event) {
+  const int begin = tok_.special(Special::ToolCallBegin), end = tok_.special(Special::ToolCallEnd);
+  if (event.token == tok_.special(Special::ThinkEnd)) answered_ = true;
+  // A forced <|tool_call|> opens a call too: a caller may require one (the API's tool_choice).
+  if (event.token >= 0 && event.token == begin && !in_call_) {
+    in_call_ = true;
+    body_.clear();
+    return std::nullopt;
+  }
+  if (in_call_ && event.token >= 0 && event.token != end) body_.push_back(event.token);
+  if (event.finished && in_call_ && !(event.parked && event.token == end)) {
+    // The sequence ended inside the call (token limit, context, cancel): nothing to run, but it was attempted.
+    ToolCallRecord record;
+    record.body = tok_.decode(body_);
+    record.closed = false;
+    record.in_answer = answered_;
+    record.error = ToolError::LimitExceeded;
+    record.result_text = event.token == end ? "the call closed on the token limit: no room left to run it"
+                                            : "the tool call never closed before the sequence ended";
+    calls_.push_back(std::move(record));
+    in_call_ = false;
+    return std::nullopt;
+  }
+  if (!event.parked) return std::nullopt;
+  // Parked on <|/tool_call|> (or a call token written outside a call: an empty call).
+  in_call_ = false;
+  ToolCallRecord record = run_call(tok_.decode(body_));
+  body_.clear();
+  ToolResult shown;
+  shown.error = record.error;
+  shown.text = record.result_text;
+  shown.image = record.image;
+  const TokenSequence rendered = render_tool_result(tok_, shown.segments(), context_.vision);
+  calls_.push_back(std::move(record));
+  return Prompt::of(rendered);
+}
+
+ToolRun generate_with_tools(Engine& engine, const Prompt& prompt, RequestParams params, ToolRunner& runner,
+                            const std::function<void(const TokenEvent&)>& on_event) {
+  ToolRun run;
+  run.sequence = engine.generate(prompt, std::move(params), [&](const TokenEvent& event) {
+    if (on_event) on_event(event);
+    if (auto segment = runner.on_event(event)) engine.force(event.id, std::move(*segment));
+  });
+  run.calls = runner.calls();
+  return run;
+}
+
+std::vector<ToolRun> run_batch_with_tools(Engine& engine, const std::vector<Prompt>& prompts,
+                                          const std::vector<RequestParams>& params,
+                                          std::vector<ToolRunner>& runners) {
+  if (params.size() != prompts.size() || runners.size() != prompts.size())
+    throw MuseError("run_batch_with_tools: " + std::to_string(prompts.size()) + " prompts, " +
+                    std::to_string(params.size()) + " params and " + std::to_string(runners.size()) + " runners");
+  auto events = std::make_shared<EventQueue>();
+  std::map<SeqId, size_t> index;
+  std::vector<SeqId> ids;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    RequestParams p = params[i];
+    runners[i].configure(p);
+    p.events = events;
+    ids.push_back(engine.add(prompts[i], std::move(p)));
+    index[ids.back()] = i;
+  }
+  const bool looping = engine.looping();
+  size_t finished = 0;
+  while (finished < ids.size()) {
+    if (!looping) engine.step();
+    auto next = looping ? events->pop(std::chrono::milliseconds(100)) : events->try_pop();
+    for (; next; next = events->try_pop()) {
+      const size_t i = index.at(next->id);
+      if (auto segment = runners[i].on_event(*next)) engine.force(next->id, std::move(*segment));
+      if (next->finished) ++finished;
+    }
+  }
+  std::vector<ToolRun> out;
+  for (size_t i = 0; i < ids.size(); ++i) out.push_back({engine.wait(ids[i]), runners[i].calls()});
+  return out;
+}
+
+}  // namespace muse
