@@ -30,8 +30,9 @@ export function apiMessage(m) {
   }
   if (m.role === 'assistant') {
     const out = { role: 'assistant', content: m.content ?? '' };
-    if (m.tool_calls?.length) {
-      out.tool_calls = m.tool_calls.map((t) => ({
+    const calls = clientToolCalls(m);
+    if (calls.length) {
+      out.tool_calls = calls.map((t) => ({
         id: t.id,
         type: t.type ?? 'function',
         function: { name: t.function?.name ?? '', arguments: t.function?.arguments ?? '' },
@@ -44,13 +45,23 @@ export function apiMessage(m) {
   return { role: m.role, content: m.content ?? '' };
 }
 
-// Messages worth sending: failed or empty answers (an error, a stop before any text) are left out, with
-// the tool messages answering calls of theirs.
+// The calls of an assistant message that are the client's (OpenAI tool_calls): the calls the server ran itself
+// (muse_tool_calls, marked muse_server) are not, and are never sent back as tool_calls.
+export function clientToolCalls(m) {
+  return (m?.tool_calls ?? []).filter((t) => t && !t.muse_server);
+}
+
+// Messages worth sending: failed or empty answers (an error, a stop before any text) are left out; so are `tool`
+// messages answering a call the server ran itself (there is no client tool call for them to answer).
 export function apiMessages(messages, system = '') {
   const out = [];
   if (system && system.trim() && messages[0]?.role !== 'system') out.push({ role: 'system', content: system });
+  const serverIds = new Set();
   for (const m of messages) {
-    if (m.role === 'assistant' && !m.content && !m.tool_calls?.length) continue;
+    if (m.role === 'assistant')
+      for (const t of m.tool_calls ?? []) if (t?.muse_server && t.id) serverIds.add(t.id);
+    if (m.role === 'assistant' && !m.content && !clientToolCalls(m).length) continue;
+    if (m.role === 'tool' && serverIds.has(m.tool_call_id)) continue;
     out.push(apiMessage(m));
   }
   return out;
@@ -86,6 +97,9 @@ export function buildRequest(settings, messages) {
     body.agents = clampInt(s.agents, 2, 8, 4);
     body.synthesis = SYNTHESIS.includes(s.synthesis) ? s.synthesis : 'vote';
   }
+  // Muse's built-in tools (calculator, zoom, table_query) run server-side unless switched off; "on" is the
+  // server's default, so only "off" is sent.
+  if (s.tools === 'off') body.muse_tools = 'off';
   return body;
 }
 
@@ -158,6 +172,7 @@ export function createTurn() {
     content: '',
     tool_calls: [],
     tool_results: {}, // tool_call_id -> text
+    toolSlots: {}, // "oa:<index>" | "muse:<index>" -> position in tool_calls
     agents: [],
     usage: null,
     timings: null,
@@ -170,9 +185,20 @@ export function createTurn() {
   };
 }
 
-function mergeToolCall(list, d) {
-  const k = Number.isInteger(d.index) ? d.index : list.length;
-  const t = (list[k] ??= { id: '', type: 'function', function: { name: '', arguments: '' } });
+// Tool calls of the turn, in order of arrival. OpenAI's delta.tool_calls and Muse's delta.muse_tool_calls each
+// number their calls from 0 ("index"), so a slot is looked up by source and index (turn.toolSlots).
+function mergeToolCall(turn, d, server = false) {
+  if (!d || typeof d !== 'object') return null;
+  const list = turn.tool_calls;
+  const slots = (turn.toolSlots ??= {});
+  const key = Number.isInteger(d.index) ? `${server ? 'muse' : 'oa'}:${d.index}` : null;
+  let t = key !== null && key in slots ? list[slots[key]] : null;
+  if (!t) {
+    t = { id: '', type: 'function', function: { name: '', arguments: '' } };
+    if (key !== null) slots[key] = list.length;
+    list.push(t);
+  }
+  if (server) t.muse_server = true;
   if (d.id) t.id = d.id;
   if (d.type) t.type = d.type;
   if (d.muse_parent) t.muse_parent = d.muse_parent;
@@ -180,6 +206,34 @@ function mergeToolCall(list, d) {
   if (typeof f.name === 'string' && f.name !== t.function.name) t.function.name += f.name;
   if (typeof f.arguments === 'string') t.function.arguments += f.arguments;
   else if (f.arguments && typeof f.arguments === 'object') t.function.arguments = JSON.stringify(f.arguments);
+  if (isBox(d.muse_box)) t.muse_box = d.muse_box.slice();
+  if (Number.isInteger(d.muse_image) && d.muse_image >= 0) t.muse_image = d.muse_image;
+  const pending = turn.pendingResults?.[t.id];
+  if (pending) {
+    Object.assign(t, pending);
+    delete turn.pendingResults[t.id];
+  }
+  return t;
+}
+
+const isNums = (v, n) => Array.isArray(v) && v.length === n && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+const isBox = (v) => isNums(v, 4);
+
+// A tool result ({tool_call_id, content, is_error?, muse_crop?}): the text is appended per id in
+// turn.tool_results; is_error and muse_crop go on the call itself (kept for a call that has not arrived yet).
+function mergeToolResult(turn, res, id = res?.tool_call_id) {
+  if (!res || typeof res !== 'object' || typeof id !== 'string' || !id) return;
+  if (res.content !== undefined && res.content !== null) {
+    const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
+    turn.tool_results[id] = (turn.tool_results[id] ?? '') + text;
+  } else turn.tool_results[id] ??= '';
+  const meta = {};
+  if (typeof res.is_error === 'boolean') meta.is_error = res.is_error;
+  if (isNums(res.muse_crop, 2)) meta.muse_crop = res.muse_crop.slice();
+  if (!Object.keys(meta).length) return;
+  const call = turn.tool_calls.find((t) => t.id === id);
+  if (call) Object.assign(call, meta);
+  else Object.assign(((turn.pendingResults ??= {})[id] ??= {}), meta);
 }
 
 function mergeAgent(list, d) {
@@ -228,7 +282,16 @@ export function applyChunk(turn, chunk, now = Date.now()) {
       turn.phase = 'answering';
     }
     if (Array.isArray(d.tool_calls)) {
-      for (const t of d.tool_calls) mergeToolCall(turn.tool_calls, t);
+      for (const t of d.tool_calls) mergeToolCall(turn, t);
+      turn.firstTokenAt ??= now;
+    }
+    // Muse's built-in tools, run by the server while the model thinks: each call comes already run, with its
+    // result in muse_tool_results of the same chunk (a non-streamed message carries it as the call's "result").
+    if (Array.isArray(d.muse_tool_calls)) {
+      for (const c of d.muse_tool_calls) {
+        const t = mergeToolCall(turn, c, true);
+        if (t && c.result && typeof c.result === 'object') mergeToolResult(turn, c.result, t.id);
+      }
       turn.firstTokenAt ??= now;
     }
     if (Array.isArray(d.muse_agents)) {
@@ -236,13 +299,7 @@ export function applyChunk(turn, chunk, now = Date.now()) {
       turn.firstTokenAt ??= now;
       if (turn.phase === 'waiting') turn.phase = 'thinking';
     }
-    if (Array.isArray(d.muse_tool_results)) {
-      for (const res of d.muse_tool_results) {
-        if (!res || typeof res.tool_call_id !== 'string') continue;
-        const text = typeof res.content === 'string' ? res.content : JSON.stringify(res.content);
-        turn.tool_results[res.tool_call_id] = (turn.tool_results[res.tool_call_id] ?? '') + text;
-      }
-    }
+    if (Array.isArray(d.muse_tool_results)) for (const res of d.muse_tool_results) mergeToolResult(turn, res);
     if (choice.finish_reason) turn.finish_reason = choice.finish_reason;
   }
   return turn;
@@ -413,13 +470,26 @@ export function parseArguments(text) {
   }
 }
 
-// A zoom call's box [x0, y0, x1, y1] in image pixels as CSS percentages of the image, clamped to it; null when
-// the arguments are not a zoom box. Accepts {"box": [...]} or {"bbox": [...]} or the array itself.
-export function zoomBox(args, width, height) {
+// A zoom call's box [x0, y0, x1, y1] in pixels of an image of width × height, from its arguments; null when
+// there is none that can be drawn. Accepts {"box": [...]}, {"bbox": [...]}, {"bbox_2d": [...]} or the array
+// itself, with an optional "unit": absent or "pixel" (pixels), "normalized" (0-1, multiplied by the image's
+// size); any other unit ("patch": the model's own grid) cannot be drawn from the arguments alone.
+export function zoomPixels(args, width, height) {
   const a = parseArguments(args);
-  const box = Array.isArray(a) ? a : a?.box ?? a?.bbox;
-  if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => typeof v === 'number' && Number.isFinite(v))) return null;
-  if (!(width > 0 && height > 0)) return null;
+  const box = Array.isArray(a) ? a : a?.box ?? a?.bbox ?? a?.bbox_2d;
+  if (!isBox(box)) return null;
+  const unit = Array.isArray(a) || a?.unit === undefined || a?.unit === null ? 'pixel' : String(a.unit).toLowerCase();
+  if (unit === 'pixel' || unit === 'pixels' || unit === 'px') return box.slice();
+  if (unit === 'normalized') {
+    if (!(width > 0 && height > 0)) return null;
+    return [box[0] * width, box[1] * height, box[2] * width, box[3] * height];
+  }
+  return null;
+}
+
+// A box in pixels as CSS percentages of its image, clamped to it: {left, top, width, height}; null without a size.
+export function boxPercent(box, width, height) {
+  if (!isBox(box) || !(width > 0 && height > 0)) return null;
   let [x0, y0, x1, y1] = box;
   if (x1 < x0) [x0, x1] = [x1, x0];
   if (y1 < y0) [y0, y1] = [y1, y0];
@@ -431,8 +501,17 @@ export function zoomBox(args, width, height) {
     top: pct(cy(y0), height),
     width: pct(cx(x1) - cx(x0), width),
     height: pct(cy(y1) - cy(y0), height),
-    image: Number.isInteger(a?.image) ? a.image : null,
   };
+}
+
+// A zoom call's box (from its arguments, see zoomPixels) as CSS percentages of the image, with the "image"
+// argument (null when absent); null when the arguments are not a box that can be drawn.
+export function zoomBox(args, width, height) {
+  const a = parseArguments(args);
+  const px = zoomPixels(a, width, height);
+  const pct = px && boxPercent(px, width, height);
+  if (!pct) return null;
+  return { ...pct, image: Number.isInteger(a?.image) ? a.image : null };
 }
 
 // Tool calls as a tree: a call whose muse_parent is another call's id (a "spawn") nests under it.

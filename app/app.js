@@ -9,7 +9,7 @@ import {
 } from './api.js';
 import { renderMarkdown } from './markdown.js';
 import { looksLikeTable, tableAttachment } from './table.js';
-import { formatStats, prettyArguments, toolResults, zoomOverlays, zoomTarget } from './view.js';
+import { formatStats, prettyArguments, toolCardState, toolResults, zoomInfo, zoomOverlays } from './view.js';
 
 // ---------------------------------------------------------------- state
 
@@ -51,6 +51,7 @@ const els = {
   agents: $('agents'), synthesis: $('synthesis'), effort: $('effort'), budget: $('budget'), budgetWrap: $('budget-wrap'),
   temperature: $('temperature'), settingsDialog: $('settings-dialog'), apiKey: $('api-key'), model: $('model'),
   refreshModels: $('refresh-models'), modelsNote: $('models-note'), system: $('system-prompt'), maxTokens: $('max-tokens'),
+  museTools: $('muse-tools'),
   tableDialog: $('table-dialog'), tableText: $('table-text'), tableFile: $('table-file'), tableError: $('table-error'),
   tableOk: $('table-ok'), tableCancel: $('table-cancel'), toasts: $('toasts'), srLive: $('sr-live'),
 };
@@ -428,20 +429,22 @@ function renderTools(conv, m, v) {
   const results = { ...toolResults(conv.messages, m.id), ...(v.tool_results ?? {}) };
   const card = (node) => {
     const { call, result, children } = node;
-    const name = call.function?.name || 'tool';
-    const state = result !== null ? 'done' : v.live ? 'running…' : 'no result';
+    const { name, kind, state, error } = toolCardState(call, result, v.live);
     const body = h('div', { class: 'tool-body' },
       h('div', { class: 'label' }, 'arguments'), h('pre', {}, prettyArguments(call.function?.arguments)));
     if (name === 'zoom') {
-      const z = zoomTarget(conv.messages, m.id, call);
-      if (z && z.att.url)
+      const z = zoomInfo(conv.messages, m.id, call);
+      if (z?.caption) body.append(h('div', { class: 'tool-zoom-caption' }, z.caption));
+      if (z?.att?.url)
         body.append(h('div', { class: 'tool-zoom thumb' }, h('img', { src: z.att.url, alt: `zoom on ${z.att.name || 'the image'}` }),
           h('span', { class: 'zoom-box', style: { left: `${z.box.left}%`, top: `${z.box.top}%`, width: `${z.box.width}%`, height: `${z.box.height}%` } })));
     }
-    if (result !== null) body.append(h('div', { class: 'label' }, 'result'), h('pre', {}, prettyArguments(result)));
+    if (result !== null)
+      body.append(h('div', { class: 'label' }, error ? 'error' : 'result'),
+        h('pre', { class: error ? 'tool-error' : null }, prettyArguments(result)));
     if (children.length) body.append(h('div', { class: 'tool-children', role: 'group', 'aria-label': `calls of ${name}` }, children.map(card)));
-    return keepOpen(`${m.id}:tool:${call.id}`, false, h('details', { class: 'tool-card' },
-      h('summary', {}, h('span', { class: 'tool-name' }, name), h('span', { class: 'tool-kind' }, name === 'spawn' ? 'sub-agent' : 'tool'),
+    return keepOpen(`${m.id}:tool:${call.id}`, false, h('details', { class: `tool-card${error ? ' error' : ''}` },
+      h('summary', {}, h('span', { class: 'tool-name' }, name), h('span', { class: 'tool-kind', title: kind === 'built-in' ? 'run by the server' : null }, kind),
         h('span', { class: 'tool-state' }, state)),
       body));
   };
@@ -940,6 +943,7 @@ function bind() {
     els.system.value = settings.system;
     els.maxTokens.value = settings.maxTokens ?? '';
     els.model.value = settings.model;
+    els.museTools.checked = settings.tools !== 'off';
     els.settingsDialog.showModal();
     refreshModels(true);
   });
@@ -961,6 +965,10 @@ function bind() {
     const v = Math.round(Number(els.maxTokens.value));
     settings.maxTokens = els.maxTokens.value.trim() === '' || !(v >= 1) ? null : v;
     els.maxTokens.value = settings.maxTokens ?? '';
+    saveSettingsNow();
+  });
+  els.museTools.addEventListener('change', () => {
+    settings.tools = els.museTools.checked ? 'on' : 'off';
     saveSettingsNow();
   });
   els.refreshModels.addEventListener('click', () => refreshModels(false));

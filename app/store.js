@@ -6,8 +6,11 @@
 // Conversation: {id, title, created, updated, messages: [Message...]}
 // Message: {id, role: "system"|"user"|"assistant"|"tool", content: string,
 //   attachments?: [{kind:"image", name, url (data URL), width, height} | {kind:"table", name, format, csv|json}],
-//   reasoning?, tool_calls?, tool_call_id?, agents?, usage?, timings?, stats?, error?, finish_reason?,
-//   request_id?, mode?}
+//   reasoning?, tool_calls?, tool_results?, tool_call_id?, agents?, usage?, timings?, stats?, error?,
+//   finish_reason?, request_id?, mode?}
+// A tool call: {id, type, function: {name, arguments}, muse_parent?} and, for one the server ran itself
+// (muse_tool_calls), muse_server: true, muse_box?, muse_image?, is_error?, muse_crop?; tool_results maps a call's
+// id to its result text.
 
 export const FORMAT = 'muse-conversations';
 export const VERSION = 1;
@@ -285,6 +288,7 @@ export const DEFAULT_SETTINGS = {
   budget: 256, // thinking_budget_tokens when effort is "custom"
   temperature: null, // null: the server's default (greedy)
   maxTokens: null,
+  tools: 'on', // "on" | "off": Muse's built-in tools, run server-side ("off" sends muse_tools: "off")
   theme: 'auto', // "auto" | "light" | "dark"
 };
 

@@ -1,7 +1,7 @@
 // Pure helpers of the view (no DOM): what the per-message stats line says, where zoom boxes are drawn, the
 // tool results of a message. app.js only puts their results on the page.
 
-import { parseArguments, zoomBox } from './api.js';
+import { boxPercent, parseArguments, zoomPixels } from './api.js';
 
 function ms(v) {
   if (v === null || v === undefined || !Number.isFinite(v)) return null;
@@ -45,45 +45,100 @@ export function conversationImages(messages) {
   return out;
 }
 
-// Where each zoom call's box goes: {"<messageId>:<index>": [{left, top, width, height, callId}]}. A zoom with an
-// "image" argument points at the conversation's images by number (0 = the first); without it, at the last image
-// sent before the call's message.
+// The images a call can point at, as they were when its message was sent: `all` numbers every image of the
+// conversation before it (the app's numbering, for a zoom's own "image" argument), `sent` only those that still
+// had their data and so were sent (the server's numbering, for muse_image). Images are dropped only when the
+// browser's storage is full, and then every image of the conversation at once, so a `sent` image is numbered
+// as the server numbered it for as long as it can be drawn.
+function addImages(seen, m) {
+  (m.attachments ?? []).forEach((att, index) => {
+    if (att?.kind !== 'image') return;
+    const img = { messageId: m.id, index, att };
+    seen.all.push(img);
+    if (att.url) seen.sent.push(img);
+  });
+}
+
+const isBox = (v) => Array.isArray(v) && v.length === 4 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+const isCrop = (v) => Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+const num = (v) => String(Math.round(v * 10) / 10);
+
+// A zoom call resolved against the images before it: {target: {messageId, index, att} | null, pixels: [x0, y0,
+// x1, y1] | null, box: CSS percentages | null, crop: [w, h] | null}; null for another tool or a failed zoom.
+// A call the server ran (muse_box: the box in pixels of the original image; muse_image: its number among the
+// images sent) is drawn from those; any other from its arguments (zoomPixels), on its "image" (0 = the
+// conversation's first) or by default the last image sent before the call.
+function resolveZoom(call, seen) {
+  if (call?.function?.name !== 'zoom' || call.is_error === true) return null;
+  const args = parseArguments(call.function.arguments);
+  const server = !!call.muse_server || Number.isInteger(call.muse_image);
+  const list = server ? seen.sent : seen.all;
+  const k = Number.isInteger(call.muse_image) ? call.muse_image : Number.isInteger(args?.image) ? args.image : null;
+  const target = (k !== null ? list[k] : server ? list[list.length - 1] : seen.all.at(-1)) ?? null;
+  const w = target?.att.width;
+  const h = target?.att.height;
+  const pixels = isBox(call.muse_box) ? call.muse_box : zoomPixels(args, w, h);
+  const box = target && pixels ? boxPercent(pixels, w, h) : null;
+  return { target, pixels, box, crop: isCrop(call.muse_crop) ? call.muse_crop : null };
+}
+
+// The zoom's line on its card: "box (x0,y0)-(x1,y1), crop w×h" (either part when only it is known), or ''.
+export function zoomCaption(z) {
+  if (!z) return '';
+  const parts = [];
+  if (z.pixels) {
+    const [x0, y0, x1, y1] = z.pixels.map(num);
+    parts.push(`box (${x0},${y0})-(${x1},${y1})`);
+  }
+  if (z.crop) parts.push(`crop ${num(z.crop[0])}×${num(z.crop[1])}`);
+  return parts.join(', ');
+}
+
+// Where each zoom call's box goes: {"<messageId>:<index>": [{left, top, width, height, callId}]} (see resolveZoom).
 export function zoomOverlays(messages) {
   const overlays = {};
-  const seen = [];
+  const seen = { all: [], sent: [] };
   for (const m of messages) {
     if (m.role === 'user') {
-      (m.attachments ?? []).forEach((att, index) => {
-        if (att.kind === 'image') seen.push({ messageId: m.id, index, att });
-      });
+      addImages(seen, m);
       continue;
     }
     for (const call of m.tool_calls ?? []) {
-      if (call.function?.name !== 'zoom') continue;
-      const args = parseArguments(call.function.arguments);
-      const wanted = Number.isInteger(args?.image) ? seen[args.image] : seen[seen.length - 1];
-      if (!wanted) continue;
-      const box = zoomBox(args, wanted.att.width, wanted.att.height);
-      if (!box) continue;
-      const key = `${wanted.messageId}:${wanted.index}`;
-      (overlays[key] ??= []).push({ left: box.left, top: box.top, width: box.width, height: box.height, callId: call.id });
+      const z = resolveZoom(call, seen);
+      if (!z?.box) continue;
+      const key = `${z.target.messageId}:${z.target.index}`;
+      (overlays[key] ??= []).push({ left: z.box.left, top: z.box.top, width: z.box.width, height: z.box.height, callId: call.id });
     }
   }
   return overlays;
 }
 
-// The image a zoom call of `messageId` points at (for the card's own copy of the box), or null.
-export function zoomTarget(messages, messageId, call) {
-  const seen = [];
+// A zoom call of `messageId` resolved for its card: {att, box, pixels, crop, caption} (att and box null when it
+// cannot be drawn), or null for another tool or a failed zoom.
+export function zoomInfo(messages, messageId, call) {
+  const seen = { all: [], sent: [] };
   for (const m of messages) {
     if (m.id === messageId) break;
-    if (m.role === 'user') for (const att of m.attachments ?? []) if (att.kind === 'image') seen.push(att);
+    if (m.role === 'user') addImages(seen, m);
   }
-  const args = parseArguments(call.function?.arguments);
-  const att = Number.isInteger(args?.image) ? seen[args.image] : seen[seen.length - 1];
-  if (!att) return null;
-  const box = zoomBox(args, att.width, att.height);
-  return box ? { att, box } : null;
+  const z = resolveZoom(call, seen);
+  if (!z) return null;
+  return { att: z.box ? z.target.att : null, box: z.box, pixels: z.pixels, crop: z.crop, caption: zoomCaption(z) };
+}
+
+// The image a zoom call of `messageId` points at and its box there (for the card's own copy), or null.
+export function zoomTarget(messages, messageId, call) {
+  const z = zoomInfo(messages, messageId, call);
+  return z?.box ? { att: z.att, box: z.box } : null;
+}
+
+// How a tool card is labelled: {kind: "sub-agent" | "built-in" (run by the server) | "tool", state, error}.
+export function toolCardState(call, result, live = false) {
+  const name = call?.function?.name || 'tool';
+  const kind = name === 'spawn' ? 'sub-agent' : call?.muse_server ? 'built-in' : 'tool';
+  const error = call?.is_error === true;
+  const state = error ? 'error' : result !== null && result !== undefined ? 'done' : live ? 'running…' : 'no result';
+  return { name, kind, state, error };
 }
 
 // Results of a message's tool calls: the streamed muse_tool_results kept on the message, then any `tool`

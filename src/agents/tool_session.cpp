@@ -14,6 +14,23 @@ bool parse_tools_switch(const std::string& value, const std::string& what) {
   throw MuseError(what + ": expected on or off, got \"" + value + "\"");
 }
 
+std::string ToolCallRecord::summary() const {
+  std::string out = name.empty() ? "?" : name;
+  out += " " + (arguments.is_null() ? body : arguments.dump());
+  if (!ok()) return out + " -> error: " + tool_error_name(error) + ": " + result_text;
+  if (image && details.contains("box")) {
+    const auto& b = details["box"];
+    return out + " -> box (" + b[0].dump() + "," + b[1].dump() + ")-(" + b[2].dump() + "," + b[3].dump() +
+           ") of image " + details["image"].dump() + ", a " + details["crop"][0].dump() + "x" +
+           details["crop"][1].dump() + " crop seen as " + std::to_string(image->width) + "x" +
+           std::to_string(image->height);
+  }
+  std::string shown = result_text;
+  for (auto& c : shown)
+    if (c == '\n') c = ';';
+  return out + " -> " + shown;
+}
+
 ToolRunner::ToolRunner(const Tokenizer& tok, const ToolRegistry& tools, ToolContext context, ToolUseParams params)
     : tok_(tok), tools_(tools), context_(std::move(context)), params_(std::move(params)) {
   context_.limits = params_.limits;
@@ -102,8 +119,8 @@ ToolRun generate_with_tools(Engine& engine, const Prompt& prompt, RequestParams 
                             const std::function<void(const TokenEvent&)>& on_event) {
   ToolRun run;
   run.sequence = engine.generate(prompt, std::move(params), [&](const TokenEvent& event) {
-    if (on_event) on_event(event);
     if (auto segment = runner.on_event(event)) engine.force(event.id, std::move(*segment));
+    if (on_event) on_event(event);
   });
   run.calls = runner.calls();
   return run;
@@ -116,23 +133,38 @@ std::vector<ToolRun> run_batch_with_tools(Engine& engine, const std::vector<Prom
     throw MuseError("run_batch_with_tools: " + std::to_string(prompts.size()) + " prompts, " +
                     std::to_string(params.size()) + " params and " + std::to_string(runners.size()) + " runners");
   auto events = std::make_shared<EventQueue>();
-  std::map<SeqId, size_t> index;
   std::vector<SeqId> ids;
   for (size_t i = 0; i < prompts.size(); ++i) {
     RequestParams p = params[i];
     runners[i].configure(p);
     p.events = events;
     ids.push_back(engine.add(prompts[i], std::move(p)));
-    index[ids.back()] = i;
   }
+  return drive_with_tools(engine, ids, events, runners);
+}
+
+std::vector<ToolRun> drive_with_tools(Engine& engine, const std::vector<SeqId>& ids,
+                                      const std::shared_ptr<EventQueue>& events, std::vector<ToolRunner>& runners) {
+  if (runners.size() != ids.size())
+    throw MuseError("drive_with_tools: " + std::to_string(ids.size()) + " sequences and " +
+                    std::to_string(runners.size()) + " runners");
+  std::map<SeqId, size_t> index;
+  for (size_t i = 0; i < ids.size(); ++i) index[ids[i]] = i;
   const bool looping = engine.looping();
   size_t finished = 0;
   while (finished < ids.size()) {
     if (!looping) engine.step();
     auto next = looping ? events->pop(std::chrono::milliseconds(100)) : events->try_pop();
     for (; next; next = events->try_pop()) {
-      const size_t i = index.at(next->id);
-      if (auto segment = runners[i].on_event(*next)) engine.force(next->id, std::move(*segment));
+      const auto it = index.find(next->id);
+      if (it == index.end()) continue;
+      if (auto segment = runners[it->second].on_event(*next)) {
+        try {
+          engine.force(next->id, std::move(*segment));
+        } catch (const MuseError&) {
+          engine.cancel(next->id);  // a result the engine refuses must not leave the sequence parked forever
+        }
+      }
       if (next->finished) ++finished;
     }
   }

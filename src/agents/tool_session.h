@@ -49,6 +49,9 @@ struct ToolCallRecord {
   bool closed = true;           // false: the sequence ended inside the call
   bool in_answer = false;       // made after <|/think|> (a client's function tool, not reasoning)
   bool ok() const { return closed && error == ToolError::None; }
+  // One line for people: `zoom {"bbox_2d":...} -> box (64,0)-(128,32) of image 0, a 64x32 crop seen as 80x40`,
+  // `calculator {...} -> 97408`, `... -> error: invalid_input: division by zero`.
+  std::string summary() const;
 };
 
 class ToolRunner {
@@ -84,9 +87,16 @@ struct ToolRun {
 };
 
 // One request to its end with tools (Engine::generate underneath: steps on this thread, or waits on a loop).
-// `on_event` sees every event, forced results included, before the runner acts on it.
+// `on_event` sees every event, forced results included, after the runner: when an event parks the sequence on
+// a call, that call is already the last of runner.calls().
 ToolRun generate_with_tools(Engine& engine, const Prompt& prompt, RequestParams params, ToolRunner& runner,
                             const std::function<void(const TokenEvent&)>& on_event = {});
+
+// Drives sequences already added with `events` as their queue (runners[i] for ids[i]) until every one has
+// finished: steps the engine on this thread unless its loop runs, runs each call as it parks, forces the result.
+// Returns the results in order (each taken from the engine).
+std::vector<ToolRun> drive_with_tools(Engine& engine, const std::vector<SeqId>& ids,
+                                      const std::shared_ptr<EventQueue>& events, std::vector<ToolRunner>& runners);
 
 // Many requests at once (evaluation): one runner per prompt, all decoded together.
 std::vector<ToolRun> run_batch_with_tools(Engine& engine, const std::vector<Prompt>& prompts,

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 
+#include "agents/tool_session.h"
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "data/image.h"
@@ -12,6 +13,8 @@
 #include "model/weights.h"
 #include "runtime/runtime.h"
 #include "tokenizer/chat_format.h"
+#include "tools/registry.h"
+#include "tools/trace_tools.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -41,6 +44,7 @@ struct GenerateOptions {
   std::vector<std::string> images;  // attached to the prompt (chat: to every message), in this order
   std::vector<std::string> tables;
   std::string reasoning_effort;  // low | medium | high -> max thinking tokens (unless given explicitly)
+  std::string tools = "on";      // built-in tools (calculator, zoom, table_query) while answering
   int samples = 1;               // generate: > 1 runs on the engine, the prompt prefilled once and forked
   int64_t kv_mem_mib = 256;      // the engine's KV pool
   SamplingParams sampling;
@@ -64,6 +68,11 @@ void add_sampling_options(CLI::App& cmd, GenerateOptions& o) {
       ->capture_default_str();
   cmd.add_option("--reasoning-effort", o.reasoning_effort, "low (32 thinking tokens) | medium (128) | high (no limit)")
       ->check(CLI::IsMember({"low", "medium", "high"}));
+  cmd.add_option("--tools", o.tools,
+                 "on | off: the built-in tools (calculator, zoom, table_query) the model may call while thinking; "
+                 "each call is shown")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
   add_runtime_options(cmd, o.runtime);
 }
 
@@ -117,6 +126,12 @@ class ReplyPrinter {
     }
     return true;
   }
+  // A call the model made, between its reasoning: what it asked and what came back (a zoom's box and crop).
+  void on_tool_call(const ToolCallRecord& call) {
+    if (color_) std::cout << "\x1b[0m";
+    std::cout << "\n  [tool] " << call.summary() << "\n"
+              << (color_ && show_thinking_ && !answer_opened_ ? "\x1b[2m" : "") << std::flush;
+  }
   void finish() {
     if (show_thinking_ && !answer_opened_) std::cout << (color_ ? "\x1b[0m" : "");
     std::cout << std::endl;
@@ -146,14 +161,24 @@ std::unique_ptr<Engine> make_engine(const LoadedModel& loaded, const GenerateOpt
   return std::make_unique<Engine>(loaded.model, device, options);
 }
 
-// Streams one reply through the printer (thinking, then the answer) and returns the generated tokens.
-std::vector<int> stream_reply(Engine& engine, const TokenSequence& prompt, const SamplingParams& sampling,
-                              ReplyPrinter& printer) {
+// Streams one reply through the printer (thinking, each tool call, then the answer) and returns the generated
+// tokens. The tools act on the prompt's attachments.
+std::vector<int> stream_reply(Engine& engine, const Tokenizer& tok, const ModelConfig& config,
+                              const TokenSequence& prompt, const std::vector<Segment>& attachments,
+                              const GenerateOptions& o, const SamplingParams& sampling, ReplyPrinter& printer) {
   RequestParams params;
   params.sampling = sampling;
-  const auto result = engine.generate(Prompt::of(prompt), params, [&](const TokenEvent& e) {
+  ToolUseParams use;
+  use.enabled = parse_tools_switch(o.tools, "--tools");
+  ToolRunner runner(tok, builtin_tools(), tool_context_for(attachments, vision_params(config)), use);
+  runner.configure(params);
+  size_t shown = 0;
+  const auto run = generate_with_tools(engine, Prompt::of(prompt), params, runner, [&](const TokenEvent& e) {
     if (e.token >= 0) printer.on_token(e.token);
+    for (; shown < runner.calls().size(); ++shown) printer.on_tool_call(runner.calls()[shown]);
   });
+  for (; shown < run.calls.size(); ++shown) printer.on_tool_call(run.calls[shown]);  // unclosed ones
+  const auto& result = run.sequence;
   if (result.finish_reason == FinishReason::Error) throw MuseError("generation failed: " + result.error);
   printer.finish();
   return result.tokens;
@@ -161,24 +186,33 @@ std::vector<int> stream_reply(Engine& engine, const TokenSequence& prompt, const
 
 // -n samples of one prompt on the engine: the prompt is prefilled once and its KV blocks are shared by all
 // samples (fork); each sample has its own seed (the engine derives it from --seed). Printed in order.
-void sample_many(const LoadedModel& loaded, const TokenSequence& prompt, const GenerateOptions& o) {
+void sample_many(const LoadedModel& loaded, const TokenSequence& prompt, const std::vector<Segment>& segments,
+                 const GenerateOptions& o) {
   auto engine_ptr = make_engine(loaded, o);
   Engine& engine = *engine_ptr;
+  const auto& tok = loaded.tokenizer;
   RequestParams params;
   params.sampling = o.sampling;
-  const SeqId first = engine.add(Prompt::of(prompt), params);
-  std::vector<SeqId> ids{first};
-  for (SeqId id : engine.fork(first, o.samples - 1)) ids.push_back(id);
-  engine.run_until_idle();
-  const auto& tok = loaded.tokenizer;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    const auto result = engine.take(ids[i]);
-    if (!result) throw MuseError("sample " + std::to_string(i + 1) + " did not finish", ErrorKind::Internal);
-    if (result->finish_reason == FinishReason::Error)
-      throw MuseError("sample " + std::to_string(i + 1) + ": " + result->error, ErrorKind::Internal);
-    const auto reply = parse_reply(tok, result->tokens);
-    std::cout << "--- sample " << (i + 1) << " (" << finish_reason_name(result->finish_reason) << ")\n";
-    if (!o.answer_only) std::cout << "thinking: " << reply.thinking << "\n";
+  ToolUseParams use;
+  use.enabled = parse_tools_switch(o.tools, "--tools");
+  std::vector<ToolRunner> runners;
+  for (int i = 0; i < o.samples; ++i)
+    runners.emplace_back(tok, builtin_tools(), tool_context_for(segments, vision_params(loaded.config)), use);
+  runners.front().configure(params);
+  auto events = std::make_shared<EventQueue>();
+  params.events = events;
+  const auto ids = engine.add_samples(Prompt::of(prompt), params, o.samples);
+  const auto runs = drive_with_tools(engine, ids, events, runners);
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const auto& result = runs[i].sequence;
+    if (result.finish_reason == FinishReason::Error)
+      throw MuseError("sample " + std::to_string(i + 1) + ": " + result.error, ErrorKind::Internal);
+    const auto reply = parse_reply(tok, result.tokens);
+    std::cout << "--- sample " << (i + 1) << " (" << finish_reason_name(result.finish_reason) << ")\n";
+    if (!o.answer_only) {
+      std::cout << "thinking: " << reply.thinking << "\n";
+      for (const auto& call : runs[i].calls) std::cout << "  [tool] " << call.summary() << "\n";
+    }
     std::cout << reply.answer << "\n";
   }
   const auto stats = engine.stats();
@@ -246,17 +280,17 @@ void add_generate_commands(CLI::App& app) {
     ReplyPrinter printer(tok, !o->answer_only);
     RenderOptions render;
     render.vision = vision_params(loaded.config);
-    const auto prompt =
-        render_prompt(tok, with_text(attachments(o->images, o->tables, loaded.config), o->prompt), render);
+    const auto segments = attachments(o->images, o->tables, loaded.config);
+    const auto prompt = render_prompt(tok, with_text(segments, o->prompt), render);
     if (static_cast<int64_t>(prompt.size()) >= loaded.config.max_seq_len)
       throw MuseError("the prompt is " + std::to_string(prompt.size()) + " tokens; this model's context is " +
                           std::to_string(loaded.config.max_seq_len),
                       ErrorKind::OverCapacity);
     if (o->samples > 1) {
-      sample_many(loaded, prompt, *o);
+      sample_many(loaded, prompt, segments, *o);
       return;
     }
-    stream_reply(*make_engine(loaded, *o), prompt, o->sampling, printer);
+    stream_reply(*make_engine(loaded, *o), tok, loaded.config, prompt, segments, *o, o->sampling, printer);
   });
 
   auto chat_opts = std::make_shared<GenerateOptions>();
@@ -326,7 +360,8 @@ void add_generate_commands(CLI::App& app) {
       SamplingParams sampling = o->sampling;
       sampling.max_tokens = static_cast<int>(std::min<int64_t>(
           sampling.max_tokens, loaded.config.max_seq_len - static_cast<int64_t>(prompt.size())));
-      const auto reply = parse_reply(tok, stream_reply(*engine, prompt, sampling, printer));
+      const auto reply = parse_reply(
+          tok, stream_reply(*engine, tok, loaded.config, prompt, history.back().content, *o, sampling, printer));
       history.push_back({Role::Assistant, {text_segment(reply.answer)}, reply.thinking});
     }
   });

@@ -343,9 +343,18 @@ ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
                           "unsupported_parameter");
     if (mode != "standard") throw invalid_param("mode", "'mode' must be standard or contemplating, got '" + mode + "'");
   }
+  if (has("muse_tools")) {
+    const json& v = body["muse_tools"];
+    if (v.is_boolean()) r.builtin_tools = v.get<bool>();
+    else if (v.is_string() && (v == "on" || v == "off")) r.builtin_tools = v == "on";
+    else throw wrong_type("muse_tools", "\"on\", \"off\" or a boolean", v);
+  }
   // Refused rather than silently ignored: a client relying on them would get wrong answers.
   if (has("tools") && !(body["tools"].is_array() && body["tools"].empty()))
-    throw invalid_param("tools", "tool calling is not supported by this server yet", "unsupported_parameter");
+    throw invalid_param("tools",
+                        "client-defined function tools are not supported by this server yet (its built-in tools, "
+                        "calculator, zoom and table_query, run server-side: muse_tools)",
+                        "unsupported_parameter");
   if (has("response_format")) {
     const json& format = body["response_format"];
     if (!format.is_object() || !format.contains("type") || format["type"] != "text")
@@ -402,11 +411,39 @@ json logprobs_json(const std::vector<TokenLogprob>& tokens) {
 }
 }  // namespace
 
+json server_tool_call_json(const ServerToolCall& call) {
+  json j{{"index", call.index},
+         {"id", call.id()},
+         {"type", "function"},
+         {"function", {{"name", call.name}, {"arguments", call.arguments}}}};
+  if (!call.box.is_null()) {
+    j["muse_box"] = call.box;
+    j["muse_image"] = call.image;
+  }
+  return j;
+}
+
+json server_tool_result_json(const ServerToolCall& call) {
+  json j{{"tool_call_id", call.id()}, {"content", call.result}, {"is_error", call.is_error}};
+  if (!call.crop.is_null()) j["muse_crop"] = call.crop;
+  return j;
+}
+
 json completion_json(const ResponseMeta& meta, const std::vector<Choice>& choices, const Usage& usage) {
   json out_choices = json::array();
   for (const auto& c : choices) {
     json message{{"role", "assistant"}, {"content", c.content}};
     if (!c.reasoning.empty()) message["reasoning_content"] = c.reasoning;
+    if (!c.tool_calls.empty()) {
+      json calls = json::array();
+      for (const auto& call : c.tool_calls) {
+        json entry = server_tool_call_json(call);
+        entry["result"] = server_tool_result_json(call);
+        entry["result"].erase("tool_call_id");
+        calls.push_back(std::move(entry));
+      }
+      message["muse_tool_calls"] = std::move(calls);
+    }
     out_choices.push_back({{"index", c.index},
                            {"message", message},
                            {"logprobs", c.logprobs ? logprobs_json(*c.logprobs) : json(nullptr)},
@@ -421,6 +458,15 @@ json chunk_json(const ResponseMeta& meta, int index, const Delta& delta, FinishR
   if (delta.role) d["role"] = "assistant";
   if (!delta.reasoning.empty()) d["reasoning_content"] = delta.reasoning;
   if (!delta.content.empty()) d["content"] = delta.content;
+  if (!delta.tool_calls.empty()) {
+    json calls = json::array(), results = json::array();
+    for (const auto& call : delta.tool_calls) {
+      calls.push_back(server_tool_call_json(call));
+      results.push_back(server_tool_result_json(call));
+    }
+    d["muse_tool_calls"] = std::move(calls);
+    d["muse_tool_results"] = std::move(results);
+  }
   json choice{{"index", index},
               {"delta", d},
               {"logprobs", nullptr},

@@ -80,6 +80,9 @@ struct ChatRequest {
   int min_thinking_tokens = 0;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  // Muse extension muse_tools: "on" (default) | "off" (or a bool): the built-in tools (calculator, zoom,
+  // table_query) the model may call while it thinks; they run server-side and stream as muse_tool_calls.
+  bool builtin_tools = true;
 };
 
 // Parses and validates the body. Unknown fields are ignored (clients send many); `tools` and non-text
@@ -107,12 +110,30 @@ struct TokenLogprob {
   std::vector<std::pair<std::string, float>> top;
 };
 
+// A built-in tool call the server ran for the model (never OpenAI's tool_calls: a client must not run it).
+// Wire shape: {"index", "id", "type": "function", "function": {"name", "arguments"}, "muse_box"?, "muse_image"?}
+// and its result {"tool_call_id", "content", "is_error", "muse_crop"?} (app/README.md, "Tool calls").
+struct ServerToolCall {
+  int index = 0;                // per choice, in order
+  std::string name;
+  std::string arguments;        // the model's arguments as JSON text
+  nlohmann::json box;           // zoom: [x0, y0, x1, y1] in original pixels (null otherwise)
+  int image = -1;               // zoom: which image of the conversation
+  nlohmann::json crop;          // zoom: [w, h] of the crop in original pixels
+  std::string result;           // what the model saw (an error as "error: <kind>: <message>")
+  bool is_error = false;
+  std::string id() const { return "call_" + std::to_string(index); }
+};
+nlohmann::json server_tool_call_json(const ServerToolCall& call);    // the call entry
+nlohmann::json server_tool_result_json(const ServerToolCall& call);  // its result entry
+
 struct Choice {
   int index = 0;
   std::string content;    // the answer
   std::string reasoning;  // the thinking span
   FinishReason finish_reason = FinishReason::Stop;
   std::optional<std::vector<TokenLogprob>> logprobs;  // when requested
+  std::vector<ServerToolCall> tool_calls;             // built-in calls: message.muse_tool_calls
 };
 
 struct Usage {
@@ -131,6 +152,7 @@ struct Delta {
   bool role = false;       // the first chunk of a choice says role "assistant"
   std::string reasoning;   // new thinking text
   std::string content;     // new answer text
+  std::vector<ServerToolCall> tool_calls;  // built-in calls that ran since the last chunk (with their results)
 };
 // One chat.completion.chunk for choice `index`; finish_reason None = null.
 nlohmann::json chunk_json(const ResponseMeta& meta, int index, const Delta& delta, FinishReason finish);

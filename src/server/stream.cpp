@@ -2,10 +2,13 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
 #include "model/config.h"
+#include "tools/registry.h"
+#include "tools/trace_tools.h"
 #include "server/active_requests.h"
 #include "server/server.h"
 #include "util/log.h"
@@ -116,7 +119,41 @@ ChatTurn prepare_chat(const std::string& body, const LoadedModel& model, const S
   turn.params.stop_strings = r.stop;
   turn.params.logprobs = r.logprobs;
   turn.params.top_logprobs = r.top_logprobs;
+  std::vector<Segment> attachments;
+  for (const auto& message : r.messages)
+    for (const auto& segment : message.content)
+      if (segment.kind != SegmentKind::Text) attachments.push_back(segment);
+  turn.tool_context = tool_context_for(attachments, render.vision);
+  turn.tool_use.enabled = r.builtin_tools;
+  ToolRunner(tok, builtin_tools(), turn.tool_context, turn.tool_use).configure(turn.params);
   return turn;
+}
+
+std::vector<ToolRunner> ChatTurn::runners(const Tokenizer& tok) const {
+  std::vector<ToolRunner> out;
+  for (int i = 0; i < request.n; ++i) out.emplace_back(tok, builtin_tools(), tool_context, tool_use);
+  return out;
+}
+
+ServerToolCall server_tool_call(const ToolCallRecord& record, int index) {
+  ServerToolCall c;
+  c.index = index;
+  c.name = record.name;
+  c.arguments = record.arguments.is_null() ? record.body : record.arguments.dump();
+  c.is_error = !record.ok();
+  if (c.is_error) {
+    c.result = std::string("error: ") + tool_error_name(record.error) + ": " + record.result_text;
+  } else if (record.image) {
+    c.result = "(a " + std::to_string(record.image->width) + "x" + std::to_string(record.image->height) + " view)";
+  } else {
+    c.result = record.result_text;
+  }
+  if (!c.is_error && record.details.is_object() && record.details.contains("box")) {
+    c.box = record.details["box"];
+    c.image = record.details.value("image", 0);
+    c.crop = record.details.value("crop", nlohmann::json());
+  }
+  return c;
 }
 
 namespace {
@@ -132,10 +169,15 @@ void count_tokens(ServerCounters* counters, const Usage& usage) {
 
 json complete_chat(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, const ResponseMeta& meta,
                    ActiveRequests* active, ServerCounters* counters) {
-  const auto ids = engine.add_samples(Prompt::of(turn.prompt), turn.params, turn.request.n);
+  // The choices' events come here (this HTTP worker's thread), where their tool calls run, never on the engine's.
+  auto queue = std::make_shared<EventQueue>();
+  RequestParams params = turn.params;
+  params.events = queue;
+  auto runners = turn.runners(tok);
+  const auto ids = engine.add_samples(Prompt::of(turn.prompt), params, turn.request.n);
   const auto registered = active ? active->add(meta.id, ids) : nullptr;
-  std::vector<SequenceResult> results;
-  for (SeqId id : ids) results.push_back(engine.wait(id));  // every result taken, even if one failed
+  std::vector<SequenceResult> results;  // every result taken, even if one failed
+  for (auto& run : drive_with_tools(engine, ids, queue, runners)) results.push_back(std::move(run.sequence));
   Usage usage;
   usage.prompt_tokens = static_cast<int64_t>(turn.prompt.size());
   std::vector<Choice> choices;
@@ -149,6 +191,8 @@ json complete_chat(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, c
     c.reasoning = reply.thinking;
     c.content = without_stop(reply.answer, r.stop_string);
     c.finish_reason = r.finish_reason;
+    const auto& calls = runners[i].calls();
+    for (size_t k = 0; k < calls.size(); ++k) c.tool_calls.push_back(server_tool_call(calls[k], static_cast<int>(k)));
     if (turn.request.logprobs) c.logprobs = token_logprobs(tok, r);
     count_usage(usage, r);
     choices.push_back(std::move(c));
@@ -168,6 +212,8 @@ struct StreamState {
   std::shared_ptr<EventQueue> queue;
   std::vector<SeqId> ids;
   std::vector<ReplyDelta> replies;
+  std::vector<ToolRunner> runners;
+  std::vector<size_t> calls_sent;
   std::vector<bool> role_sent, finished;
   int open = 0;  // choices not finished yet
   Usage usage;
@@ -216,8 +262,22 @@ bool write_stream(StreamState& st, httplib::DataSink& sink) {
       if (i < 0 || st.finished[static_cast<size_t>(i)]) continue;
       const auto ui = static_cast<size_t>(i);
       Delta delta;
+      auto& runner = st.runners[ui];
+      if (auto segment = runner.on_event(*event)) {
+        try {
+          st.engine->force(event->id, std::move(*segment));
+        } catch (const MuseError& e) {
+          st.engine->cancel(event->id);
+          log_error("serve", "%s: tool result refused: %s", st.meta.id.c_str(), e.what());
+        }
+      }
+      for (; st.calls_sent[ui] < runner.calls().size(); ++st.calls_sent[ui])
+        delta.tool_calls.push_back(
+            server_tool_call(runner.calls()[st.calls_sent[ui]], static_cast<int>(st.calls_sent[ui])));
       if (event->token >= 0) {
+        auto calls = std::move(delta.tool_calls);
         delta = st.replies[ui].add(event->token);
+        delta.tool_calls = std::move(calls);
         const auto now = std::chrono::steady_clock::now();
         const bool first = st.last_token[ui] == std::chrono::steady_clock::time_point{};
         const auto since = now - (first ? st.started : st.last_token[ui]);
@@ -226,7 +286,7 @@ bool write_stream(StreamState& st, httplib::DataSink& sink) {
         st.last_token[ui] = now;
       }
       if (!st.role_sent[ui]) delta.role = st.role_sent[ui] = true;
-      if (delta.role || !delta.reasoning.empty() || !delta.content.empty())
+      if (delta.role || !delta.reasoning.empty() || !delta.content.empty() || !delta.tool_calls.empty())
         write(sse_data(chunk_json(st.meta, i, delta, FinishReason::None)));
       if (!event->finished) continue;
       const SequenceResult result = st.engine->wait(event->id);
@@ -270,6 +330,8 @@ void stream_chat(Engine& engine, const Tokenizer& tok, ChatTurn turn, const Resp
   st->last_token.assign(st->ids.size(), {});
   st->usage.prompt_tokens = static_cast<int64_t>(turn.prompt.size());
   for (size_t i = 0; i < st->ids.size(); ++i) st->replies.emplace_back(tok);
+  st->runners = turn.runners(tok);
+  st->calls_sent.assign(st->ids.size(), 0);
   st->role_sent.assign(st->ids.size(), false);
   st->finished.assign(st->ids.size(), false);
   st->open = static_cast<int>(st->ids.size());

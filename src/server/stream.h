@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agents/tool_session.h"
 #include "engine/engine.h"
 #include "model/weights.h"
 #include "server/metrics.h"
@@ -27,7 +28,14 @@ struct ChatTurn {
   ChatRequest request;
   TokenSequence prompt;  // the rendered conversation, ending with the generation prompt
   RequestParams params;  // sampling, thinking budget, stops, logprobs (without observers)
+  ToolContext tool_context;  // the conversation's images and tables, for the built-in tools
+  ToolUseParams tool_use;    // enabled = the request's muse_tools
+  // One runner per choice, configured into params (pause on a call, or calls banned).
+  std::vector<ToolRunner> runners(const Tokenizer& tok) const;
 };
+
+// A runner's record as the API shows it (index: its place among the choice's calls).
+ServerToolCall server_tool_call(const ToolCallRecord& record, int index);
 
 // Parses and validates `body` against the model (context length, images) and builds the engine params.
 // Throws ApiError: 404 model_not_found for another model's name, 400 context_length_exceeded when the

@@ -172,8 +172,36 @@ TokenSequence render_prompt(const Tokenizer& tok, const std::vector<Segment>& pr
 
 ParsedReply parse_reply(const Tokenizer& tok, const std::vector<int>& generated) {
   ParsedReply reply;
-  std::vector<int> thinking, answer;
+  std::vector<int> thinking, answer, call;
+  enum class Span { Text, Call, Result } span = Span::Text;
+  int calls_in_thinking = 0;
   for (int id : generated) {
+    // Tool calls and their results are not reasoning text (nor answer text): kept apart.
+    if (span == Span::Result) {
+      if (id == tok.special(Special::ToolResultEnd)) span = Span::Text;
+      else ++reply.tool_result_tokens;
+      continue;
+    }
+    if (span == Span::Call) {
+      if (id == tok.special(Special::ToolCallEnd)) {
+        reply.tool_calls.push_back(tok.decode(call));
+        span = Span::Text;
+      } else {
+        call.push_back(id);
+      }
+      if (!reply.finished_thinking) ++calls_in_thinking;
+      continue;
+    }
+    if (id == tok.special(Special::ToolCallBegin)) {
+      span = Span::Call;
+      call.clear();
+      if (!reply.finished_thinking) ++calls_in_thinking;
+      continue;
+    }
+    if (id == tok.special(Special::ToolResultBegin)) {
+      span = Span::Result;
+      continue;
+    }
     if (id == tok.special(Special::EndOfTurn) || id == tok.eos()) {
       reply.finished = true;
       break;
@@ -184,7 +212,8 @@ ParsedReply parse_reply(const Tokenizer& tok, const std::vector<int>& generated)
     }
     (reply.finished_thinking ? answer : thinking).push_back(id);
   }
-  reply.thinking_tokens = static_cast<int>(thinking.size());
+  if (span == Span::Call) reply.tool_calls.push_back(tok.decode(call));  // never closed
+  reply.thinking_tokens = static_cast<int>(thinking.size()) + calls_in_thinking;
   reply.answer_tokens = static_cast<int>(answer.size());
   reply.thinking = tok.decode(thinking);
   reply.answer = tok.decode(answer);

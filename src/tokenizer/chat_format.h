@@ -91,12 +91,14 @@ TokenSequence render_prompt(const Tokenizer& tok, const std::vector<Segment>& pr
 
 // A generated assistant reply split into its parts.
 struct ParsedReply {
-  std::string thinking;
-  std::string answer;
-  int thinking_tokens = 0;         // tokens inside the thinking span
+  std::string thinking;            // the model's own reasoning text: tool calls and results left out
+  std::string answer;              // likewise
+  int thinking_tokens = 0;         // tokens inside the thinking span (tool results, forced in, not counted)
   int answer_tokens = 0;           // tokens of the answer (without the closing <|end|>)
   bool finished_thinking = false;  // saw <|/think|>
   bool finished = false;           // saw <|end|>
+  std::vector<std::string> tool_calls;  // the body of every call, in order (tokenizer/tool_format.h)
+  int tool_result_tokens = 0;           // tokens between <|tool_result|> and <|/tool_result|>
 };
 // `generated` are the tokens after the generation prompt (i.e. after <|think|>).
 ParsedReply parse_reply(const Tokenizer& tok, const std::vector<int>& generated);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ApiError, answerNow, applyChunk, buildRequest, createTurn, describeError, listModels, parseApiError, streamChat,
-  toolTree, turnStats, zoomBox,
+  toolTree, turnStats, zoomBox, zoomPixels,
 } from '../../app/api.js';
 import { DEFAULT_SETTINGS } from '../../app/store.js';
 import { tableAttachment } from '../../app/table.js';
@@ -239,4 +239,109 @@ test('zoom boxes as percentages of the image, clamped; spawn trees', () => {
   const tree = toolTree(calls, { z2: 'done' });
   const shape = (n) => [n.call.id, n.result, n.children.map(shape)];
   assert.deepEqual(tree.map(shape), [['s1', null, [['z1', null, []], ['s2', null, [['z2', 'done', []]]]]], ['c', null, []]]);
+});
+
+// ---------------------------------------------------------------- Muse's built-in tools (run server-side)
+
+const museChunk = (delta) => ({ id: 'chatcmpl-9', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }] });
+
+test('muse_tool_calls fold into the tool calls, marked as run by the server, with box, image, crop and errors', () => {
+  const t = createTurn();
+  applyChunk(t, museChunk({ reasoning_content: 'let me look' }), 5);
+  applyChunk(t, museChunk({
+    muse_tool_calls: [{ index: 0, id: 'call_0', type: 'function', function: { name: 'calculator', arguments: '{"expression":"47+85"}' } }],
+    muse_tool_results: [{ tool_call_id: 'call_0', content: '132', is_error: false }],
+  }), 10);
+  // OpenAI's tool_calls number their calls separately: index 0 there is another call
+  applyChunk(t, museChunk({ tool_calls: [{ index: 0, id: 'client_a', type: 'function', function: { name: 'lookup', arguments: '{}' } }] }), 11);
+  applyChunk(t, museChunk({
+    muse_tool_calls: [{ index: 1, id: 'call_1', type: 'function', function: { name: 'zoom', arguments: '{"bbox_2d":[1,0,2,0],"unit":"patch"}' },
+      muse_box: [16, 0, 32, 16], muse_image: 1 }],
+    muse_tool_results: [{ tool_call_id: 'call_1', content: 'zoomed', is_error: false, muse_crop: [16, 16] }],
+  }), 12);
+  applyChunk(t, museChunk({
+    muse_tool_calls: [{ index: 2, id: 'call_2', type: 'function', function: { name: 'zoom', arguments: '{"bbox_2d":[1,2]}' } }],
+    muse_tool_results: [{ tool_call_id: 'call_2', content: 'error: bad_arguments: bbox_2d must have 4 numbers', is_error: true }],
+  }), 13);
+  applyChunk(t, museChunk({ muse_tool_calls: [{ index: 3, id: 'call_3', function: { name: 'zoom', arguments: '{}' }, muse_box: [1, 2, 3], muse_image: -1 }] }), 14);
+  assert.equal(t.phase, 'thinking', 'tools run while the model thinks');
+  assert.equal(t.firstTokenAt, 5);
+  assert.deepEqual(t.tool_calls, [
+    { id: 'call_0', type: 'function', function: { name: 'calculator', arguments: '{"expression":"47+85"}' }, muse_server: true, is_error: false },
+    { id: 'client_a', type: 'function', function: { name: 'lookup', arguments: '{}' } },
+    { id: 'call_1', type: 'function', function: { name: 'zoom', arguments: '{"bbox_2d":[1,0,2,0],"unit":"patch"}' }, muse_server: true,
+      muse_box: [16, 0, 32, 16], muse_image: 1, is_error: false, muse_crop: [16, 16] },
+    { id: 'call_2', type: 'function', function: { name: 'zoom', arguments: '{"bbox_2d":[1,2]}' }, muse_server: true, is_error: true },
+    { id: 'call_3', type: 'function', function: { name: 'zoom', arguments: '{}' }, muse_server: true }, // a bad box and image are not kept
+  ]);
+  assert.deepEqual(t.tool_results, { call_0: '132', call_1: 'zoomed', call_2: 'error: bad_arguments: bbox_2d must have 4 numbers' });
+});
+
+test('a built-in result that comes before its call still marks the call; plain results stay text', () => {
+  const t = createTurn();
+  applyChunk(t, museChunk({ muse_tool_results: [{ tool_call_id: 'call_0', content: 'error: timeout', is_error: true }] }));
+  applyChunk(t, museChunk({ muse_tool_calls: [{ index: 0, id: 'call_0', function: { name: 'table_query', arguments: '{"op":"sum"}' } }] }));
+  assert.equal(t.tool_calls[0].is_error, true);
+  assert.equal(t.tool_calls[0].muse_server, true);
+  assert.deepEqual(t.tool_results, { call_0: 'error: timeout' });
+  applyChunk(t, museChunk({ muse_tool_results: [{ tool_call_id: 'spawned', content: { ok: 1 } }, { content: 'no id' }, null] }));
+  assert.deepEqual(t.tool_results, { call_0: 'error: timeout', spawned: '{"ok":1}' });
+});
+
+test('a non-streamed completion: message.muse_tool_calls carry their result', async () => {
+  const json = JSON.stringify({ id: 'chatcmpl-n', object: 'chat.completion', choices: [{ index: 0, finish_reason: 'stop', message: {
+    role: 'assistant', content: '132',
+    muse_tool_calls: [
+      { id: 'call_0', type: 'function', function: { name: 'calculator', arguments: '{"expression":"47+85"}' }, result: { content: '132', is_error: false } },
+      { id: 'call_1', type: 'function', function: { name: 'zoom', arguments: '{"bbox_2d":[0,0,1,1],"unit":"patch"}' }, muse_box: [0, 0, 14, 14], muse_image: 0,
+        result: { content: 'zoomed', is_error: false, muse_crop: [14, 14] } },
+      { id: 'call_2', type: 'function', function: { name: 'zoom', arguments: 'nope' }, result: { content: 'error: bad_arguments: not JSON', is_error: true } },
+    ] } }] });
+  const turn = await streamChat({ body: {}, fetchImpl: fakeFetch(200, [json], 'application/json') });
+  assert.equal(turn.content, '132');
+  assert.deepEqual(turn.tool_calls.map((c) => [c.id, c.muse_server, c.muse_box ?? null, c.muse_image ?? null, c.muse_crop ?? null, c.is_error]), [
+    ['call_0', true, null, null, null, false],
+    ['call_1', true, [0, 0, 14, 14], 0, [14, 14], false],
+    ['call_2', true, null, null, null, true],
+  ]);
+  assert.deepEqual(turn.tool_results, { call_0: '132', call_1: 'zoomed', call_2: 'error: bad_arguments: not JSON' });
+});
+
+test('history: calls the server ran are never sent back as tool_calls; muse_tools "off" is sent when switched off', () => {
+  const server = (id, name) => ({ id, type: 'function', function: { name, arguments: '{}' }, muse_server: true });
+  const body = buildRequest(DEFAULT_SETTINGS, [
+    user('a'),
+    { id: 'x', role: 'assistant', content: '132', tool_calls: [server('call_0', 'calculator')], tool_results: { call_0: '132' } },
+    user('b'),
+    { id: 'y', role: 'assistant', content: '', aborted: true, tool_calls: [server('call_0', 'zoom')] }, // nothing else: left out
+    user('c'),
+    { id: 'z', role: 'assistant', content: '', tool_calls: [server('call_1', 'zoom'), { id: 'mine', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+    { id: 't1', role: 'tool', tool_call_id: 'mine', content: 'client result' },
+    { id: 't2', role: 'tool', tool_call_id: 'call_1', content: 'server result' },
+    user('d'),
+  ]);
+  assert.deepEqual(body.messages, [
+    { role: 'user', content: 'a' },
+    { role: 'assistant', content: '132' },
+    { role: 'user', content: 'b' },
+    { role: 'user', content: 'c' },
+    { role: 'assistant', content: null, tool_calls: [{ id: 'mine', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+    { role: 'tool', tool_call_id: 'mine', content: 'client result' },
+    { role: 'user', content: 'd' },
+  ]);
+  assert.ok(!JSON.stringify(body).includes('muse_'), 'no Muse field by default');
+  assert.equal(buildRequest({ ...DEFAULT_SETTINGS, tools: 'off' }, [user('x')]).muse_tools, 'off');
+  assert.ok(!('muse_tools' in buildRequest({ ...DEFAULT_SETTINGS, tools: 'on' }, [user('x')])));
+});
+
+test('zoom arguments: bbox_2d in pixels (unit absent or "pixel"), "normalized" scaled, "patch" not drawable', () => {
+  assert.deepEqual(zoomPixels('{"bbox_2d":[10,20,60,70]}', 100, 200), [10, 20, 60, 70]);
+  assert.deepEqual(zoomPixels({ bbox_2d: [10, 20, 60, 70], unit: 'pixel' }), [10, 20, 60, 70]);
+  assert.deepEqual(zoomPixels({ bbox_2d: [0.1, 0.25, 0.5, 1], unit: 'normalized' }, 200, 100), [20, 25, 100, 100]);
+  assert.equal(zoomPixels({ bbox_2d: [0.1, 0.25, 0.5, 1], unit: 'normalized' }), null, 'normalized needs the image size');
+  assert.equal(zoomPixels({ bbox_2d: [1, 0, 2, 0], unit: 'patch' }, 100, 100), null);
+  assert.equal(zoomPixels({ box: [1, 0, 2, 0], unit: 'furlong' }, 100, 100), null);
+  assert.deepEqual(zoomPixels([1, 2, 3, 4]), [1, 2, 3, 4]);
+  assert.deepEqual(zoomBox({ bbox_2d: [0, 0, 0.5, 0.5], unit: 'normalized', image: 1 }, 64, 48), { left: 0, top: 0, width: 50, height: 50, image: 1 });
+  assert.equal(zoomBox({ bbox_2d: [0, 0, 2, 2], unit: 'patch' }, 64, 48), null);
 });

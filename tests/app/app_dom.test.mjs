@@ -257,6 +257,67 @@ test('attachments: an image with a zoom box, a pasted table with its preview, bo
   assert.deepEqual(msg.attachments.map((a) => [a.kind, a.width ?? a.format]), [['image', 64], ['table', 'csv']]);
 });
 
+test("built-in tools: cards marked built-in, the zoom's box on the image and its card, errors styled; not resent", async () => {
+  $('new-chat').click();
+  await globalThis.muse.addFiles([new File([PNG], 'digit.png', { type: 'image/png' })]);
+  await type('builtin tools please');
+  await idle();
+  const a = lastAssistant();
+  const cards = a.querySelectorAll('.tool-card');
+  assert.deepEqual(cards.map((c) => c.querySelector('.tool-name').textContent), ['calculator', 'zoom', 'zoom', 'table_query']);
+  assert.deepEqual(cards.map((c) => c.querySelector('.tool-kind').textContent), ['built-in', 'built-in', 'built-in', 'built-in']);
+  assert.deepEqual(cards.map((c) => c.querySelector('.tool-state').textContent), ['done', 'done', 'error', 'done']);
+  assert.match(cards[0].textContent, /47\+85/);
+  assert.match(cards[0].querySelector('.tool-body').textContent, /result132/);
+  assert.equal(cards[1].querySelector('.tool-zoom-caption').textContent, 'box (16,12)-(48,36), crop 32×24');
+  const cardBox = cards[1].querySelector('.tool-zoom .zoom-box');
+  assert.ok(cardBox, 'the box in the card');
+  assert.deepEqual([cardBox.style.left, cardBox.style.top, cardBox.style.width, cardBox.style.height], ['25%', '25%', '50%', '50%']);
+  assert.ok(cards[2].classList.contains('error'));
+  assert.equal(cards[2].querySelector('pre.tool-error').textContent, 'error: bad_arguments: bbox_2d must have 4 numbers');
+  assert.equal(cards[2].querySelector('.tool-zoom'), null, 'a failed zoom draws nothing');
+  assert.equal(cards[0].classList.contains('error'), false);
+  const thumbBox = msgs('.msg.user').at(-1).querySelectorAll('.thumb .zoom-box');
+  assert.equal(thumbBox.length, 1, 'one box over the thumbnail (the patch-unit zoom is drawn from muse_box)');
+  assert.equal(thumbBox[0].style.left, '25%'); // 16 of 64 pixels
+  assert.equal(thumbBox[0].style.top, '25%'); // 12 of 48
+  const saved = JSON.parse(localStorage.getItem('muse.conversations'));
+  const msg = saved.conversations.flatMap((c) => c.messages).find((m) => m.tool_calls?.[0]?.function.name === 'calculator');
+  assert.deepEqual(msg.tool_calls.map((t) => [t.muse_server, t.muse_box ?? null, t.muse_image ?? null, t.muse_crop ?? null, t.is_error]), [
+    [true, null, null, null, false], [true, [16, 12, 48, 36], 0, [32, 24], false], [true, null, null, null, true], [true, null, null, null, false],
+  ]);
+  assert.equal(msg.tool_results.call_0, '132');
+  // the next request carries the answer, not the server's calls
+  await type('and then?');
+  await idle();
+  const history = server.lastRequest.messages;
+  assert.equal(history.filter((m) => m.role === 'assistant').length, 1);
+  assert.ok(history.every((m) => !('tool_calls' in m) && m.role !== 'tool'), 'no tool_calls, no tool messages');
+  assert.ok(!('muse_tools' in server.lastRequest), 'on by default: nothing sent');
+});
+
+test('the built-in tools switch in Settings: persisted, sends muse_tools "off"', async () => {
+  $('settings-btn').click();
+  const box = $('muse-tools');
+  assert.equal(box.checked, true);
+  assert.equal(box.getAttribute('type'), 'checkbox');
+  assert.equal(doc.querySelector('label[for="muse-tools"]').textContent.trim(), 'Built-in tools');
+  box.checked = false;
+  box.dispatchEvent(new Event('change'));
+  assert.equal(JSON.parse(storage.getItem('muse.settings')).tools, 'off');
+  $('settings-dialog').close();
+  await type('builtin again');
+  await idle();
+  assert.equal(server.lastRequest.muse_tools, 'off');
+  assert.equal(lastAssistant().querySelectorAll('.tool-card').length, 0);
+  $('settings-btn').click();
+  assert.equal($('muse-tools').checked, false, 'shown as saved');
+  $('muse-tools').checked = true;
+  $('muse-tools').dispatchEvent(new Event('change'));
+  $('settings-dialog').close();
+  assert.equal(JSON.parse(storage.getItem('muse.settings')).tools, 'on');
+});
+
 test('Contemplating: agents side by side with confidence and the stopped one, then the synthesis', async () => {
   useContemplating = true;
   try {

@@ -73,6 +73,29 @@ test('tool calls and sub-agents arrive as deltas', async () => {
   assert.equal(turn.tool_results.call_zoom, 'a crop of 32x24 pixels');
 });
 
+test("Muse's built-in tools: muse_tool_calls with their results, streamed or not; muse_tools off", async () => {
+  const PNG = 'data:image/png;base64,iVBORw0KGgo=';
+  const messages = [{ id: 'u', role: 'user', content: 'builtin', attachments: [{ kind: 'image', name: 'a.png', url: PNG, width: 64, height: 48 }] }];
+  const turn = await streamChat({ baseUrl: base, apiKey: 'sk-test', body: buildRequest(settings, messages) });
+  assert.deepEqual(turn.tool_calls.map((t) => [t.id, t.function.name, t.muse_server, t.is_error]), [
+    ['call_0', 'calculator', true, false],
+    ['call_1', 'zoom', true, false],
+    ['call_2', 'zoom', true, true],
+    ['call_3', 'table_query', true, false],
+  ]);
+  assert.deepEqual([turn.tool_calls[1].muse_box, turn.tool_calls[1].muse_image, turn.tool_calls[1].muse_crop], [[16, 12, 48, 36], 0, [32, 24]]);
+  assert.equal(turn.tool_results.call_0, '132');
+  assert.match(turn.tool_results.call_2, /^error: bad_arguments/);
+  const whole = await streamChat({ baseUrl: base, apiKey: 'sk-test', body: { ...buildRequest(settings, messages), stream: false } });
+  assert.deepEqual(whole.tool_calls.map((t) => [t.id, t.muse_server, t.muse_image ?? null, t.muse_crop ?? null]), [
+    ['call_0', true, null, null], ['call_1', true, 0, [32, 24]], ['call_2', true, null, null], ['call_3', true, null, null],
+  ]);
+  assert.deepEqual(whole.tool_results, turn.tool_results);
+  const off = await streamChat({ baseUrl: base, apiKey: 'sk-test', body: buildRequest({ ...settings, tools: 'off' }, messages) });
+  assert.equal(server.lastRequest.muse_tools, 'off');
+  assert.deepEqual(off.tool_calls, []);
+});
+
 test('models', async () => {
   assert.deepEqual(await listModels({ baseUrl: base, apiKey: 'sk-test' }), [{ id: 'mock', context_length: 512 }]);
 });

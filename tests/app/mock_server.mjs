@@ -4,7 +4,9 @@
 //   POST /v1/chat/completions/{id}/answer_now  200 {"id","object","answer_now":true}; 404 when finished
 //   GET  /v1/models, GET /health
 // What it answers depends on the last user message: "error" -> a 400; "midstream" -> an error chunk; "zoom" -> a
-// zoom tool call on the attached image; "spawn" -> nested sub-agent calls; "long" -> a long thinking (to try
+// zoom tool call on the attached image; "spawn" -> nested sub-agent calls; "builtin" -> Muse's built-in tools run
+// server-side (muse_tool_calls + muse_tool_results: a calculator, a zoom with muse_box on the last image sent, a
+// failed zoom, a table_query; none when the request says "muse_tools": "off"); "long" -> a long thinking (to try
 // Answer now); anything else -> a little thinking and a Markdown answer with math. Contemplating requests get a
 // 400 like the real server today, unless the mock was started with --contemplating (then muse_agents deltas).
 //
@@ -30,6 +32,29 @@ function lastUserText(messages) {
   if (!m) return '';
   if (typeof m.content === 'string') return m.content;
   return m.content.filter((p) => p.type === 'text').map((p) => p.text).join(' ');
+}
+
+// The built-in tool calls the real server would stream for `messages` (each with its result), as the streamed
+// {call, result} pairs; muse_image numbers the image parts of all user messages, in order.
+export function builtinCalls(messages) {
+  let images = 0;
+  for (const m of messages)
+    if (m.role === 'user' && Array.isArray(m.content)) images += m.content.filter((p) => p.type === 'image_url').length;
+  const out = [];
+  const add = (name, args, result, extra = {}) => {
+    const k = out.length;
+    out.push({
+      call: { index: k, id: `call_${k}`, type: 'function', function: { name, arguments: JSON.stringify(args) }, ...extra.call },
+      result: { tool_call_id: `call_${k}`, content: result, is_error: /^error:/.test(result), ...extra.result },
+    });
+  };
+  add('calculator', { expression: '47+85' }, '132');
+  if (images > 0)
+    add('zoom', { bbox_2d: [1, 1, 3, 3], unit: 'patch' }, 'zoomed: a crop of 32x24 pixels',
+      { call: { muse_box: [16, 12, 48, 36], muse_image: images - 1 }, result: { muse_crop: [32, 24] } });
+  add('zoom', { bbox_2d: [9, 9, 1], unit: 'patch' }, 'error: bad_arguments: bbox_2d must have 4 numbers');
+  add('table_query', { op: 'sum', column: 'price' }, '8');
+  return out;
 }
 
 function tokens(text) {
@@ -62,10 +87,14 @@ export function createMockServer({ apiKey = '', contemplating = false, delay = 3
       '## Result\n\nThe sum is **132**, since $47 + 85 = 132$ and $\\frac{264}{2} = 132$.\n\n' +
       '| a | b | a+b |\n|---|---|--:|\n| 47 | 85 | 132 |\n\n```python\nprint(47 + 85)  # <b>132</b>\n```\n\n- checked\n- twice';
     const usage = { prompt_tokens: 12, completion_tokens: 0, total_tokens: 0, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } };
+    const builtin = /\bbuiltin\b/i.test(text) && r.muse_tools !== 'off' ? builtinCalls(r.messages) : [];
     if (!r.stream) {
       active.delete(id);
+      const message = { role: 'assistant', content: answer, reasoning_content: thinking };
+      if (builtin.length)
+        message.muse_tool_calls = builtin.map(({ call: { index, ...call }, result: { tool_call_id, ...result } }) => ({ ...call, result }));
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      return res.end(JSON.stringify({ id, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: answer, reasoning_content: thinking }, finish_reason: 'stop' }], usage }));
+      return res.end(JSON.stringify({ id, object: 'chat.completion', choices: [{ index: 0, message, finish_reason: 'stop' }], usage }));
     }
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
     let closed = false;
@@ -90,6 +119,10 @@ export function createMockServer({ apiKey = '', contemplating = false, delay = 3
       send({ reasoning_content: t });
       usage.completion_tokens_details.reasoning_tokens++;
       usage.completion_tokens++;
+    }
+    for (const b of builtin) {
+      if (closed) break;
+      send({ muse_tool_calls: [b.call], muse_tool_results: [b.result] });
     }
     let call = 0; // tool call indices are unique within the message
     if (/\bzoom\b/i.test(text))

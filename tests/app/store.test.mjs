@@ -156,3 +156,34 @@ test('titles', () => {
   assert.equal(titleFrom(''), 'New chat');
   assert.equal(titleFrom('x'.repeat(60)).length, 48);
 });
+
+test('built-in tool calls (muse_server, muse_box, muse_image, muse_crop, is_error) survive saving, export and import', () => {
+  const storage = fakeStorage();
+  const a = createStore(storage);
+  a.load();
+  const c = a.create();
+  a.addMessage(c.id, { role: 'user', content: 'zoom', attachments: [{ kind: 'image', name: 'i.png', url: 'data:image/png;base64,AA==', width: 64, height: 48 }] });
+  const calls = [
+    { id: 'call_0', type: 'function', function: { name: 'zoom', arguments: '{"bbox_2d":[1,1,3,3],"unit":"patch"}' }, muse_server: true,
+      muse_box: [16, 12, 48, 36], muse_image: 0, is_error: false, muse_crop: [32, 24] },
+    { id: 'call_1', type: 'function', function: { name: 'calculator', arguments: '{"expression":"1/0"}' }, muse_server: true, is_error: true },
+  ];
+  const results = { call_0: 'zoomed', call_1: 'error: division by zero' };
+  a.addMessage(c.id, { role: 'assistant', content: 'ok', tool_calls: calls, tool_results: results });
+  assert.equal(a.save().ok, true);
+  const b = createStore(storage);
+  const m = b.load()[0].messages[1];
+  assert.deepEqual([m.tool_calls, m.tool_results], [calls, results]);
+  const other = createStore(fakeStorage());
+  other.load();
+  other.importJSON(b.exportJSON());
+  const m2 = other.list()[0].messages[1];
+  assert.deepEqual([m2.tool_calls, m2.tool_results], [calls, results]);
+});
+
+test('the built-in tools setting defaults to on', () => {
+  assert.equal(DEFAULT_SETTINGS.tools, 'on');
+  const storage = fakeStorage();
+  saveSettings(storage, { ...DEFAULT_SETTINGS, tools: 'off' });
+  assert.equal(loadSettings(storage).tools, 'off');
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatStats, prettyArguments, toolResults, zoomOverlays, zoomTarget } from '../../app/view.js';
+import { formatStats, prettyArguments, toolCardState, toolResults, zoomCaption, zoomInfo, zoomOverlays, zoomTarget } from '../../app/view.js';
 
 const img = (w, h) => ({ kind: 'image', name: 'i.png', url: 'data:image/png;base64,AA==', width: w, height: h });
 
@@ -43,4 +43,73 @@ test('the stats line', () => {
   assert.deepEqual(formatStats(null), []);
   assert.equal(prettyArguments('{"a":1}'), '{\n  "a": 1\n}');
   assert.equal(prettyArguments('{"a":'), '{"a":');
+});
+
+const dropped = () => ({ kind: 'image', name: 'old.png', url: '', dropped: true, width: 100, height: 100 });
+const zoomCall = (id, args, extra = {}) => ({ id, type: 'function', function: { name: 'zoom', arguments: JSON.stringify(args) }, ...extra });
+
+test('built-in zooms: muse_box in pixels on muse_image, numbered among the images sent', () => {
+  const messages = [
+    { id: 'u1', role: 'user', content: 'a', attachments: [dropped(), { kind: 'table', format: 'csv', csv: 'a\n1' }] }, // not sent
+    { id: 'a1', role: 'assistant', content: '' },
+    { id: 'u2', role: 'user', content: 'b', attachments: [img(64, 48), img(200, 100)] },
+    { id: 'a2', role: 'assistant', content: '', tool_calls: [
+      zoomCall('call_0', { bbox_2d: [1, 1, 3, 3], unit: 'patch' }, { muse_server: true, muse_box: [16, 12, 48, 36], muse_image: 0, muse_crop: [32, 24] }),
+      zoomCall('call_1', { bbox_2d: [0, 0, 1, 1], unit: 'patch' }, { muse_server: true, muse_box: [0, 0, 100, 50] }), // no muse_image: the last sent
+      zoomCall('call_2', { bbox_2d: [1, 1, 3, 3], unit: 'patch' }, { muse_server: true }), // patch without muse_box: not drawn
+      zoomCall('call_3', { bbox_2d: [0, 0, 10, 10] }, { muse_server: true, is_error: true }), // failed: not drawn
+      zoomCall('call_4', { bbox_2d: [0, 0, 0.5, 0.5], unit: 'normalized' }, { muse_server: true, muse_image: 1 }),
+      zoomCall('call_5', { box: [0, 0, 50, 50], image: 1 }), // the app's own numbering (every image): the first of u2
+      zoomCall('call_6', { bbox_2d: [0, 0, 8, 8], unit: 'pixel' }, { muse_server: true, muse_image: 7 }), // no such image
+    ] },
+  ];
+  assert.deepEqual(zoomOverlays(messages), {
+    'u2:0': [
+      { left: 25, top: 25, width: 50, height: 50, callId: 'call_0' },
+      { left: 0, top: 0, width: 78.13, height: 100, callId: 'call_5' },
+    ],
+    'u2:1': [
+      { left: 0, top: 0, width: 50, height: 50, callId: 'call_1' },
+      { left: 0, top: 0, width: 50, height: 50, callId: 'call_4' },
+    ],
+  });
+  const calls = messages[3].tool_calls;
+  const z0 = zoomInfo(messages, 'a2', calls[0]);
+  assert.equal(z0.att, messages[2].attachments[0]);
+  assert.deepEqual(z0.box, { left: 25, top: 25, width: 50, height: 50 });
+  assert.equal(z0.caption, 'box (16,12)-(48,36), crop 32×24');
+  assert.deepEqual(zoomTarget(messages, 'a2', calls[0]).box, z0.box);
+  assert.equal(zoomInfo(messages, 'a2', calls[1]).caption, 'box (0,0)-(100,50)');
+  const z2 = zoomInfo(messages, 'a2', calls[2]);
+  assert.deepEqual([z2.att, z2.box, z2.caption], [null, null, '']);
+  assert.equal(zoomInfo(messages, 'a2', calls[3]), null);
+  assert.equal(zoomInfo(messages, 'a2', calls[4]).caption, 'box (0,0)-(100,50)');
+  const z6 = zoomInfo(messages, 'a2', calls[6]);
+  assert.deepEqual([z6.att, z6.caption], [null, 'box (0,0)-(8,8)'], 'the box is still told on the card');
+  assert.equal(zoomTarget(messages, 'a2', calls[6]), null);
+  assert.equal(zoomInfo(messages, 'a2', { id: 'c', function: { name: 'calculator', arguments: '{}' }, muse_server: true }), null);
+  assert.equal(zoomCaption({ pixels: null, crop: [7.25, 3] }), 'crop 7.3×3');
+});
+
+test('a built-in zoom whose image has since been dropped is not drawn on another image', () => {
+  // sent while both images had their data; then the storage filled up and dropped them all
+  const messages = [
+    { id: 'u1', role: 'user', content: 'a', attachments: [dropped(), dropped()] },
+    { id: 'a1', role: 'assistant', content: '', tool_calls: [zoomCall('call_0', {}, { muse_server: true, muse_box: [0, 0, 5, 5], muse_image: 1 })] },
+    { id: 'u2', role: 'user', content: 'b', attachments: [img(10, 10)] },
+    { id: 'a2', role: 'assistant', content: '', tool_calls: [zoomCall('call_0', {}, { muse_server: true, muse_box: [0, 0, 5, 5], muse_image: 0 })] },
+  ];
+  assert.deepEqual(zoomOverlays(messages), { 'u2:0': [{ left: 0, top: 0, width: 50, height: 50, callId: 'call_0' }] });
+  assert.equal(zoomInfo(messages, 'a1', messages[1].tool_calls[0]).caption, 'box (0,0)-(5,5)');
+});
+
+test('tool cards: built-in, sub-agent or tool; done, error, running, no result', () => {
+  const call = (name, extra = {}) => ({ id: 'x', function: { name, arguments: '{}' }, ...extra });
+  assert.deepEqual(toolCardState(call('calculator', { muse_server: true }), '132'), { name: 'calculator', kind: 'built-in', state: 'done', error: false });
+  assert.deepEqual(toolCardState(call('zoom', { muse_server: true, is_error: true }), 'error: bad_arguments: x'),
+    { name: 'zoom', kind: 'built-in', state: 'error', error: true });
+  assert.equal(toolCardState(call('spawn'), null, true).state, 'running…');
+  assert.equal(toolCardState(call('spawn'), null).kind, 'sub-agent');
+  assert.deepEqual(toolCardState(call('calc'), null), { name: 'calc', kind: 'tool', state: 'no result', error: false });
+  assert.equal(toolCardState({ id: 'y', function: { name: '' } }, '').name, 'tool');
 });

@@ -118,6 +118,11 @@ if ! "$MUSE" generate --model real -p "1+1" --max-tokens 4 >/dev/null 2>&1; then
   exit 1
 fi
 
+# --- tools switches ---------------------------------------------------------------------------------------------
+expect_error "generate: --tools not on/off" "--tools: maybe not in {on,off}" generate -p hi --tools maybe
+expect_error "eval: --tools not on/off/both" "--tools: yes not in {on,off,both}" eval --tools yes
+expect_error "eval --chat with --tools" "--tools sets up the task sweep" eval --chat /dev/null --tools off
+
 # --- generate: model directories -------------------------------------------------------------------------------
 EXPECT_STATUS=1 expect_error "generate: no such model dir (exit 1)" "/nonexistent" generate --model /nonexistent -p hi
 EXPECT_STATUS=1 expect_error "eval: no such model dir (exit 1)" "no_such_model_dir" eval --model no_such_model_dir

@@ -363,3 +363,64 @@ TEST(OpenAiErrors, KindsMapToStatuses) {
 
 }  // namespace
 }  // namespace muse::server
+
+namespace muse::server {
+namespace {
+using nlohmann::json;
+
+// Built-in tool calls: the muse_tools switch, and the extension fields they stream in (never OpenAI's
+// tool_calls, which a client library would try to run itself).
+TEST(OpenAiTools, TheSwitchAndTheWireShapeOfServerSideCalls) {
+  const json hi = json::array({json{{"role", "user"}, {"content", "2^64?"}}});
+  EXPECT_TRUE(parse_chat_request(json{{"messages", hi}}).builtin_tools);
+  EXPECT_FALSE(parse_chat_request(json{{"messages", hi}, {"muse_tools", "off"}}).builtin_tools);
+  EXPECT_FALSE(parse_chat_request(json{{"messages", hi}, {"muse_tools", false}}).builtin_tools);
+  for (const json& bad : {json("maybe"), json(1), json::array()}) {
+    try {
+      parse_chat_request(json{{"messages", hi}, {"muse_tools", bad}});
+      ADD_FAILURE() << bad.dump();
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.param, "muse_tools");
+      EXPECT_EQ(e.status, 400);
+    }
+  }
+  ServerToolCall zoom;
+  zoom.index = 1;
+  zoom.name = "zoom";
+  zoom.arguments = "{\"bbox_2d\":[1,0,2,0],\"unit\":\"patch\"}";
+  zoom.box = json::array({64, 0, 128, 32});
+  zoom.image = 0;
+  zoom.crop = json::array({64, 32});
+  zoom.result = "(a 80x40 view)";
+  ServerToolCall bad;
+  bad.name = "calculator";
+  bad.arguments = "{\"expression\":\"1/0\"}";
+  bad.result = "error: invalid_input: division by zero";
+  bad.is_error = true;
+  Delta delta;
+  delta.tool_calls = {bad, zoom};
+  const json chunk = chunk_json(ResponseMeta{"c", 1, "m"}, 0, delta, FinishReason::None);
+  const json& d = chunk["choices"][0]["delta"];
+  EXPECT_FALSE(d.contains("tool_calls"));
+  ASSERT_EQ(d["muse_tool_calls"].size(), 2u);
+  EXPECT_EQ(d["muse_tool_calls"][1],
+            json({{"index", 1}, {"id", "call_1"}, {"type", "function"},
+                  {"function", {{"name", "zoom"}, {"arguments", zoom.arguments}}},
+                  {"muse_box", {64, 0, 128, 32}}, {"muse_image", 0}}));
+  EXPECT_FALSE(d["muse_tool_calls"][0].contains("muse_box"));
+  EXPECT_EQ(d["muse_tool_results"][0],
+            json({{"tool_call_id", "call_0"}, {"content", bad.result}, {"is_error", true}}));
+  EXPECT_EQ(d["muse_tool_results"][1]["muse_crop"], json({64, 32}));
+  Choice choice;
+  choice.content = "79";
+  choice.tool_calls = {zoom};
+  const json done = completion_json(ResponseMeta{"c", 1, "m"}, {choice}, Usage{});
+  const json& message = done["choices"][0]["message"];
+  EXPECT_FALSE(message.contains("tool_calls"));
+  EXPECT_EQ(message["muse_tool_calls"][0]["result"], json({{"content", zoom.result}, {"is_error", false},
+                                                            {"muse_crop", {64, 32}}}));
+  EXPECT_EQ(done["choices"][0]["finish_reason"], "stop");
+}
+
+}  // namespace
+}  // namespace muse::server

@@ -94,6 +94,19 @@ TEST(ToolFormat, TracesRenderCallsAsTargetsAndResultsNever) {
     EXPECT_NE(text.find("<|tool_result|>" + example.answer + "<|/tool_result|>=" + example.answer), std::string::npos)
         << text;
   }
+  // A reply with a call: its reasoning and answer text leave the call and the result out; the body is kept.
+  TokenSequence reply;
+  append_reasoning(reply, tok, example.reasoning, example.tool_calls, true, VisionParams{});
+  reply.append_token(tok.special(Special::ThinkEnd), true);
+  reply.append_text(tok, example.answer, true);
+  reply.append_token(tok.special(Special::EndOfTurn), true);
+  const ParsedReply parsed = parse_reply(tok, reply.tokens);
+  EXPECT_EQ(parsed.thinking, "=" + example.answer);
+  EXPECT_EQ(parsed.answer, example.answer);
+  ASSERT_EQ(parsed.tool_calls.size(), 1u);
+  EXPECT_EQ(parsed.tool_calls[0], tool_call_body("calculator", example.tool_calls[0].arguments));
+  EXPECT_EQ(parsed.tool_result_tokens, static_cast<int>(tok.encode(example.answer).size()));
+  EXPECT_TRUE(parsed.finished_thinking && parsed.finished);
 }
 
 TEST(ToolFormat, ReadTracesZoomFromDifficultyTwoAndTheCropCarriesTheDigits) {
