@@ -115,11 +115,21 @@ std::optional<Prompt> ToolRunner::on_event(const TokenEvent& event) {
   return Prompt::of(rendered);
 }
 
+void answer_call(Engine& engine, ToolRunner& runner, const TokenEvent& event) {
+  auto segment = runner.on_event(event);
+  if (!segment) return;
+  try {
+    engine.force(event.id, std::move(*segment));
+  } catch (const MuseError&) {
+    engine.cancel(event.id);
+  }
+}
+
 ToolRun generate_with_tools(Engine& engine, const Prompt& prompt, RequestParams params, ToolRunner& runner,
                             const std::function<void(const TokenEvent&)>& on_event) {
   ToolRun run;
   run.sequence = engine.generate(prompt, std::move(params), [&](const TokenEvent& event) {
-    if (auto segment = runner.on_event(event)) engine.force(event.id, std::move(*segment));
+    answer_call(engine, runner, event);
     if (on_event) on_event(event);
   });
   run.calls = runner.calls();
@@ -144,7 +154,8 @@ std::vector<ToolRun> run_batch_with_tools(Engine& engine, const std::vector<Prom
 }
 
 std::vector<ToolRun> drive_with_tools(Engine& engine, const std::vector<SeqId>& ids,
-                                      const std::shared_ptr<EventQueue>& events, std::vector<ToolRunner>& runners) {
+                                      const std::shared_ptr<EventQueue>& events, std::vector<ToolRunner>& runners,
+                                      const std::function<void(const TokenEvent&)>& on_event) {
   if (runners.size() != ids.size())
     throw MuseError("drive_with_tools: " + std::to_string(ids.size()) + " sequences and " +
                     std::to_string(runners.size()) + " runners");
@@ -158,13 +169,8 @@ std::vector<ToolRun> drive_with_tools(Engine& engine, const std::vector<SeqId>& 
     for (; next; next = events->try_pop()) {
       const auto it = index.find(next->id);
       if (it == index.end()) continue;
-      if (auto segment = runners[it->second].on_event(*next)) {
-        try {
-          engine.force(next->id, std::move(*segment));
-        } catch (const MuseError&) {
-          engine.cancel(next->id);  // a result the engine refuses must not leave the sequence parked forever
-        }
-      }
+      answer_call(engine, runners[it->second], *next);
+      if (on_event) on_event(*next);
       if (next->finished) ++finished;
     }
   }

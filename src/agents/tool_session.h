@@ -81,6 +81,10 @@ class ToolRunner {
   double seconds_ = 0;
 };
 
+// runner.on_event, then the result forced into the engine; a result the engine refuses cancels the sequence (it
+// must never stay parked forever). The one place a caller's loop answers calls.
+void answer_call(Engine& engine, ToolRunner& runner, const TokenEvent& event);
+
 struct ToolRun {
   SequenceResult sequence;
   std::vector<ToolCallRecord> calls;
@@ -95,8 +99,10 @@ ToolRun generate_with_tools(Engine& engine, const Prompt& prompt, RequestParams 
 // Drives sequences already added with `events` as their queue (runners[i] for ids[i]) until every one has
 // finished: steps the engine on this thread unless its loop runs, runs each call as it parks, forces the result.
 // Returns the results in order (each taken from the engine).
+// `on_event` (optional) sees every event after its runner.
 std::vector<ToolRun> drive_with_tools(Engine& engine, const std::vector<SeqId>& ids,
-                                      const std::shared_ptr<EventQueue>& events, std::vector<ToolRunner>& runners);
+                                      const std::shared_ptr<EventQueue>& events, std::vector<ToolRunner>& runners,
+                                      const std::function<void(const TokenEvent&)>& on_event = {});
 
 // Many requests at once (evaluation): one runner per prompt, all decoded together.
 std::vector<ToolRun> run_batch_with_tools(Engine& engine, const std::vector<Prompt>& prompts,

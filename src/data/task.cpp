@@ -54,6 +54,13 @@ Example Task::sample(Rng& rng, int difficulty, Split split, Surface surface) con
                   std::to_string(kMaxSampleAttempts) + " tries");
 }
 
+std::string trim_answer(const std::string& answer) {
+  const char* space = " \t\r\n";
+  const size_t begin = answer.find_first_not_of(space);
+  if (begin == std::string::npos) return "";
+  return answer.substr(begin, answer.find_last_not_of(space) - begin + 1);
+}
+
 void check_difficulty(const Task& task, int difficulty) {
   if (difficulty < task.min_difficulty() || difficulty > task.max_difficulty())
     throw MuseError("task '" + task.name() + "': difficulty " + std::to_string(difficulty) + " is outside " +

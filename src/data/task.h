@@ -62,6 +62,9 @@ class Task {
   Example sample(Rng& rng, int difficulty, Split split, Surface surface = Surface::Trained) const;
 };
 
+// For verify() implementations: the answer without surrounding spaces, tabs and line breaks.
+std::string trim_answer(const std::string& answer);
+
 // For generate() implementations: throws MuseError unless difficulty is within the task's range.
 void check_difficulty(const Task& task, int difficulty);
 

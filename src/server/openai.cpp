@@ -411,6 +411,17 @@ json logprobs_json(const std::vector<TokenLogprob>& tokens) {
 }
 }  // namespace
 
+json timings_json(const Timings& t) {
+  auto per_second = [](int64_t n, double ms) { return ms > 0 ? 1000.0 * static_cast<double>(n) / ms : 0.0; };
+  return json{{"prompt_n", t.prompt_n},
+              {"prompt_ms", t.prompt_ms},
+              {"prompt_per_second", per_second(t.prompt_n, t.prompt_ms)},
+              {"predicted_n", t.predicted_n},
+              {"predicted_ms", t.predicted_ms},
+              {"predicted_per_second", per_second(t.predicted_n, t.predicted_ms)},
+              {"cache_n", t.cache_n}};
+}
+
 json server_tool_call_json(const ServerToolCall& call) {
   json j{{"index", call.index},
          {"id", call.id()},
@@ -429,7 +440,8 @@ json server_tool_result_json(const ServerToolCall& call) {
   return j;
 }
 
-json completion_json(const ResponseMeta& meta, const std::vector<Choice>& choices, const Usage& usage) {
+json completion_json(const ResponseMeta& meta, const std::vector<Choice>& choices, const Usage& usage,
+                     const Timings* timings) {
   json out_choices = json::array();
   for (const auto& c : choices) {
     json message{{"role", "assistant"}, {"content", c.content}};
@@ -449,8 +461,10 @@ json completion_json(const ResponseMeta& meta, const std::vector<Choice>& choice
                            {"logprobs", c.logprobs ? logprobs_json(*c.logprobs) : json(nullptr)},
                            {"finish_reason", openai_finish_reason(c.finish_reason)}});
   }
-  return json{{"id", meta.id},           {"object", "chat.completion"}, {"created", meta.created},
-              {"model", meta.model},     {"choices", out_choices},      {"usage", usage_json(usage)}};
+  json out{{"id", meta.id},           {"object", "chat.completion"}, {"created", meta.created},
+           {"model", meta.model},     {"choices", out_choices},      {"usage", usage_json(usage)}};
+  if (timings) out["timings"] = timings_json(*timings);
+  return out;
 }
 
 json chunk_json(const ResponseMeta& meta, int index, const Delta& delta, FinishReason finish) {
@@ -475,9 +489,11 @@ json chunk_json(const ResponseMeta& meta, int index, const Delta& delta, FinishR
               {"model", meta.model}, {"choices", json::array({choice})}};
 }
 
-json usage_chunk_json(const ResponseMeta& meta, const Usage& usage) {
-  return json{{"id", meta.id},       {"object", "chat.completion.chunk"}, {"created", meta.created},
-              {"model", meta.model}, {"choices", json::array()},          {"usage", usage_json(usage)}};
+json usage_chunk_json(const ResponseMeta& meta, const Usage& usage, const Timings* timings) {
+  json out{{"id", meta.id},       {"object", "chat.completion.chunk"}, {"created", meta.created},
+           {"model", meta.model}, {"choices", json::array()},          {"usage", usage_json(usage)}};
+  if (timings) out["timings"] = timings_json(*timings);
+  return out;
 }
 
 std::string sse_data(const json& value) { return "data: " + dump_json(value) + "\n\n"; }

@@ -143,10 +143,22 @@ struct Usage {
   int64_t cached_tokens = 0;      // prompt tokens reused from a cache (no prefix cache yet: 0)
 };
 
+// How long a request took, in llama.cpp's `timings` shape (app/README.md): the prompt from admission to the
+// first token (queueing included), the completion from the first token to the last, all choices together.
+struct Timings {
+  int64_t prompt_n = 0;
+  double prompt_ms = 0;
+  int64_t predicted_n = 0;
+  double predicted_ms = 0;
+  int64_t cache_n = 0;
+};
+nlohmann::json timings_json(const Timings& timings);
+
 // "stop" or "length" (the context limit counts as length; a cancelled sequence as stop).
 const char* openai_finish_reason(FinishReason reason);
 nlohmann::json usage_json(const Usage& usage);
-nlohmann::json completion_json(const ResponseMeta& meta, const std::vector<Choice>& choices, const Usage& usage);
+nlohmann::json completion_json(const ResponseMeta& meta, const std::vector<Choice>& choices, const Usage& usage,
+                               const Timings* timings = nullptr);
 
 struct Delta {
   bool role = false;       // the first chunk of a choice says role "assistant"
@@ -157,7 +169,7 @@ struct Delta {
 // One chat.completion.chunk for choice `index`; finish_reason None = null.
 nlohmann::json chunk_json(const ResponseMeta& meta, int index, const Delta& delta, FinishReason finish);
 // The final usage chunk (stream_options.include_usage): empty choices.
-nlohmann::json usage_chunk_json(const ResponseMeta& meta, const Usage& usage);
+nlohmann::json usage_chunk_json(const ResponseMeta& meta, const Usage& usage, const Timings* timings = nullptr);
 // "data: {json}\n\n", and the stream's end "data: [DONE]\n\n".
 std::string sse_data(const nlohmann::json& value);
 inline const char* sse_done() { return "data: [DONE]\n\n"; }

@@ -158,6 +158,22 @@ ServerToolCall server_tool_call(const ToolCallRecord& record, int index) {
 
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
+Timings request_timings(const Usage& usage, Clock::time_point started, Clock::time_point first_token,
+                        Clock::time_point last_event) {
+  auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  Timings t;
+  t.prompt_n = usage.prompt_tokens;
+  t.cache_n = usage.cached_tokens;
+  t.predicted_n = usage.completion_tokens;
+  if (first_token != Clock::time_point{}) {
+    t.prompt_ms = ms(first_token - started);
+    t.predicted_ms = ms(last_event - first_token);
+  }
+  return t;
+}
+
 void count_tokens(ServerCounters* counters, const Usage& usage) {
   if (!counters) return;
   counters->prompt_tokens += usage.prompt_tokens;
@@ -176,8 +192,14 @@ json complete_chat(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, c
   auto runners = turn.runners(tok);
   const auto ids = engine.add_samples(Prompt::of(turn.prompt), params, turn.request.n);
   const auto registered = active ? active->add(meta.id, ids) : nullptr;
+  const auto started = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point first_token{}, last_event = started;
   std::vector<SequenceResult> results;  // every result taken, even if one failed
-  for (auto& run : drive_with_tools(engine, ids, queue, runners)) results.push_back(std::move(run.sequence));
+  for (auto& run : drive_with_tools(engine, ids, queue, runners, [&](const TokenEvent& e) {
+         last_event = std::chrono::steady_clock::now();
+         if (e.token >= 0 && first_token == std::chrono::steady_clock::time_point{}) first_token = last_event;
+       }))
+    results.push_back(std::move(run.sequence));
   Usage usage;
   usage.prompt_tokens = static_cast<int64_t>(turn.prompt.size());
   std::vector<Choice> choices;
@@ -198,7 +220,8 @@ json complete_chat(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, c
     choices.push_back(std::move(c));
   }
   count_tokens(counters, usage);
-  return completion_json(meta, choices, usage);
+  const Timings timings = request_timings(usage, started, first_token, last_event);
+  return completion_json(meta, choices, usage, &timings);
 }
 
 namespace {
@@ -222,6 +245,7 @@ struct StreamState {
   ServerCounters* counters = nullptr;
   std::chrono::steady_clock::time_point started;                 // when the choices were added
   std::vector<std::chrono::steady_clock::time_point> last_token;  // per choice; epoch = none yet
+  std::chrono::steady_clock::time_point first_token{}, last_event{};  // over all choices (timings)
 
   int index_of(SeqId id) const {
     for (size_t i = 0; i < ids.size(); ++i)
@@ -263,14 +287,7 @@ bool write_stream(StreamState& st, httplib::DataSink& sink) {
       const auto ui = static_cast<size_t>(i);
       Delta delta;
       auto& runner = st.runners[ui];
-      if (auto segment = runner.on_event(*event)) {
-        try {
-          st.engine->force(event->id, std::move(*segment));
-        } catch (const MuseError& e) {
-          st.engine->cancel(event->id);
-          log_error("serve", "%s: tool result refused: %s", st.meta.id.c_str(), e.what());
-        }
-      }
+      answer_call(*st.engine, runner, *event);
       for (; st.calls_sent[ui] < runner.calls().size(); ++st.calls_sent[ui])
         delta.tool_calls.push_back(
             server_tool_call(runner.calls()[st.calls_sent[ui]], static_cast<int>(st.calls_sent[ui])));
@@ -288,6 +305,8 @@ bool write_stream(StreamState& st, httplib::DataSink& sink) {
       if (!st.role_sent[ui]) delta.role = st.role_sent[ui] = true;
       if (delta.role || !delta.reasoning.empty() || !delta.content.empty() || !delta.tool_calls.empty())
         write(sse_data(chunk_json(st.meta, i, delta, FinishReason::None)));
+      st.last_event = std::chrono::steady_clock::now();
+      if (event->token >= 0 && st.first_token == std::chrono::steady_clock::time_point{}) st.first_token = st.last_event;
       if (!event->finished) continue;
       const SequenceResult result = st.engine->wait(event->id);
       st.finished[ui] = true;
@@ -295,10 +314,16 @@ bool write_stream(StreamState& st, httplib::DataSink& sink) {
       count_usage(st.usage, result);
       if (result.finish_reason == FinishReason::Error)
         write(sse_data(error_json(ApiError(500, "server_error", "", "", "generation failed: " + result.error))));
-      write(sse_data(chunk_json(st.meta, i, Delta{}, result.finish_reason)));
+      json finish = chunk_json(st.meta, i, Delta{}, result.finish_reason);
+      if (st.open == 0 && !st.include_usage)  // the last chunk carries the request's timings
+        finish["timings"] = timings_json(request_timings(st.usage, st.started, st.first_token, st.last_event));
+      write(sse_data(finish));
     }
     count_tokens(st.counters, st.usage);
-    if (st.include_usage) write(sse_data(usage_chunk_json(st.meta, st.usage)));
+    if (st.include_usage) {
+      const Timings timings = request_timings(st.usage, st.started, st.first_token, st.last_event);
+      write(sse_data(usage_chunk_json(st.meta, st.usage, &timings)));
+    }
     write(sse_done());
     st.done = true;
     sink.done();

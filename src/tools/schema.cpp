@@ -27,21 +27,9 @@ bool is_identifier(const std::string& name) {
   return true;
 }
 
-// `text` as a JSON string literal, cut at kMaxQuotedBytes on a UTF-8 boundary. Invalid UTF-8 (only JSON built
-// in code can hold it) is replaced rather than thrown on.
-std::string quote(const std::string& text) {
-  size_t end = text.size();
-  if (end > kMaxQuotedBytes) {
-    end = kMaxQuotedBytes;
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  }
-  std::string out = json(text.substr(0, end)).dump(-1, ' ', false, json::error_handler_t::replace);
-  if (end < text.size()) out.insert(out.size() - 1, "...");
-  return out;
-}
 
 std::string member_path(const std::string& path, const std::string& name) {
-  return is_identifier(name) ? path + "." + name : path + "[" + quote(name) + "]";
+  return is_identifier(name) ? path + "." + name : path + "[" + quote_for_message(name) + "]";
 }
 
 std::string index_path(const std::string& path, size_t index) { return path + "[" + std::to_string(index) + "]"; }
@@ -51,7 +39,7 @@ std::string index_path(const std::string& path, size_t index) { return path + "[
 std::string render(const json& value) {
   if (value.is_object()) return "an object";
   if (value.is_array()) return "an array";
-  if (value.is_string()) return quote(value.get_ref<const std::string&>());
+  if (value.is_string()) return quote_for_message(value.get_ref<const std::string&>());
   if (value.is_number_float() && !std::isfinite(value.get<double>())) return "a non-finite number";
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -272,7 +260,7 @@ std::string validate(const json& value, const json& schema, const std::string& p
     if (const auto required = schema.find("required"); required != schema.end() && required->is_array()) {
       for (const json& name : *required)
         if (name.is_string() && !value.contains(name.get_ref<const std::string&>()))
-          return path + ": missing required property " + quote(name.get<std::string>());
+          return path + ": missing required property " + quote_for_message(name.get<std::string>());
     }
     const auto properties = schema.find("properties");
     const bool have_properties = properties != schema.end() && properties->is_object();
@@ -286,7 +274,7 @@ std::string validate(const json& value, const json& schema, const std::string& p
       }
       if (!member_schema && additional != schema.end()) {
         if (additional->is_boolean() && !additional->get<bool>())
-          return path + ": unexpected property " + quote(member.key());
+          return path + ": unexpected property " + quote_for_message(member.key());
         if (additional->is_object()) member_schema = &*additional;
       }
       if (member_schema) {
@@ -422,6 +410,19 @@ std::string schema_problem(const json& schema) {
   } catch (const std::exception& e) {
     return std::string("parameters: could not be checked (") + e.what() + ")";
   }
+}
+
+// `text` as a JSON string literal, cut at kMaxQuotedBytes on a UTF-8 boundary. Invalid UTF-8 (only JSON built
+// in code can hold it) is replaced rather than thrown on.
+std::string quote_for_message(const std::string& text) {
+  size_t end = text.size();
+  if (end > kMaxQuotedBytes) {
+    end = kMaxQuotedBytes;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  }
+  std::string out = json(text.substr(0, end)).dump(-1, ' ', false, json::error_handler_t::replace);
+  if (end < text.size()) out.insert(out.size() - 1, "...");
+  return out;
 }
 
 }  // namespace muse

@@ -51,4 +51,8 @@ std::string schema_violation(const nlohmann::json& value, const nlohmann::json& 
 // any arguments.
 std::string schema_problem(const nlohmann::json& schema);
 
+// `text` as a JSON string literal for an error message: cut at 40 bytes on a UTF-8 boundary ("..." marks the
+// cut); invalid UTF-8 is replaced, never thrown on.
+std::string quote_for_message(const std::string& text);
+
 }  // namespace muse

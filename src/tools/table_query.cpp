@@ -18,22 +18,10 @@ constexpr int kMaxIntegerDigits = 18;   // with kMaxFractionDigits: |units| < 10
 constexpr int kMaxFractionDigits = 12;  // cells and any rescaling stay inside __int128 (checked anyway)
 constexpr int kMeanDecimals = 4;        // a mean prints at least this many places (then trailing zeros go)
 constexpr int kMaxLimit = 1000;
-constexpr size_t kMaxQuotedBytes = 40;
 constexpr size_t kMaxListedColumns = 32;
 
 // ---- Messages ------------------------------------------------------------------------------------------------
 
-// `text` as a JSON string literal, cut at kMaxQuotedBytes on a UTF-8 boundary.
-std::string quote(const std::string& text) {
-  size_t end = text.size();
-  if (end > kMaxQuotedBytes) {
-    end = kMaxQuotedBytes;
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  }
-  std::string out = json(text.substr(0, end)).dump(-1, ' ', false, json::error_handler_t::replace);
-  if (end < text.size()) out.insert(out.size() - 1, "...");
-  return out;
-}
 
 std::string dump(const json& value) { return value.dump(-1, ' ', false, json::error_handler_t::replace); }
 
@@ -215,7 +203,7 @@ size_t find_column(const Table& table, const std::string& name) {
   for (size_t c = 0; c < table.header.size() && c < kMaxListedColumns; ++c)
     columns += (c ? ", " : "") + table.header[c];
   if (table.header.size() > kMaxListedColumns) columns += ", ...";
-  raise(ToolError::InvalidInput, "no column " + quote(name) + " (columns: " + columns + ")");
+  raise(ToolError::InvalidInput, "no column " + quote_for_message(name) + " (columns: " + columns + ")");
 }
 
 // ---- Conditions ----------------------------------------------------------------------------------------------
@@ -237,7 +225,7 @@ Op op_of(const std::string& name) {
   if (name == ">") return Op::Greater;
   if (name == ">=") return Op::GreaterEqual;
   if (name == "contains") return Op::Contains;
-  raise(ToolError::BadArguments, "unknown op " + quote(name));  // the schema refuses it first
+  raise(ToolError::BadArguments, "unknown op " + quote_for_message(name));  // the schema refuses it first
 }
 
 bool is_numeric_op(Op op) {
@@ -317,7 +305,7 @@ ToolResult aggregate(const Table& table, const std::vector<size_t>& rows, const 
     if (is_missing(cell)) continue;
     Decimal number;
     const Read read = read_cell(cell, number);
-    const std::string where = "column " + quote(name) + " row " + std::to_string(r + 1) + ": " + quote(cell);
+    const std::string where = "column " + quote_for_message(name) + " row " + std::to_string(r + 1) + ": " + quote_for_message(cell);
     if (read == Read::NotNumber) raise(ToolError::InvalidInput, where + " is not a number");
     if (read == Read::TooLong)
       raise(ToolError::InvalidInput, where + " has too many digits to add up exactly (at most " +
@@ -328,12 +316,12 @@ ToolResult aggregate(const Table& table, const std::vector<size_t>& rows, const 
   }
 
   if (values.empty() && op != "sum") {
-    if (rows.empty()) raise(ToolError::InvalidInput, "no rows match, so there is no " + op + " of " + quote(name));
-    raise(ToolError::InvalidInput, "column " + quote(name) + " is missing in all " +
+    if (rows.empty()) raise(ToolError::InvalidInput, "no rows match, so there is no " + op + " of " + quote_for_message(name));
+    raise(ToolError::InvalidInput, "column " + quote_for_message(name) + " is missing in all " +
                                        plural(rows.size(), "matching row") + ", so there is no " + op);
   }
   const auto overflow = [&] {
-    raise(ToolError::LimitExceeded, "the " + op + " of column " + quote(name) + " is too large to compute exactly");
+    raise(ToolError::LimitExceeded, "the " + op + " of column " + quote_for_message(name) + " is too large to compute exactly");
   };
 
   if (op == "min" || op == "max") {
@@ -425,7 +413,7 @@ ToolResult run_query(const json& arguments, const ToolContext& context, const js
       if (read == Read::Number) condition.number = number;
       if (is_numeric_op(condition.op) && !condition.number)
         raise(ToolError::InvalidInput, "arguments.where[" + std::to_string(i) + "].value: " + dump(spec.at("op")) +
-                                           " compares numbers, and " + quote(condition.text) +
+                                           " compares numbers, and " + quote_for_message(condition.text) +
                                            (read == Read::TooLong ? " has too many digits" : " is not a number"));
       conditions.push_back(std::move(condition));
     }

@@ -422,5 +422,21 @@ TEST(OpenAiTools, TheSwitchAndTheWireShapeOfServerSideCalls) {
   EXPECT_EQ(done["choices"][0]["finish_reason"], "stop");
 }
 
+TEST(OpenAiResponse, TimingsInLlamaCppsShape) {
+  Timings t;
+  t.prompt_n = 40;
+  t.prompt_ms = 20;
+  t.predicted_n = 30;
+  t.predicted_ms = 600;
+  const json j = timings_json(t);
+  EXPECT_EQ(j["prompt_per_second"], 2000.0);
+  EXPECT_EQ(j["predicted_per_second"], 50.0);
+  EXPECT_EQ(j["cache_n"], 0);
+  EXPECT_EQ(completion_json(ResponseMeta{"c", 1, "m"}, {}, Usage{}, &t)["timings"], j);
+  EXPECT_FALSE(completion_json(ResponseMeta{"c", 1, "m"}, {}, Usage{}).contains("timings"));
+  EXPECT_EQ(usage_chunk_json(ResponseMeta{"c", 1, "m"}, Usage{}, &t)["timings"]["predicted_n"], 30);
+  EXPECT_EQ(timings_json(Timings{})["predicted_per_second"], 0.0);  // nothing generated: no division by zero
+}
+
 }  // namespace
 }  // namespace muse::server

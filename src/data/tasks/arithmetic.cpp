@@ -108,13 +108,6 @@ std::string restatement(int64_t a, char op, int64_t b) {
   return padded(a, width) + op + padded(b, width);
 }
 
-std::string trim(const std::string& text) {
-  const char* space = " \t\r\n";
-  const size_t begin = text.find_first_not_of(space);
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(space) - begin + 1);
-}
-
 }  // namespace
 
 ArithmeticSolution solve_arithmetic(int64_t a, char op, int64_t b) {
@@ -218,7 +211,7 @@ Example ArithmeticTask::generate(Rng& rng, int difficulty, Surface surface) cons
 }
 
 double ArithmeticTask::verify(const Example& example, const std::string& answer) const {
-  return trim(answer) == example.answer ? 1.0 : 0.0;
+  return trim_answer(answer) == example.answer ? 1.0 : 0.0;
 }
 
 }  // namespace muse

@@ -25,13 +25,6 @@ std::string decimal(__int128 v) {
   return negative ? "-" + s : s;
 }
 
-std::string trim(const std::string& text) {
-  const char* space = " \t\r\n";
-  const size_t begin = text.find_first_not_of(space);
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(space) - begin + 1);
-}
-
 }  // namespace
 
 std::string CalcTask::description() const {
@@ -74,7 +67,7 @@ Example CalcTask::generate(Rng& rng, int difficulty, Surface surface) const {
 }
 
 double CalcTask::verify(const Example& example, const std::string& answer) const {
-  return trim(answer) == example.answer ? 1.0 : 0.0;
+  return trim_answer(answer) == example.answer ? 1.0 : 0.0;
 }
 
 }  // namespace muse

@@ -25,13 +25,6 @@ const std::vector<std::string>& series_colors() {
 constexpr Color kGridColor{220, 220, 220};
 constexpr Color kInkColor{0, 0, 0};
 
-std::string trim(const std::string& text) {
-  const char* space = " \t\r\n";
-  const size_t begin = text.find_first_not_of(space);
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(space) - begin + 1);
-}
-
 std::string lower(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
@@ -355,7 +348,7 @@ double ChartTask::verify(const Example& example, const std::string& answer) cons
   } catch (const std::exception&) {
     return 0.0;  // malformed meta: nothing can be right
   }
-  return lower(trim(answer)) == lower(expected) ? 1.0 : 0.0;
+  return lower(trim_answer(answer)) == lower(expected) ? 1.0 : 0.0;
 }
 
 }  // namespace muse

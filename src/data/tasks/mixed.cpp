@@ -32,13 +32,6 @@ const T& pick(Rng& rng, const std::vector<T>& items) {
   return items[static_cast<size_t>(rng.uniform_int(0, static_cast<int64_t>(items.size()) - 1))];
 }
 
-std::string trim(const std::string& text) {
-  const char* space = " \t\r\n";
-  const size_t begin = text.find_first_not_of(space);
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(space) - begin + 1);
-}
-
 }  // namespace
 
 const WordingPool& mixed_wordings(MixedWording which) {
@@ -240,7 +233,7 @@ double MixedTask::verify(const Example& example, const std::string& answer) cons
   } catch (const std::exception&) {
     return 0.0;  // malformed meta: nothing can be right
   }
-  return !expected.empty() && trim(answer) == expected ? 1.0 : 0.0;
+  return !expected.empty() && trim_answer(answer) == expected ? 1.0 : 0.0;
 }
 
 }  // namespace muse

@@ -47,13 +47,6 @@ std::string random_number(Rng& rng, int digits) {
   return std::to_string(rng.uniform_int(low, low * 10 - 1));
 }
 
-std::string trim(const std::string& text) {
-  const char* space = " \t\r\n";
-  const size_t begin = text.find_first_not_of(space);
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(space) - begin + 1);
-}
-
 struct Box {
   int x0, y0, x1, y1;  // [x0, x1) x [y0, y1)
   bool overlaps(const Box& o) const { return x0 < o.x1 && o.x0 < x1 && y0 < o.y1 && o.y0 < y1; }
@@ -171,7 +164,7 @@ Example ReadTask::generate(Rng& rng, int difficulty, Surface surface) const {
 }
 
 double ReadTask::verify(const Example& example, const std::string& answer) const {
-  return trim(answer) == example.answer ? 1.0 : 0.0;
+  return trim_answer(answer) == example.answer ? 1.0 : 0.0;
 }
 
 }  // namespace muse
