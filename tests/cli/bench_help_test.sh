@@ -68,10 +68,10 @@ expect_refused() {
 # Each benchmark (bench/CMakeLists.txt) with one option its usage must list.
 declare -A OPTION=(
   [bench_decode]=--shapes [bench_engine]=--concurrency [bench_train]=--preset [bench_gemm]=--blas-threads
-  [bench_data]=tokenizer [dump_logits]=--out
+  [bench_data]=tokenizer [dump_logits]=--out [bench_serve]=--clients
 )
 present=0
-for program in bench_decode bench_engine bench_train bench_gemm bench_data dump_logits; do
+for program in bench_decode bench_engine bench_train bench_gemm bench_data dump_logits bench_serve; do
   if [[ ! -x $BIN/$program ]]; then
     echo "skip $program: not built (MUSE_BUILD_BENCH=OFF?)"
     continue
