@@ -266,3 +266,29 @@ TEST(EvalBudget, ChatStyleRunsAndReportsItsStyle) {
   EXPECT_EQ(r.budget, 8);
   for (const auto& o : r.outcomes) EXPECT_LE(o.thinking_tokens, 8);
 }
+
+// The shipped model reaches for the calculator past its in-head range and not before: on held-out calc@1
+// problems (5-8 digit sums, 4-5 digit products) it calls the tool and gets them right far more often than with
+// tools off, and on 2-digit sums it answers in its head.
+TEST(ShippedModel, CallsTheCalculatorWhenItNeedsOneAndNotOtherwise) {
+  const auto* model = shipped_vision_model();
+  if (!model) GTEST_SKIP() << "models/default is text-only";
+  Engine engine(model->model, torch::kCPU, EngineOptions::for_device(torch::kCPU));
+  EvalParams params;
+  params.problems = 60;
+  params.max_tokens = 96;
+  const auto calc = make_task("calc");
+  const auto with_tools = evaluate_task(engine, model->tokenizer, *calc, 1, params);
+  params.tool_use.enabled = false;
+  const auto without = evaluate_task(engine, model->tokenizer, *calc, 1, params);
+  params.tool_use.enabled = true;
+  const auto add = evaluate_task(engine, model->tokenizer, *make_task("add"), 2, params);
+  std::printf("calc@1: %.1f%% with tools (%.2f calls per problem, called when needed %.1f%%), %.1f%% without; "
+              "add@2 called a tool on %.1f%%\n", 100 * with_tools.accuracy, with_tools.calls_per_problem,
+              100 * with_tools.called_when_needed, 100 * without.accuracy, 100 * add.called_when_not_needed);
+  EXPECT_GE(with_tools.accuracy, 0.9);
+  EXPECT_GE(with_tools.called_when_needed, 0.9);
+  EXPECT_GE(with_tools.accuracy, without.accuracy + 0.5);
+  EXPECT_LE(add.called_when_not_needed, 0.1);
+  EXPECT_EQ(with_tools.tool_errors, 0);
+}
