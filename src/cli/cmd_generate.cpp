@@ -128,11 +128,11 @@ class ReplyPrinter {
   }
   // A call the model made, between its reasoning: what it asked and what came back (a zoom's box and crop).
   void on_tool_call(const ToolCallRecord& call) {
-    if (show_thinking_ && !thinking_opened_) std::cout << (color_ ? "\x1b[2m" : "") << "thinking: ";
+    if (!show_thinking_) return;  // --answer-only: the answer alone
+    if (!thinking_opened_) std::cout << (color_ ? "\x1b[2m" : "") << "thinking: ";
     thinking_opened_ = true;
     if (color_) std::cout << "\x1b[0m";
-    std::cout << "\n  [tool] " << call.summary() << "\n"
-              << (color_ && show_thinking_ && !answer_opened_ ? "\x1b[2m" : "") << std::flush;
+    std::cout << "\n  [tool] " << call.summary() << "\n" << (color_ && !answer_opened_ ? "\x1b[2m" : "") << std::flush;
   }
   void finish() {
     if (show_thinking_ && !answer_opened_) std::cout << (color_ ? "\x1b[0m" : "");

@@ -25,6 +25,22 @@ curl -sN -H 'Authorization: Bearer k3y' -H 'Content-Type: application/json' -d "
   fail "stream did not end with [DONE]: $(tail -c 200 "$WORK/stream")"
 grep -q '"reasoning_content"' "$WORK/stream" || fail "no reasoning_content deltas"
 
+# The built-in tools run server-side: a product past the model's in-head range goes to the calculator, and the
+# call comes back in Muse's extension field (never OpenAI's tool_calls), with the request's timings.
+tools='{"messages":[{"role":"user","content":"What is 5821*3407?"}],"max_tokens":96}'
+curl -s -H 'Authorization: Bearer k3y' -H 'Content-Type: application/json' -d "$tools" \
+  "http://127.0.0.1:$port/v1/chat/completions" >"$WORK/tools"
+grep -q '"muse_tool_calls":\[{' "$WORK/tools" || fail "no built-in tool call: $(cat "$WORK/tools")"
+grep -q '"name":"calculator"' "$WORK/tools" || fail "not the calculator: $(cat "$WORK/tools")"
+grep -q '"content":"19832147"' "$WORK/tools" || fail "expected 19832147: $(cat "$WORK/tools")"
+grep -q '"tool_calls"' "$WORK/tools" && fail "server-side calls must not appear as OpenAI tool_calls: $(cat "$WORK/tools")"
+grep -q '"timings":{' "$WORK/tools" || fail "no timings: $(cat "$WORK/tools")"
+off='{"messages":[{"role":"user","content":"What is 5821*3407?"}],"max_tokens":96,"muse_tools":"off"}'
+curl -s -H 'Authorization: Bearer k3y' -H 'Content-Type: application/json' -d "$off" \
+  "http://127.0.0.1:$port/v1/chat/completions" >"$WORK/off"
+grep -q '"muse_tool_calls"' "$WORK/off" && fail "muse_tools off still called a tool: $(cat "$WORK/off")"
+grep -q '"object":"chat.completion"' "$WORK/off" || fail "muse_tools off: $(cat "$WORK/off")"
+
 status=$(curl -s -o "$WORK/denied" -w '%{http_code}' -d "$body" "http://127.0.0.1:$port/v1/chat/completions")
 [ "$status" = 401 ] || fail "without the key: HTTP $status"
 grep -q '"code":"invalid_api_key"' "$WORK/denied" || fail "401 body: $(cat "$WORK/denied")"
