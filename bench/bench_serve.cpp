@@ -100,7 +100,8 @@ void stream_once(int port, const std::string& prompt, int max_tokens, ClientStat
   if (status != 200 || !done || !usage) {
     ++stats.errors;
     if (stats.first_error.empty())
-      stats.first_error = "HTTP " + std::to_string(status) + (done ? "" : ", no [DONE]") + (usage ? "" : ", no usage");
+      stats.first_error = (result ? "HTTP " + std::to_string(status) : "no response: " + httplib::to_string(result.error())) +
+                          (done ? "" : ", no [DONE]") + (usage ? "" : ", no usage");
     return;
   }
   stats.completion_tokens += tokens;
