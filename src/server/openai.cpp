@@ -336,12 +336,11 @@ ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
       r.include_usage = get_bool(options["include_usage"], "stream_options.include_usage");
   }
   // Muse's reasoning modes (docs/ARCHITECTURE.md, "Server"): only Standard exists so far.
-  if (has("mode")) {
-    const std::string& mode = get_string(body["mode"], "mode");
-    if (mode == "contemplating")
-      throw invalid_param("mode", "mode 'contemplating' (several agents, then a synthesis) is not available yet",
-                          "unsupported_parameter");
-    if (mode != "standard") throw invalid_param("mode", "'mode' must be standard or contemplating, got '" + mode + "'");
+  if (has("mode")) check_mode(get_string(body["mode"], "mode"), "mode");
+  // A client that cannot send extra fields picks the mode by the model's name: "default:contemplating".
+  if (const size_t colon = r.model.rfind(':'); colon != std::string::npos) {
+    check_mode(r.model.substr(colon + 1), "model");
+    r.model.resize(colon);
   }
   if (has("muse_tools")) {
     const json& v = body["muse_tools"];
@@ -362,6 +361,15 @@ ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
                           "unsupported_parameter");
   }
   return r;
+}
+
+void check_mode(const std::string& mode, const std::string& param) {
+  if (mode == "contemplating")
+    throw invalid_param(param, "mode 'contemplating' (several agents, then a synthesis) is not available yet",
+                        "unsupported_parameter");
+  if (mode != "standard")
+    throw invalid_param(param, (param == "model" ? "the model name's mode suffix" : std::string("'mode'")) +
+                                   " must be standard or contemplating, got '" + mode + "'");
 }
 
 int thinking_budget(const ChatRequest& request) {
@@ -483,7 +491,7 @@ json chunk_json(const ResponseMeta& meta, int index, const Delta& delta, FinishR
   }
   json choice{{"index", index},
               {"delta", d},
-              {"logprobs", nullptr},
+              {"logprobs", delta.logprobs.empty() ? json(nullptr) : logprobs_json(delta.logprobs)},
               {"finish_reason", finish == FinishReason::None ? json(nullptr) : json(openai_finish_reason(finish))}};
   return json{{"id", meta.id},       {"object", "chat.completion.chunk"}, {"created", meta.created},
               {"model", meta.model}, {"choices", json::array({choice})}};

@@ -93,6 +93,10 @@ ChatRequest parse_chat_request(const nlohmann::json& body, const RequestLimits& 
 // Strict base64 (standard alphabet; '=' padding optional; no whitespace). nullopt on any bad character.
 std::optional<std::string> base64_decode(const std::string& text);
 
+// Muse's reasoning modes, from `mode` or the model name's suffix ("default:standard"): standard is served,
+// contemplating is not yet (400 unsupported_parameter naming `param`), anything else is a 400 naming `param`.
+void check_mode(const std::string& mode, const std::string& param);
+
 // Thinking budget for the engine: thinking_budget_tokens, else reasoning_effort, else -1 (no limit).
 int thinking_budget(const ChatRequest& request);
 
@@ -165,6 +169,7 @@ struct Delta {
   std::string reasoning;   // new thinking text
   std::string content;     // new answer text
   std::vector<ServerToolCall> tool_calls;  // built-in calls that ran since the last chunk (with their results)
+  std::vector<TokenLogprob> logprobs;      // the chunk's token, when the request asked for logprobs
 };
 // One chat.completion.chunk for choice `index`; finish_reason None = null.
 nlohmann::json chunk_json(const ResponseMeta& meta, int index, const Delta& delta, FinishReason finish);

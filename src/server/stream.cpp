@@ -232,6 +232,7 @@ struct StreamState {
   const Tokenizer* tok = nullptr;
   ResponseMeta meta;
   bool include_usage = false;
+  bool logprobs = false;  // each token's chunk carries its logprob (and the top alternatives)
   std::shared_ptr<EventQueue> queue;
   std::vector<SeqId> ids;
   std::vector<ReplyDelta> replies;
@@ -295,6 +296,13 @@ bool write_stream(StreamState& st, httplib::DataSink& sink) {
         auto calls = std::move(delta.tool_calls);
         delta = st.replies[ui].add(event->token);
         delta.tool_calls = std::move(calls);
+        if (st.logprobs) {
+          TokenLogprob t;
+          t.token = st.tok->decode({event->token}, /*show_specials=*/true);
+          t.logprob = event->logprob;
+          for (const auto& [id, lp] : event->top_logprobs) t.top.emplace_back(st.tok->decode({id}, true), lp);
+          delta.logprobs.push_back(std::move(t));
+        }
         const auto now = std::chrono::steady_clock::now();
         const bool first = st.last_token[ui] == std::chrono::steady_clock::time_point{};
         const auto since = now - (first ? st.started : st.last_token[ui]);
@@ -303,7 +311,8 @@ bool write_stream(StreamState& st, httplib::DataSink& sink) {
         st.last_token[ui] = now;
       }
       if (!st.role_sent[ui]) delta.role = st.role_sent[ui] = true;
-      if (delta.role || !delta.reasoning.empty() || !delta.content.empty() || !delta.tool_calls.empty())
+      if (delta.role || !delta.reasoning.empty() || !delta.content.empty() || !delta.tool_calls.empty() ||
+          !delta.logprobs.empty())
         write(sse_data(chunk_json(st.meta, i, delta, FinishReason::None)));
       st.last_event = std::chrono::steady_clock::now();
       if (event->token >= 0 && st.first_token == std::chrono::steady_clock::time_point{}) st.first_token = st.last_event;
@@ -346,6 +355,7 @@ void stream_chat(Engine& engine, const Tokenizer& tok, ChatTurn turn, const Resp
   st->tok = &tok;
   st->meta = meta;
   st->include_usage = turn.request.include_usage;
+  st->logprobs = turn.request.logprobs;
   st->queue = std::make_shared<EventQueue>();
   turn.params.events = st->queue;  // forks share the parent's observers: one queue, events keyed by id
   st->counters = &counters;

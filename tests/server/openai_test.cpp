@@ -223,6 +223,10 @@ TEST(OpenAiRequest, BadNumbersNameTheParam) {
   refused(with("mode", "contemplating"), "mode");  // not available yet: refused, never answered in Standard
   refused(with("mode", "fast"), "mode");
   refused(with("mode", 2), "mode");
+  // The mode by the model's name, for clients that cannot send extra fields.
+  EXPECT_EQ(parse_chat_request(with("model", "default:standard")).model, "default");
+  EXPECT_EQ(refused(with("model", "default:contemplating"), "model").code, "unsupported_parameter");
+  refused(with("model", "default:fast"), "model");
 }
 
 TEST(OpenAiRequest, BadImagesNameTheUrl) {
@@ -420,6 +424,19 @@ TEST(OpenAiTools, TheSwitchAndTheWireShapeOfServerSideCalls) {
   EXPECT_EQ(message["muse_tool_calls"][0]["result"], json({{"content", zoom.result}, {"is_error", false},
                                                             {"muse_crop", {64, 32}}}));
   EXPECT_EQ(done["choices"][0]["finish_reason"], "stop");
+}
+
+TEST(OpenAiResponse, StreamedChunksCarryTheirTokensLogprobs) {
+  Delta delta;
+  delta.content = "4";
+  delta.logprobs.push_back({"4", -0.25f, {{"4", -0.25f}, {"5", -1.5f}}});
+  const json chunk = chunk_json(ResponseMeta{"c", 1, "m"}, 0, delta, FinishReason::None);
+  const json& lp = chunk["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(lp.size(), 1u);
+  EXPECT_EQ(lp[0]["token"], "4");
+  EXPECT_EQ(lp[0]["logprob"], -0.25);
+  EXPECT_EQ(lp[0]["top_logprobs"][1]["token"], "5");
+  EXPECT_TRUE(chunk_json(ResponseMeta{"c", 1, "m"}, 0, Delta{}, FinishReason::Stop)["choices"][0]["logprobs"].is_null());
 }
 
 TEST(OpenAiResponse, TimingsInLlamaCppsShape) {
