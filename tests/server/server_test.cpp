@@ -1,7 +1,11 @@
 // The server over real HTTP on 127.0.0.1 (an ephemeral port), serving the shipped models/default.
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <set>
@@ -36,6 +40,18 @@ class ServerTest : public ::testing::Test {
     delete server_;
   }
 
+  static std::string base64_of(const std::string& bytes) {
+    static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string encoded;
+    for (size_t i = 0; i < bytes.size(); i += 3) {
+      uint32_t v = uint32_t(uint8_t(bytes[i])) << 16;
+      if (i + 1 < bytes.size()) v |= uint32_t(uint8_t(bytes[i + 1])) << 8;
+      if (i + 2 < bytes.size()) v |= uint8_t(bytes[i + 2]);
+      const size_t n = std::min<size_t>(3, bytes.size() - i);  // bytes in this group: n + 1 characters
+      for (size_t k = 0; k < 4; ++k) encoded += k <= n ? b64[(v >> (18 - 6 * k)) & 63] : '=';
+    }
+    return encoded;
+  }
   httplib::Client client() const {
     httplib::Client c("127.0.0.1", port_);
     c.set_read_timeout(60, 0);
@@ -253,16 +269,7 @@ TEST_F(ServerTest, RefusesBadRequestsAndKeepsServing) {
   };
   // A real PNG is read (the image goes through the decoder and the patch renderer).
   const auto png = encode_png(make_image(24, 16, 200, 30, 30));
-  const std::string png_bytes(png.begin(), png.end());
-  static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string encoded;
-  for (size_t i = 0; i < png_bytes.size(); i += 3) {
-    uint32_t v = uint32_t(uint8_t(png_bytes[i])) << 16;
-    if (i + 1 < png_bytes.size()) v |= uint32_t(uint8_t(png_bytes[i + 1])) << 8;
-    if (i + 2 < png_bytes.size()) v |= uint8_t(png_bytes[i + 2]);
-    const size_t n = std::min<size_t>(3, png_bytes.size() - i);  // bytes in this group: n + 1 characters
-    for (size_t k = 0; k < 4; ++k) encoded += k <= n ? b64[(v >> (18 - 6 * k)) & 63] : '=';
-  }
+  const std::string encoded = base64_of(std::string(png.begin(), png.end()));
   auto image_ok = post(image_request("data:image/png;base64," + encoded));
   ASSERT_TRUE(image_ok);
   EXPECT_EQ(image_ok->status, 200) << image_ok->body;
@@ -452,6 +459,79 @@ TEST(ServerLimits, CorsForOneOriginAndABoundedQueue) {
   EXPECT_EQ(post()->status, 200);  // the queue drained: served again
   server.stop();
   loop.join();
+}
+
+}  // namespace
+}  // namespace muse::server
+
+namespace muse::server {
+namespace {
+using nlohmann::json;
+
+// An image bomb (a PNG whose header claims 60000 x 60000 pixels, a few bytes long) is refused from its header,
+// before any pixel is decoded; a client that sends half a body and stalls is dropped after the read timeout and
+// holds no worker meanwhile beyond it; the server answers normally throughout.
+TEST_F(ServerTest, ImageBombsAndSlowBodiesAreRefusedAndTheServerKeepsServing) {
+  std::string bomb = "\x89PNG\r\n\x1a\n";
+  const auto be32 = [](uint32_t v) {
+    return std::string{char(v >> 24), char((v >> 16) & 255), char((v >> 8) & 255), char(v & 255)};
+  };
+  // A chunk with PNG's CRC-32 over its type and data: the file is well-formed, only its size is absurd.
+  const auto chunk = [&](const std::string& type, const std::string& data) {
+    uint32_t crc = 0xffffffffu;
+    for (unsigned char ch : type + data) {
+      crc ^= ch;
+      for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+    }
+    return be32(static_cast<uint32_t>(data.size())) + type + data + be32(~crc);
+  };
+  bomb += chunk("IHDR", be32(60000) + be32(60000) + std::string("\x08\x02\x00\x00\x00", 5));
+  bomb += chunk("IDAT", std::string("\x78\x9c\x03\x00\x00\x00\x00\x01", 8)) + chunk("IEND", "");
+  const json request{{"messages", json::array({json{{"role", "user"},
+                                                     {"content", json::array({json{{"type", "image_url"},
+                                                                                   {"image_url",
+                                                                                    {{"url", "data:image/png;base64," +
+                                                                                                 base64_of(bomb)}}}}})}}})}};
+  const json e = expect_error(post(request), 400);
+  EXPECT_EQ(e["param"], "messages[0].content[0].image_url.url") << e.dump();
+  EXPECT_NE(e.value("message", std::string()).find("60000"), std::string::npos) << e.dump();
+
+  ServerOptions options;
+  options.port = 0;
+  options.read_timeout_s = 1;
+  options.http_threads = 2;
+  options.kv_mem = int64_t{16} << 20;
+  Server slow(load_model_dir(std::string(MUSE_SOURCE_DIR) + "/models/default", torch::kCPU), options);
+  const int port = slow.bind();
+  std::thread listener([&] { slow.listen(); });
+  const int sock = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string head = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           "Content-Length: 1000\r\n\r\n{\"messages\": [";
+  ASSERT_EQ(::send(sock, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+  const auto start = std::chrono::steady_clock::now();
+  // Meanwhile a normal request is answered.
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(60, 0);
+  auto ok = c.Post("/v1/chat/completions", ask("1+1", 8).dump(), "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  // The stalled connection is closed by the server (recv sees the end, or a reset) within a few seconds.
+  timeval wait{10, 0};
+  setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+  char buf[512];
+  ssize_t got = 0;
+  while ((got = ::recv(sock, buf, sizeof buf, 0)) > 0) {
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 8.0) << "the stalled client was not dropped";
+  ::close(sock);
+  slow.stop();
+  listener.join();
 }
 
 }  // namespace
