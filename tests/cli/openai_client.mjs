@@ -55,6 +55,25 @@ const lp = probs.choices[0].logprobs?.content ?? [];
 check(lp.length > 0 && lp.every((t) => typeof t.token === 'string' && t.top_logprobs.length === 2),
   'logprobs with top_logprobs', JSON.stringify(lp.slice(0, 2)));
 
+// Built-in tools run server-side: the client sees the answer and no tool_calls it would try to run itself; a
+// streamed run accumulates the same, with the calls in Muse's extension field.
+const calc = await client.chat.completions.create({ model: 'default', messages: ask('What is 5821*3407?'), max_tokens: 96 });
+check(calc.choices[0].message.content === '19832147' && !calc.choices[0].message.tool_calls &&
+      calc.choices[0].finish_reason === 'stop' && calc.choices[0].message.muse_tool_calls?.[0]?.function?.name === 'calculator',
+      'built-in calculator: 5821*3407 -> 19832147, no client tool_calls', JSON.stringify(calc.choices[0].message));
+const calcStream = await client.chat.completions.create({
+  model: 'default', messages: ask('What is 5821*3407?'), max_tokens: 96, stream: true,
+});
+let calcContent = '', sawServerCall = false, sawClientCall = false;
+for await (const chunk of calcStream) {
+  const d = chunk.choices[0]?.delta ?? {};
+  calcContent += d.content ?? '';
+  sawServerCall ||= Array.isArray(d.muse_tool_calls) && d.muse_tool_calls[0]?.function?.name === 'calculator';
+  sawClientCall ||= Array.isArray(d.tool_calls);
+}
+check(calcContent === '19832147' && sawServerCall && !sawClientCall, 'stream: the calculator call as muse_tool_calls',
+      calcContent);
+
 const png = readFileSync(imagePath).toString('base64');
 const image = await client.chat.completions.create({
   model: 'default', max_tokens: 64,
