@@ -163,6 +163,14 @@ std::unique_ptr<Engine> make_engine(const LoadedModel& loaded, const GenerateOpt
   return std::make_unique<Engine>(loaded.model, device, options);
 }
 
+// The built-in tools for one reply, acting on its attachments; --tools off bans calls.
+ToolRunner tool_runner(const Tokenizer& tok, const ModelConfig& config, const std::vector<Segment>& attachments,
+                       const GenerateOptions& o) {
+  ToolUseParams use;
+  use.enabled = parse_tools_switch(o.tools, "--tools");
+  return ToolRunner(tok, builtin_tools(), tool_context_for(attachments, vision_params(config)), use);
+}
+
 // Streams one reply through the printer (thinking, each tool call, then the answer) and returns the generated
 // tokens. The tools act on the prompt's attachments.
 std::vector<int> stream_reply(Engine& engine, const Tokenizer& tok, const ModelConfig& config,
@@ -170,9 +178,7 @@ std::vector<int> stream_reply(Engine& engine, const Tokenizer& tok, const ModelC
                               const GenerateOptions& o, const SamplingParams& sampling, ReplyPrinter& printer) {
   RequestParams params;
   params.sampling = sampling;
-  ToolUseParams use;
-  use.enabled = parse_tools_switch(o.tools, "--tools");
-  ToolRunner runner(tok, builtin_tools(), tool_context_for(attachments, vision_params(config)), use);
+  ToolRunner runner = tool_runner(tok, config, attachments, o);
   runner.configure(params);
   size_t shown = 0;
   const auto run = generate_with_tools(engine, Prompt::of(prompt), params, runner, [&](const TokenEvent& e) {
@@ -195,11 +201,8 @@ void sample_many(const LoadedModel& loaded, const TokenSequence& prompt, const s
   const auto& tok = loaded.tokenizer;
   RequestParams params;
   params.sampling = o.sampling;
-  ToolUseParams use;
-  use.enabled = parse_tools_switch(o.tools, "--tools");
   std::vector<ToolRunner> runners;
-  for (int i = 0; i < o.samples; ++i)
-    runners.emplace_back(tok, builtin_tools(), tool_context_for(segments, vision_params(loaded.config)), use);
+  for (int i = 0; i < o.samples; ++i) runners.push_back(tool_runner(tok, loaded.config, segments, o));
   runners.front().configure(params);
   auto events = std::make_shared<EventQueue>();
   params.events = events;
@@ -341,7 +344,9 @@ void add_generate_commands(CLI::App& app) {
       std::vector<Segment> content = attached;
       content.insert(content.end(), pending.begin(), pending.end());
       pending.clear();
-      history.push_back({Role::User, with_text(std::move(content), line), ""});
+      Message question;
+      question.content = with_text(std::move(content), line);
+      history.push_back(std::move(question));
       RenderOptions render;
       render.vision = vision_params(loaded.config);
       render.keep_thinking = false;  // past reasoning is dropped from the context; answers stay
@@ -364,7 +369,11 @@ void add_generate_commands(CLI::App& app) {
           sampling.max_tokens, loaded.config.max_seq_len - static_cast<int64_t>(prompt.size())));
       const auto reply = parse_reply(
           tok, stream_reply(*engine, tok, loaded.config, prompt, history.back().content, *o, sampling, printer));
-      history.push_back({Role::Assistant, {text_segment(reply.answer)}, reply.thinking});
+      Message answer;
+      answer.role = Role::Assistant;
+      answer.content = {text_segment(reply.answer)};
+      answer.thinking = reply.thinking;
+      history.push_back(std::move(answer));
     }
   });
 }

@@ -41,7 +41,7 @@ std::unique_ptr<Sequence> Sequence::start(SeqId id, const Prompt& prompt, Reques
     seq->positions = prompt.positions;
   }
   seq->next_t = prompt.next_t >= 0 ? prompt.next_t : seq->positions.back()[0] + 1;
-  seq->base_length = seq->prompt_length = n;
+  seq->base_length = n;
   if (prompt.patches.defined() && prompt.patches.numel() > 0) seq->patches = prompt.patches.to(device, torch::kFloat32);
   seq->result.id = id;
   seq->result.prompt_tokens = n;

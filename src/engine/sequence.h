@@ -41,7 +41,6 @@ struct Sequence {
   std::vector<std::array<int32_t, 3>> positions;  // per token
   int32_t next_t = 0;
   int64_t base_length = 0;    // tokens that are not generated (prompt; for a fork, the parent's prompt)
-  int64_t prompt_length = 0;
   torch::Tensor patches;      // [N, patch_dim]: pixels of every <|patch|> token so far (prompt, then forced)
   SequenceKV kv;
   // The raw logits after token kv.length - 1 when logits_at == kv.length: `fresh_logits` points at them, in

@@ -55,7 +55,7 @@ struct Message {
   // model makes, so it carries no loss (else the model learns to stop thinking early on its own).
   bool thinking_cut = false;
   // Tool calls made while thinking (at byte offsets of `thinking`), with their results (tokenizer/tool_format.h).
-  std::vector<TraceToolCall> thinking_tool_calls;
+  std::vector<TraceToolCall> thinking_tool_calls = {};
 };
 
 struct RenderOptions {
