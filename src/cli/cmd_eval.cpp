@@ -10,13 +10,16 @@
 #include "cli/commands.h"
 #include "engine/engine.h"
 #include "data/jsonl.h"
+#include "agents/contemplate.h"
 #include "eval/chat_eval.h"
+#include "eval/contemplate_eval.h"
 #include "eval/eval_report.h"
 #include "eval/task_eval.h"
 #include "model/weights.h"
 #include "runtime/runtime.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "util/format.h"
 #include "util/log.h"
 
 namespace muse::cli {
@@ -53,6 +56,9 @@ void add_eval_command(CLI::App& app) {
     std::string style = "plain";
     std::string surface = "trained";
     std::string tools = "on";
+    std::vector<int> agents = {1, 2, 4, 8};
+    std::string synthesis = "vote,confidence,online";
+    int concurrency = 1;
     double temperature = 0.0, top_p = 1.0;
     std::string json_path, plot_path, out_dir;
     std::vector<std::string> chat_files;
@@ -70,7 +76,17 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--seed", o->seed)->capture_default_str();
   cmd->add_option("--max-tokens", o->max_tokens, "most tokens generated per problem (thinking and answer)")
       ->capture_default_str()->check(CLI::Range(1, 100000));
-  cmd->add_option("--mode", o->mode, "reasoning mode (only standard for now)")->capture_default_str();
+  cmd->add_option("--mode", o->mode,
+                  "standard (one agent) | contemplating (--agents agents per problem, each --synthesis, beside "
+                  "a greedy Standard row)")
+      ->capture_default_str();
+  cmd->add_option("--agents", o->agents, "contemplating: agent counts (comma-separated)")
+      ->delimiter(',')->capture_default_str()->check(CLI::Range(1, ContemplateParams::kMaxAgents));
+  cmd->add_option("--synthesis", o->synthesis, "contemplating: vote, confidence, online (comma-separated)")
+      ->capture_default_str();
+  cmd->add_option("--concurrency", o->concurrency,
+                  "contemplating: problems in flight at once (1: each alone, so s/problem is its latency)")
+      ->capture_default_str()->check(CLI::Range(1, 1024));
   cmd->add_option("--budgets", o->budgets,
                   "thinking budgets to sweep, comma-separated token counts; 0 = answer without reasoning, "
                   "-1 or none = no limit")
@@ -123,6 +139,10 @@ void add_eval_command(CLI::App& app) {
           throw MuseError(flag->get_name(false, true) + " sets up the task sweep and cannot be combined with " +
                           "--chat (which scores the conversations of its files instead)");
     check_eval_mode(o->mode);
+    const bool contemplating = parse_answer_mode(o->mode, "--mode") == AnswerMode::Contemplating;
+    std::vector<Synthesis> syntheses;
+    for (const auto& name : split_list(o->synthesis)) syntheses.push_back(parse_synthesis(name, "--synthesis"));
+    if (contemplating && syntheses.empty()) throw MuseError("--synthesis: no strategy given (vote, confidence, online)");
     const auto budgets = parse_budgets(o->budgets);
     const auto styles = parse_prompt_styles(o->style);
     const auto task_list = parse_task_list(o->tasks);
@@ -218,6 +238,60 @@ void add_eval_command(CLI::App& app) {
 
     const bool progress = isatty(STDERR_FILENO);
     const auto start = std::chrono::steady_clock::now();
+    if (contemplating) {
+      // Standard (one greedy agent) beside every agent count and synthesis, on the same problems, run the same
+      // way (--concurrency problems at once).
+      std::vector<ContemplationEvalResult> results;
+      for (size_t i = 0; i < cells.size(); ++i) {
+        const auto& c = cells[i];
+        if (c.blind) continue;
+        EvalParams params;
+        params.problems = o->problems;
+        params.seed = o->seed;
+        params.max_tokens = o->max_tokens;
+        params.max_thinking_tokens = c.budget;
+        params.min_thinking_tokens = o->min_thinking_tokens;
+        params.style = c.style;
+        params.surface = c.surface;
+        params.tool_use.enabled = c.tools;
+        ContemplationEvalParams run;
+        run.concurrency = o->concurrency;
+        if (o->temperature > 0) run.contemplate.temperature = o->temperature;
+        auto one = [&](AnswerMode mode, int agents, Synthesis synthesis) {
+          run.mode = mode;
+          run.contemplate.agents = agents;
+          run.contemplate.synthesis = synthesis;
+          if (progress)
+            log_info("eval", "[%zu/%zu] %s@%d %s %d agents %s ...", i + 1, cells.size(), c.task->name().c_str(),
+                     c.difficulty, answer_mode_name(mode), agents, synthesis_name(synthesis));
+          results.push_back(evaluate_contemplating(engine, loaded.tokenizer, *c.task, c.difficulty, params, run));
+        };
+        one(AnswerMode::Standard, 1, Synthesis::Vote);
+        for (int agents : o->agents)
+          for (Synthesis synthesis : syntheses) one(AnswerMode::Contemplating, agents, synthesis);
+      }
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::string markdown = "# Standard vs Contemplating\n\nModel " + model_dir + ", " +
+                             std::to_string(o->problems) + " held-out problems per row (seed " +
+                             std::to_string(o->seed) + "), " + std::to_string(o->concurrency) +
+                             " problem(s) at a time; " + format_fixed(seconds, 1) + " s in all.\n\n" +
+                             contemplation_table_markdown(results);
+      std::printf("%s", markdown.c_str());
+      const std::string json = nlohmann::json{{"model", model_dir}, {"seed", o->seed}, {"problems", o->problems},
+                                              {"concurrency", o->concurrency},
+                                              {"results", contemplation_json(results)}}.dump(2) + "\n";
+      if (!o->json_path.empty()) write_file_atomic(o->json_path, json);
+      if (!o->plot_path.empty()) write_file_atomic(o->plot_path, render_line_chart_svg(contemplation_chart(results, false)));
+      if (!o->out_dir.empty()) {
+        write_file_atomic((fs::path(o->out_dir) / "contemplation.md").string(), markdown);
+        write_file_atomic((fs::path(o->out_dir) / "contemplation.json").string(), json);
+        write_file_atomic((fs::path(o->out_dir) / "contemplation_tokens.svg").string(),
+                          render_line_chart_svg(contemplation_chart(results, false)));
+        write_file_atomic((fs::path(o->out_dir) / "contemplation_seconds.svg").string(),
+                          render_line_chart_svg(contemplation_chart(results, true)));
+      }
+      return;
+    }
     std::vector<TaskEvalResult> results;
     for (size_t i = 0; i < cells.size(); ++i) {
       const auto& c = cells[i];

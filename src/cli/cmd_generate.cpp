@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 
+#include "agents/contemplate.h"
 #include "agents/tool_session.h"
 #include "cli/commands.h"
 #include "engine/engine.h"
@@ -16,6 +17,7 @@
 #include "tools/registry.h"
 #include "tools/trace_tools.h"
 #include "util/error.h"
+#include "util/format.h"
 #include "util/log.h"
 
 namespace muse::cli {
@@ -45,6 +47,9 @@ struct GenerateOptions {
   std::vector<std::string> tables;
   std::string reasoning_effort;  // low | medium | high -> max thinking tokens (unless given explicitly)
   std::string tools = "on";      // built-in tools (calculator, zoom, table_query) while answering
+  std::string mode = "standard";  // standard | contemplating (several agents in parallel, then a synthesis)
+  int agents = 8;                 // contemplating: agents
+  std::string synthesis = "confidence";  // contemplating: vote | confidence | online
   int samples = 1;               // generate: > 1 runs on the engine, the prompt prefilled once and forked
   int64_t kv_mem_mib = 256;      // the engine's KV pool
   SamplingParams sampling;
@@ -68,6 +73,15 @@ void add_sampling_options(CLI::App& cmd, GenerateOptions& o) {
       ->capture_default_str();
   cmd.add_option("--reasoning-effort", o.reasoning_effort, "low (32 thinking tokens) | medium (128) | high (no limit)")
       ->check(CLI::IsMember({"low", "medium", "high"}));
+  cmd.add_option("--mode", o.mode,
+                 "standard (one agent) | contemplating (--agents agents reason in parallel, then --synthesis)")
+      ->capture_default_str();
+  cmd.add_option("--agents", o.agents, "contemplating: agents reasoning in parallel")
+      ->capture_default_str()->check(CLI::Range(1, ContemplateParams::kMaxAgents));
+  cmd.add_option("--synthesis", o.synthesis,
+                 "contemplating: vote (majority) | confidence (the most confident half votes, weighted) | online "
+                 "(unsure agents stopped early, stop at consensus: fewer tokens)")
+      ->capture_default_str();
   cmd.add_option("--tools", o.tools,
                  "on | off: the built-in tools (calculator, zoom, table_query) the model may call while thinking; "
                  "each call is shown")
@@ -171,6 +185,12 @@ ToolRunner tool_runner(const Tokenizer& tok, const ModelConfig& config, const st
   return ToolRunner(tok, builtin_tools(), tool_context_for(attachments, vision_params(config)), use);
 }
 
+// --mode: whether to contemplate (MuseError naming --mode / --synthesis when either is unknown).
+bool contemplating(const GenerateOptions& o) {
+  parse_synthesis(o.synthesis, "--synthesis");
+  return parse_answer_mode(o.mode, "--mode") == AnswerMode::Contemplating;
+}
+
 // Streams one reply through the printer (thinking, each tool call, then the answer) and returns the generated
 // tokens. The tools act on the prompt's attachments.
 std::vector<int> stream_reply(Engine& engine, const Tokenizer& tok, const ModelConfig& config,
@@ -190,6 +210,48 @@ std::vector<int> stream_reply(Engine& engine, const Tokenizer& tok, const ModelC
   if (result.finish_reason == FinishReason::Error) throw MuseError("generation failed: " + result.error);
   printer.finish();
   return result.tokens;
+}
+
+// Contemplating: --agents agents on one prefilled prompt, each with its own tools; a line per agent as it ends
+// (its answer, confidence, tokens, or why it was stopped), then the synthesis and the answer.
+Contemplation contemplate_reply(Engine& engine, const Tokenizer& tok, const ModelConfig& config,
+                                const TokenSequence& prompt, const std::vector<Segment>& attachments,
+                                const GenerateOptions& o, const SamplingParams& sampling) {
+  ContemplateParams params;
+  params.agents = o.agents;
+  params.synthesis = parse_synthesis(o.synthesis, "--synthesis");
+  if (sampling.temperature > 0) params.temperature = sampling.temperature;
+  RequestParams request;
+  request.sampling = sampling;
+  const bool color = isatty(STDOUT_FILENO);
+  Contemplator contemplator(
+      tok, params, request, [&](int) { return tool_runner(tok, config, attachments, o); },
+      [&](int agent, const TokenEvent&, const AgentOutcome* done) {
+        if (!done || o.answer_only) return;
+        std::cout << (color ? "\x1b[2m" : "") << "  [agent " << agent << " t=" << format_fixed(done->temperature, 2)
+                  << "] ";
+        if (done->stop == AgentStop::Finished)
+          std::cout << (done->answer.empty() ? "(no answer)" : done->answer);
+        else
+          std::cout << "stopped: " << agent_stop_name(done->stop);
+        std::cout << "  (confidence " << format_fixed(done->confidence, 2) << ", " << done->tokens << " tokens";
+        for (const auto& call : done->calls) std::cout << "; " << call.summary();
+        std::cout << ")" << (color ? "\x1b[0m" : "") << "\n" << std::flush;
+      });
+  Contemplation c = contemplate(engine, Prompt::of(prompt), contemplator);
+  if (!c.error.empty()) throw MuseError("contemplating: " + c.error, ErrorKind::Internal);
+  if (!o.answer_only) {
+    int votes = 0;
+    for (const auto& a : c.agents) votes += a.counted ? 1 : 0;
+    std::cout << "synthesis: " << synthesis_name(c.synthesis) << ", " << c.agents.size() << " of " << c.agents_requested
+              << " agents ran, " << votes << " voted, " << c.tokens << " tokens";
+    if (c.winner >= 0) std::cout << "; agent " << c.winning_agent()->index << "'s answer, support " << format_fixed(c.support, 2);
+    if (c.consensus_stop) std::cout << " (stopped at consensus)";
+    std::cout << "\n";
+    if (c.winner >= 0) std::cout << "thinking: " << c.thinking << "\n";
+  }
+  std::cout << (c.winner >= 0 ? c.answer : "(no agent answered)") << std::endl;
+  return c;
 }
 
 // -n samples of one prompt on the engine: the prompt is prefilled once and its KV blocks are shared by all
@@ -292,7 +354,12 @@ void add_generate_commands(CLI::App& app) {
                           std::to_string(loaded.config.max_seq_len),
                       ErrorKind::OverCapacity);
     if (o->samples > 1) {
+      if (contemplating(*o)) throw MuseError("-n > 1 and --mode contemplating: choose one (agents are samples)");
       sample_many(loaded, prompt, segments, *o);
+      return;
+    }
+    if (contemplating(*o)) {
+      contemplate_reply(*make_engine(loaded, *o), tok, loaded.config, prompt, segments, *o, o->sampling);
       return;
     }
     stream_reply(*make_engine(loaded, *o), tok, loaded.config, prompt, segments, *o, o->sampling, printer);
@@ -367,12 +434,19 @@ void add_generate_commands(CLI::App& app) {
       SamplingParams sampling = o->sampling;
       sampling.max_tokens = static_cast<int>(std::min<int64_t>(
           sampling.max_tokens, loaded.config.max_seq_len - static_cast<int64_t>(prompt.size())));
-      const auto reply = parse_reply(
-          tok, stream_reply(*engine, tok, loaded.config, prompt, history.back().content, *o, sampling, printer));
       Message answer;
       answer.role = Role::Assistant;
-      answer.content = {text_segment(reply.answer)};
-      answer.thinking = reply.thinking;
+      if (contemplating(*o)) {
+        std::cout << "\n";
+        const auto c = contemplate_reply(*engine, tok, loaded.config, prompt, history.back().content, *o, sampling);
+        answer.content = {text_segment(c.answer)};
+        answer.thinking = c.thinking;
+      } else {
+        const auto reply = parse_reply(
+            tok, stream_reply(*engine, tok, loaded.config, prompt, history.back().content, *o, sampling, printer));
+        answer.content = {text_segment(reply.answer)};
+        answer.thinking = reply.thinking;
+      }
       history.push_back(std::move(answer));
     }
   });

@@ -331,7 +331,12 @@ void Engine::sample_ready(Events& events, StepCounts& counts) {
   // threads when there are several, then the tokens are appended in order on this thread.
   ready_.clear();
   scheduler_->for_each_running([&](Sequence& s) {
-    if (s.ready_to_sample()) ready_.push_back(&s);
+    if (!s.ready_to_sample()) return;
+    if (s.params.hold && s.result.tokens.empty()) {
+      s.state = SeqState::Parked;  // a prefix holder: prefilled, nothing sampled, waits for forks or cancel()
+      return;
+    }
+    ready_.push_back(&s);
   });
   choices_.resize(ready_.size());
   ThreadPool* pool = runner_->pool();

@@ -84,6 +84,10 @@ struct RequestParams {
   // (and its admission reservation), stops sampling and reports `parked`; force() resumes it with tokens (a tool
   // result), resume() without; cancel() ends it. Pause tokens never end a sequence by themselves.
   std::vector<int> pause_tokens;
+  // A prefix holder: once its prompt is prefilled it parks without sampling anything, keeping the prompt's KV
+  // (and its fresh logits) for later fork()s — Contemplating's later waves of agents start from it without a
+  // second prefill. cancel() releases it. Its own max_tokens only sizes its reservation: 1 is enough.
+  bool hold = false;
   // Budget forcing: below min_thinking_tokens, an attempt to end thinking (or to stop) is replaced by this
   // token, marked forced (-1: the attempt is suppressed instead).
   int continue_token = -1;

@@ -65,6 +65,7 @@ std::unique_ptr<Sequence> Sequence::fork_child(SeqId child_id, int index, const 
     child->rules.continue_from(rules);
   } else {
     child->params.sampling.seed = seed_mix(this->params.sampling.seed, static_cast<uint64_t>(index) + 1);
+    child->params.hold = false;  // a holder's children generate (they asked for no params of their own)
   }
   child->rng = Rng(child->params.sampling.seed);
   child->result.id = child_id;

@@ -27,7 +27,10 @@ struct EvalReportInfo {
   double total_seconds = 0.0;     // wall time of the whole sweep (0: the sum of the cells)
 };
 
-// The reasoning modes `muse eval` knows. Only "standard" exists for now; MuseError for anything else.
+// "a, b,,c" -> {"a", "b", "c"}: comma-separated items, trimmed, empty ones dropped.
+std::vector<std::string> split_list(const std::string& list);
+
+// The reasoning modes `muse eval` knows (standard, contemplating); MuseError for anything else.
 std::vector<std::string> eval_modes();
 void check_eval_mode(const std::string& mode);
 

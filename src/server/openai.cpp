@@ -335,12 +335,36 @@ ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
     if (options.contains("include_usage") && !options["include_usage"].is_null())
       r.include_usage = get_bool(options["include_usage"], "stream_options.include_usage");
   }
-  // Muse's reasoning modes (docs/ARCHITECTURE.md, "Server"): only Standard exists so far.
-  if (has("mode")) check_mode(get_string(body["mode"], "mode"), "mode");
+  // Muse's reasoning modes (docs/ARCHITECTURE.md, "Server").
+  if (has("mode")) r.mode = check_mode(get_string(body["mode"], "mode"), "mode");
   // A client that cannot send extra fields picks the mode by the model's name: "default:contemplating".
   if (const size_t colon = r.model.rfind(':'); colon != std::string::npos) {
-    check_mode(r.model.substr(colon + 1), "model");
+    const AnswerMode by_name = check_mode(r.model.substr(colon + 1), "model");
+    if (has("mode") && by_name != r.mode)
+      throw invalid_param("mode", "'mode' says " + std::string(answer_mode_name(r.mode)) +
+                                      " but the model name says " + answer_mode_name(by_name));
+    r.mode = by_name;
     r.model.resize(colon);
+  }
+  if (has("muse_agents"))
+    r.agents = static_cast<int>(get_int(body["muse_agents"], "muse_agents", 1, ContemplateParams::kMaxAgents));
+  if (has("muse_synthesis")) {
+    const std::string name = get_string(body["muse_synthesis"], "muse_synthesis");
+    try {
+      r.synthesis = parse_synthesis(name, "muse_synthesis");
+    } catch (const MuseError& e) {
+      throw invalid_param("muse_synthesis", e.what());
+    }
+  }
+  if (r.mode == AnswerMode::Contemplating) {
+    if (r.temperature && *r.temperature == 0 && r.agents > 1)
+      throw invalid_param("temperature", "contemplating with temperature 0 would make all " +
+                                             std::to_string(r.agents) + " agents write the same greedy trace");
+    if (r.n != 1)
+      throw invalid_param("n", "contemplating mode answers once from muse_agents agents; 'n' must be 1");
+    if (r.logprobs)
+      throw invalid_param("logprobs", "logprobs are not available in contemplating mode (each agent has its own)",
+                          "unsupported_parameter");
   }
   if (has("muse_tools")) {
     const json& v = body["muse_tools"];
@@ -363,13 +387,11 @@ ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
   return r;
 }
 
-void check_mode(const std::string& mode, const std::string& param) {
-  if (mode == "contemplating")
-    throw invalid_param(param, "mode 'contemplating' (several agents, then a synthesis) is not available yet",
-                        "unsupported_parameter");
-  if (mode != "standard")
-    throw invalid_param(param, (param == "model" ? "the model name's mode suffix" : std::string("'mode'")) +
-                                   " must be standard or contemplating, got '" + mode + "'");
+AnswerMode check_mode(const std::string& mode, const std::string& param) {
+  if (mode == "contemplating") return AnswerMode::Contemplating;
+  if (mode == "standard") return AnswerMode::Standard;
+  throw invalid_param(param, (param == "model" ? "the model name's mode suffix" : std::string("'mode'")) +
+                                 " must be standard or contemplating, got '" + mode + "'");
 }
 
 int thinking_budget(const ChatRequest& request) {

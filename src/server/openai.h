@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agents/contemplate.h"
 #include "data/image.h"
 #include "data/table.h"
 #include "engine/request.h"
@@ -83,6 +84,12 @@ struct ChatRequest {
   // Muse extension muse_tools: "on" (default) | "off" (or a bool): the built-in tools (calculator, zoom,
   // table_query) the model may call while it thinks; they run server-side and stream as muse_tool_calls.
   bool builtin_tools = true;
+  // Muse's reasoning mode: `mode` or the model name's suffix ("default:contemplating"). Contemplating runs
+  // muse_agents agents (default 8) on the prompt and muse_synthesis ("vote" | "confidence" | "online", default
+  // "confidence") makes their answers one; n must be 1 and logprobs off.
+  AnswerMode mode = AnswerMode::Standard;
+  int agents = 8;
+  Synthesis synthesis = Synthesis::Confidence;
 };
 
 // Parses and validates the body. Unknown fields are ignored (clients send many); `tools` and non-text
@@ -93,9 +100,9 @@ ChatRequest parse_chat_request(const nlohmann::json& body, const RequestLimits& 
 // Strict base64 (standard alphabet; '=' padding optional; no whitespace). nullopt on any bad character.
 std::optional<std::string> base64_decode(const std::string& text);
 
-// Muse's reasoning modes, from `mode` or the model name's suffix ("default:standard"): standard is served,
-// contemplating is not yet (400 unsupported_parameter naming `param`), anything else is a 400 naming `param`.
-void check_mode(const std::string& mode, const std::string& param);
+// Muse's reasoning modes, from `mode` or the model name's suffix ("default:standard"): standard or
+// contemplating; anything else is a 400 naming `param`.
+AnswerMode check_mode(const std::string& mode, const std::string& param);
 
 // Thinking budget for the engine: thinking_budget_tokens, else reasoning_effort, else -1 (no limit).
 int thinking_budget(const ChatRequest& request);

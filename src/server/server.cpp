@@ -12,6 +12,7 @@
 #include "model/config.h"
 #include "runtime/runtime.h"
 #include "server/app_assets.h"
+#include "server/contemplation.h"
 #include "util/log.h"
 
 namespace muse::server {
@@ -223,6 +224,15 @@ void Server::install_routes() {
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
       meta.model = options_.model_name;
+      if (turn.request.mode == AnswerMode::Contemplating) {
+        if (turn.request.stream) {
+          stream_contemplation(*engine_, loaded_.tokenizer, std::move(turn), meta, res, counters_);
+        } else {
+          send_json(res, 200, complete_contemplation(*engine_, loaded_.tokenizer, turn, meta, &counters_));
+          ++counters_.completions;
+        }
+        return;
+      }
       if (!turn.request.stream) {
         send_json(res, 200, complete_chat(*engine_, loaded_.tokenizer, turn, meta, &active_, &counters_));
         ++counters_.completions;

@@ -229,7 +229,7 @@ expect_error "data preview: unknown task" "nosuchtask" data preview --task nosuc
 expect_error "data preview: difficulty out of range" "difficulty 9" data preview --task count --difficulty 9 --out p2
 
 # --- eval: what to sweep ----------------------------------------------------------------------------------------
-expect_error "eval: unknown mode" "mode 'contemplating' is not available yet; known: standard" eval --model real --mode contemplating
+expect_error "eval: unknown mode" "mode 'deep' is not available yet; known: standard, contemplating" eval --model real --mode deep
 expect_error "eval: budget not a number" "thinking budget 'x' is not a number" eval --model real --budgets 5,x
 expect_error "eval: unknown task" "nosuch" eval --model real --tasks nosuch
 printf '{"messages": [{"role": "user", "content": "2 g in mg?"}, {"role": "assistant", "content": "2000 mg"}]}\n{"messages": 5}\n' >chat_bad.jsonl

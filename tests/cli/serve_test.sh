@@ -41,6 +41,30 @@ curl -s -H 'Authorization: Bearer k3y' -H 'Content-Type: application/json' -d "$
 grep -q '"muse_tool_calls"' "$WORK/off" && fail "muse_tools off still called a tool: $(cat "$WORK/off")"
 grep -q '"object":"chat.completion"' "$WORK/off" || fail "muse_tools off: $(cat "$WORK/off")"
 
+# Contemplating: several agents, every one reported, their answers synthesized; by mode and by the model's name.
+agents='{"model":"default:contemplating","muse_agents":4,"muse_synthesis":"vote","messages":[{"role":"user","content":"What is 5821*3407?"}],"max_tokens":96}'
+curl -s -H 'Authorization: Bearer k3y' -H 'Content-Type: application/json' -d "$agents" \
+  "http://127.0.0.1:$port/v1/chat/completions" >"$WORK/agents"
+python3 - "$WORK/agents" <<'PY' || fail "contemplating: $(cat "$WORK/agents")"
+import json, sys
+m = json.load(open(sys.argv[1]))["choices"][0]["message"]
+c = m["muse_contemplation"]
+assert m["content"] == "19832147", m["content"]
+assert c["synthesis"] == "vote" and c["agents_requested"] == 4 and len(c["agents"]) == 4, c
+assert all("reasoning_content" in a and a["tokens"] > 0 for a in c["agents"]), c
+assert c["winner"] is not None and c["winner_votes"] >= 1
+PY
+stream='{"mode":"contemplating","muse_agents":3,"muse_synthesis":"online","stream":true,"messages":[{"role":"user","content":"What is 47+85?"}],"max_tokens":96}'
+curl -sN -H 'Authorization: Bearer k3y' -H 'Content-Type: application/json' -d "$stream" \
+  "http://127.0.0.1:$port/v1/chat/completions" >"$WORK/agents_stream"
+grep -q '"muse_agent":{' "$WORK/agents_stream" || fail "no agent deltas: $(head -c 600 "$WORK/agents_stream")"
+grep -q '"done":true' "$WORK/agents_stream" || fail "no agent summary: $(head -c 600 "$WORK/agents_stream")"
+grep -q '"muse_contemplation":{' "$WORK/agents_stream" || fail "no synthesis chunk: $(tail -c 600 "$WORK/agents_stream")"
+tail -n 2 "$WORK/agents_stream" | grep -q 'data: \[DONE\]' || fail "contemplating stream did not end with [DONE]"
+status=$(curl -s -o "$WORK/agents_bad" -w '%{http_code}' -H 'Authorization: Bearer k3y' \
+  -d '{"mode":"contemplating","n":2,"messages":[{"role":"user","content":"hi"}]}' "http://127.0.0.1:$port/v1/chat/completions")
+[ "$status" = 400 ] && grep -q '"param":"n"' "$WORK/agents_bad" || fail "contemplating n=2: HTTP $status $(cat "$WORK/agents_bad")"
+
 status=$(curl -s -o "$WORK/denied" -w '%{http_code}' -d "$body" "http://127.0.0.1:$port/v1/chat/completions")
 [ "$status" = 401 ] || fail "without the key: HTTP $status"
 grep -q '"code":"invalid_api_key"' "$WORK/denied" || fail "401 body: $(cat "$WORK/denied")"

@@ -190,6 +190,42 @@ TEST(Engine, ForksOfAParkedSequenceRunWhileItWaits) {
   EXPECT_EQ(engine.pool().used_blocks(), 0);
 }
 
+// A prefix holder parks once prefilled without sampling; waves of forks long after start from its prompt (no
+// second prefill) and continue exactly as a fresh run of the prompt would.
+TEST(Engine, AHolderKeepsItsPromptForLaterWavesOfForks) {
+  auto model = random_model();
+  Rng rng(31);
+  const auto prompt = random_prompt(rng, 11, 11);
+  Engine engine(model, torch::kCPU, small_options());
+  auto hold = greedy(1);
+  hold.hold = true;
+  const SeqId holder = engine.add(Prompt::of(prompt), hold);
+  engine.run_until_idle();
+  ASSERT_EQ(engine.stats().parked, 1);
+  EXPECT_EQ(engine.stats().sampled_tokens, 0);
+  const auto straight = run_alone(model, prompt, greedy(12));
+  const int64_t prefilled = engine.stats().prefill_tokens + engine.stats().decode_tokens;
+  for (int wave = 0; wave < 2; ++wave) {
+    const auto kids = engine.fork(holder, 2, {greedy(12), greedy(12)});
+    engine.run_until_idle();
+    for (SeqId kid : kids) {
+      const auto r = engine.take(kid).value();
+      EXPECT_EQ(r.tokens, straight.tokens) << "wave " << wave;
+      EXPECT_EQ(r.prefilled_tokens, 0);
+    }
+  }
+  // The children fed only their own tokens: the prompt was run once.
+  EXPECT_EQ(engine.stats().prefill_tokens + engine.stats().decode_tokens - prefilled, 4 * (12 - 1));
+  // Children of a holder that inherit its params generate (they do not hold).
+  const auto inherit = engine.fork(holder, 1);
+  engine.run_until_idle();
+  EXPECT_EQ(engine.take(inherit[0]).value().tokens.size(), 1u);  // the holder's max_tokens: 1
+  engine.cancel(holder);
+  engine.run_until_idle();
+  EXPECT_EQ(engine.take(holder).value().finish_reason, FinishReason::Cancelled);
+  EXPECT_EQ(engine.pool().used_blocks(), 0);
+}
+
 TEST(Engine, TheLoopSleepsWhenOnlyParkedAndBlockedWorkIsLeft) {
   auto model = random_model();
   Rng rng(25);

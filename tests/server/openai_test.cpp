@@ -220,13 +220,51 @@ TEST(OpenAiRequest, BadNumbersNameTheParam) {
   refused(with("stream_options", {{"include_usage", "yes"}}), "stream_options.include_usage");
   refused(with("tools", json::array({{{"type", "function"}}})), "tools");
   refused(with("response_format", {{"type", "json_object"}}), "response_format");
-  refused(with("mode", "contemplating"), "mode");  // not available yet: refused, never answered in Standard
   refused(with("mode", "fast"), "mode");
   refused(with("mode", 2), "mode");
   // The mode by the model's name, for clients that cannot send extra fields.
   EXPECT_EQ(parse_chat_request(with("model", "default:standard")).model, "default");
-  EXPECT_EQ(refused(with("model", "default:contemplating"), "model").code, "unsupported_parameter");
   refused(with("model", "default:fast"), "model");
+}
+
+TEST(OpenAiRequest, ContemplatingByModeOrByTheModelsName) {
+  auto with = [](const char* key, const json& value) {
+    json body = simple();
+    body[key] = value;
+    return body;
+  };
+  const ChatRequest plain = parse_chat_request(with("max_tokens", 8));
+  EXPECT_EQ(plain.mode, AnswerMode::Standard);
+  const ChatRequest by_mode = parse_chat_request(with("mode", "contemplating"));
+  EXPECT_EQ(by_mode.mode, AnswerMode::Contemplating);
+  EXPECT_EQ(by_mode.agents, 8);
+  EXPECT_EQ(by_mode.synthesis, Synthesis::Confidence);
+  json body = with("model", "default:contemplating");
+  body["muse_agents"] = 16;
+  body["muse_synthesis"] = "online";
+  const ChatRequest by_name = parse_chat_request(body);
+  EXPECT_EQ(by_name.mode, AnswerMode::Contemplating);
+  EXPECT_EQ(by_name.model, "default");
+  EXPECT_EQ(by_name.agents, 16);
+  EXPECT_EQ(by_name.synthesis, Synthesis::Online);
+  body["mode"] = "standard";
+  refused(body, "mode");  // the two disagree
+  json contemplating = with("mode", "contemplating");
+  auto also = [&](const char* key, const json& value) {
+    json b = contemplating;
+    b[key] = value;
+    return b;
+  };
+  refused(also("muse_agents", 0), "muse_agents");
+  refused(also("muse_agents", 65), "muse_agents");
+  refused(also("muse_agents", "8"), "muse_agents");
+  refused(also("muse_synthesis", "majority"), "muse_synthesis");
+  refused(also("n", 2), "n");
+  EXPECT_EQ(refused(also("logprobs", true), "logprobs").code, "unsupported_parameter");
+  refused(also("temperature", 0), "temperature");  // every agent would write the same trace
+  json one = also("temperature", 0);
+  one["muse_agents"] = 1;
+  EXPECT_EQ(parse_chat_request(one).agents, 1);  // one greedy agent is fine
 }
 
 TEST(OpenAiRequest, BadImagesNameTheUrl) {

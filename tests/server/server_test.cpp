@@ -356,7 +356,8 @@ TEST_F(ServerTest, HostileRequestsGetTheirErrorAndTheServerKeepsServing) {
       {"stream_options a list", with("stream_options", json::array()), 400, "stream_options"},
       {"tools (not yet)", with("tools", json::array({{{"type", "function"}}})), 400, "tools"},
       {"response_format json (not yet)", with("response_format", {{"type", "json_object"}}), 400, "response_format"},
-      {"mode contemplating (not yet)", with("mode", "contemplating"), 400, "mode"},
+      {"contemplating agents over the limit", with("muse_agents", 1000), 400, "muse_agents"},
+      {"contemplating synthesis unknown", with("muse_synthesis", "majority"), 400, "muse_synthesis"},
       {"mode unknown", with("mode", "turbo"), 400, "mode"},
   };
   ASSERT_GE(cases.size(), 40u);

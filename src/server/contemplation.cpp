@@ -1,0 +1,277 @@
+#include "server/contemplation.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "tools/registry.h"
+#include "util/log.h"
+
+namespace muse::server {
+using nlohmann::json;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+json number_or_null(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
+
+json tool_calls_json(const std::vector<ToolCallRecord>& calls) {
+  json out = json::array();
+  for (size_t k = 0; k < calls.size(); ++k) {
+    const ServerToolCall call = server_tool_call(calls[k], static_cast<int>(k));
+    json entry = server_tool_call_json(call);
+    entry["result"] = server_tool_result_json(call);
+    entry["result"].erase("tool_call_id");
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+// The turn's request as every agent's params, and the contemplation's own.
+Contemplator make_contemplator(const Tokenizer& tok, const ChatTurn& turn,
+                               Contemplator::AgentEventCallback on_agent_event = {}) {
+  ContemplateParams params;
+  params.agents = turn.request.agents;
+  params.synthesis = turn.request.synthesis;
+  if (turn.request.temperature && *turn.request.temperature > 0) params.temperature = *turn.request.temperature;
+  RequestParams request = turn.params;
+  request.pause_tokens.clear();  // each agent's own runner configures its tool calls
+  request.banned_tokens.clear();
+  request.logprobs = false;
+  request.top_logprobs = 0;
+  const ToolContext context = turn.tool_context;
+  const ToolUseParams use = turn.tool_use;
+  return Contemplator(
+      tok, params, request, [&tok, context, use](int) { return ToolRunner(tok, builtin_tools(), context, use); },
+      std::move(on_agent_event));
+}
+
+Usage usage_of(const Contemplation& c) {
+  Usage usage;
+  usage.prompt_tokens = c.prompt_tokens;
+  usage.completion_tokens = c.tokens;
+  for (const auto& a : c.agents) usage.reasoning_tokens += a.thinking_tokens;
+  return usage;
+}
+
+Timings timings_of(const Usage& usage, Clock::time_point started, Clock::time_point first, Clock::time_point last) {
+  auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  Timings t;
+  t.prompt_n = usage.prompt_tokens;
+  t.predicted_n = usage.completion_tokens;
+  if (first != Clock::time_point{}) {
+    t.prompt_ms = ms(first - started);
+    t.predicted_ms = ms(last - first);
+  }
+  return t;
+}
+
+void count(ServerCounters* counters, const Usage& usage) {
+  if (!counters) return;
+  counters->prompt_tokens += usage.prompt_tokens;
+  counters->completion_tokens += usage.completion_tokens;
+  counters->reasoning_tokens += usage.reasoning_tokens;
+}
+
+Choice synthesized_choice(const Contemplation& c) {
+  Choice choice;
+  choice.content = c.answer;
+  choice.reasoning = c.thinking;
+  const AgentOutcome* winner = c.winning_agent();
+  choice.finish_reason = winner ? winner->finish_reason : FinishReason::Length;
+  return choice;
+}
+
+}  // namespace
+
+json agent_json(const AgentOutcome& a, bool with_trace) {
+  json out{{"index", a.index},
+           {"temperature", a.temperature},
+           {"content", a.answer},
+           {"confidence", number_or_null(a.confidence)},
+           {"tokens", a.tokens},
+           {"thinking_tokens", a.thinking_tokens},
+           {"stop", agent_stop_name(a.stop)},
+           {"finish_reason", a.finish_reason == FinishReason::None ? json(nullptr)
+                                                                   : json(openai_finish_reason(a.finish_reason))},
+           {"counted", a.counted},
+           {"weight", a.weight}};
+  if (with_trace) {
+    out["reasoning_content"] = a.thinking;
+    out["muse_tool_calls"] = tool_calls_json(a.calls);
+  }
+  return out;
+}
+
+json contemplation_json(const Contemplation& c, bool with_traces) {
+  json agents = json::array();
+  for (const auto& a : c.agents) agents.push_back(agent_json(a, with_traces));
+  const AgentOutcome* winner = c.winning_agent();
+  return {{"synthesis", synthesis_name(c.synthesis)},
+          {"agents_requested", c.agents_requested},
+          {"winner", winner ? json(winner->index) : json(nullptr)},
+          {"support", c.support},
+          {"winner_votes", c.winner_votes},
+          {"threshold", number_or_null(c.threshold)},
+          {"consensus_stop", c.consensus_stop},
+          {"tokens", c.tokens},
+          {"agents", std::move(agents)}};
+}
+
+json complete_contemplation(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, const ResponseMeta& meta,
+                            ServerCounters* counters) {
+  const auto started = Clock::now();
+  Clock::time_point first{}, last = started;
+  Contemplator contemplator = make_contemplator(tok, turn, [&](int, const TokenEvent& e, const AgentOutcome*) {
+    last = Clock::now();
+    if (e.token >= 0 && first == Clock::time_point{}) first = last;
+  });
+  const Contemplation c = contemplate(engine, Prompt::of(turn.prompt), contemplator);
+  if (!c.error.empty()) throw ApiError(500, "server_error", "", "", "contemplating failed: " + c.error);
+  const Usage usage = usage_of(c);
+  count(counters, usage);
+  const Timings timings = timings_of(usage, started, first, last);
+  json out = completion_json(meta, {synthesized_choice(c)}, usage, &timings);
+  out["choices"][0]["message"]["muse_contemplation"] = contemplation_json(c, /*with_traces=*/true);
+  return out;
+}
+
+namespace {
+
+struct ClientGone {};
+
+// One SSE response's state, shared by the content provider and the releaser (both on the HTTP worker thread).
+struct ContemplationStream {
+  Engine* engine = nullptr;
+  const Tokenizer* tok = nullptr;
+  ResponseMeta meta;
+  ChatTurn turn;
+  std::shared_ptr<EventQueue> queue = std::make_shared<EventQueue>();
+  std::unique_ptr<Contemplator> contemplator;
+  std::vector<ReplyDelta> replies;     // per agent
+  std::vector<size_t> calls_sent;      // per agent
+  httplib::DataSink* sink = nullptr;   // while write_stream runs
+  bool done = false;
+  ServerCounters* counters = nullptr;
+  Clock::time_point started, first{}, last{};
+
+  void write(const std::string& text) {
+    if (!sink->write(text.data(), text.size())) throw ClientGone{};
+  }
+  json chunk(const json& delta_fields) const {
+    json c = chunk_json(meta, 0, Delta{}, FinishReason::None);
+    for (const auto& [key, value] : delta_fields.items()) c["choices"][0]["delta"][key] = value;
+    return c;
+  }
+  // Every event of agent `i`: its new thinking/answer text and tool calls, and its summary when it ends.
+  void on_agent_event(int i, const TokenEvent& event, const AgentOutcome* finished) {
+    const auto ui = static_cast<size_t>(i);
+    while (replies.size() <= ui) {
+      replies.emplace_back(*tok);
+      calls_sent.push_back(0);
+    }
+    last = Clock::now();
+    json agent{{"index", i}};
+    if (event.token >= 0) {
+      if (first == Clock::time_point{}) first = last;
+      const Delta delta = replies[ui].add(event.token);
+      if (!delta.reasoning.empty()) agent["reasoning_content"] = delta.reasoning;
+      if (!delta.content.empty()) agent["content"] = delta.content;
+    }
+    // Tool calls this agent made since its last chunk, with their results.
+    const auto& made = contemplator->agent_calls(i);
+    json calls = json::array(), results = json::array();
+    for (; calls_sent[ui] < made.size(); ++calls_sent[ui]) {
+      const ServerToolCall call = server_tool_call(made[calls_sent[ui]], static_cast<int>(calls_sent[ui]));
+      calls.push_back(server_tool_call_json(call));
+      results.push_back(server_tool_result_json(call));
+    }
+    if (!calls.empty()) {
+      agent["muse_tool_calls"] = std::move(calls);
+      agent["muse_tool_results"] = std::move(results);
+    }
+    if (finished) {
+      agent["done"] = true;
+      agent["summary"] = agent_json(*finished, /*with_trace=*/false);
+    }
+    if (agent.size() > 1) write(sse_data(chunk({{"muse_agent", agent}})));
+  }
+};
+
+bool write_contemplation(ContemplationStream& st, httplib::DataSink& sink) {
+  st.sink = &sink;
+  try {
+    st.write(sse_data(st.chunk({{"role", "assistant"}})));
+    while (!st.contemplator->done()) {
+      auto event = st.queue->pop(std::chrono::milliseconds(200));
+      if (!event) {
+        if (sink.is_writable && !sink.is_writable()) throw ClientGone{};
+        continue;
+      }
+      if (st.contemplator->owns(event->id)) st.contemplator->on_event(*st.engine, *event);
+    }
+    const Contemplation c = st.contemplator->result(*st.engine);
+    if (!c.error.empty()) {
+      st.write(sse_data(error_json(ApiError(500, "server_error", "", "", "contemplating failed: " + c.error))));
+    } else {
+      Delta answer;
+      answer.reasoning = c.thinking;
+      answer.content = c.answer;
+      json chunk = chunk_json(st.meta, 0, answer, FinishReason::None);
+      chunk["choices"][0]["delta"]["muse_contemplation"] = contemplation_json(c, /*with_traces=*/false);
+      st.write(sse_data(chunk));
+    }
+    const Usage usage = usage_of(c);
+    count(st.counters, usage);
+    const Timings timings = timings_of(usage, st.started, st.first, st.last);
+    json finish = chunk_json(st.meta, 0, Delta{}, synthesized_choice(c).finish_reason);
+    if (!st.turn.request.include_usage) finish["timings"] = timings_json(timings);
+    st.write(sse_data(finish));
+    if (st.turn.request.include_usage) st.write(sse_data(usage_chunk_json(st.meta, usage, &timings)));
+    st.write(sse_done());
+    st.done = true;
+    sink.done();
+    st.sink = nullptr;
+    return true;
+  } catch (const ClientGone&) {
+    log_info("serve", "%s: the client went away; cancelling its agents", st.meta.id.c_str());
+  } catch (const std::exception& e) {
+    log_error("serve", "%s: contemplation stream failed: %s", st.meta.id.c_str(), e.what());
+  }
+  st.sink = nullptr;
+  return false;
+}
+
+}  // namespace
+
+void stream_contemplation(Engine& engine, const Tokenizer& tok, ChatTurn turn, const ResponseMeta& meta,
+                          httplib::Response& res, ServerCounters& counters) {
+  auto st = std::make_shared<ContemplationStream>();
+  st->engine = &engine;
+  st->tok = &tok;
+  st->meta = meta;
+  st->turn = std::move(turn);
+  st->counters = &counters;
+  st->started = Clock::now();
+  ContemplationStream* raw = st.get();
+  st->contemplator = std::make_unique<Contemplator>(make_contemplator(
+      tok, st->turn, [raw](int i, const TokenEvent& e, const AgentOutcome* done) { raw->on_agent_event(i, e, done); }));
+  // Added now, so that a prompt the engine refuses is still an HTTP error.
+  st->contemplator->start(engine, Prompt::of(st->turn.prompt), st->queue);
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  res.set_chunked_content_provider(
+      "text/event-stream", [st](size_t, httplib::DataSink& sink) { return write_contemplation(*st, sink); },
+      [st, &counters](bool) {
+        if (st->done) {
+          ++counters.completions;
+          return;
+        }
+        ++counters.streams_abandoned;
+        st->contemplator->abandon(*st->engine);
+      });
+}
+
+}  // namespace muse::server
