@@ -11,7 +11,11 @@
 import { readSSE } from './sse.js';
 import { tablePart } from './table.js';
 
-export const SYNTHESIS = ['vote', 'best', 'merge'];
+export const SYNTHESIS = ['vote', 'confidence', 'online'];
+export const AGENTS_MIN = 1;
+export const AGENTS_MAX = 64;
+export const AGENTS_DEFAULT = 8;
+export const SYNTHESIS_DEFAULT = 'confidence';
 export const EFFORTS = ['default', 'low', 'medium', 'high', 'custom'];
 
 // ---------------------------------------------------------------- requests
@@ -74,7 +78,8 @@ function clampInt(v, lo, hi, fallback) {
 }
 
 // The body of POST /v1/chat/completions. Standard sends OpenAI fields only (plus Muse's documented
-// thinking_budget_tokens for a custom budget); Contemplating adds "mode", "agents" and "synthesis".
+// thinking_budget_tokens for a custom budget); Contemplating adds "mode", "muse_agents" (1-64) and
+// "muse_synthesis". (The app never sends `n` or `logprobs`, which Contemplating refuses.)
 export function buildRequest(settings, messages) {
   const s = settings ?? {};
   const body = {};
@@ -94,8 +99,8 @@ export function buildRequest(settings, messages) {
   else if (s.effort === 'custom') body.thinking_budget_tokens = clampInt(s.budget, 0, 1 << 20, 256);
   if (s.mode === 'contemplating') {
     body.mode = 'contemplating';
-    body.agents = clampInt(s.agents, 2, 8, 4);
-    body.synthesis = SYNTHESIS.includes(s.synthesis) ? s.synthesis : 'vote';
+    body.muse_agents = clampInt(s.agents, AGENTS_MIN, AGENTS_MAX, AGENTS_DEFAULT);
+    body.muse_synthesis = SYNTHESIS.includes(s.synthesis) ? s.synthesis : SYNTHESIS_DEFAULT;
   }
   // Muse's built-in tools (calculator, zoom, table_query) run server-side unless switched off; "on" is the
   // server's default, so only "off" is sent.
@@ -173,7 +178,9 @@ export function createTurn() {
     tool_calls: [],
     tool_results: {}, // tool_call_id -> text
     toolSlots: {}, // "oa:<index>" | "muse:<index>" -> position in tool_calls
-    agents: [],
+    agents: [], // Contemplating: per agent index, see mergeAgent
+    contemplation: null, // Contemplating: the synthesis (muse_contemplation without its agents)
+    agentChunks: 0,
     usage: null,
     timings: null,
     finish_reason: null,
@@ -236,16 +243,83 @@ function mergeToolResult(turn, res, id = res?.tool_call_id) {
   else Object.assign(((turn.pendingResults ??= {})[id] ??= {}), meta);
 }
 
-function mergeAgent(list, d) {
+// ---------------------------------------------------------------- Contemplating
+
+// One agent of a Contemplating reply, as the turn and the stored message keep it: its streamed thinking and
+// answer, its built-in tool calls (with their results, as for the message itself), and once it ended its
+// summary's fields (done: true).
+export function createAgent(index) {
+  return { index, reasoning: '', content: '', tool_calls: [], tool_results: {}, chunks: 0, done: false };
+}
+
+const SUMMARY_FIELDS = ['temperature', 'confidence', 'tokens', 'thinking_tokens', 'stop', 'finish_reason', 'counted', 'weight'];
+
+function agentAt(turn, index) {
+  const k = Number.isInteger(index) && index >= 0 ? index : turn.agents.length;
+  return (turn.agents[k] ??= createAgent(k));
+}
+
+// A summary of an ended agent ({index, temperature, content, confidence, tokens, thinking_tokens, stop,
+// finish_reason, counted, weight}, and in a non-streamed response also reasoning_content and muse_tool_calls).
+function applySummary(turn, s) {
+  if (!s || typeof s !== 'object') return;
+  const a = agentAt(turn, s.index);
+  a.done = true;
+  for (const k of SUMMARY_FIELDS) if (s[k] !== undefined) a[k] = s[k];
+  if (typeof s.content === 'string') a.answer = s.content;
+  if (typeof s.reasoning_content === 'string' && !a.reasoning) a.reasoning = s.reasoning_content;
+  if (Array.isArray(s.muse_tool_calls) && !a.tool_calls.length)
+    for (const c of s.muse_tool_calls) {
+      const t = mergeToolCall(a, c, true);
+      if (t && c.result && typeof c.result === 'object') mergeToolResult(a, c.result, t.id);
+    }
+}
+
+// delta.muse_agent: {index, reasoning_content?, content?, muse_tool_calls?, muse_tool_results?, done?, summary?}
+// (an array of them is read too).
+function mergeAgent(turn, d) {
+  if (Array.isArray(d)) return d.forEach((x) => mergeAgent(turn, x));
   if (!d || typeof d !== 'object') return;
-  const k = Number.isInteger(d.index) ? d.index : list.length;
-  const a = (list[k] ??= { index: k, reasoning: '', content: '', confidence: null, stopped: false });
+  const a = agentAt(turn, d.index);
   const r = d.reasoning_content ?? d.reasoning;
-  if (typeof r === 'string') a.reasoning += r;
-  if (typeof d.content === 'string') a.content += d.content;
-  if (typeof d.confidence === 'number' && Number.isFinite(d.confidence)) a.confidence = d.confidence;
-  if (typeof d.stopped === 'boolean') a.stopped = d.stopped;
-  if (typeof d.finished === 'boolean') a.finished = d.finished;
+  let tokens = false;
+  if (typeof r === 'string' && r) {
+    a.reasoning += r;
+    tokens = true;
+  }
+  if (typeof d.content === 'string' && d.content) {
+    a.content += d.content;
+    tokens = true;
+  }
+  if (tokens) {
+    a.chunks++;
+    turn.agentChunks++;
+  }
+  if (Array.isArray(d.muse_tool_calls)) for (const c of d.muse_tool_calls) mergeToolCall(a, c, true);
+  if (Array.isArray(d.muse_tool_results)) for (const res of d.muse_tool_results) mergeToolResult(a, res);
+  if (d.summary) applySummary(turn, { ...d.summary, index: d.summary.index ?? a.index });
+  if (d.done === true) a.done = true;
+}
+
+// delta.muse_contemplation (or message.muse_contemplation): the synthesis, and every agent's summary.
+function applyContemplation(turn, c) {
+  if (!c || typeof c !== 'object') return;
+  const { agents, ...rest } = c;
+  turn.contemplation = rest;
+  if (Array.isArray(agents)) for (const s of agents) applySummary(turn, s);
+}
+
+// The agents as a message stores them: no lookup tables, no empty fields.
+export function storedAgents(agents) {
+  return (agents ?? []).filter(Boolean).map((a) => {
+    const out = { ...a };
+    delete out.toolSlots;
+    delete out.pendingResults;
+    delete out.chunks;
+    if (!out.tool_calls?.length) delete out.tool_calls;
+    if (!out.tool_results || !Object.keys(out.tool_results).length) delete out.tool_results;
+    return out;
+  });
 }
 
 // Folds one parsed chunk (chat.completion.chunk, the usage chunk, or an in-stream {"error":...}) into the turn.
@@ -294,11 +368,12 @@ export function applyChunk(turn, chunk, now = Date.now()) {
       }
       turn.firstTokenAt ??= now;
     }
-    if (Array.isArray(d.muse_agents)) {
-      for (const a of d.muse_agents) mergeAgent(turn.agents, a);
+    if (d.muse_agent) {
+      mergeAgent(turn, d.muse_agent);
       turn.firstTokenAt ??= now;
       if (turn.phase === 'waiting') turn.phase = 'thinking';
     }
+    if (d.muse_contemplation) applyContemplation(turn, d.muse_contemplation);
     if (Array.isArray(d.muse_tool_results)) for (const res of d.muse_tool_results) mergeToolResult(turn, res);
     if (choice.finish_reason) turn.finish_reason = choice.finish_reason;
   }

@@ -4,12 +4,15 @@
 
 import { createStore, loadSettings, saveSettings, titleFrom } from './store.js';
 import {
-  ApiError, answerNow, buildRequest, createTurn, describeError, estimateTokens, listModels, streamChat, toolTree,
-  turnStats,
+  ApiError, answerNow, buildRequest, createTurn, describeError, estimateTokens, listModels, storedAgents, streamChat,
+  toolTree, turnStats,
 } from './api.js';
 import { renderMarkdown } from './markdown.js';
 import { looksLikeTable, tableAttachment } from './table.js';
-import { formatStats, prettyArguments, toolCardState, toolResults, zoomInfo, zoomOverlays } from './view.js';
+import {
+  agentFinalAnswer, agentStatus, agentsProgress, formatStats, prettyArguments, synthesisLine, toolCardState, toolResults,
+  zoomInfo, zoomOverlays,
+} from './view.js';
 
 // ---------------------------------------------------------------- state
 
@@ -35,7 +38,7 @@ store.load();
 let settings = loadSettings(storage);
 let currentId = null;
 let pending = []; // attachments of the message being written
-let live = null; // {convId, msgId, controller, turn, startedAt, answerNowSent}
+let live = null; // {convId, msgId, controller, turn, startedAt, answerNowSent, requested (Contemplating: muse_agents)}
 let editing = null; // id of the user message being edited
 const openState = new Map(); // msgId -> thinking <details> open, as the user left it
 const MAX_BODY = 16 << 20; // muse serve's default body limit
@@ -323,18 +326,19 @@ function assistantView(m) {
   if (live && live.msgId === m.id) {
     const t = live.turn;
     return { live: true, phase: t.phase, reasoning: t.reasoning, content: t.content, tool_calls: t.tool_calls,
-      tool_results: t.tool_results, agents: t.agents, error: t.error, stats: null, usage: t.usage,
-      reasoningChunks: t.reasoningChunks, contentChunks: t.contentChunks, firstTokenAt: t.firstTokenAt };
+      tool_results: t.tool_results, agents: t.agents, contemplation: t.contemplation, requested: live.requested,
+      error: t.error, stats: null, usage: t.usage, reasoningChunks: t.reasoningChunks, contentChunks: t.contentChunks,
+      agentChunks: t.agentChunks, firstTokenAt: t.firstTokenAt };
   }
-  return { live: false, phase: 'done', ...m };
+  return { live: false, phase: 'done', ...m, requested: m.contemplation?.agents_requested ?? null };
 }
 
 function renderAssistant(conv, m, isLast) {
   const v = assistantView(m);
   const el = h('article', { class: 'msg assistant', 'data-id': m.id, 'aria-label': 'Muse' });
-  // Contemplating: the agents, then the synthesis (its own thinking, then its answer)
-  if (v.agents?.length) {
-    el.append(renderAgents(m.id, v));
+  // Contemplating: every agent, the synthesis line, then the synthesized answer (with the winner's thinking)
+  if (v.agents?.length || v.contemplation) {
+    el.append(renderAgents(conv, m, v));
     if (v.reasoning || v.content || !v.live) el.append(h('div', { class: 'synthesis-label' }, 'Synthesis'));
   }
   if (v.reasoning) el.append(renderThinking(m.id, v));
@@ -349,10 +353,11 @@ function renderAssistant(conv, m, isLast) {
   }
   el.append(answer);
   if (v.live && v.firstTokenAt !== null) {
-    const n = v.reasoningChunks + v.contentChunks;
+    const n = v.reasoningChunks + v.contentChunks + (v.agentChunks ?? 0);
     const secs = (performance.now() - v.firstTokenAt) / 1000;
     const rate = secs > 0.2 && n > 1 ? ` · ${((n - 1) / secs).toFixed(1)} tok/s` : '';
-    el.append(h('div', { class: 'msg-actions' }, h('span', { class: 'stats' }, `${n} tokens${rate}`)));
+    const all = v.agentChunks ? ' (all agents)' : '';
+    el.append(h('div', { class: 'msg-actions' }, h('span', { class: 'stats' }, `${n} tokens${all}${rate}`)));
   }
   if (v.error) el.append(renderError(v.error));
   if (!v.live) {
@@ -361,7 +366,7 @@ function renderAssistant(conv, m, isLast) {
     if (m.incomplete) notes.push('the stream ended before it finished');
     if (m.finish_reason === 'length') notes.push('cut off at the token limit');
     if (m.answered_now) notes.push('answered early (Answer now)');
-    if (m.mode === 'contemplating' && !m.error && !m.agents?.length && !m.aborted)
+    if (m.mode === 'contemplating' && !m.error && !m.agents?.length && !m.contemplation && !m.aborted)
       notes.push('no agents came back: the server answered in Standard mode');
     const actions = h('div', { class: 'msg-actions' });
     const stats = formatStats(m.stats);
@@ -389,6 +394,12 @@ function renderThinking(msgId, v) {
     const secs = v.firstTokenAt !== null && v.firstTokenAt !== undefined ? (performance.now() - v.firstTokenAt) / 1000 : 0;
     label = `Thinking… ${approx}${count} tokens${secs >= 1 ? ` · ${secs.toFixed(0)} s` : ''}`;
   }
+  else if (v.contemplation) {
+    // Contemplating: the synthesis's thinking is the winning agent's
+    const w = Number.isInteger(v.contemplation.winner) ? v.agents?.find((a) => a?.index === v.contemplation.winner) : null;
+    const n = Number.isFinite(w?.thinking_tokens) ? `${w.thinking_tokens}` : `~${estimateTokens(v.reasoning)}`;
+    label = w ? `Thinking of agent ${w.index} (the winning answer) · ${n} tokens` : `Thinking · ${n} tokens`;
+  }
   else if (v.stats?.thinking_ms) label = `Thought for ${(v.stats.thinking_ms / 1000).toFixed(1)} s · ${approx}${count} tokens`;
   else label = `Thinking · ${approx}${count} tokens`;
   return keepOpen(msgId, open,
@@ -408,24 +419,52 @@ function keepOpen(key, open, details) {
   return details;
 }
 
-function renderAgents(msgId, v) {
-  return h('div', { class: 'agents', role: 'group', 'aria-label': 'Contemplating agents' },
-    v.agents.filter(Boolean).map((a) => {
-      const state = a.stopped ? 'stopped' : a.content ? (v.live && !a.finished ? 'answering' : 'done') : v.live ? 'thinking' : 'done';
-      const conf = typeof a.confidence === 'number' ? Math.round(Math.max(0, Math.min(1, a.confidence)) * 100) : null;
-      return h('section', { class: `agent${a.stopped ? ' stopped' : ''}`, 'aria-label': `Agent ${a.index + 1}` },
-        h('div', { class: 'agent-head' }, h('b', {}, `Agent ${a.index + 1}`),
-          h('span', {}, `${state}${conf !== null ? ` · ${conf}% confident` : ''}`)),
-        conf !== null ? h('div', { class: 'confidence', role: 'meter', 'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(conf), 'aria-label': 'confidence' },
-          h('span', { style: { width: `${conf}%` } })) : null,
-        a.reasoning ? keepOpen(`${msgId}:agent:${a.index}`, v.live && !a.content,
-          h('details', {}, h('summary', {}, `thinking · ~${estimateTokens(a.reasoning)} tokens`),
-            h('div', { class: 'agent-thinking' }, a.reasoning))) : null,
-        a.content ? h('div', { class: 'agent-answer md', html: renderMarkdown(a.content) }) : null);
-    }));
+// Contemplating: one card per agent (live while streaming), in a collapsible panel, then the synthesis line.
+function renderAgents(conv, m, v) {
+  const c = v.contemplation ?? null;
+  const winner = Number.isInteger(c?.winner) ? c.winner : null;
+  const agents = (v.agents ?? []).filter(Boolean);
+  const running = v.live && !c;
+  const head = running ? `Contemplating · ${agentsProgress(agents, v.requested)}` : `${agents.length} agent${agents.length === 1 ? '' : 's'}`;
+  const panel = keepOpen(`${m.id}:agents`, true,
+    h('details', { class: 'contemplation' },
+      h('summary', {}, running ? h('span', { class: 'live-dot', 'aria-hidden': 'true' }) : null, head),
+      h('div', { class: 'agents', role: 'group', 'aria-label': 'Contemplating agents' },
+        agents.map((a) => renderAgent(conv, m, v, a, winner)))));
+  const wrap = h('div', { class: 'contemplation-wrap' }, panel);
+  if (c) wrap.append(h('div', { class: 'synthesis-line', role: 'note', 'aria-label': 'Synthesis' }, synthesisLine(c)));
+  return wrap;
 }
 
-function renderTools(conv, m, v) {
+function renderAgent(conv, m, v, a, winner) {
+  const st = agentStatus(a, { live: v.live, winner });
+  const running = v.live && !a.done;
+  const cls = ['agent', st.winner && 'winner', st.early && 'stopped', st.failed && 'failed', running && 'running'].filter(Boolean).join(' ');
+  const content = a.content || a.answer || '';
+  const final = a.content ? agentFinalAnswer(a) : '';
+  const thinkingTokens = Number.isFinite(a.thinking_tokens) ? `${a.thinking_tokens}` : `~${estimateTokens(a.reasoning)}`;
+  return h('section', { class: cls, 'data-agent': String(a.index), 'aria-label': `${st.title}${st.winner ? ' (the winning answer)' : ''}: ${st.state}` },
+    h('div', { class: 'agent-head' },
+      h('b', {}, st.title),
+      st.winner ? h('span', { class: 'agent-badge winner-badge' }, 'winner') : null,
+      h('span', { class: 'agent-state' }, st.state)),
+    st.facts.length
+      ? h('div', { class: 'agent-facts' }, st.facts.map((f) => h('span', { title: f.title ?? null }, `${f.label} `, h('b', {}, f.value))))
+      : null,
+    a.reasoning
+      ? keepOpen(`${m.id}:agent:${a.index}`, running && !a.content,
+        h('details', { class: 'agent-thinking-box' },
+          h('summary', {}, `thinking · ${thinkingTokens} tokens`),
+          h('div', { class: 'agent-thinking', tabindex: '0', role: 'region', 'aria-label': `Thinking of agent ${a.index}` }, a.reasoning)))
+      : null,
+    a.tool_calls?.length
+      ? renderTools(conv, m, { live: running, tool_calls: a.tool_calls, tool_results: a.tool_results ?? {} }, `${m.id}:agent:${a.index}:tool`)
+      : null,
+    content ? h('div', { class: 'agent-answer md', html: renderMarkdown(content) }) : null,
+    final ? h('div', { class: 'agent-final' }, 'final answer: ', h('b', {}, final)) : null);
+}
+
+function renderTools(conv, m, v, keyPrefix = `${m.id}:tool`) {
   const results = { ...toolResults(conv.messages, m.id), ...(v.tool_results ?? {}) };
   const card = (node) => {
     const { call, result, children } = node;
@@ -443,7 +482,7 @@ function renderTools(conv, m, v) {
       body.append(h('div', { class: 'label' }, error ? 'error' : 'result'),
         h('pre', { class: error ? 'tool-error' : null }, prettyArguments(result)));
     if (children.length) body.append(h('div', { class: 'tool-children', role: 'group', 'aria-label': `calls of ${name}` }, children.map(card)));
-    return keepOpen(`${m.id}:tool:${call.id}`, false, h('details', { class: `tool-card${error ? ' error' : ''}` },
+    return keepOpen(`${keyPrefix}:${call.id}`, false, h('details', { class: `tool-card${error ? ' error' : ''}` },
       h('summary', {}, h('span', { class: 'tool-name' }, name), h('span', { class: 'tool-kind', title: kind === 'built-in' ? 'run by the server' : null }, kind),
         h('span', { class: 'tool-state' }, state)),
       body));
@@ -472,12 +511,29 @@ function scheduleLive() {
     const m = conv?.messages.find((x) => x.id === live.msgId);
     if (!old || !m) return;
     const stick = nearBottom();
+    const atBottom = (el) => !el || el.scrollHeight - el.scrollTop - el.clientHeight < 20;
     const thinkingScroll = old.querySelector('.thinking-text');
-    const keepThinkingBottom = thinkingScroll ? thinkingScroll.scrollHeight - thinkingScroll.scrollTop - thinkingScroll.clientHeight < 20 : true;
+    const keepThinkingBottom = atBottom(thinkingScroll);
+    // Contemplating: the agents grid keeps its scroll, each agent's thinking follows its end unless scrolled up
+    const grid = old.querySelector('.agents');
+    const gridTop = grid ? grid.scrollTop : 0;
+    const agentScroll = new Map();
+    for (const el of old.querySelectorAll('.agent')) {
+      const box = el.querySelector('.agent-thinking');
+      if (box && !atBottom(box)) agentScroll.set(el.getAttribute('data-agent'), box.scrollTop);
+    }
     const fresh = renderAssistant(conv, m, false);
     old.replaceWith(fresh);
     const t = fresh.querySelector('.thinking-text');
     if (t && keepThinkingBottom) t.scrollTop = t.scrollHeight;
+    const freshGrid = fresh.querySelector('.agents');
+    if (freshGrid) freshGrid.scrollTop = gridTop;
+    for (const el of fresh.querySelectorAll('.agent')) {
+      const box = el.querySelector('.agent-thinking');
+      if (!box) continue;
+      const k = el.getAttribute('data-agent');
+      box.scrollTop = agentScroll.has(k) ? agentScroll.get(k) : box.scrollHeight;
+    }
     if (stick) scrollToBottom();
     renderComposerState();
   });
@@ -539,7 +595,8 @@ async function runTurn(convId) {
   }
   const controller = new AbortController();
   const clock = () => performance.now();
-  live = { convId, msgId: assistant.id, controller, turn: createTurn(), startedAt: clock(), answerNowSent: false };
+  live = { convId, msgId: assistant.id, controller, turn: createTurn(), startedAt: clock(), answerNowSent: false,
+    requested: body.muse_agents ?? null };
   renderAll();
   announce('Muse is thinking');
   const fields = { pending: false };
@@ -553,7 +610,8 @@ async function runTurn(convId) {
   }
   const t = live.turn;
   Object.assign(fields, {
-    content: t.content, reasoning: t.reasoning || undefined, agents: t.agents.length ? t.agents : undefined,
+    content: t.content, reasoning: t.reasoning || undefined,
+    agents: t.agents.length ? storedAgents(t.agents) : undefined, contemplation: t.contemplation ?? undefined,
     tool_calls: t.tool_calls.length ? t.tool_calls : undefined,
     tool_results: Object.keys(t.tool_results).length ? t.tool_results : undefined,
     usage: t.usage ?? undefined, timings: t.timings ?? undefined, finish_reason: t.finish_reason ?? undefined,
@@ -881,7 +939,9 @@ function bind() {
       renderComposerState();
     });
   els.agents.addEventListener('change', () => {
-    settings.agents = Number(els.agents.value);
+    const v = Math.round(Number(els.agents.value));
+    settings.agents = els.agents.value.trim() !== '' && Number.isFinite(v) ? Math.min(64, Math.max(1, v)) : 8;
+    els.agents.value = String(settings.agents);
     saveSettingsNow();
   });
   els.synthesis.addEventListener('change', () => {

@@ -7,7 +7,11 @@
 // Message: {id, role: "system"|"user"|"assistant"|"tool", content: string,
 //   attachments?: [{kind:"image", name, url (data URL), width, height} | {kind:"table", name, format, csv|json}],
 //   reasoning?, tool_calls?, tool_results?, tool_call_id?, agents?, usage?, timings?, stats?, error?,
-//   finish_reason?, request_id?, mode?}
+//   finish_reason?, request_id?, mode?, contemplation?}
+// Contemplating (mode "contemplating"): agents: [{index, reasoning, content, tool_calls?, tool_results?, done,
+//   answer?, temperature?, confidence?, tokens?, thinking_tokens?, stop?, finish_reason?, counted?, weight?}],
+//   contemplation: {synthesis, agents_requested, winner, support, winner_votes, threshold, consensus_stop, tokens}.
+//   Neither is ever sent back to the server (the history is role/content, as for any answer).
 // A tool call: {id, type, function: {name, arguments}, muse_parent?} and, for one the server ran itself
 // (muse_tool_calls), muse_server: true, muse_box?, muse_image?, is_error?, muse_crop?; tool_results maps a call's
 // id to its result text.
@@ -62,6 +66,15 @@ function checkMessage(m, path) {
     if (!Array.isArray(m.attachments)) fail(`${path}.attachments`, 'must be an array');
     m.attachments.forEach((a, k) => checkAttachment(a, `${path}.attachments[${k}]`));
   }
+  if (m.agents !== undefined) {
+    if (!Array.isArray(m.agents)) fail(`${path}.agents`, 'must be an array');
+    m.agents.forEach((a, k) => {
+      if (a === null || typeof a !== 'object' || Array.isArray(a)) fail(`${path}.agents[${k}]`, 'must be an object');
+      if (a.tool_calls !== undefined && !Array.isArray(a.tool_calls)) fail(`${path}.agents[${k}].tool_calls`, 'must be an array');
+    });
+  }
+  if (m.contemplation !== undefined && m.contemplation !== null && (typeof m.contemplation !== 'object' || Array.isArray(m.contemplation)))
+    fail(`${path}.contemplation`, 'must be an object');
   if (m.tool_calls !== undefined) {
     if (!Array.isArray(m.tool_calls)) fail(`${path}.tool_calls`, 'must be an array');
     m.tool_calls.forEach((t, k) => {
@@ -282,8 +295,8 @@ export const DEFAULT_SETTINGS = {
   model: '',
   system: '',
   mode: 'standard', // "standard" | "contemplating"
-  agents: 4,
-  synthesis: 'vote', // "vote" | "best" | "merge"
+  agents: 8, // Contemplating: muse_agents, 1-64
+  synthesis: 'confidence', // Contemplating: muse_synthesis, "vote" | "confidence" | "online"
   effort: 'default', // "default" | "low" | "medium" | "high" | "custom"
   budget: 256, // thinking_budget_tokens when effort is "custom"
   temperature: null, // null: the server's default (greedy)
@@ -292,13 +305,22 @@ export const DEFAULT_SETTINGS = {
   theme: 'auto', // "auto" | "light" | "dark"
 };
 
+const SYNTHESES = ['vote', 'confidence', 'online'];
+
 export function loadSettings(storage, key = 'muse.settings') {
+  let s;
   try {
     const saved = JSON.parse(storage.getItem(key) || '{}');
-    return { ...DEFAULT_SETTINGS, ...(saved && typeof saved === 'object' ? saved : {}) };
+    s = { ...DEFAULT_SETTINGS, ...(saved && typeof saved === 'object' ? saved : {}) };
   } catch {
-    return { ...DEFAULT_SETTINGS };
+    s = { ...DEFAULT_SETTINGS };
   }
+  // values an older app saved (agents 2-8, synthesis best/merge) or a hand edit: back into range
+  if (s.mode !== 'standard' && s.mode !== 'contemplating') s.mode = 'standard';
+  const n = Math.round(Number(s.agents));
+  s.agents = Number.isFinite(n) ? Math.min(64, Math.max(1, n)) : DEFAULT_SETTINGS.agents;
+  if (!SYNTHESES.includes(s.synthesis)) s.synthesis = DEFAULT_SETTINGS.synthesis;
+  return s;
 }
 
 export function saveSettings(storage, settings, key = 'muse.settings') {

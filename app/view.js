@@ -159,3 +159,78 @@ export function prettyArguments(text) {
   const v = parseArguments(text);
   return v === null ? String(text ?? '') : JSON.stringify(v, null, 2);
 }
+
+// ---------------------------------------------------------------- Contemplating
+
+const fixed = (v, digits = 2) => (typeof v === 'number' && Number.isFinite(v) ? String(Math.round(v * 10 ** digits) / 10 ** digits) : null);
+
+// Why an agent ended (its summary's "stop"), in words.
+export const STOP_TEXT = {
+  finished: 'finished',
+  low_confidence: 'stopped early: low confidence',
+  consensus: 'stopped early: consensus reached',
+  failed: 'failed',
+};
+
+// How an agent's card is labelled: {title, state, early (stopped before its end by the synthesis), failed,
+// winner, facts: [{label, value, title?}]}. Agents are numbered by the server's index (from 0), as `muse
+// generate` prints them. The confidence is DeepConf's trace score (higher is surer), not a probability.
+export function agentStatus(a, { live = false, winner = null } = {}) {
+  const isWinner = Number.isInteger(winner) && winner === a.index;
+  let state;
+  if (a.done) state = STOP_TEXT[a.stop] ?? (a.stop ? String(a.stop) : 'done');
+  else if (live) state = a.content ? 'answering…' : a.reasoning || a.tool_calls?.length ? 'thinking…' : 'waiting…';
+  else state = 'did not finish';
+  const facts = [];
+  if (a.done) {
+    const conf = fixed(a.confidence);
+    facts.push({ label: 'confidence', value: conf ?? 'n/a', title: 'the trace score (DeepConf): the lowest windowed mean of token confidence' });
+    if (Number.isFinite(a.tokens))
+      facts.push({ label: 'tokens', value: Number.isFinite(a.thinking_tokens) && a.thinking_tokens ? `${a.tokens} (${a.thinking_tokens} thinking)` : String(a.tokens) });
+    if (typeof a.counted === 'boolean')
+      facts.push({ label: 'vote', value: a.counted ? 'counted' : 'not counted', title: fixed(a.weight) !== null ? `weight ${fixed(a.weight)}` : null });
+    if (fixed(a.temperature) !== null) facts.push({ label: 'T', value: fixed(a.temperature), title: 'sampling temperature' });
+    if (a.finish_reason === 'length') facts.push({ label: 'cut off', value: 'token limit' });
+  } else if (live && a.chunks) facts.push({ label: 'tokens', value: `${a.chunks}…` });
+  return {
+    title: `Agent ${a.index}`,
+    state,
+    early: a.stop === 'low_confidence' || a.stop === 'consensus',
+    failed: a.stop === 'failed',
+    winner: isWinner,
+    facts,
+  };
+}
+
+// The agent's final answer when it differs from the text it streamed (e.g. the answer extracted from it), else ''.
+export function agentFinalAnswer(a) {
+  const answer = typeof a?.answer === 'string' ? a.answer.trim() : '';
+  if (!answer || answer === (a.content ?? '').trim()) return '';
+  return answer;
+}
+
+// The synthesis line: "confidence · 8 agents · answer of agent 3 · support 71% · 812 tokens" (+ "stopped at
+// consensus", "threshold 1.9" for online). '' without a contemplation.
+export function synthesisLine(c) {
+  if (!c || typeof c !== 'object') return '';
+  const parts = [];
+  if (c.synthesis) parts.push(String(c.synthesis));
+  if (Number.isFinite(c.agents_requested)) parts.push(`${c.agents_requested} agent${c.agents_requested === 1 ? '' : 's'}`);
+  parts.push(Number.isInteger(c.winner) ? `answer of agent ${c.winner}` : 'no winning answer');
+  if (typeof c.support === 'number' && Number.isFinite(c.support)) {
+    const votes = fixed(c.winner_votes);
+    parts.push(`support ${Math.round(c.support * 100)}%${votes !== null && c.synthesis === 'vote' ? ` (${votes} vote${c.winner_votes === 1 ? '' : 's'})` : ''}`);
+  }
+  if (Number.isFinite(c.tokens)) parts.push(`${c.tokens} tokens`);
+  if (c.consensus_stop) parts.push('stopped at consensus');
+  if (fixed(c.threshold) !== null) parts.push(`threshold ${fixed(c.threshold)}`);
+  return parts.join(' · ');
+}
+
+// "3 of 8 agents done" while streaming (the requested count when the settings are known, else those seen).
+export function agentsProgress(agents, requested = null) {
+  const list = (agents ?? []).filter(Boolean);
+  const done = list.filter((a) => a.done).length;
+  const total = Math.max(list.length, Number.isFinite(requested) ? requested : 0);
+  return `${done} of ${total} agent${total === 1 ? '' : 's'} done`;
+}

@@ -79,7 +79,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--mode", o->mode,
                   "standard (one agent) | contemplating (--agents agents per problem, each --synthesis, beside "
                   "a greedy Standard row)")
-      ->capture_default_str();
+      ->capture_default_str()->check(CLI::IsMember({"standard", "contemplating"}));
   cmd->add_option("--agents", o->agents, "contemplating: agent counts (comma-separated)")
       ->delimiter(',')->capture_default_str()->check(CLI::Range(1, ContemplateParams::kMaxAgents));
   cmd->add_option("--synthesis", o->synthesis, "contemplating: vote, confidence, online (comma-separated)")

@@ -75,13 +75,13 @@ void add_sampling_options(CLI::App& cmd, GenerateOptions& o) {
       ->check(CLI::IsMember({"low", "medium", "high"}));
   cmd.add_option("--mode", o.mode,
                  "standard (one agent) | contemplating (--agents agents reason in parallel, then --synthesis)")
-      ->capture_default_str();
+      ->capture_default_str()->check(CLI::IsMember({"standard", "contemplating"}));
   cmd.add_option("--agents", o.agents, "contemplating: agents reasoning in parallel")
       ->capture_default_str()->check(CLI::Range(1, ContemplateParams::kMaxAgents));
   cmd.add_option("--synthesis", o.synthesis,
                  "contemplating: vote (majority) | confidence (the most confident half votes, weighted) | online "
                  "(unsure agents stopped early, stop at consensus: fewer tokens)")
-      ->capture_default_str();
+      ->capture_default_str()->check(CLI::IsMember({"vote", "confidence", "online"}));
   cmd.add_option("--tools", o.tools,
                  "on | off: the built-in tools (calculator, zoom, table_query) the model may call while thinking; "
                  "each call is shown")

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   ApiError, answerNow, applyChunk, buildRequest, createTurn, describeError, listModels, parseApiError, streamChat,
-  toolTree, turnStats, zoomBox, zoomPixels,
+  storedAgents, toolTree, turnStats, zoomBox, zoomPixels,
 } from '../../app/api.js';
 import { DEFAULT_SETTINGS } from '../../app/store.js';
 import { tableAttachment } from '../../app/table.js';
@@ -22,21 +22,54 @@ test('Standard sends only OpenAI fields (and the documented thinking budget)', (
   assert.equal(b2.temperature, 0.7);
   assert.equal(b2.reasoning_effort, 'low');
   assert.equal(b2.max_tokens, 64);
-  for (const k of ['mode', 'agents', 'synthesis', 'thinking_budget_tokens']) assert.ok(!(k in b2), k);
+  for (const k of ['mode', 'agents', 'synthesis', 'muse_agents', 'muse_synthesis', 'thinking_budget_tokens', 'n', 'logprobs'])
+    assert.ok(!(k in b2), k);
   const b3 = buildRequest({ ...DEFAULT_SETTINGS, effort: 'custom', budget: 48, temperature: 5 }, [user('x')]);
   assert.equal(b3.thinking_budget_tokens, 48);
   assert.ok(!('reasoning_effort' in b3));
   assert.equal(b3.temperature, 2, 'clamped to the server range');
 });
 
-test('Contemplating adds mode, agents (2-8) and synthesis', () => {
-  const body = buildRequest({ ...DEFAULT_SETTINGS, mode: 'contemplating', agents: 6, synthesis: 'merge' }, [user('x')]);
-  assert.equal(body.mode, 'contemplating');
-  assert.equal(body.agents, 6);
-  assert.equal(body.synthesis, 'merge');
-  assert.equal(buildRequest({ ...DEFAULT_SETTINGS, mode: 'contemplating', agents: 20 }, [user('x')]).agents, 8);
-  assert.equal(buildRequest({ ...DEFAULT_SETTINGS, mode: 'contemplating', agents: 1 }, [user('x')]).agents, 2);
-  assert.equal(buildRequest({ ...DEFAULT_SETTINGS, mode: 'contemplating', synthesis: 'nonsense' }, [user('x')]).synthesis, 'vote');
+test('Contemplating adds mode, muse_agents (1-64, default 8) and muse_synthesis (default confidence)', () => {
+  const body = buildRequest({ ...DEFAULT_SETTINGS, mode: 'contemplating', agents: 6, synthesis: 'online', temperature: 0.5, tools: 'off' }, [user('x')]);
+  assert.deepEqual(body, {
+    messages: [{ role: 'user', content: 'x' }],
+    stream: true,
+    stream_options: { include_usage: true },
+    temperature: 0.5,
+    mode: 'contemplating',
+    muse_agents: 6,
+    muse_synthesis: 'online',
+    muse_tools: 'off',
+  });
+  const dflt = buildRequest({ ...DEFAULT_SETTINGS, mode: 'contemplating' }, [user('x')]);
+  assert.equal(dflt.muse_agents, 8);
+  assert.equal(dflt.muse_synthesis, 'confidence');
+  for (const k of ['agents', 'synthesis', 'n', 'logprobs']) assert.ok(!(k in dflt), k);
+  const with_ = (extra) => buildRequest({ ...DEFAULT_SETTINGS, mode: 'contemplating', ...extra }, [user('x')]);
+  assert.equal(with_({ agents: 200 }).muse_agents, 64);
+  assert.equal(with_({ agents: 0 }).muse_agents, 1);
+  assert.equal(with_({ agents: 1 }).muse_agents, 1);
+  assert.equal(with_({ agents: 'x' }).muse_agents, 8);
+  assert.equal(with_({ synthesis: 'vote' }).muse_synthesis, 'vote');
+  assert.equal(with_({ synthesis: 'merge' }).muse_synthesis, 'confidence', 'an old value falls back to the default');
+  // Standard with the Contemplating settings still set: exactly the Standard body
+  assert.deepEqual(buildRequest({ ...DEFAULT_SETTINGS, agents: 6, synthesis: 'online' }, [user('x')]), buildRequest(DEFAULT_SETTINGS, [user('x')]));
+});
+
+test('the history of a Contemplating conversation is role/content only', () => {
+  const body = buildRequest({ ...DEFAULT_SETTINGS, mode: 'contemplating' }, [
+    user('47+85'),
+    { id: 'a', role: 'assistant', content: '132', reasoning: 'winner thinking', mode: 'contemplating',
+      agents: [{ index: 0, reasoning: 'r', content: '132', done: true, tool_calls: [{ id: 'call_a0', type: 'function', muse_server: true, function: { name: 'calculator', arguments: '{}' } }] }],
+      contemplation: { synthesis: 'vote', winner: 0 } },
+    user('and 2+2?'),
+  ]);
+  assert.deepEqual(body.messages, [
+    { role: 'user', content: '47+85' },
+    { role: 'assistant', content: '132' },
+    { role: 'user', content: 'and 2+2?' },
+  ]);
 });
 
 test('attachments become content parts: images, tables, then the text', () => {
@@ -99,8 +132,6 @@ test('chunks fold into one turn: reasoning, content, usage, tool call deltas, ag
   applyChunk(t, chunk({ content: '2' }), 40);
   applyChunk(t, chunk({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'zoom', arguments: '{"box":' } }] }), 41);
   applyChunk(t, chunk({ tool_calls: [{ index: 0, function: { arguments: '[1,2,3,4]}' } }] }), 42);
-  applyChunk(t, chunk({ muse_agents: [{ index: 1, reasoning_content: 'hm', confidence: 0.5 }, { index: 0, content: 'A' }] }), 43);
-  applyChunk(t, chunk({ muse_agents: [{ index: 1, content: '132', confidence: 0.9, stopped: true }] }), 44);
   applyChunk(t, chunk({ muse_tool_results: [{ tool_call_id: 'call_a', content: 'ok' }] }), 45);
   applyChunk(t, { id: 'chatcmpl-1', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }, 50);
   applyChunk(t, { id: 'chatcmpl-1', choices: [], usage: { prompt_tokens: 9, completion_tokens: 11, completion_tokens_details: { reasoning_tokens: 8 }, prompt_tokens_details: { cached_tokens: 0 } } }, 51);
@@ -112,10 +143,8 @@ test('chunks fold into one turn: reasoning, content, usage, tool call deltas, ag
   assert.equal(t.reasoningChunks, 2);
   assert.deepEqual(t.tool_calls, [{ id: 'call_a', type: 'function', function: { name: 'zoom', arguments: '{"box":[1,2,3,4]}' } }]);
   assert.deepEqual(t.tool_results, { call_a: 'ok' });
-  assert.deepEqual(t.agents, [
-    { index: 0, reasoning: '', content: 'A', confidence: null, stopped: false },
-    { index: 1, reasoning: 'hm', content: '132', confidence: 0.9, stopped: true },
-  ]);
+  assert.deepEqual(t.agents, []);
+  assert.equal(t.contemplation, null);
   assert.equal(t.usage.completion_tokens, 11);
   assert.equal(t.firstTokenAt, 10);
   assert.equal(t.answerStartedAt, 30);
@@ -139,6 +168,93 @@ test('server timings (llama.cpp shape) win over the client clock', () => {
   assert.equal(s.prompt_per_s, 2000);
   assert.equal(s.cached_tokens, 1);
   assert.equal(s.source, 'server');
+});
+
+test('Contemplating: interleaved muse_agent chunks fold into per-agent state; the synthesis chunk ends it', () => {
+  const t = createTurn();
+  const agent = (a) => ({ id: 'chatcmpl-c', choices: [{ index: 0, delta: { muse_agent: a }, finish_reason: null }] });
+  applyChunk(t, { id: 'chatcmpl-c', choices: [{ index: 0, delta: { role: 'assistant' } }] }, 0);
+  applyChunk(t, agent({ index: 1, reasoning_content: 'B thinks' }), 10);
+  assert.equal(t.phase, 'thinking');
+  assert.equal(t.firstTokenAt, 10);
+  applyChunk(t, agent({ index: 0, reasoning_content: 'A ' }), 11);
+  applyChunk(t, agent({ index: 2, reasoning_content: 'C' }), 12);
+  applyChunk(t, agent({ index: 0, reasoning_content: 'thinks',
+    muse_tool_calls: [{ index: 0, id: 'call_0', type: 'function', function: { name: 'calculator', arguments: '{"expression":"47+85"}' } }],
+    muse_tool_results: [{ tool_call_id: 'call_0', content: '132', is_error: false }] }), 13);
+  applyChunk(t, agent({ index: 1, muse_tool_calls: [{ index: 0, id: 'call_0', type: 'function', function: { name: 'zoom', arguments: '{}' } }],
+    muse_tool_results: [{ tool_call_id: 'call_0', content: 'error: bad_arguments: no box', is_error: true }] }), 14);
+  applyChunk(t, agent({ index: 0, content: 'The sum is ' }), 15);
+  applyChunk(t, agent({ index: 1, content: '132' }), 16);
+  applyChunk(t, agent({ index: 0, content: '132.' }), 17);
+  applyChunk(t, agent({ index: 2, done: true, summary: { index: 2, temperature: 0.9, content: '', confidence: 0.4, tokens: 1,
+    thinking_tokens: 1, stop: 'low_confidence', finish_reason: null, counted: false, weight: 0 } }), 18);
+  assert.equal(t.agents.length, 3);
+  assert.equal(t.agents[2].done, true);
+  assert.equal(t.agents[0].done, false);
+  assert.equal(t.content, '', 'agent text is not the answer');
+  assert.equal(t.reasoning, '');
+  assert.equal(t.phase, 'thinking');
+  assert.equal(t.agentChunks, 7);
+  const summaries = [0, 1].map((i) => ({ index: i, temperature: 0.5 + i / 10, content: '132', confidence: i ? 2.5 : 1.75, tokens: 3,
+    thinking_tokens: 2, stop: 'finished', finish_reason: 'stop', counted: true, weight: i ? 2.5 : 1.75 }));
+  summaries.forEach((s, i) => applyChunk(t, agent({ index: i, done: true, summary: s }), 19 + i));
+  summaries.push({ index: 2, temperature: 0.9, content: '', confidence: 0.4, tokens: 1, thinking_tokens: 1, stop: 'low_confidence',
+    finish_reason: null, counted: false, weight: 0 });
+  const synthesis = { synthesis: 'confidence', agents_requested: 3, winner: 1, support: 0.59, winner_votes: 4.25, threshold: null,
+    consensus_stop: false, tokens: 7, agents: summaries };
+  applyChunk(t, { id: 'chatcmpl-c', choices: [{ index: 0, delta: { reasoning_content: 'B thinks', content: '132', muse_contemplation: synthesis } }] }, 30);
+  applyChunk(t, { id: 'chatcmpl-c', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }, 31);
+  assert.equal(t.content, '132');
+  assert.equal(t.reasoning, 'B thinks');
+  assert.equal(t.phase, 'answering');
+  assert.deepEqual(t.contemplation, { synthesis: 'confidence', agents_requested: 3, winner: 1, support: 0.59, winner_votes: 4.25,
+    threshold: null, consensus_stop: false, tokens: 7 });
+  const [a, b, c] = t.agents;
+  assert.equal(a.reasoning, 'A thinks');
+  assert.equal(a.content, 'The sum is 132.');
+  assert.equal(a.answer, '132');
+  assert.equal(a.confidence, 1.75);
+  assert.equal(a.counted, true);
+  assert.deepEqual(a.tool_calls, [{ id: 'call_0', type: 'function', muse_server: true, is_error: false, function: { name: 'calculator', arguments: '{"expression":"47+85"}' } }]);
+  assert.deepEqual(a.tool_results, { call_0: '132' });
+  assert.equal(b.tool_calls[0].function.name, 'zoom', 'the same call id in another agent stays its own');
+  assert.equal(b.tool_calls[0].is_error, true);
+  assert.deepEqual(b.tool_results, { call_0: 'error: bad_arguments: no box' });
+  assert.equal(c.stop, 'low_confidence');
+  assert.equal(c.reasoning, 'C');
+  assert.deepEqual(t.tool_calls, [], 'agent calls are not the message calls');
+  // as stored: no lookup tables
+  const stored = storedAgents(t.agents);
+  assert.ok(!('toolSlots' in stored[0]) && !('chunks' in stored[0]));
+  assert.ok(!('tool_calls' in stored[2]), 'no empty fields');
+  assert.deepEqual(JSON.parse(JSON.stringify(stored[0].tool_calls)), a.tool_calls);
+});
+
+test('Contemplating, not streamed: message.muse_contemplation with every agent\'s thinking and tool calls', () => {
+  const t = createTurn();
+  const message = { role: 'assistant', content: 'The sum is **132**.', reasoning_content: 'winner',
+    muse_contemplation: { synthesis: 'vote', agents_requested: 2, winner: 0, support: 1, winner_votes: 1, threshold: null, consensus_stop: false, tokens: 9,
+      agents: [
+        { index: 0, temperature: 0.5, content: '132', confidence: null, tokens: 5, thinking_tokens: 3, stop: 'finished', finish_reason: 'stop', counted: true, weight: 1,
+          reasoning_content: 'winner', muse_tool_calls: [{ id: 'call_a0', type: 'function', function: { name: 'calculator', arguments: '{}' }, result: { content: '132', is_error: false } }] },
+        { index: 1, temperature: 0.9, content: '', confidence: null, tokens: 4, thinking_tokens: 4, stop: 'failed', finish_reason: null, counted: false, weight: 0,
+          reasoning_content: 'lost', muse_tool_calls: [] },
+      ] } };
+  applyChunk(t, { id: 'chatcmpl-n', object: 'chat.completion', choices: [{ index: 0, message, finish_reason: 'stop' }] }, 5);
+  assert.equal(t.content, 'The sum is **132**.');
+  assert.equal(t.reasoning, 'winner');
+  assert.equal(t.contemplation.winner, 0);
+  assert.ok(!('agents' in t.contemplation));
+  assert.equal(t.agents.length, 2);
+  assert.equal(t.agents[0].reasoning, 'winner');
+  assert.equal(t.agents[0].answer, '132');
+  assert.equal(t.agents[0].content, '', 'nothing streamed: the card shows the answer');
+  assert.equal(t.agents[0].tool_calls[0].muse_server, true);
+  assert.deepEqual(t.agents[0].tool_results, { call_a0: '132' });
+  assert.equal(t.agents[1].stop, 'failed');
+  assert.equal(t.agents[1].reasoning, 'lost');
+  assert.ok(t.agents.every((a) => a.done));
 });
 
 test('an in-stream error chunk is kept', () => {

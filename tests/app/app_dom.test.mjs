@@ -7,8 +7,10 @@ import { Document, Event, memoryStorage } from './fake_dom.mjs';
 import { createMockServer } from './mock_server.mjs';
 
 let server;
-let contemplating; // a mock that streams muse_agents
+let contemplating; // a mock that streams Contemplating replies (delta.muse_agent)
+let wholeMock; // a mock that answers with whole JSON completions
 let useContemplating = false;
+let useWhole = false;
 let doc;
 const storage = memoryStorage();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -35,9 +37,11 @@ const lastAssistant = () => msgs('.msg.assistant').at(-1);
 before(async () => {
   server = createMockServer({ delay: 0 });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  contemplating = createMockServer({ delay: 0, contemplating: true });
+  contemplating = createMockServer({ delay: 5, contemplating: true });
   await new Promise((r) => contemplating.listen(0, '127.0.0.1', r));
-  const base = () => `http://127.0.0.1:${(useContemplating ? contemplating : server).address().port}`;
+  wholeMock = createMockServer({ delay: 0, contemplating: true, whole: true });
+  await new Promise((r) => wholeMock.listen(0, '127.0.0.1', r));
+  const base = () => `http://127.0.0.1:${(useWhole ? wholeMock : useContemplating ? contemplating : server).address().port}`;
   doc = new Document(readFileSync(new URL('../../app/index.html', import.meta.url), 'utf8'));
   const realFetch = globalThis.fetch;
   // the app's long timers (toasts) must not keep the test process alive
@@ -69,6 +73,7 @@ before(async () => {
 after(() => {
   server.close();
   contemplating.close();
+  wholeMock.close();
 });
 
 class FakeFileReader {
@@ -318,27 +323,114 @@ test('the built-in tools switch in Settings: persisted, sends muse_tools "off"',
   assert.equal(JSON.parse(storage.getItem('muse.settings')).tools, 'on');
 });
 
-test('Contemplating: agents side by side with confidence and the stopped one, then the synthesis', async () => {
+test('Contemplating: every agent live, then the synthesis line, the winner highlighted, early stops marked', async () => {
   useContemplating = true;
+  try {
+    doc.querySelector('input[name="mode"][value="contemplating"]').click();
+    assert.equal($('agents').value, '8', 'the default number of agents');
+    assert.equal($('synthesis').value, 'confidence', 'the default synthesis');
+    $('agents').value = '4';
+    $('agents').dispatchEvent(new Event('change'));
+    $('synthesis').value = 'online';
+    $('synthesis').dispatchEvent(new Event('change'));
+    const saved = JSON.parse(storage.getItem('muse.settings'));
+    assert.deepEqual([saved.mode, saved.agents, saved.synthesis], ['contemplating', 4, 'online']);
+    await type('47+85 together builtin');
+    // live: one card per agent, streaming
+    assert.ok(await until(() => lastAssistant()?.querySelectorAll('.agent.running').length >= 2), 'agents stream live');
+    const panel = lastAssistant().querySelector('details.contemplation');
+    assert.equal(panel.open, true);
+    assert.match(panel.querySelector('summary').textContent, /Contemplating · \d of 4 agents done/);
+    assert.ok(lastAssistant().querySelector('.agent .agent-thinking'), 'thinking shown as it streams');
+    assert.equal(lastAssistant().querySelector('.synthesis-line'), null, 'no synthesis yet');
+    assert.ok(await idle());
+    assert.equal(contemplating.lastRequest.mode, 'contemplating');
+    assert.equal(contemplating.lastRequest.muse_agents, 4);
+    assert.equal(contemplating.lastRequest.muse_synthesis, 'online');
+    assert.ok(!('agents' in contemplating.lastRequest) && !('synthesis' in contemplating.lastRequest));
+    const a = lastAssistant();
+    const agents = a.querySelectorAll('.agent');
+    assert.equal(agents.length, 4);
+    assert.equal(a.querySelectorAll('.agent.running').length, 0);
+    assert.match(agents[0].textContent, /Agent 0.*finished.*confidence.*tokens.*vote counted/);
+    assert.match(agents[0].querySelector('.agent-answer').textContent, /The sum is 132/);
+    assert.match(agents[0].querySelector('.agent-final').textContent, /final answer: 132/);
+    // the tool call agent 0 made, as a built-in card inside its card
+    const card = agents[0].querySelector('.tool-card');
+    assert.ok(card);
+    assert.match(card.querySelector('summary').textContent, /calculator.*built-in.*done/);
+    assert.ok(agents[2].classList.contains('stopped'));
+    assert.match(agents[2].textContent, /stopped early: consensus reached/);
+    assert.ok(agents[3].classList.contains('stopped'));
+    assert.match(agents[3].textContent, /stopped early: low confidence.*vote not counted/);
+    const winners = a.querySelectorAll('.agent.winner');
+    assert.equal(winners.length, 1);
+    assert.match(winners[0].getAttribute('aria-label'), /the winning answer/);
+    assert.ok(winners[0].querySelector('.winner-badge'));
+    const line = a.querySelector('.synthesis-line').textContent;
+    assert.match(line, /^online · 4 agents · answer of agent \d · support \d+% · \d+ tokens · stopped at consensus · threshold 1\.2$/);
+    assert.match(a.querySelector('details.thinking summary').textContent, /Thinking of agent \d \(the winning answer\)/);
+    assert.ok(a.querySelector('.synthesis-label'));
+    assert.equal(a.querySelectorAll('.bubble').at(-1).textContent, 'The sum is 132.');
+    // the thinking of a finished agent is collapsed (scrollable when opened)
+    assert.equal(agents[1].querySelector('details.agent-thinking-box').open, false);
+    assert.equal(agents[1].querySelector('.agent-thinking').getAttribute('role'), 'region');
+    // kept with the message, and sent back as role/content only
+    const conv = JSON.parse(storage.getItem('muse.conversations')).conversations.find((c) => c.messages.some((m) => m.content === '47+85 together builtin'));
+    const m = conv.messages.at(-1);
+    assert.equal(m.mode, 'contemplating');
+    assert.equal(m.agents.length, 4);
+    assert.ok(m.agents.every((x) => !('toolSlots' in x)));
+    assert.equal(m.contemplation.synthesis, 'online');
+    assert.ok(!('agents' in m.contemplation));
+    await type('and again');
+    await idle();
+    const history = contemplating.lastRequest.messages;
+    assert.deepEqual(Object.keys(history[history.length - 2]).sort(), ['content', 'role']);
+    // a saved conversation shows its agents when selected again
+    $('new-chat').click();
+    assert.equal(msgs().length, 0);
+    $('conv-list').querySelectorAll('.conv-select').find((b) => b.getAttribute('title') === conv.title).click();
+    const again = msgs('.msg.assistant').find((x) => x.querySelector('.synthesis-line'));
+    assert.ok(again);
+    assert.equal(again.querySelectorAll('.agent').length, 4);
+    assert.equal(again.querySelectorAll('.agent.winner').length, 1);
+  } finally {
+    doc.querySelector('input[name="mode"][value="standard"]').click();
+    useContemplating = false;
+  }
+});
+
+test('Contemplating, not streamed: the agents panel from message.muse_contemplation', async () => {
+  useWhole = true;
   try {
     doc.querySelector('input[name="mode"][value="contemplating"]').click();
     $('agents').value = '3';
     $('agents').dispatchEvent(new Event('change'));
-    await type('47+85 together');
+    $('synthesis').value = 'vote';
+    $('synthesis').dispatchEvent(new Event('change'));
+    await type('47+85 at once');
     await idle();
-    assert.equal(contemplating.lastRequest.mode, 'contemplating');
-    assert.equal(contemplating.lastRequest.agents, 3);
-    assert.equal(contemplating.lastRequest.synthesis, 'vote');
-    const agents = lastAssistant().querySelectorAll('.agent');
+    assert.equal(wholeMock.lastRequest.muse_synthesis, 'vote');
+    const a = lastAssistant();
+    const agents = a.querySelectorAll('.agent');
     assert.equal(agents.length, 3);
-    assert.match(agents[0].textContent, /Agent 1.*done.*% confident/);
-    assert.ok(agents[2].classList.contains('stopped'));
-    assert.match(agents[2].textContent, /stopped/);
-    assert.ok(lastAssistant().querySelector('.synthesis-label'));
-    assert.match(lastAssistant().querySelector('.bubble').textContent, /132/);
+    assert.match(agents[0].querySelector('.agent-thinking').textContent, /Agent 0 on/);
+    assert.match(agents[0].querySelector('.agent-answer').textContent, /^132$/, 'the summary answer when nothing streamed');
+    assert.match(agents[2].textContent, /finished.*vote counted/);
+    assert.match(agents[0].textContent, /confidence n\/a/, 'vote has no confidence');
+    assert.equal(a.querySelectorAll('.agent.winner').length, 1);
+    assert.match(a.querySelector('.synthesis-line').textContent, /^vote · 3 agents · answer of agent 0 · support 67% \(2 votes\)/);
+    assert.equal(a.querySelectorAll('.bubble').at(-1).textContent, 'The sum is 132.');
+    assert.equal(a.querySelector('.finish-note'), null, 'no "answered in Standard mode" note');
+    // out-of-range agents are clamped in the control and the settings
+    $('agents').value = '99';
+    $('agents').dispatchEvent(new Event('change'));
+    assert.equal($('agents').value, '64');
+    assert.equal(JSON.parse(storage.getItem('muse.settings')).agents, 64);
   } finally {
     doc.querySelector('input[name="mode"][value="standard"]').click();
-    useContemplating = false;
+    useWhole = false;
   }
 });
 

@@ -164,11 +164,14 @@ try {
   // Contemplating
   await evaluate(`document.querySelector('input[name=mode][value=contemplating]').click(); true`);
   check(await evaluate(`getComputedStyle(document.getElementById('agents')).display !== 'none'`), 'agents control shown in Contemplating');
-  await type('Contemplate 47+85');
-  check(await waitFor(`document.querySelectorAll('.agent').length === 4`, 8000), 'four agents live');
+  await evaluate(`(() => { const a = document.getElementById('agents'); a.value = '4'; a.dispatchEvent(new Event('change'));
+    const s = document.getElementById('synthesis'); s.value = 'online'; s.dispatchEvent(new Event('change')); return true; })()`);
+  await type('Contemplate 47+85 builtin');
+  check(await waitFor(`document.querySelectorAll('.agent.running').length === 4`, 8000), 'four agents live');
   await shot('06-agents-live');
   await idle();
-  check(await evaluate(`/stopped/.test(document.querySelector('.agent.stopped')?.textContent ?? '')`), 'a stopped agent marked');
+  check(await evaluate(`/stopped early/.test(document.querySelector('.agent.stopped')?.textContent ?? '')`), 'a stopped agent marked');
+  check(await evaluate(`document.querySelectorAll('.agent.winner').length === 1 && /answer of agent/.test(document.querySelector('.synthesis-line')?.textContent ?? '')`), 'the winner and the synthesis line');
   await shot('07-agents');
   await evaluate(`document.querySelector('input[name=mode][value=standard]').click(); true`);
 

@@ -99,3 +99,46 @@ test("Muse's built-in tools: muse_tool_calls with their results, streamed or not
 test('models', async () => {
   assert.deepEqual(await listModels({ baseUrl: base, apiKey: 'sk-test' }), [{ id: 'mock', context_length: 512 }]);
 });
+
+test('Contemplating against the mock: interleaved agents streamed, the synthesis, and the same not streamed', async () => {
+  const cm = createMockServer({ contemplating: true, delay: 0 });
+  await new Promise((r) => cm.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${cm.address().port}`;
+  try {
+    const body = buildRequest({ ...DEFAULT_SETTINGS, mode: 'contemplating', agents: 4, synthesis: 'online' }, [{ id: 'u', role: 'user', content: '47+85 builtin' }]);
+    let interleaved = false;
+    let last = -1;
+    const turn = await streamChat({
+      baseUrl: url, body,
+      onUpdate: (t) => {
+        const seen = t.agents.filter(Boolean).map((a) => a.index);
+        if (seen.length > 1 && last !== -1) interleaved = true;
+        last = seen.length;
+      },
+    });
+    assert.equal(cm.lastRequest.muse_agents, 4);
+    assert.equal(cm.lastRequest.muse_synthesis, 'online');
+    assert.ok(interleaved);
+    assert.equal(turn.agents.length, 4);
+    assert.ok(turn.agents.every((a) => a.done && a.reasoning));
+    assert.deepEqual(turn.agents.map((a) => a.stop), ['finished', 'finished', 'consensus', 'low_confidence']);
+    assert.equal(turn.agents[0].tool_calls[0].function.name, 'calculator');
+    assert.deepEqual(turn.agents[0].tool_results, { call_a0: '132' });
+    assert.equal(turn.contemplation.synthesis, 'online');
+    assert.equal(turn.contemplation.consensus_stop, true);
+    assert.equal(turn.contemplation.threshold, 1.2);
+    const w = turn.contemplation.winner;
+    assert.equal(turn.reasoning, turn.agents[w].reasoning, "the synthesis's thinking is the winner's");
+    assert.equal(turn.content, 'The sum is **132**.');
+    assert.equal(turn.usage.completion_tokens, turn.contemplation.tokens);
+    const whole = await streamChat({ baseUrl: url, body: { ...body, stream: false } });
+    assert.equal(whole.content, turn.content);
+    assert.deepEqual(whole.contemplation, turn.contemplation);
+    assert.deepEqual(whole.agents.map((a) => a.reasoning), turn.agents.map((a) => a.reasoning));
+    assert.equal(whole.agents[0].tool_calls[0].muse_server, true);
+    for (const [extra, param] of [[{ n: 2 }, 'n'], [{ logprobs: true }, 'logprobs'], [{ muse_agents: 65 }, 'muse_agents'], [{ muse_synthesis: 'best' }, 'muse_synthesis']])
+      await assert.rejects(streamChat({ baseUrl: url, body: { ...body, ...extra } }), (e) => e.status === 400 && e.param === param);
+  } finally {
+    cm.close();
+  }
+});

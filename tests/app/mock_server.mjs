@@ -7,10 +7,14 @@
 // zoom tool call on the attached image; "spawn" -> nested sub-agent calls; "builtin" -> Muse's built-in tools run
 // server-side (muse_tool_calls + muse_tool_results: a calculator, a zoom with muse_box on the last image sent, a
 // failed zoom, a table_query; none when the request says "muse_tools": "off"); "long" -> a long thinking (to try
-// Answer now); anything else -> a little thinking and a Markdown answer with math. Contemplating requests get a
-// 400 like the real server today, unless the mock was started with --contemplating (then muse_agents deltas).
+// Answer now); anything else -> a little thinking and a Markdown answer with math. Contemplating requests
+// ("mode": "contemplating") get a 400 like a server without it, unless the mock was started with --contemplating:
+// then `muse_agents` agents (default 8) stream interleaved delta.muse_agent chunks, each ended by its summary,
+// and one chunk carries the synthesis (delta.muse_contemplation; see contemplationRun). Their answers: 132,
+// except the last agent's (of 3 or more) 131; with "muse_synthesis": "online" the last agent is stopped for low
+// confidence and, from 4 agents, the one before it at consensus; with "builtin" agent 0 runs a calculator.
 //
-//   node tests/app/mock_server.mjs [--port 8090] [--api-key KEY] [--contemplating] [--delay 30]
+//   node tests/app/mock_server.mjs [--port 8090] [--api-key KEY] [--contemplating] [--whole] [--delay 30]
 
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -61,7 +65,68 @@ function tokens(text) {
   return text.match(/\s*\S+|\s+/g) ?? [];
 }
 
-export function createMockServer({ apiKey = '', contemplating = false, delay = 30 } = {}) {
+export const SYNTHESES = ['vote', 'confidence', 'online'];
+
+// A fake Contemplating run: every agent's thinking and answer (as token lists), tool calls, summary, and the
+// synthesis (muse_contemplation without its agents). Deterministic in the request.
+export function contemplationRun(r, text, builtin = false) {
+  const n = r.muse_agents ?? 8;
+  const synthesis = r.muse_synthesis ?? 'confidence';
+  const agents = [];
+  for (let i = 0; i < n; i++) {
+    const wrong = n >= 3 && i === n - 1;
+    const value = wrong ? '131' : '132';
+    let stop = 'finished';
+    if (synthesis === 'online' && wrong) stop = 'low_confidence';
+    else if (synthesis === 'online' && n >= 4 && i === n - 2) stop = 'consensus';
+    const think = tokens(`Agent ${i} on "${text.slice(0, 30)}": 47 + 85 = ${wrong ? '47 + 84 = 131' : '132'}, checked.`);
+    const early = stop !== 'finished';
+    const thinking = early ? think.slice(0, Math.ceil(think.length / 2)) : think;
+    const answer = early ? [] : tokens(`The sum is **${value}**.`);
+    const calls = builtin && i === 0
+      ? [{ call: { index: 0, id: 'call_a0', type: 'function', function: { name: 'calculator', arguments: '{"expression":"47+85"}' } },
+          result: { tool_call_id: 'call_a0', content: '132', is_error: false } }]
+      : [];
+    const confidence = stop === 'low_confidence' ? 0.9 : Math.round((1.5 + ((i * 37) % 10) / 10) * 100) / 100;
+    const counted = synthesis === 'vote' ? !early : synthesis === 'confidence' ? !wrong : !early;
+    agents.push({
+      thinking, answer, calls,
+      summary: {
+        index: i, temperature: Math.round((n > 1 ? 0.7 + 0.2 * ((2 * i) / (n - 1) - 1) : 0.7) * 100) / 100,
+        content: early ? '' : value, confidence: synthesis === 'vote' ? null : confidence,
+        tokens: thinking.length + answer.length, thinking_tokens: thinking.length, stop,
+        finish_reason: early ? null : 'stop', counted, weight: counted ? (synthesis === 'vote' ? 1 : confidence) : 0,
+      },
+    });
+  }
+  const votes = {};
+  let total = 0;
+  for (const a of agents) {
+    if (!a.summary.counted) continue;
+    votes[a.summary.content] = (votes[a.summary.content] ?? 0) + a.summary.weight;
+    total += a.summary.weight;
+  }
+  const best = Object.keys(votes).sort((x, y) => votes[y] - votes[x])[0] ?? null;
+  const candidates = agents.filter((a) => a.summary.counted && a.summary.content === best);
+  const win = candidates.sort((x, y) => (y.summary.confidence ?? 0) - (x.summary.confidence ?? 0))[0] ?? null;
+  const contemplation = {
+    synthesis, agents_requested: n, winner: win ? win.summary.index : null,
+    support: total ? Math.round((votes[best] / total) * 1000) / 1000 : 0,
+    winner_votes: best !== null ? Math.round(votes[best] * 100) / 100 : 0,
+    threshold: synthesis === 'online' ? 1.2 : null,
+    consensus_stop: agents.some((a) => a.summary.stop === 'consensus'),
+    tokens: agents.reduce((t, a) => t + a.summary.tokens, 0),
+  };
+  return {
+    agents, contemplation,
+    thinking: win ? win.thinking.join('') : '',
+    answer: win ? win.answer.join('') : '',
+    thinkingTokens: agents.reduce((t, a) => t + a.summary.thinking_tokens, 0),
+  };
+}
+
+// `whole`: answer every request with one JSON completion, as a server that does not stream (stream: true ignored).
+export function createMockServer({ apiKey = '', contemplating = false, delay = 30, whole = false } = {}) {
   const active = new Map(); // id -> {answerNow: bool}
   let next = 1;
 
@@ -75,6 +140,16 @@ export function createMockServer({ apiKey = '', contemplating = false, delay = 3
     if (!Array.isArray(r.messages) || r.messages.length === 0) return error(res, 400, "'messages' is required", 'messages');
     if (r.mode === 'contemplating' && !contemplating)
       return error(res, 400, "Contemplating mode is not supported by this server yet ('mode': 'contemplating')", 'mode', 'unsupported_parameter');
+    if (r.mode !== undefined && r.mode !== 'standard' && r.mode !== 'contemplating')
+      return error(res, 400, "'mode' must be 'standard' or 'contemplating'", 'mode');
+    if (r.mode === 'contemplating') {
+      if (r.muse_agents !== undefined && !(Number.isInteger(r.muse_agents) && r.muse_agents >= 1 && r.muse_agents <= 64))
+        return error(res, 400, "'muse_agents' must be an integer from 1 to 64", 'muse_agents');
+      if (r.muse_synthesis !== undefined && !SYNTHESES.includes(r.muse_synthesis))
+        return error(res, 400, "'muse_synthesis' must be 'vote', 'confidence' or 'online'", 'muse_synthesis');
+      if (r.n !== undefined && r.n !== 1) return error(res, 400, "'n' must be 1 in Contemplating mode", 'n');
+      if (r.logprobs) return error(res, 400, "'logprobs' is not available in Contemplating mode", 'logprobs');
+    }
     const text = lastUserText(r.messages);
     if (/\berror\b/i.test(text)) return error(res, 400, "'messages[0].content[0].image_url.url' the image's base64 data is invalid", 'messages[0].content[0].image_url.url', 'invalid_base64');
     const id = `chatcmpl-mock-${next++}`;
@@ -88,7 +163,8 @@ export function createMockServer({ apiKey = '', contemplating = false, delay = 3
       '| a | b | a+b |\n|---|---|--:|\n| 47 | 85 | 132 |\n\n```python\nprint(47 + 85)  # <b>132</b>\n```\n\n- checked\n- twice';
     const usage = { prompt_tokens: 12, completion_tokens: 0, total_tokens: 0, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } };
     const builtin = /\bbuiltin\b/i.test(text) && r.muse_tools !== 'off' ? builtinCalls(r.messages) : [];
-    if (!r.stream) {
+    if (r.mode === 'contemplating') return contemplate(res, r, text, { id, meta, state, usage });
+    if (!r.stream || whole) {
       active.delete(id);
       const message = { role: 'assistant', content: answer, reasoning_content: thinking };
       if (builtin.length)
@@ -105,14 +181,6 @@ export function createMockServer({ apiKey = '', contemplating = false, delay = 3
     const send = (delta, finish = null) => res.write(`data: ${JSON.stringify({ ...meta, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`);
     send({ role: 'assistant' });
     res.write(': keep-alive comment\n\n');
-    if (r.mode === 'contemplating') {
-      const n = r.agents ?? 4;
-      for (let step = 0; step < 6 && !closed; step++) {
-        await sleep(delay * 3);
-        send({ muse_agents: Array.from({ length: n }, (_, i) => ({ index: i, reasoning_content: ` agent ${i} step ${step}.`, confidence: Math.min(1, 0.3 + step * 0.1 + i * 0.05) })) });
-      }
-      send({ muse_agents: Array.from({ length: n }, (_, i) => ({ index: i, content: i === n - 1 ? '131' : '132', stopped: i === n - 1 })) });
-    }
     for (const t of tokens(thinking)) {
       if (closed || state.answerNow) break;
       await sleep(delay);
@@ -146,6 +214,58 @@ export function createMockServer({ apiKey = '', contemplating = false, delay = 3
     if (closed) return;
     send({}, 'stop');
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+    if (r.stream_options?.include_usage) res.write(`data: ${JSON.stringify({ ...meta, choices: [], usage })}\n\n`);
+    res.write('data: [DONE]\n\n');
+    active.delete(id);
+    res.end();
+  }
+
+  async function contemplate(res, r, text, { id, meta, state, usage }) {
+    const run = contemplationRun(r, text, /\bbuiltin\b/i.test(text) && r.muse_tools !== 'off');
+    usage.completion_tokens = run.contemplation.tokens;
+    usage.completion_tokens_details.reasoning_tokens = run.thinkingTokens;
+    usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+    if (!r.stream || whole) {
+      active.delete(id);
+      const agents = run.agents.map((a) => ({
+        ...a.summary, reasoning_content: a.thinking.join(''),
+        muse_tool_calls: a.calls.map(({ call: { index, ...call }, result: { tool_call_id, ...result } }) => ({ ...call, result })),
+      }));
+      const message = { role: 'assistant', content: run.answer, reasoning_content: run.thinking,
+        muse_contemplation: { ...run.contemplation, agents } };
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      return res.end(JSON.stringify({ id, object: 'chat.completion', model: 'mock', choices: [{ index: 0, message, finish_reason: 'stop' }], usage }));
+    }
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+    let closed = false;
+    res.on('close', () => {
+      closed = true;
+      active.delete(id);
+    });
+    const send = (delta, finish = null) => res.write(`data: ${JSON.stringify({ ...meta, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`);
+    send({ role: 'assistant' });
+    // every agent's tokens, interleaved: one token of each running agent per round
+    const queues = run.agents.map((a) => [
+      ...a.thinking.map((t, k) => (k === 2 && a.calls.length
+        ? { reasoning_content: t, muse_tool_calls: a.calls.map((c) => c.call), muse_tool_results: a.calls.map((c) => c.result) }
+        : { reasoning_content: t })),
+      ...a.answer.map((t) => ({ content: t })),
+    ]);
+    for (let round = 0; !closed && queues.some((q) => q !== null); round++) {
+      await sleep(delay);
+      queues.forEach((q, i) => {
+        if (q === null || closed) return;
+        if (q.length) send({ muse_agent: { index: i, ...q.shift() } });
+        else {
+          send({ muse_agent: { index: i, done: true, summary: run.agents[i].summary } });
+          queues[i] = null;
+        }
+      });
+      if (state.answerNow) break; // the mock's agents do not answer early: the synthesis comes as it is
+    }
+    if (closed) return;
+    send({ reasoning_content: run.thinking, content: run.answer, muse_contemplation: { ...run.contemplation, agents: run.agents.map((a) => a.summary) } });
+    send({}, 'stop');
     if (r.stream_options?.include_usage) res.write(`data: ${JSON.stringify({ ...meta, choices: [], usage })}\n\n`);
     res.write('data: [DONE]\n\n');
     active.delete(id);
@@ -205,6 +325,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     return k > 0 ? process.argv[k + 1] : fallback;
   };
   const port = Number(arg('--port', 8090));
-  const server = createMockServer({ apiKey: arg('--api-key', ''), contemplating: process.argv.includes('--contemplating'), delay: Number(arg('--delay', 30)) });
+  const server = createMockServer({ apiKey: arg('--api-key', ''), contemplating: process.argv.includes('--contemplating'), whole: process.argv.includes('--whole'), delay: Number(arg('--delay', 30)) });
   server.listen(port, '127.0.0.1', () => console.log(`mock Muse API and app on http://127.0.0.1:${port}/`));
 }

@@ -146,9 +146,48 @@ test('settings merge over the defaults', () => {
   const s = loadSettings(storage);
   assert.equal(s.apiKey, 'sk-1');
   assert.equal(s.mode, 'contemplating');
-  assert.equal(s.synthesis, 'vote');
+  assert.equal(s.synthesis, 'confidence');
+  assert.equal(s.agents, 8);
   storage.setItem('muse.settings', 'garbage');
   assert.deepEqual(loadSettings(storage), DEFAULT_SETTINGS);
+});
+
+test('Contemplating settings: saved and read back, old or bad values back into range', () => {
+  const storage = fakeStorage();
+  saveSettings(storage, { ...DEFAULT_SETTINGS, mode: 'contemplating', agents: 24, synthesis: 'online' });
+  assert.deepEqual([loadSettings(storage).mode, loadSettings(storage).agents, loadSettings(storage).synthesis], ['contemplating', 24, 'online']);
+  saveSettings(storage, { ...DEFAULT_SETTINGS, mode: 'contemplating', agents: 500, synthesis: 'merge' });
+  assert.equal(loadSettings(storage).agents, 64);
+  assert.equal(loadSettings(storage).synthesis, 'confidence');
+  saveSettings(storage, { ...DEFAULT_SETTINGS, mode: 'nonsense', agents: 'x' });
+  assert.equal(loadSettings(storage).mode, 'standard');
+  assert.equal(loadSettings(storage).agents, 8);
+});
+
+test('a Contemplating answer keeps its agents and synthesis through saving, export and import', () => {
+  const storage = fakeStorage();
+  const store = createStore(storage);
+  const c = store.create();
+  store.addMessage(c.id, { role: 'user', content: '47+85' });
+  const agents = [
+    { index: 0, reasoning: 'r0', content: 'The sum is 132.', answer: '132', done: true, confidence: 2.1, tokens: 9, thinking_tokens: 5,
+      stop: 'finished', finish_reason: 'stop', counted: true, weight: 2.1, temperature: 0.5,
+      tool_calls: [{ id: 'call_0', type: 'function', muse_server: true, function: { name: 'calculator', arguments: '{}' } }], tool_results: { call_0: '132' } },
+    { index: 1, reasoning: 'r1', content: '', done: true, stop: 'low_confidence', counted: false, confidence: 0.3 },
+  ];
+  const contemplation = { synthesis: 'online', agents_requested: 2, winner: 0, support: 1, winner_votes: 2.1, threshold: 1.2, consensus_stop: false, tokens: 14 };
+  store.addMessage(c.id, { role: 'assistant', content: 'The sum is 132.', mode: 'contemplating', agents, contemplation });
+  assert.ok(store.save().ok);
+  const again = createStore(storage);
+  again.load();
+  const m = again.get(c.id).messages[1];
+  assert.deepEqual(m.agents, agents);
+  assert.deepEqual(m.contemplation, contemplation);
+  const other = createStore(fakeStorage());
+  other.importJSON(again.exportJSON());
+  assert.deepEqual(other.list()[0].messages[1].agents, agents);
+  assert.throws(() => other.importJSON(JSON.stringify([{ messages: [{ role: 'assistant', content: '', agents: {} }] }])), /messages\[0\]\.agents: must be an array/);
+  assert.throws(() => other.importJSON(JSON.stringify([{ messages: [{ role: 'assistant', content: '', contemplation: [] }] }])), /contemplation: must be an object/);
 });
 
 test('titles', () => {

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatStats, prettyArguments, toolCardState, toolResults, zoomCaption, zoomInfo, zoomOverlays, zoomTarget } from '../../app/view.js';
+import {
+  agentFinalAnswer, agentStatus, agentsProgress, formatStats, prettyArguments, synthesisLine, toolCardState, toolResults, zoomCaption,
+  zoomInfo, zoomOverlays, zoomTarget,
+} from '../../app/view.js';
 
 const img = (w, h) => ({ kind: 'image', name: 'i.png', url: 'data:image/png;base64,AA==', width: w, height: h });
 
@@ -112,4 +115,38 @@ test('tool cards: built-in, sub-agent or tool; done, error, running, no result',
   assert.equal(toolCardState(call('spawn'), null).kind, 'sub-agent');
   assert.deepEqual(toolCardState(call('calc'), null), { name: 'calc', kind: 'tool', state: 'no result', error: false });
   assert.equal(toolCardState({ id: 'y', function: { name: '' } }, '').name, 'tool');
+});
+
+test('Contemplating: the synthesis line', () => {
+  assert.equal(synthesisLine({ synthesis: 'confidence', agents_requested: 8, winner: 3, support: 0.714, winner_votes: 4.2, threshold: null, consensus_stop: false, tokens: 812 }),
+    'confidence · 8 agents · answer of agent 3 · support 71% · 812 tokens');
+  assert.equal(synthesisLine({ synthesis: 'online', agents_requested: 4, winner: 0, support: 1, winner_votes: 3, threshold: 1.234, consensus_stop: true, tokens: 40 }),
+    'online · 4 agents · answer of agent 0 · support 100% · 40 tokens · stopped at consensus · threshold 1.23');
+  assert.equal(synthesisLine({ synthesis: 'vote', agents_requested: 1, winner: null, support: 0, winner_votes: 0, threshold: null, consensus_stop: false, tokens: 3 }),
+    'vote · 1 agent · no winning answer · support 0% (0 votes) · 3 tokens');
+  assert.equal(synthesisLine({ synthesis: 'vote', agents_requested: 3, winner: 1, support: 0.667, winner_votes: 2 }), 'vote · 3 agents · answer of agent 1 · support 67% (2 votes)');
+  assert.equal(synthesisLine(null), '');
+});
+
+test('Contemplating: agent states, early stops, the winner, facts', () => {
+  const live = agentStatus({ index: 2, reasoning: 'hm', content: '', done: false, chunks: 7 }, { live: true });
+  assert.deepEqual([live.title, live.state, live.early, live.winner], ['Agent 2', 'thinking…', false, false]);
+  assert.deepEqual(live.facts, [{ label: 'tokens', value: '7…' }]);
+  assert.equal(agentStatus({ index: 0, reasoning: 'x', content: 'A', done: false }, { live: true }).state, 'answering…');
+  assert.equal(agentStatus({ index: 0, reasoning: '', content: '', done: false }, { live: true }).state, 'waiting…');
+  assert.equal(agentStatus({ index: 0, reasoning: 'x', content: '', done: false }, { live: false }).state, 'did not finish');
+  const done = agentStatus({ index: 3, done: true, stop: 'finished', confidence: 2.345, tokens: 40, thinking_tokens: 30, counted: true, weight: 2.345, temperature: 0.7 }, { winner: 3 });
+  assert.equal(done.state, 'finished');
+  assert.equal(done.winner, true);
+  assert.deepEqual(done.facts.map((f) => `${f.label} ${f.value}`), ['confidence 2.35', 'tokens 40 (30 thinking)', 'vote counted', 'T 0.7']);
+  const low = agentStatus({ index: 1, done: true, stop: 'low_confidence', confidence: null, counted: false }, { winner: 3 });
+  assert.deepEqual([low.state, low.early, low.winner], ['stopped early: low confidence', true, false]);
+  assert.deepEqual(low.facts.map((f) => `${f.label} ${f.value}`), ['confidence n/a', 'vote not counted']);
+  assert.equal(agentStatus({ index: 1, done: true, stop: 'consensus' }).state, 'stopped early: consensus reached');
+  const failed = agentStatus({ index: 1, done: true, stop: 'failed' });
+  assert.deepEqual([failed.state, failed.failed, failed.early], ['failed', true, false]);
+  assert.equal(agentFinalAnswer({ content: 'The sum is **132**.', answer: '132' }), '132');
+  assert.equal(agentFinalAnswer({ content: '132 ', answer: '132' }), '');
+  assert.equal(agentsProgress([{ done: true }, { done: false }, null], 8), '1 of 8 agents done');
+  assert.equal(agentsProgress([{ done: true }]), '1 of 1 agent done');
 });

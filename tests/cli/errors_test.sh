@@ -123,6 +123,13 @@ expect_error "generate: --tools not on/off" "--tools: maybe not in {on,off}" gen
 expect_error "eval: --tools not on/off/both" "--tools: yes not in {on,off,both}" eval --tools yes
 expect_error "eval --chat with --tools" "--tools sets up the task sweep" eval --chat /dev/null --tools off
 
+# --- contemplating ----------------------------------------------------------------------------------------------
+expect_error "generate: unknown --mode" "--mode: deep not in {standard,contemplating}" generate -p hi --mode deep
+expect_error "generate: unknown --synthesis" "--synthesis: majority not in {vote,confidence,online}" generate -p hi --mode contemplating --synthesis majority
+expect_error "generate: --agents 0" "--agents: Value 0 not in range 1 to 64" generate -p hi --mode contemplating --agents 0
+expect_error "generate: -n with contemplating" "choose one" generate --model real -p hi --mode contemplating -n 2 --temperature 0.5
+expect_error "eval: unknown --synthesis" "--synthesis: expected vote, confidence or online, got \"best\"" eval --mode contemplating --synthesis vote,best
+
 # --- generate: model directories -------------------------------------------------------------------------------
 EXPECT_STATUS=1 expect_error "generate: no such model dir (exit 1)" "/nonexistent" generate --model /nonexistent -p hi
 EXPECT_STATUS=1 expect_error "eval: no such model dir (exit 1)" "no_such_model_dir" eval --model no_such_model_dir
@@ -229,7 +236,7 @@ expect_error "data preview: unknown task" "nosuchtask" data preview --task nosuc
 expect_error "data preview: difficulty out of range" "difficulty 9" data preview --task count --difficulty 9 --out p2
 
 # --- eval: what to sweep ----------------------------------------------------------------------------------------
-expect_error "eval: unknown mode" "mode 'deep' is not available yet; known: standard, contemplating" eval --model real --mode deep
+expect_error "eval: unknown mode" "--mode: deep not in {standard,contemplating}" eval --model real --mode deep
 expect_error "eval: budget not a number" "thinking budget 'x' is not a number" eval --model real --budgets 5,x
 expect_error "eval: unknown task" "nosuch" eval --model real --tasks nosuch
 printf '{"messages": [{"role": "user", "content": "2 g in mg?"}, {"role": "assistant", "content": "2000 mg"}]}\n{"messages": 5}\n' >chat_bad.jsonl
