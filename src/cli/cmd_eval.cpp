@@ -1,5 +1,6 @@
 // muse eval: held-out task accuracy of a model directory, swept over tasks, difficulties, thinking budgets and
 // prompt styles; Markdown on stdout, and optionally JSON and an SVG chart of accuracy against the budget.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -59,6 +60,7 @@ void add_eval_command(CLI::App& app) {
     std::vector<int> agents = {1, 2, 4, 8};
     std::string synthesis = "vote,confidence,online";
     int concurrency = 1;
+    ContemplateParams contemplate;  // keep share, warm-up, consensus, window (agents and synthesis: the lists)
     double temperature = 0.0, top_p = 1.0;
     std::string json_path, plot_path, out_dir;
     std::vector<std::string> chat_files;
@@ -84,6 +86,17 @@ void add_eval_command(CLI::App& app) {
       ->delimiter(',')->capture_default_str()->check(CLI::Range(1, ContemplateParams::kMaxAgents));
   cmd->add_option("--synthesis", o->synthesis, "contemplating: vote, confidence, online (comma-separated)")
       ->capture_default_str();
+  cmd->add_option("--keep-share", o->contemplate.keep_share,
+                  "contemplating: share of agents (best confidence) that vote; online: the threshold is the score "
+                  "this share of the warm-up reaches")
+      ->capture_default_str()->check(CLI::Range(0.01, 1.0));
+  cmd->add_option("--warmup", o->contemplate.warmup, "contemplating online: warm-up agents (0: max(2, agents/4))")
+      ->capture_default_str()->check(CLI::Range(0, ContemplateParams::kMaxAgents));
+  cmd->add_option("--consensus", o->contemplate.consensus,
+                  "contemplating online: stop once one answer holds this share of the weighted vote")
+      ->capture_default_str()->check(CLI::Range(0.51, 1.0));
+  cmd->add_option("--window", o->contemplate.window, "contemplating: tokens per confidence window")
+      ->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_option("--concurrency", o->concurrency,
                   "contemplating: problems in flight at once (1: each alone, so s/problem is its latency)")
       ->capture_default_str()->check(CLI::Range(1, 1024));
@@ -255,12 +268,14 @@ void add_eval_command(CLI::App& app) {
         params.surface = c.surface;
         params.tool_use.enabled = c.tools;
         ContemplationEvalParams run;
+        run.contemplate = o->contemplate;
         run.concurrency = o->concurrency;
         if (o->temperature > 0) run.contemplate.temperature = o->temperature;
         auto one = [&](AnswerMode mode, int agents, Synthesis synthesis) {
           run.mode = mode;
           run.contemplate.agents = agents;
           run.contemplate.synthesis = synthesis;
+          run.contemplate.warmup = std::min(o->contemplate.warmup, agents);
           if (progress)
             log_info("eval", "[%zu/%zu] %s@%d %s %d agents %s ...", i + 1, cells.size(), c.task->name().c_str(),
                      c.difficulty, answer_mode_name(mode), agents, synthesis_name(synthesis));

@@ -1,5 +1,6 @@
 // Evaluation: the image-blind baseline, and the shipped model's answers depending on what its pixels show.
 #include "eval/task_eval.h"
+#include "eval/contemplate_eval.h"
 
 #include <gtest/gtest.h>
 
@@ -292,4 +293,34 @@ TEST(ShippedModel, CallsTheCalculatorWhenItNeedsOneAndNotOtherwise) {
   EXPECT_GE(with_tools.accuracy, without.accuracy + 0.5);
   EXPECT_LE(add.called_when_not_needed, 0.1);
   EXPECT_EQ(with_tools.tool_errors, 0);
+}
+
+// Contemplating on the shipped model, on a task where one greedy agent is near 30%: agents voting beat it, and
+// online (unsure agents stopped, consensus ends the run) spends far fewer tokens for about the same accuracy.
+TEST(ShippedModel, ContemplatingBeatsOneAgentAndOnlineSavesTokens) {
+  const auto* model = shipped_vision_model();
+  if (!model) GTEST_SKIP() << "models/default is text-only";
+  Engine engine(model->model, torch::kCPU, EngineOptions::for_device(torch::kCPU));
+  EvalParams params;
+  params.problems = 60;
+  params.max_tokens = 200;
+  const auto task = make_task("countdown");
+  ContemplationEvalParams run;
+  run.concurrency = 60;  // all at once: this test is about accuracy and tokens, not latency
+  run.mode = AnswerMode::Standard;
+  const auto standard = evaluate_contemplating(engine, model->tokenizer, *task, 3, params, run);
+  run.mode = AnswerMode::Contemplating;
+  run.contemplate.agents = 8;
+  run.contemplate.synthesis = Synthesis::Vote;
+  const auto vote = evaluate_contemplating(engine, model->tokenizer, *task, 3, params, run);
+  run.contemplate.synthesis = Synthesis::Online;
+  const auto online = evaluate_contemplating(engine, model->tokenizer, *task, 3, params, run);
+  std::printf("countdown@3: standard %.1f%% (%.0f tokens), vote@8 %.1f%% (%.0f tokens, any agent right %.1f%%), "
+              "online@8 %.1f%% (%.0f tokens)\n", 100 * standard.accuracy, standard.tokens_per_problem,
+              100 * vote.accuracy, vote.tokens_per_problem, 100 * vote.any_agent_right, 100 * online.accuracy,
+              online.tokens_per_problem);
+  EXPECT_GE(vote.accuracy, standard.accuracy + 0.1);
+  EXPECT_GE(vote.any_agent_right, vote.accuracy);
+  EXPECT_LE(online.tokens_per_problem, 0.8 * vote.tokens_per_problem);
+  EXPECT_GE(online.accuracy, vote.accuracy - 0.1);
 }
