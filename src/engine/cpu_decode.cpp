@@ -139,6 +139,9 @@ MUSE_SIMD_CLONES void attend(const float* q, const float* keys, const float* val
   }
 }
 
+// Outputs per panel of the packed weights (pack_panels); the pool's column chunks are multiples of it.
+constexpr int64_t kPanel = 16;
+
 // ---- the products [n, in] x [in, out] ----------------------------------------------------------------------
 // y [n, out] = x [n, in] . W^T (+ y), W [out, in] row-major as torch::nn::Linear stores it.
 // For the few rows of a decode batch, OpenBLAS's sgemm spends much of its time packing W (each weight is used
@@ -244,6 +247,85 @@ MUSE_INLINE void matmul_nt(const float* x, int64_t n, int64_t K, const float* w,
   }
 }
 
+// The packed kernel. matmul_nt's dot products end every tile in horizontal sums and re-read each weight row for
+// every row tile of just 2-4 rows (~30 GFLOP/s on Zen 3 at 8 rows); an outer-product kernel does better (~95): W is kept packed (pack_panels, done once per weight) as panels of kPanel consecutive outputs,
+// [K][kPanel] each, so that one k step loads kPanel contiguous weights, broadcasts x[r][k] for each of MR rows and
+// FMAs into MR x (NP * kPanel) accumulators that stay in registers for the whole K loop (no horizontal sums).
+// matmul_nt remains for column ranges that start inside a panel (a pool chunk across two of q/k/v).
+
+// Every lane = s, as one vbroadcastss: a shuffle of lane 0 (GCC turns V{} + s into an add of 0.0f and a lane loop
+// into a chain of inserts).
+MUSE_INLINE f8 splat(float s, f8) { return __builtin_shuffle(f8{s}, i8{}); }
+MUSE_INLINE f16 splat(float s, f16) { return __builtin_shuffle(f16{s}, i16{}); }
+
+// Tile: rows [0, MR) x outputs [0, NP * kPanel) of the panels at w (panel stride kPanel * K); only the first
+// `valid` outputs are written (the last panel's padding is zero weights).
+template <typename V, int MR, int NP>
+MUSE_INLINE void packed_tile(const float* x, int64_t K, const float* w, int64_t valid, float* y, int64_t ldy,
+                             bool accumulate) {
+  constexpr int L = sizeof(V) / sizeof(float), NV = NP * kPanel / L;  // vectors per row of the tile
+  V acc[MR][NV] = {};
+#pragma GCC unroll 2
+  for (int64_t k = 0; k < K; ++k) {
+    V wv[NV];
+#pragma GCC unroll 8
+    for (int j = 0; j < NV; ++j) wv[j] = load_v<V>(w + (j * L / kPanel) * kPanel * K + k * kPanel + j * L % kPanel);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const V xb = splat(x[r * K + k], V{});
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) acc[r][j] += xb * wv[j];
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) {
+    float* dst = y + r * ldy;
+    if (valid == NV * L) {
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) {
+        V v = acc[r][j];
+        if (accumulate) v += load_v<V>(dst + j * L);
+        std::memcpy(dst + j * L, &v, sizeof v);
+      }
+    } else {  // the last, partial panel
+      float tmp[NV * L];
+      std::memcpy(tmp, acc[r], sizeof tmp);
+      for (int64_t o = 0; o < valid; ++o) dst[o] = accumulate ? dst[o] + tmp[o] : tmp[o];
+    }
+  }
+}
+
+// One tile of m rows (1 <= m <= MR), m chosen at run time.
+template <typename V, int MR, int NP>
+MUSE_INLINE void packed_tile_rows(int64_t m, const float* x, int64_t K, const float* w, int64_t valid, float* y,
+                                  int64_t ldy, bool accumulate) {
+  if (m == MR) return packed_tile<V, MR, NP>(x, K, w, valid, y, ldy, accumulate);
+  if constexpr (MR > 1) packed_tile_rows<V, MR - 1, NP>(m, x, K, w, valid, y, ldy, accumulate);
+}
+
+// y [n, out] (row stride ldy) (+)= x [n, K] . W^T, W packed from its first output on (see pack_panels). For each
+// group of NP panels (NP * kPanel * K floats: ~16-32 KB at the models' widths, so it stays in L1/L2) every row
+// tile passes over it; the n rows go in ceil(n / MR) tiles of near-equal size (8 rows as 4 + 4, not 6 + 2: a
+// tile of few rows has too few accumulators to hide the FMA latency).
+template <typename V, int MR, int NP>
+MUSE_INLINE void matmul_packed(const float* x, int64_t n, int64_t K, const float* packed, int64_t out, float* y,
+                               int64_t ldy, bool accumulate) {
+  const int64_t panels = (out + kPanel - 1) / kPanel;
+  const int64_t tiles = (n + MR - 1) / MR, base = n / tiles, extra = n % tiles;
+  for (int64_t p = 0; p < panels; p += NP) {
+    const int64_t valid = std::min<int64_t>(NP * kPanel, out - p * kPanel);
+    const float* w = packed + p * kPanel * K;
+    int64_t r = 0;
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t m = base + (t < extra ? 1 : 0);
+      float* yt = y + r * ldy + p * kPanel;
+      if (NP > 1 && valid <= kPanel) packed_tile_rows<V, MR, 1>(m, x + r * K, K, w, valid, yt, ldy, accumulate);
+      else packed_tile_rows<V, MR, NP>(m, x + r * K, K, w, valid, yt, ldy, accumulate);
+      r += m;
+    }
+  }
+}
+
 #define MUSE_HAVE_MATMUL_KERNELS 1
 __attribute__((target("arch=x86-64-v4"))) void matmul_nt_avx512(const float* x, int64_t n, int64_t K,
                                                                  const float* w, int64_t out, float* y, int64_t ldy,
@@ -253,6 +335,18 @@ __attribute__((target("arch=x86-64-v4"))) void matmul_nt_avx512(const float* x, 
 __attribute__((target("arch=x86-64-v3"))) void matmul_nt_avx2(const float* x, int64_t n, int64_t K, const float* w,
                                                                int64_t out, float* y, int64_t ldy, bool accumulate) {
   matmul_nt<f8, 4, 2>(x, n, K, w, out, y, ldy, accumulate);  // 8 accumulators of 16 ymm registers
+}
+// AVX2: 6 rows x 16 outputs = 12 accumulators + 2 weight vectors + 1 broadcast of the 16 ymm registers.
+__attribute__((target("arch=x86-64-v3"))) void matmul_packed_avx2(const float* x, int64_t n, int64_t K,
+                                                                   const float* packed, int64_t out, float* y,
+                                                                   int64_t ldy, bool accumulate) {
+  matmul_packed<f8, 6, 1>(x, n, K, packed, out, y, ldy, accumulate);
+}
+// AVX-512: 8 rows x 32 outputs = 16 accumulators + 2 + 1 of the 32 zmm registers.
+__attribute__((target("arch=x86-64-v4"))) void matmul_packed_avx512(const float* x, int64_t n, int64_t K,
+                                                                     const float* packed, int64_t out, float* y,
+                                                                     int64_t ldy, bool accumulate) {
+  matmul_packed<f16, 8, 2>(x, n, K, packed, out, y, ldy, accumulate);
 }
 // 2: AVX-512, 1: AVX2 + FMA, 0: neither (OpenBLAS does every product).
 int simd_level() {
@@ -272,13 +366,37 @@ bool have_kernel() {
 #endif
 }
 
-// y [n, out] (row stride ldy) (+)= x [n, in] . w^T through the built-in kernel (have_kernel() must hold).
-void linear_kernel(const float* x, int64_t n, int64_t in, const float* w, int64_t out, float* y, int64_t ldy,
-                   bool accumulate) {
+// Rows from which the packed kernel beats the in-place one: from 1 (a microbenchmark on Zen 3 AVX2, weights
+// in cache: 1.3-2x at 1 row, 2.3-3.4x at 4-16 rows, ~95 GFLOP/s). Kept as a knob for CPUs where it differs.
+constexpr int64_t kPackedMinRows = 1;
+
+// y [n, out] (row stride ldy) (+)= x [n, in] . w^T through the built-in kernel (have_kernel() must hold);
+// `packed`: the same outputs of w in pack_panels' layout (from an output that is a multiple of kPanel), or null.
+void linear_kernel(const float* x, int64_t n, int64_t in, const float* w, const float* packed, int64_t out,
+                   float* y, int64_t ldy, bool accumulate) {
 #ifdef MUSE_HAVE_MATMUL_KERNELS
-  if (simd_level() == 2) return matmul_nt_avx512(x, n, in, w, out, y, ldy, accumulate);
-  return matmul_nt_avx2(x, n, in, w, out, y, ldy, accumulate);
+  const bool use_packed = packed && n >= kPackedMinRows;
+  if (simd_level() == 2)
+    return use_packed ? matmul_packed_avx512(x, n, in, packed, out, y, ldy, accumulate)
+                      : matmul_nt_avx512(x, n, in, w, out, y, ldy, accumulate);
+  return use_packed ? matmul_packed_avx2(x, n, in, packed, out, y, ldy, accumulate)
+                    : matmul_nt_avx2(x, n, in, w, out, y, ldy, accumulate);
+#else
+  (void)x, (void)n, (void)in, (void)w, (void)packed, (void)out, (void)y, (void)ldy, (void)accumulate;
 #endif
+}
+
+// Floats of w [out, K] packed as panels (pack_panels): whole panels, the last one zero-padded.
+int64_t packed_size(int64_t out, int64_t K) { return (out + kPanel - 1) / kPanel * kPanel * K; }
+// dst [panels][K][kPanel] = w [out, K] transposed panel by panel: dst[p][k][j] = w[p * kPanel + j][k].
+void pack_panels(const float* w, int64_t out, int64_t K, float* dst) {
+  const int64_t panels = (out + kPanel - 1) / kPanel;
+  for (int64_t p = 0; p < panels; ++p)
+    for (int64_t j = 0; j < kPanel; ++j) {
+      const int64_t o = p * kPanel + j;
+      float* d = dst + p * kPanel * K + j;
+      for (int64_t k = 0; k < K; ++k) d[k * kPanel] = o < out ? w[o * K + k] : 0.0f;
+    }
 }
 
 // The same through OpenBLAS: sgemv for one row, sgemm otherwise.
@@ -370,6 +488,42 @@ CpuDecoder::CpuDecoder(TransformerImpl& model, int threads) : config_(model.conf
     w.w_down = float_data(block->w_down->weight, p + "w_down.weight");
     layers_.push_back(w);
   }
+  // The packed copies (CPUs with the kernel only): one buffer, each matrix 64-byte aligned (a panel's k-th row of
+  // 16 floats is one cache line), then the pointers into it.
+  if (!have_kernel()) return;
+  std::vector<torch::Tensor> sources;
+  for (size_t i = 0; i < model.layers->size(); ++i) {
+    auto* block = model.layers[i]->as<BlockImpl>();
+    for (auto* lin : {&block->wq, &block->wk, &block->wv, &block->wo, &block->w_gate, &block->w_up, &block->w_down})
+      sources.push_back((*lin)->weight);
+  }
+  sources.push_back(model.lm_head->weight);
+  int64_t total = 0;
+  for (const auto& t : sources) total += packed_size(t.size(0), t.size(1));
+  packed_store_.resize(static_cast<size_t>(total + 16));
+  float* at = packed_store_.data();
+  at += (16 - reinterpret_cast<uintptr_t>(at) / sizeof(float) % 16) % 16;
+  for (const auto& t : sources) {
+    PackedWeight pw;
+    pw.source = t;
+    pw.packed = at;
+    at += packed_size(t.size(0), t.size(1));  // a multiple of 16 floats
+    pack(pw);
+    packed_.push_back(pw);
+  }
+  for (size_t l = 0; l < layers_.size(); ++l)
+    for (int j = 0; j < 7; ++j) layers_[l].packed[j] = packed_[l * 7 + j].packed;
+  lm_head_packed_ = packed_.back().packed;
+}
+
+void CpuDecoder::pack(PackedWeight& p) {
+  p.version = p.source.is_inference() ? -1 : static_cast<int64_t>(p.source._version());
+  pack_panels(p.source.data_ptr<float>(), p.source.size(0), p.source.size(1), p.packed);
+}
+
+void CpuDecoder::repack_changed() {
+  for (auto& p : packed_)
+    if (p.version >= 0 && static_cast<int64_t>(p.source._version()) != p.version) pack(p);
 }
 
 CpuDecoder::~CpuDecoder() = default;
@@ -531,7 +685,10 @@ void CpuDecoder::products(Op op, const float* x, int64_t n, int64_t K, const Pro
   const bool split = way == kKernelSplit || way == kBlasSplit;
   auto cols = [&](const Product& p, int64_t c0, int64_t c1) {
     if (c1 <= c0) return;
-    if (kernel) linear_kernel(x, n, K, p.w + c0 * K, c1 - c0, p.y + c0, p.out, p.accumulate);
+    // The packed copy from column c0 on starts at packed + c0 * K when c0 is a panel boundary (the pool's
+    // chunks are multiples of 16 columns; a chunk across two products of q/k/v may start inside a panel).
+    const float* packed = p.packed && c0 % kPanel == 0 ? p.packed + c0 * K : nullptr;
+    if (kernel) linear_kernel(x, n, K, p.w + c0 * K, packed, c1 - c0, p.y + c0, p.out, p.accumulate);
     else linear_blas(x, n, K, p.w + c0 * K, c1 - c0, p.y + c0, p.out, p.accumulate);
   };
   auto glu = [&](int64_t c0, int64_t c1) {  // gate = silu(gate) * up over columns [c0, c1) of every row
@@ -622,6 +779,7 @@ const float* CpuDecoder::step(const DecodeRequest* requests, int64_t n, const KV
   const auto start = Clock::now();
   const double gemm0 = timings.gemm_s, attention0 = timings.attention_s;
   reserve(n, context);
+  repack_changed();
   rotations(requests, n);
   // OpenBLAS on 1 thread for the step when the decoder has its own (restored below; nothing in between throws).
   const bool own_blas = pool_->threads() > 1;
@@ -639,21 +797,21 @@ const float* CpuDecoder::step(const DecodeRequest* requests, int64_t n, const KV
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const auto& w = layers_[l];
     rms_norm(x, w.attn_norm, xn, n, d, eps);
-    const Product qkv[3] = {{w.wq, H * hd, ws_.q.data(), false},
-                            {w.wk, Hkv * hd, ws_.k.data(), false},
-                            {w.wv, Hkv * hd, ws_.v.data(), false}};
+    const Product qkv[3] = {{w.wq, w.packed[0], H * hd, ws_.q.data(), false},
+                            {w.wk, w.packed[1], Hkv * hd, ws_.k.data(), false},
+                            {w.wv, w.packed[2], Hkv * hd, ws_.v.data(), false}};
     products(kQKV, xn, n, d, qkv, 3, false);
     attention_layer(requests, n, pool, l);
-    const Product wo = {w.wo, d, x, true};  // x += attention . wo^T
+    const Product wo = {w.wo, w.packed[3], d, x, true};  // x += attention . wo^T
     products(kWo, ws_.att.data(), n, H * hd, &wo, 1, false);
     rms_norm(x, w.ffn_norm, xn, n, d, eps);
-    const Product gate_up[2] = {{w.w_gate, F, ws_.gate.data(), false}, {w.w_up, F, ws_.up.data(), false}};
+    const Product gate_up[2] = {{w.w_gate, w.packed[4], F, ws_.gate.data(), false}, {w.w_up, w.packed[5], F, ws_.up.data(), false}};
     products(kGateUp, xn, n, d, gate_up, 2, true);
-    const Product down = {w.w_down, d, x, true};  // x += swiglu . w_down^T
+    const Product down = {w.w_down, w.packed[6], d, x, true};  // x += swiglu . w_down^T
     products(kDown, ws_.gate.data(), n, F, &down, 1, false);
   }
   rms_norm(x, norm_, xn, n, d, eps);
-  const Product head = {lm_head_, c.vocab_size, ws_.logits.data(), false};
+  const Product head = {lm_head_, lm_head_packed_, c.vocab_size, ws_.logits.data(), false};
   products(kLMHead, xn, n, d, &head, 1, false);
   if (c.logit_softcap > 0) {  // the model's logit cap (TransformerImpl::forward), one tanh per logit
     const float cap = static_cast<float>(c.logit_softcap);

@@ -6,10 +6,11 @@
 // no copies) and the engine's paged KV pool (src/engine/kv_layout.h):
 //   embed -> L x [RMSNorm -> q,k,v -> (QK-norm) -> M-RoPE -> write k,v to the pool -> attention over the
 //   sequence's blocks -> wo (+ residual)] -> [RMSNorm -> SwiGLU -> w_down (+ residual)] -> RMSNorm -> lm_head
-// The [N, d] x [d, *] products run either in a register-tiled kernel that reads the weights in place or in
-// OpenBLAS (sgemm, or sgemv for one row): which one is faster depends on the CPU (AVX2 vs AVX-512, OpenBLAS's
-// kernels for it), the shape and the batch, so the decoder measures them on the running machine, per product
-// and row-count bucket, on its first steps (see CpuDecoder::kernel_max_rows). Everything else is vector loops;
+// The [N, d] x [d, *] products run either in a register-tiled kernel (an outer-product one over a packed copy of
+// the weights made at construction) or in OpenBLAS (sgemm, or sgemv for one row): which one is faster depends
+// on the CPU (AVX2 vs AVX-512, OpenBLAS's kernels for it), the shape and the batch, so the decoder measures them
+// on the running machine, per product and row-count bucket, on its first steps (see
+// CpuDecoder::kernel_max_rows). Everything else is vector loops;
 // x86-64-v3 / v4 versions are chosen at run time, so the build needs no -march flags. With threads > 1, the
 // products' output columns and attention's (sequence, kv head) pairs are split over a persistent pool
 // (engine/thread_pool.h). A step allocates nothing once its workspace has grown to the largest batch and context
@@ -64,7 +65,9 @@ struct DecodeTimings {
 class CpuDecoder {
  public:
   // Reads `model`'s parameters in place: they must be float32, contiguous and on the CPU, and must outlive the
-  // decoder (in-place updates such as loading weights are seen; re-registering parameters is not).
+  // decoder (in-place updates such as loading weights are seen; re-registering parameters is not). The products'
+  // weights are also copied into the packed kernel's layout; a step packs again any whose tensor version changed
+  // (so writes through a raw data pointer, which bump no version, would not be seen by the kernel).
   // `threads`: the decoder's own threads, the caller's included (<= 0: all cores).
   explicit CpuDecoder(TransformerImpl& model, int threads = 1);
   ~CpuDecoder();
@@ -98,7 +101,18 @@ class CpuDecoder {
  private:
   struct LayerWeights {
     const float *attn_norm, *wq, *wk, *wv, *wo, *q_norm, *k_norm, *ffn_norm, *w_gate, *w_up, *w_down;
+    const float* packed[7];  // wq, wk, wv, wo, w_gate, w_up, w_down in the packed kernel's layout (or null)
   };
+  // A product's weight [out, K] and its packed copy (cpu_decode.cpp: pack_panels) for the kernel: an
+  // outer-product kernel over contiguous outputs. Packed when the decoder is made; packed again by a step that
+  // finds the tensor's version changed (in-place updates such as loading weights).
+  struct PackedWeight {
+    torch::Tensor source;
+    int64_t version = -1;  // -1: not tracked (inference tensors have no version counter)
+    float* packed = nullptr;
+  };
+  void pack(PackedWeight& p);
+  void repack_changed();
   struct Workspace {
     std::vector<float> x, xn, q, k, v, att, gate, up, logits;  // [n, width] each
     std::vector<float> cos_q, sin_q, cos_k, sin_k;             // [n, head_dim/2]: this step's rotations
@@ -111,6 +125,7 @@ class CpuDecoder {
   enum Way { kKernel1, kKernelSplit, kBlas1, kBlasSplit, kBlasThreaded, kWays };
   struct Product {
     const float* w;
+    const float* packed;  // w packed, or null
     int64_t out;
     float* y;
     bool accumulate;
@@ -135,6 +150,9 @@ class CpuDecoder {
   const float* embed_ = nullptr;
   const float* norm_ = nullptr;
   const float* lm_head_ = nullptr;
+  const float* lm_head_packed_ = nullptr;
+  std::vector<float> packed_store_;  // every packed weight, 64-byte aligned within
+  std::vector<PackedWeight> packed_;
   const float* inv_freq_ = nullptr;  // [head_dim/2], the model's own buffer
   std::vector<int64_t> pair_axis_;   // [head_dim/2]: which of (t, row, col) each rotary pair follows
   std::vector<LayerWeights> layers_;

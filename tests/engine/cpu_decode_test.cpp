@@ -99,6 +99,7 @@ struct Case {
   bool kernel = false;  // the built-in kernel for every product (default: measured per product and batch size)
   int threads = 1;      // the decoder's threads
   uint64_t seed = 1;
+  bool reload = false;  // after the decoder is made, copy another model's weights in place (its packed copies)
 };
 
 // Position of token i: text (i, i, i), or an image-like (t, row, col) walk.
@@ -120,6 +121,11 @@ Result run_case(const Case& cs) {
   CpuDecoder decoder(*model, cs.threads);
   if (cs.blas) decoder.kernel_max_rows = 0;
   if (cs.kernel) decoder.kernel_max_rows = 1 << 30;
+  if (cs.reload) {  // as loading a checkpoint into a live model does: the decoder must see the new weights
+    auto other = random_model(c, cs.seed + 1000);
+    const auto to = model->parameters(), from = other->parameters();
+    for (size_t i = 0; i < to.size(); ++i) to[i].copy_(from[i]);
+  }
   TestPool pool(c, 64, cs.block_size, cs.seed);
   std::mt19937 rng(static_cast<uint32_t>(cs.seed));
   std::uniform_int_distribution<int64_t> token(0, c.vocab_size - 1);
@@ -314,6 +320,16 @@ TEST(CpuDecode, WideBatchManyThreads) {  // more rows than one kernel tile, chun
   cs.kernel = false;
   cs.blas = true;
   expect_close(cs, "21 sequences");
+}
+
+TEST(CpuDecode, WeightsLoadedAfterConstruction) {  // the packed copies (4+ rows) follow in-place updates
+  Case cs;
+  cs.config = small_config(48, 2, 2, false);
+  cs.prompt_lengths = {4, 1, 7, 2, 5, 3};
+  cs.seed = 21;
+  cs.kernel = true;
+  cs.reload = true;
+  expect_close(cs, "weights copied in after construction, 6 sequences");
 }
 
 TEST(CpuDecode, MeasuredChoiceSettles) {  // every product of the batch sizes seen is decided after a few steps
