@@ -220,7 +220,12 @@ void Contemplator::start(Engine& engine, const Prompt& prompt, std::shared_ptr<E
   holder_ = engine.add(prompt, hold);
   ids_.insert(holder_);
   prompt_tokens_ = static_cast<int64_t>(prompt.tokens.size());
-  launch(engine, params_.warmup_agents(), 0);
+  try {
+    launch(engine, params_.warmup_agents(), 0);
+  } catch (...) {
+    engine.cancel(holder_);  // a holder nobody forks would stay parked, holding its blocks
+    throw;
+  }
 }
 
 void Contemplator::launch(Engine& engine, int count, int wave) {

@@ -27,12 +27,15 @@ for line in open(path, encoding="utf-8"):
     known_miss = "not reliable yet" in comment
     args = shlex.split(command.strip().split("muse generate", 1)[1])
     prompt = image = table = ""
+    mode = []  # how the example asks to be answered: --mode, --agents, --synthesis, --tools
     for i, a in enumerate(args[:-1]):
         if a in ("-p", "--prompt"): prompt = args[i + 1]
         if a == "--image": image = args[i + 1]
         if a == "--table": table = args[i + 1]
+        if a in ("--mode", "--agents", "--synthesis", "--tools"): mode += [a, args[i + 1]]
     if prompt:
-        print("%s\x1f%s\x1f%s\x1f%s" % (where + (" (not reliable yet)" if known_miss else ""), prompt, image, table))
+        print("%s\x1f%s\x1f%s\x1f%s\x1f%s" % (where + (" (not reliable yet)" if known_miss else ""), prompt, image, table,
+                                       " ".join(mode)))
 EOF
 python3 "$WORK/commands.py" README.md "$SOURCE/README.md" >"$WORK/readme.tsv" || exit 1
 banner=$("$MUSE" chat --model "$MODEL" </dev/null 2>&1 | head -3)
@@ -42,7 +45,7 @@ m = re.search(r"Try: (.*)", sys.argv[1])
 if not m:
     sys.exit("the chat banner has no 'Try:' line: " + sys.argv[1])
 for prompt in re.findall(r'"([^"]+)"', m.group(1)):
-    print("chat banner\x1f%s\x1f\x1f" % prompt)
+    print("chat banner\x1f%s\x1f\x1f\x1f" % prompt)
 EOF
 for command in "" generate chat; do
   "$MUSE" $command --help >"$WORK/help.txt" 2>&1
@@ -55,8 +58,10 @@ done
 
 passed=0
 failed=0
-while IFS=$'\x1f' read -r where prompt image table; do
+while IFS=$'\x1f' read -r where prompt image table mode; do
   args=(-p "$prompt")
+  # shellcheck disable=SC2206
+  [[ -n "$mode" ]] && args+=($mode)
   [[ -n "$image" ]] && args+=(--image "$image")
   [[ -n "$table" ]] && args+=(--table "$table")
   answer=$("$MUSE" generate --model "$MODEL" "${args[@]}" --answer-only 2>&1)
