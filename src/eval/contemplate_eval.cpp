@@ -25,12 +25,7 @@ ContemplationEvalResult evaluate_contemplating(Engine& engine, const Tokenizer& 
     cp.synthesis = Synthesis::Vote;
     cp.temperature = 0;
   }
-  RequestParams request;
-  request.sampling.max_tokens = params.max_tokens;
-  request.sampling.stop_tokens = {tokenizer.special(Special::EndOfTurn), tokenizer.eos()};
-  request.sampling.think_end_token = tokenizer.special(Special::ThinkEnd);
-  request.sampling.max_thinking_tokens = params.max_thinking_tokens;
-  request.sampling.min_thinking_tokens = params.min_thinking_tokens;
+  RequestParams request = eval_request(tokenizer, params);  // temperatures: the agents' own
   std::vector<Contemplator> contemplators;
   std::vector<Prompt> inputs;
   const VisionParams vision = vision_params(engine.config());

@@ -101,10 +101,7 @@ EvalPrompts eval_prompts(const Tokenizer& tokenizer, const Task& task, int diffi
   return out;
 }
 
-TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const Task& task, int difficulty,
-                             const EvalParams& params) {
-  const auto start = std::chrono::steady_clock::now();
-  const auto [examples, prompts] = eval_prompts(tokenizer, task, difficulty, params, engine.config());
+RequestParams eval_request(const Tokenizer& tokenizer, const EvalParams& params) {
   RequestParams request;
   request.sampling.temperature = params.temperature;
   request.sampling.top_p = params.top_p;
@@ -114,6 +111,14 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
   request.sampling.think_end_token = tokenizer.special(Special::ThinkEnd);
   request.sampling.max_thinking_tokens = params.max_thinking_tokens;
   request.sampling.min_thinking_tokens = params.min_thinking_tokens;
+  return request;
+}
+
+TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const Task& task, int difficulty,
+                             const EvalParams& params) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto [examples, prompts] = eval_prompts(tokenizer, task, difficulty, params, engine.config());
+  const RequestParams request = eval_request(tokenizer, params);
   std::vector<Prompt> inputs;
   std::vector<RequestParams> requests;
   for (size_t i = 0; i < prompts.size(); ++i) {

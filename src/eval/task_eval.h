@@ -93,6 +93,9 @@ struct TaskEvalResult {
   std::vector<ProblemOutcome> outcomes;  // per problem, in order
 };
 
+// The engine params every evaluation's problem runs with: sampling, token limit, stops, thinking budget.
+RequestParams eval_request(const Tokenizer& tokenizer, const EvalParams& params);
+
 TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const Task& task, int difficulty,
                              const EvalParams& params);
 // The original form (plain prompts, no budget), kept for its callers.

@@ -56,25 +56,6 @@ Usage usage_of(const Contemplation& c) {
   return usage;
 }
 
-Timings timings_of(const Usage& usage, Clock::time_point started, Clock::time_point first, Clock::time_point last) {
-  auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
-  Timings t;
-  t.prompt_n = usage.prompt_tokens;
-  t.predicted_n = usage.completion_tokens;
-  if (first != Clock::time_point{}) {
-    t.prompt_ms = ms(first - started);
-    t.predicted_ms = ms(last - first);
-  }
-  return t;
-}
-
-void count(ServerCounters* counters, const Usage& usage) {
-  if (!counters) return;
-  counters->prompt_tokens += usage.prompt_tokens;
-  counters->completion_tokens += usage.completion_tokens;
-  counters->reasoning_tokens += usage.reasoning_tokens;
-}
-
 Choice synthesized_choice(const Contemplation& c) {
   Choice choice;
   choice.content = c.answer;
@@ -131,8 +112,8 @@ json complete_contemplation(Engine& engine, const Tokenizer& tok, const ChatTurn
   const Contemplation c = contemplate(engine, Prompt::of(turn.prompt), contemplator);
   if (!c.error.empty()) throw ApiError(500, "server_error", "", "", "contemplating failed: " + c.error);
   const Usage usage = usage_of(c);
-  count(counters, usage);
-  const Timings timings = timings_of(usage, started, first, last);
+  count_tokens(counters, usage);
+  const Timings timings = request_timings(usage, started, first, last);
   json out = completion_json(meta, {synthesized_choice(c)}, usage, &timings);
   out["choices"][0]["message"]["muse_contemplation"] = contemplation_json(c, /*with_traces=*/true);
   return out;
@@ -224,8 +205,8 @@ bool write_contemplation(ContemplationStream& st, httplib::DataSink& sink) {
       st.write(sse_data(chunk));
     }
     const Usage usage = usage_of(c);
-    count(st.counters, usage);
-    const Timings timings = timings_of(usage, st.started, st.first, st.last);
+    count_tokens(st.counters, usage);
+    const Timings timings = request_timings(usage, st.started, st.first, st.last);
     json finish = chunk_json(st.meta, 0, Delta{}, synthesized_choice(c).finish_reason);
     if (!st.turn.request.include_usage) finish["timings"] = timings_json(timings);
     st.write(sse_data(finish));

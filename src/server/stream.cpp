@@ -160,6 +160,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+}  // namespace
+
 Timings request_timings(const Usage& usage, Clock::time_point started, Clock::time_point first_token,
                         Clock::time_point last_event) {
   auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
@@ -181,7 +183,6 @@ void count_tokens(ServerCounters* counters, const Usage& usage) {
   counters->reasoning_tokens += usage.reasoning_tokens;
 }
 
-}  // namespace
 
 json complete_chat(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, const ResponseMeta& meta,
                    ActiveRequests* active, ServerCounters* counters) {

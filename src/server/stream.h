@@ -3,6 +3,7 @@
 // server.cpp only pick which.
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -33,6 +34,13 @@ struct ChatTurn {
   // One runner per choice, configured into params (pause on a call, or calls banned).
   std::vector<ToolRunner> runners(const Tokenizer& tok) const;
 };
+
+// How long a request took (see Timings): from `started` to the first token, then to the last event.
+Timings request_timings(const Usage& usage, std::chrono::steady_clock::time_point started,
+                        std::chrono::steady_clock::time_point first_token,
+                        std::chrono::steady_clock::time_point last_event);
+// Adds the request's tokens to the server's counters (none: nothing).
+void count_tokens(ServerCounters* counters, const Usage& usage);
 
 // A runner's record as the API shows it (index: its place among the choice's calls).
 ServerToolCall server_tool_call(const ToolCallRecord& record, int index);
