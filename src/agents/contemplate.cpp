@@ -64,7 +64,8 @@ void ContemplateParams::validate() const {
   if (!(temperature_spread >= 0) || temperature_spread > 1)
     throw MuseError("temperature_spread must be in [0, 1], got " + std::to_string(temperature_spread));
   if (top_k < 1 || top_k > 64) throw MuseError("confidence top_k must be in [1, 64], got " + std::to_string(top_k));
-  if (window < 1 || window > 4096) throw MuseError("confidence window must be in [1, 4096], got " + std::to_string(window));
+  if (window < 1 || window > 4096)
+    throw MuseError("confidence window must be in [1, 4096], got " + std::to_string(window));
   if (!(keep_share > 0) || keep_share > 1)
     throw MuseError("keep_share must be in (0, 1], got " + std::to_string(keep_share));
   if (warmup < 0 || warmup > agents)

@@ -155,7 +155,8 @@ void add_eval_command(CLI::App& app) {
     const bool contemplating = parse_answer_mode(o->mode, "--mode") == AnswerMode::Contemplating;
     std::vector<Synthesis> syntheses;
     for (const auto& name : split_list(o->synthesis)) syntheses.push_back(parse_synthesis(name, "--synthesis"));
-    if (contemplating && syntheses.empty()) throw MuseError("--synthesis: no strategy given (vote, confidence, online)");
+    if (contemplating && syntheses.empty())
+      throw MuseError("--synthesis: no strategy given (vote, confidence, online)");
     const auto budgets = parse_budgets(o->budgets);
     const auto styles = parse_prompt_styles(o->style);
     const auto task_list = parse_task_list(o->tasks);
@@ -296,7 +297,8 @@ void add_eval_command(CLI::App& app) {
                                               {"concurrency", o->concurrency},
                                               {"results", contemplation_json(results)}}.dump(2) + "\n";
       if (!o->json_path.empty()) write_file_atomic(o->json_path, json);
-      if (!o->plot_path.empty()) write_file_atomic(o->plot_path, render_line_chart_svg(contemplation_chart(results, false)));
+      if (!o->plot_path.empty())
+        write_file_atomic(o->plot_path, render_line_chart_svg(contemplation_chart(results, false)));
       if (!o->out_dir.empty()) {
         write_file_atomic((fs::path(o->out_dir) / "contemplation.md").string(), markdown);
         write_file_atomic((fs::path(o->out_dir) / "contemplation.json").string(), json);

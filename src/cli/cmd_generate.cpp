@@ -243,9 +243,10 @@ Contemplation contemplate_reply(Engine& engine, const Tokenizer& tok, const Mode
   if (!o.answer_only) {
     int votes = 0;
     for (const auto& a : c.agents) votes += a.counted ? 1 : 0;
-    std::cout << "synthesis: " << synthesis_name(c.synthesis) << ", " << c.agents.size() << " of " << c.agents_requested
-              << " agents ran, " << votes << " voted, " << c.tokens << " tokens";
-    if (c.winner >= 0) std::cout << "; agent " << c.winning_agent()->index << "'s answer, support " << format_fixed(c.support, 2);
+    std::cout << "synthesis: " << synthesis_name(c.synthesis) << ", " << c.agents.size() << " of "
+              << c.agents_requested << " agents ran, " << votes << " voted, " << c.tokens << " tokens";
+    if (c.winner >= 0)
+      std::cout << "; agent " << c.winning_agent()->index << "'s answer, support " << format_fixed(c.support, 2);
     if (c.consensus_stop) std::cout << " (stopped at consensus)";
     std::cout << "\n";
     if (c.winner >= 0) std::cout << "thinking: " << c.thinking << "\n";
