@@ -217,6 +217,7 @@ void Contemplator::start(Engine& engine, const Prompt& prompt, std::shared_ptr<E
   RequestParams hold;
   hold.hold = true;
   hold.sampling.max_tokens = 1;
+  hold.sampling.think_end_token = request_.sampling.think_end_token;  // "answer now" on it reaches later waves
   hold.events = events_;
   holder_ = engine.add(prompt, hold);
   ids_.insert(holder_);

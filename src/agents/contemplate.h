@@ -146,6 +146,9 @@ class Contemplator {
   // Adds the holder and the first wave; their events go to `events`. MuseError if the engine refuses the prompt.
   void start(Engine& engine, const Prompt& prompt, std::shared_ptr<EventQueue> events);
   bool owns(SeqId id) const { return ids_.count(id) > 0; }
+  // The holder and the agents launched so far. "Answer now" (Engine::end_thinking) on all of them reaches later
+  // waves too: they are forked from the holder and inherit its ended thinking.
+  std::vector<SeqId> sequence_ids() const { return {ids_.begin(), ids_.end()}; }
   // Agent `index`'s tool calls so far (empty for an agent not launched).
   const std::vector<ToolCallRecord>& agent_calls(int index) const;
   // One event of its sequences: tool calls answered, confidence tracked, stops and the next wave decided.

@@ -37,6 +37,7 @@ DecodeRules::DecodeRules(const RequestParams& params, int64_t vocab_size, int64_
 
 void DecodeRules::end_thinking() {
   if (!thinking_) return;
+  told_to_answer_ = true;
   sampling_.max_thinking_tokens = thinking_tokens_;
   sampling_.min_thinking_tokens = 0;
 }
@@ -47,6 +48,7 @@ void DecodeRules::continue_from(const DecodeRules& other) {
   generated_ = other.generated_;
   text_tail_ = other.text_tail_;
   if (text_tail_.size() > longest_stop_) text_tail_.erase(0, text_tail_.size() - longest_stop_);
+  if (other.told_to_answer_) end_thinking();  // "answer now" reaches a held prompt's later forks
 }
 
 DecodeRules::Choice DecodeRules::choose(const float* logits, Rng& rng) const {

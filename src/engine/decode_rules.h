@@ -74,6 +74,7 @@ class DecodeRules {
   // State.
   bool thinking_ = false;
   int thinking_tokens_ = 0;
+  bool told_to_answer_ = false;  // end_thinking() was called: forks made later answer at once too
   int generated_ = 0;
   std::string text_tail_;  // generated text, last longest_stop_ bytes (stop strings)
 };

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "server/active_requests.h"
 #include "tools/registry.h"
 #include "util/log.h"
 
@@ -102,14 +103,22 @@ json contemplation_json(const Contemplation& c, bool with_traces) {
 }
 
 json complete_contemplation(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, const ResponseMeta& meta,
-                            ServerCounters* counters) {
+                            ServerCounters* counters, ActiveRequests* active) {
   const auto started = Clock::now();
   Clock::time_point first{}, last = started;
   Contemplator contemplator = make_contemplator(tok, turn, [&](int, const TokenEvent& e, const AgentOutcome*) {
     last = Clock::now();
     if (e.token >= 0 && first == Clock::time_point{}) first = last;
   });
-  const Contemplation c = contemplate(engine, Prompt::of(turn.prompt), contemplator);
+  auto events = std::make_shared<EventQueue>();
+  contemplator.start(engine, Prompt::of(turn.prompt), events);
+  const auto registered = active ? active->add(meta.id, contemplator.sequence_ids()) : nullptr;
+  while (!contemplator.done()) {
+    auto event = events->pop(std::chrono::milliseconds(100));
+    for (; event; event = events->try_pop())
+      if (contemplator.owns(event->id)) contemplator.on_event(engine, *event);
+  }
+  const Contemplation c = contemplator.result(engine);
   if (!c.error.empty()) throw ApiError(500, "server_error", "", "", "contemplating failed: " + c.error);
   const Usage usage = usage_of(c);
   count_tokens(counters, usage);
@@ -131,6 +140,7 @@ struct ContemplationStream {
   ChatTurn turn;
   std::shared_ptr<EventQueue> queue = std::make_shared<EventQueue>();
   std::unique_ptr<Contemplator> contemplator;
+  std::shared_ptr<void> registered;    // in ActiveRequests while the stream lives
   std::vector<ReplyDelta> replies;     // per agent
   std::vector<size_t> calls_sent;      // per agent
   httplib::DataSink* sink = nullptr;   // while write_stream runs
@@ -228,7 +238,7 @@ bool write_contemplation(ContemplationStream& st, httplib::DataSink& sink) {
 }  // namespace
 
 void stream_contemplation(Engine& engine, const Tokenizer& tok, ChatTurn turn, const ResponseMeta& meta,
-                          httplib::Response& res, ServerCounters& counters) {
+                          httplib::Response& res, ServerCounters& counters, ActiveRequests* active) {
   auto st = std::make_shared<ContemplationStream>();
   st->engine = &engine;
   st->tok = &tok;
@@ -241,11 +251,13 @@ void stream_contemplation(Engine& engine, const Tokenizer& tok, ChatTurn turn, c
       tok, st->turn, [raw](int i, const TokenEvent& e, const AgentOutcome* done) { raw->on_agent_event(i, e, done); }));
   // Added now, so that a prompt the engine refuses is still an HTTP error.
   st->contemplator->start(engine, Prompt::of(st->turn.prompt), st->queue);
+  if (active) st->registered = active->add(meta.id, st->contemplator->sequence_ids());
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
   res.set_chunked_content_provider(
       "text/event-stream", [st](size_t, httplib::DataSink& sink) { return write_contemplation(*st, sink); },
       [st, &counters](bool) {
+        st->registered.reset();
         if (st->done) {
           ++counters.completions;
           return;

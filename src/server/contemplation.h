@@ -18,9 +18,11 @@ nlohmann::json agent_json(const AgentOutcome& agent, bool with_trace);
 // unless online), "consensus_stop", "tokens", "agents": [agent_json...]}.
 nlohmann::json contemplation_json(const Contemplation& contemplation, bool with_traces);
 
+// With `active`, the run is registered under meta.id while it runs (answer now reaches every agent).
 nlohmann::json complete_contemplation(Engine& engine, const Tokenizer& tok, const ChatTurn& turn,
-                                      const ResponseMeta& meta, ServerCounters* counters = nullptr);
+                                      const ResponseMeta& meta, ServerCounters* counters = nullptr,
+                                      ActiveRequests* active = nullptr);
 void stream_contemplation(Engine& engine, const Tokenizer& tok, ChatTurn turn, const ResponseMeta& meta,
-                          httplib::Response& res, ServerCounters& counters);
+                          httplib::Response& res, ServerCounters& counters, ActiveRequests* active = nullptr);
 
 }  // namespace muse::server

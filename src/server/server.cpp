@@ -226,9 +226,9 @@ void Server::install_routes() {
       meta.model = options_.model_name;
       if (turn.request.mode == AnswerMode::Contemplating) {
         if (turn.request.stream) {
-          stream_contemplation(*engine_, loaded_.tokenizer, std::move(turn), meta, res, counters_);
+          stream_contemplation(*engine_, loaded_.tokenizer, std::move(turn), meta, res, counters_, &active_);
         } else {
-          send_json(res, 200, complete_contemplation(*engine_, loaded_.tokenizer, turn, meta, &counters_));
+          send_json(res, 200, complete_contemplation(*engine_, loaded_.tokenizer, turn, meta, &counters_, &active_));
           ++counters_.completions;
         }
         return;
