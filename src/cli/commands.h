@@ -9,6 +9,8 @@ void add_generate_commands(CLI::App& app);  // generate, chat
 void add_eval_command(CLI::App& app);       // eval
 void add_data_commands(CLI::App& app);      // data preview
 void add_serve_command(CLI::App& app);      // serve
+void add_rl_command(CLI::App& app);         // rl
+void add_report_command(CLI::App& app);     // report RUN
 
 // Shared options.
 struct RuntimeOptions {

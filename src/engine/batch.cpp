@@ -30,11 +30,13 @@ torch::Tensor positions_of(const Sequence& seq, int64_t begin, int64_t count) {
 
 }  // namespace
 
-BatchRunner::BatchRunner(Transformer model, torch::Device device, KVPool& pool, bool fused_cpu_decode, int threads)
+BatchRunner::BatchRunner(Transformer model, torch::Device device, KVPool& pool, bool fused_cpu_decode, int threads,
+                         int64_t kernel_max_rows)
     : model_(std::move(model)), device_(device), pool_(pool), config_(model_->config()) {
   if (fused_cpu_decode) {
     if (!device_.is_cpu()) throw MuseError("the fused decode path runs on the CPU only", ErrorKind::Unsupported);
     decoder_ = std::make_unique<CpuDecoder>(*model_, threads);
+    decoder_->kernel_max_rows = kernel_max_rows;
     pool_view_ = std::make_unique<KVPoolView>(KVPoolView::of(pool_.keys(), pool_.values()));
   }
 }

@@ -16,7 +16,9 @@ class BatchRunner {
  public:
   // fused_cpu_decode: decode steps through CpuDecoder (CPU, float32) on `threads` threads (0: all cores);
   // prefill always runs the model itself.
-  BatchRunner(Transformer model, torch::Device device, KVPool& pool, bool fused_cpu_decode, int threads = 0);
+  // kernel_max_rows: CpuDecoder::kernel_max_rows (-1: measured).
+  BatchRunner(Transformer model, torch::Device device, KVPool& pool, bool fused_cpu_decode, int threads = 0,
+              int64_t kernel_max_rows = -1);
   ~BatchRunner();
 
   // One token for every row (its token at kv.length), one forward. Throws on failure (the caller fails the rows).

@@ -12,6 +12,15 @@
 namespace muse {
 namespace {
 
+// The finished sequence's result, with its model input when the request asked for it.
+SequenceResult take_result(Sequence& seq) {
+  if (seq.params.keep_inputs) {
+    seq.result.positions = seq.positions;
+    seq.result.patches = seq.patches;
+  }
+  return std::move(seq.result);
+}
+
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
@@ -59,7 +68,9 @@ Engine::Engine(Transformer model, torch::Device device, EngineOptions options)
   pool_ = std::make_unique<KVPool>(config_, options_.kv_mem, options_.block_size, device_);
   scheduler_ = std::make_unique<Scheduler>(*pool_, config_,
                                            SchedulerLimits{options_.max_step_tokens, options_.max_running});
-  runner_ = std::make_unique<BatchRunner>(model_, device_, *pool_, options_.fused_cpu_decode, options_.threads);
+  // Reproducible: the kernel for small batches, OpenBLAS for large ones (either is exact run to run).
+  runner_ = std::make_unique<BatchRunner>(model_, device_, *pool_, options_.fused_cpu_decode, options_.threads,
+                                          options_.reproducible ? 32 : -1);
   std::lock_guard<std::mutex> lock(mutex_);
   stats_.kv_bytes_capacity = pool_->capacity_bytes();
 }
@@ -280,7 +291,7 @@ void Engine::apply_force(Sequence& seq, const Prompt& segment, Events& events) {
 void Engine::enqueue(std::unique_ptr<Sequence> seq, Events& events) {
   if (seq->rules.exhausted()) {
     finish(*seq, FinishReason::Length, events);
-    events.results.push_back(std::move(seq->result));
+    events.results.push_back(take_result(*seq));
     return;
   }
   scheduler_->enqueue(std::move(seq));
@@ -437,7 +448,7 @@ void Engine::finish(Sequence& seq, FinishReason reason, Events& events, bool not
 // Retire and deliver.
 
 void Engine::retire(Events& events) {
-  for (auto& seq : scheduler_->retire_finished()) events.results.push_back(std::move(seq->result));
+  for (auto& seq : scheduler_->retire_finished()) events.results.push_back(take_result(*seq));
   scheduler_->admit();  // freed blocks may let the queue in
 }
 

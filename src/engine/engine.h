@@ -47,6 +47,10 @@ struct EngineOptions {
   // The fused decoder's threads (its own pool; 0 = all cores). Prefill and the libtorch path use torch's and
   // OpenBLAS's threads as configure_threads set them (see engine/cpu_decode.h for how the pools share cores).
   int threads = 0;
+  // true: the fused decoder runs each product by a fixed rule instead of the fastest way it measures, so the same
+  // requests give bit-identical tokens in every run (RL rollouts, which exact resume regenerates). Slower where
+  // the measured choice would have won.
+  bool reproducible = false;
   // Token id -> text, for stop strings (e.g. [&](int id) { return tokenizer.decode({id}); }).
   std::function<std::string(int)> token_text;
   // The fastest decoder for the device: the fused path on a CPU, the libtorch paged path elsewhere.

@@ -94,6 +94,9 @@ struct RequestParams {
   bool logprobs = false;  // per-token log p under the raw logits (forced tokens inside a force() chunk: NaN)
   int top_logprobs = 0;   // and this many alternatives
   bool keep_logits = false;  // tests: SequenceResult::logits gets the raw logits each token was chosen from
+  // SequenceResult::positions and ::patches get the whole sequence's model input (prompt, then generated and
+  // forced tokens, a zoom's crop included): what training re-scores a rollout on (RL).
+  bool keep_inputs = false;
   // Observers. Called/pushed on the engine thread after each step: the callback must be cheap (it may call
   // add/fork/cancel/force, never step()); anything slow reads `events` on its own thread instead.
   StreamCallback on_token;
@@ -111,6 +114,10 @@ struct SequenceResult {
   std::vector<float> logprobs;     // when requested
   std::vector<std::vector<std::pair<int, float>>> top_logprobs;
   std::vector<std::vector<float>> logits;  // keep_logits
+  // keep_inputs: the rotary position of every token of the sequence (the prompt's first, then `tokens`), and
+  // the pixels of all its <|patch|> tokens in order (undefined when it has none).
+  std::vector<std::array<int32_t, 3>> positions;
+  torch::Tensor patches;
   int thinking_tokens = 0;
   FinishReason finish_reason = FinishReason::None;
   std::string stop_string;    // the stop string that ended it, if any

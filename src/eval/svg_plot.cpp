@@ -170,4 +170,27 @@ std::string render_line_chart_svg(const LineChart& chart) {
   return svg;
 }
 
+std::vector<PlotTick> nice_ticks(double& lo, double& hi, int count) {
+  if (!std::isfinite(lo) || !std::isfinite(hi)) throw MuseError("nice_ticks: range is not finite");
+  if (hi <= lo) hi = lo + 1.0;
+  const double raw = (hi - lo) / std::max(1, count);
+  const double magnitude = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = magnitude;
+  for (double m : {1.0, 2.0, 5.0, 10.0})
+    if (m * magnitude >= raw) {
+      step = m * magnitude;
+      break;
+    }
+  lo = std::floor(lo / step + 1e-9) * step;
+  hi = std::ceil(hi / step - 1e-9) * step;
+  std::vector<PlotTick> ticks;
+  for (double v = lo; v <= hi + step * 1e-6; v += step) {
+    char text[32];
+    const double shown = std::fabs(v) < step * 1e-6 ? 0.0 : v;
+    std::snprintf(text, sizeof text, step >= 1 ? "%.0f" : step >= 0.1 ? "%.1f" : step >= 0.01 ? "%.2f" : "%.3g", shown);
+    ticks.push_back({v, text});
+  }
+  return ticks;
+}
+
 }  // namespace muse

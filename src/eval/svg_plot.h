@@ -26,6 +26,10 @@ struct LineChart {
   int width = 760, height = 460;  // pixels of the plot area plus margins; the legend widens the image
 };
 
+// Round-numbered ticks (1, 2 or 5 times a power of ten) covering [lo, hi], about `count` of them, and the range
+// they span (lo and hi widened to the outer ticks).
+std::vector<PlotTick> nice_ticks(double& lo, double& hi, int count = 5);
+
 // Text made safe for SVG/XML character data and attribute values (& < > " ').
 std::string xml_escape(const std::string& text);
 

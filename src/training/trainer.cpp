@@ -339,7 +339,7 @@ void Trainer::record_step(const StepStats& stats, Session& session) {
     std::snprintf(text, sizeof text, "step %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s | %.1f GFLOP/s | ETA %s",
                   static_cast<long long>(state_.step), static_cast<long long>(params_.steps), session.smoothed_loss,
                   stats.lr, tok_per_s, tok_per_s * params_.flops_per_token / 1e9, format_duration(eta).c_str());
-    session.progress.show(text);
+    session.progress.show(params_.progress_note ? text + params_.progress_note(state_.step, stats.metrics) : text);
   }
 }
 

@@ -179,3 +179,22 @@ TEST(SvgPlot, RejectsEmptyRanges) {
   c.y_max = std::nan("");
   EXPECT_THROW(render_line_chart_svg(c), MuseError);
 }
+
+TEST(SvgPlot, NiceTicksAreRoundAndCoverTheRange) {
+  double lo = 0.03, hi = 0.87;
+  auto ticks = nice_ticks(lo, hi, 5);
+  EXPECT_DOUBLE_EQ(lo, 0.0);
+  EXPECT_NEAR(hi, 1.0, 1e-12);
+  ASSERT_EQ(ticks.size(), 6u);
+  EXPECT_EQ(ticks[1].label, "0.2");
+  lo = 0, hi = 83;
+  ticks = nice_ticks(lo, hi, 8);
+  EXPECT_DOUBLE_EQ(hi, 100.0);  // 83/8 rounds up to steps of 20
+  EXPECT_EQ(ticks.back().label, "100");
+  EXPECT_EQ(ticks.size(), 6u);
+  lo = 5, hi = 5;  // an empty range still gets an axis
+  EXPECT_FALSE(nice_ticks(lo, hi).empty());
+  EXPECT_GT(hi, lo);
+  lo = 0, hi = std::nan("");
+  EXPECT_THROW(nice_ticks(lo, hi), MuseError);
+}
