@@ -17,6 +17,7 @@ std::vector<TaskEvalResult> evaluate_mixture(Transformer& model, const Tokenizer
   eval.problems = params.problems;
   eval.seed = params.seed;
   eval.max_tokens = static_cast<int>(std::min<int64_t>(256, model->config().max_seq_len / 2));
+  eval.temperature = params.temperature;
   auto score = [&](const Task& task, int difficulty, bool beyond) {
     eval.blank_images = false;
     eval.surface = Surface::Trained;

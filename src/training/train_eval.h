@@ -21,6 +21,9 @@ struct MixtureEvalParams {
   bool heldout_surface = false; // also score every cell in the held-out wordings and picture styles
   bool beyond_training = false; // also score each task one difficulty past the mixture's (where the task has one)
   bool tools_off_baseline = true;  // also score cells whose reference traces call tools with tools off
+  // 0 = greedy. Above 0: one sample per problem at this temperature (each problem its own seed), e.g. the policy
+  // an RL run trains, which is also what Contemplating's agents sample from.
+  double temperature = 0.0;
 };
 
 // Greedy accuracy on every task and difficulty of the mixture ("text" and "chat" entries have no verifier and

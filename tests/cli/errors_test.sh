@@ -235,6 +235,16 @@ expect_error "generate: --table unknown extension" "table.txt" generate --model 
 expect_error "data preview: unknown task" "nosuchtask" data preview --task nosuchtask --out p2
 expect_error "data preview: difficulty out of range" "difficulty 9" data preview --task count --difficulty 9 --out p2
 
+# --- rl and report ----------------------------------------------------------------------------------------------
+expect_error "rl: a task without a verifier" "RL tasks need a verifier: 'text'" rl --model real --out rl1 --tasks text
+expect_error "rl: unknown task" "nosuchtask" rl --model real --out rl1 --tasks nosuchtask:1
+expect_error "rl: --out is --model" "--out must differ from --model" rl --model real --out real
+expect_error "rl: unknown penalty" "--penalty: short not in {none,linear,group,cap}" rl --model real --out rl1 --penalty short
+expect_error "rl: group of one" "--group: Value 1 not in range 2 to 256" rl --model real --out rl1 --group 1
+expect_error "report: not an RL run" "has no RL steps" report real
+mkdir -p empty_run
+expect_error "report: no metrics" "metrics.jsonl: missing" report empty_run
+
 # --- eval: what to sweep ----------------------------------------------------------------------------------------
 expect_error "eval: unknown mode" "--mode: deep not in {standard,contemplating}" eval --model real --mode deep
 expect_error "eval: budget not a number" "thinking budget 'x' is not a number" eval --model real --budgets 5,x

@@ -86,11 +86,13 @@ std::vector<std::string> write_rl_curves(const std::string& run_dir) {
   write("reward.svg", chart("Reward and accuracy", "reward / share right",
                             {{"rollout reward", series_of(steps, "reward")},
                              {"rollouts right", series_of(steps, "accuracy")},
-                             {"held-out accuracy (greedy)", series_of(evals, "heldout_accuracy")}}));
+                             {"held-out accuracy (greedy)", series_of(evals, "heldout_accuracy")},
+                             {"held-out accuracy (sampled)", series_of(evals, "sampled_accuracy")}}));
   write("thinking.svg", chart("Thinking length", "thinking tokens",
                               {{"right rollouts", series_of(steps, "thinking_right")},
                                {"wrong rollouts", series_of(steps, "thinking_wrong")},
-                               {"held-out answers", series_of(evals, "heldout_thinking")}}));
+                               {"held-out answers (greedy)", series_of(evals, "heldout_thinking")},
+                               {"held-out answers (sampled)", series_of(evals, "sampled_thinking")}}));
   write("health.svg", chart("Run health", "nats / share",
                             {{"entropy", series_of(steps, "entropy")},
                              {"clip fraction", series_of(steps, "clip_fraction")},

@@ -247,21 +247,48 @@ std::optional<Round> load_round(const std::string& path, int64_t index) {
   return round;
 }
 
-// Mean held-out accuracy and thinking tokens over the cells, for metrics.jsonl.
-nlohmann::json heldout_metrics(const std::vector<TaskEvalResult>& results) {
-  double accuracy = 0, thinking = 0;
-  for (const auto& r : results) accuracy += r.accuracy, thinking += r.mean_thinking_tokens;
-  const double n = std::max<size_t>(1, results.size());
-  return {{"heldout_accuracy", accuracy / n}, {"heldout_thinking", thinking / n},
-          {"task_accuracy", task_accuracy_json(results)}};
+// Held-out accuracy and thinking tokens, greedy and as the policy samples (at the rollouts' temperature).
+struct HeldoutEval {
+  std::vector<TaskEvalResult> greedy, sampled;
+};
+
+HeldoutEval evaluate_heldout(Transformer& model, const Tokenizer& tokenizer, const std::vector<MixtureEntry>& tasks,
+                             const RlParams& p, const c10::Device& device) {
+  MixtureEvalParams eval;
+  eval.problems = p.eval_problems;
+  eval.tools_off_baseline = false;
+  HeldoutEval out;
+  out.greedy = evaluate_mixture(model, tokenizer, tasks, eval, device);
+  eval.temperature = p.rollout.temperature;
+  out.sampled = evaluate_mixture(model, tokenizer, tasks, eval, device);
+  return out;
 }
 
-std::string heldout_summary(const std::vector<TaskEvalResult>& results) {
+// Means over the cells, for metrics.jsonl: heldout_accuracy / heldout_thinking (greedy), sampled_accuracy /
+// sampled_thinking (one sample per problem), and every cell's accuracy.
+nlohmann::json heldout_metrics(const HeldoutEval& e) {
+  auto means = [](const std::vector<TaskEvalResult>& results) {
+    double accuracy = 0, thinking = 0;
+    for (const auto& r : results) accuracy += r.accuracy, thinking += r.mean_thinking_tokens;
+    const double n = std::max<size_t>(1, results.size());
+    return std::make_pair(accuracy / n, thinking / n);
+  };
+  const auto [greedy, greedy_thinking] = means(e.greedy);
+  const auto [sampled, sampled_thinking] = means(e.sampled);
+  return {{"heldout_accuracy", greedy}, {"heldout_thinking", greedy_thinking},
+          {"sampled_accuracy", sampled}, {"sampled_thinking", sampled_thinking},
+          {"task_accuracy", task_accuracy_json(e.greedy)}, {"sampled_task_accuracy", task_accuracy_json(e.sampled)}};
+}
+
+std::string heldout_summary(const HeldoutEval& e) {
   std::string out;
-  char text[96];
-  for (const auto& r : results) {
-    std::snprintf(text, sizeof text, "%s%s@%d %.1f%% (%.0f thinking tokens)", out.empty() ? "" : ", ", r.task.c_str(),
-                  r.difficulty, 100.0 * r.accuracy, r.mean_thinking_tokens);
+  char text[160];
+  for (size_t i = 0; i < e.greedy.size(); ++i) {
+    const auto& r = e.greedy[i];
+    const double sampled = i < e.sampled.size() ? e.sampled[i].accuracy : 0.0;
+    std::snprintf(text, sizeof text, "%s%s@%d %.1f%% greedy, %.1f%% sampled (%.0f thinking tokens)",
+                  out.empty() ? "" : ", ", r.task.c_str(), r.difficulty, 100.0 * r.accuracy, 100.0 * sampled,
+                  r.mean_thinking_tokens);
     out += text;
   }
   return out;
@@ -333,16 +360,15 @@ RlResult rl(const RlParams& p) {
            runtime_summary(device).c_str(), p.init_from.c_str(), config.parameter_count() / 1e6,
            mixture_to_string(tasks).c_str(), p.rollout.prompts, p.rollout.group_size, p.epochs);
 
-  MixtureEvalParams eval;
-  eval.problems = p.eval_problems;
-  eval.tools_off_baseline = false;
   RlResult result;
   if (!p.resume && p.eval_problems > 0) {
-    result.before = evaluate_mixture(model, tokenizer, tasks, eval, device);
-    auto line = heldout_metrics(result.before);
+    const auto before = evaluate_heldout(model, tokenizer, tasks, p, device);
+    result.before = before.greedy;
+    result.before_sampled = before.sampled;
+    auto line = heldout_metrics(before);
     line["step"] = 0;
     trainer.log_metrics(line);
-    log_info("rl", "before RL: %s", heldout_summary(result.before).c_str());
+    log_info("rl", "before RL: %s", heldout_summary(before).c_str());
   }
 
   auto round = std::make_shared<Round>();
@@ -382,7 +408,7 @@ RlResult rl(const RlParams& p) {
   periodic.every = p.eval_problems > 0 ? p.eval_every : 0;
   periodic.run = [&](Transformer& m, int64_t) {
     PeriodicEval::Outcome outcome;
-    const auto results = evaluate_mixture(m, tokenizer, tasks, eval, device);
+    const auto results = evaluate_heldout(m, tokenizer, tasks, p, device);
     outcome.metrics = heldout_metrics(results);
     outcome.summary = heldout_summary(results);
     return outcome;
@@ -399,15 +425,21 @@ RlResult rl(const RlParams& p) {
     fs::remove(saved + ".json", ec);
   }
   if (p.eval_problems > 0) {
-    result.after = evaluate_mixture(model, tokenizer, tasks, eval, device);
-    auto line = heldout_metrics(result.after);
+    const auto after = evaluate_heldout(model, tokenizer, tasks, p, device);
+    result.after = after.greedy;
+    result.after_sampled = after.sampled;
+    auto line = heldout_metrics(after);
     line["step"] = done.steps;
     line["final"] = true;
     trainer.log_metrics(line);
-    log_info("rl", "after RL: %s", heldout_summary(result.after).c_str());
+    log_info("rl", "after RL: %s", heldout_summary(after).c_str());
     std::string report = "# RL run " + p.out_dir + "\n\nFrom `" + p.init_from + "`, " + std::to_string(done.steps) +
-                         " steps on " + mixture_to_string(tasks) + " (held-out problems, greedy).\n\n";
+                         " steps on " + mixture_to_string(tasks) + ". Held-out problems, greedy:\n\n";
     report += eval_table_markdown(result.after, result.before, "before RL");
+    char line_text[64];
+    std::snprintf(line_text, sizeof line_text, "\nOne sample per problem at temperature %.2f:\n\n",
+                  p.rollout.temperature);
+    report += line_text + eval_table_markdown(result.after_sampled, result.before_sampled, "before RL");
     report += "\nCurves: `curves/reward.svg`, `curves/thinking.svg`, `curves/health.svg` (muse report " + p.out_dir +
               ").\n";
     write_file_atomic((run / "report.md").string(), report);

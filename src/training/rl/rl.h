@@ -62,8 +62,9 @@ struct RlResult {
   int64_t steps = 0;
   double seconds = 0.0;
   bool finished = false;
-  std::vector<TaskEvalResult> before;  // held-out accuracy of the starting model (empty after a resume)
+  std::vector<TaskEvalResult> before;  // held-out greedy accuracy of the starting model (empty after a resume)
   std::vector<TaskEvalResult> after;   // and of the trained one
+  std::vector<TaskEvalResult> before_sampled, after_sampled;  // one sample per problem at the rollout temperature
 };
 
 RlResult rl(const RlParams& params);

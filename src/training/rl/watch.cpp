@@ -17,8 +17,9 @@ std::vector<std::string> CollapseWatch::update(const std::map<std::string, doubl
     warnings.emplace_back(text);
   };
   const double entropy = value("entropy", -1.0);
-  if (entropy >= 0 && entropy < params_.min_entropy) warn("entropy collapse", entropy);
-  if (entropy > params_.max_entropy) warn("entropy explosion", entropy);
+  if (entropy >= 0 && first_entropy_ < 0) first_entropy_ = entropy;
+  if (entropy >= 0 && entropy < params_.entropy_collapse_share * first_entropy_) warn("entropy collapse", entropy);
+  if (first_entropy_ > 0 && entropy > params_.entropy_explosion_factor * first_entropy_) warn("entropy explosion", entropy);
   const double accuracy = value("accuracy", -1.0);
   if (accuracy >= 0) {
     smoothed_accuracy_ = smoothed_accuracy_ < 0 ? accuracy : 0.8 * smoothed_accuracy_ + 0.2 * accuracy;

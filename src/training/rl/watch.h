@@ -11,8 +11,10 @@
 namespace muse {
 
 struct WatchParams {
-  double min_entropy = 0.02;      // nats per trained token
-  double max_entropy = 4.0;
+  // Entropy relative to the first step's (an SFT model on algorithmic tasks starts near 0.03 nats, on search
+  // tasks near 0.4): collapse below this share of it, explosion above this multiple.
+  double entropy_collapse_share = 0.25;
+  double entropy_explosion_factor = 4.0;
   double collapse_ratio = 0.5;    // smoothed accuracy below this share of its best (after the best passed 0.1)
   double max_repetition = 0.2;    // share of rollouts that end in a loop
   double max_truncation = 0.5;
@@ -26,7 +28,7 @@ class CollapseWatch {
 
  private:
   WatchParams params_;
-  double smoothed_accuracy_ = -1.0, best_accuracy_ = 0.0;
+  double smoothed_accuracy_ = -1.0, best_accuracy_ = 0.0, first_entropy_ = -1.0;
 };
 
 }  // namespace muse

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/engine.h"
 #include "model/weights.h"
 #include "runtime/runtime.h"
 #include "training/pretrain.h"
@@ -126,6 +127,64 @@ TEST(RlRollouts, CarryWhatTheModelSawAndRepeatForTheSameRound) {
   bool differs = false;
   for (size_t i = 0; i < a.size(); ++i) differs |= a[i].tokens != next[i].tokens;
   EXPECT_TRUE(differs) << "the next round draws other problems";
+}
+
+// The loss re-scores a rollout with the training forward: its log-probs must be the ones the engine sampled
+// from, for forks too, and with an image in the prompt (positions and patches carried by keep_inputs).
+TEST(RlRollouts, TheLossScoresExactlyWhatTheEngineSampled) {
+  configure_threads({1, 1});
+  const auto tok = Tokenizer::load((fs::path(base_model_dir()) / "tokenizer.model").string());
+  ModelConfig c = preset_config("tiny");
+  c.n_layers = 1;
+  c.d_model = 64;
+  c.n_heads = 2;
+  c.n_kv_heads = 2;
+  c.ffn_hidden = 128;
+  c = fit_model_config(c, tok, 256);
+  torch::manual_seed(9);
+  Transformer model(c);
+  {
+    torch::NoGradGuard no_grad;
+    model->lm_head->weight.normal_(0.0, 0.5);  // a peaked, non-uniform policy
+  }
+  EngineOptions options = EngineOptions::for_device(torch::kCPU);
+  options.reproducible = true;
+  Engine engine(model, torch::kCPU, options);
+  RenderOptions render;
+  render.vision = vision_params(c);
+  for (const char* name : {"add", "count"}) {
+    Rng rng(4);
+    const auto example = make_task(name)->sample(rng, 1, Split::Train);
+    const auto prompt = Prompt::of(render_prompt(tok, example.prompt, render));
+    RequestParams request;
+    request.sampling.temperature = 1.0;
+    request.sampling.max_tokens = 12;
+    request.sampling.seed = 3;
+    request.logprobs = true;
+    request.keep_inputs = true;
+    const auto ids = engine.add_samples(prompt, request, 3);
+    engine.run_until_idle();
+    for (SeqId id : ids) {
+      const auto result = engine.take(id);
+      ASSERT_TRUE(result.has_value());
+      PolicySequence s;
+      s.tokens = prompt.tokens;
+      s.tokens.insert(s.tokens.end(), result->tokens.begin(), result->tokens.end());
+      s.positions = result->positions;
+      s.patches = result->patches;
+      ASSERT_EQ(s.positions.size(), s.tokens.size()) << name;
+      if (std::string(name) == "count") ASSERT_TRUE(s.patches.defined() && s.patches.size(0) > 0);
+      s.trained.assign(s.tokens.size(), false);
+      for (size_t j = 0; j < result->tokens.size(); ++j) s.trained[prompt.tokens.size() + j] = !result->forced[j];
+      const auto batch = make_policy_batches({s}, 1, LossAggregation::Token, 12)[0];
+      const auto scored = target_logprobs(model, batch, 1.0);
+      for (size_t j = 0; j < result->tokens.size(); ++j) {
+        if (result->forced[j]) continue;
+        const auto p = static_cast<int64_t>(prompt.tokens.size() + j) - 1;
+        EXPECT_NEAR(scored[0][p].item<float>(), result->logprobs[j], 2e-4) << name << " sequence " << id << " token " << j;
+      }
+    }
+  }
 }
 
 TEST(RlRollouts, LoopsAreDetected) {
