@@ -11,6 +11,7 @@ void add_data_commands(CLI::App& app);      // data preview
 void add_serve_command(CLI::App& app);      // serve
 void add_rl_command(CLI::App& app);         // rl
 void add_report_command(CLI::App& app);     // report RUN
+void add_scale_command(CLI::App& app);      // scale pretrain
 
 // Shared options.
 struct RuntimeOptions {

@@ -106,6 +106,7 @@ int main(int argc, char** argv) {
   muse::cli::add_serve_command(app);
   muse::cli::add_rl_command(app);
   muse::cli::add_report_command(app);
+  muse::cli::add_scale_command(app);
   muse::cli::add_log_level_option(app);
   app.footer("Environment: MUSE_LOG=debug|info|warn|error|off sets the log level (--log-level overrides it).\n"
              "Exit status: 0 done, 1 bad request (arguments, files, limits), 130 interrupted (work saved), "

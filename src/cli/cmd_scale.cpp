@@ -1,0 +1,49 @@
+// muse scale pretrain: the pretraining scaling ladder (held-out loss and accuracy against compute, fitted).
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "training/scale.h"
+
+namespace muse::cli {
+
+void add_scale_command(CLI::App& app) {
+  auto* scale = app.add_subcommand("scale", "Scaling measurements that write data (CSV/JSON) and a plot");
+  scale->require_subcommand(1);
+  auto* pre = scale->add_subcommand(
+      "pretrain", "A ladder of model sizes pretrained at a fixed tokens-per-parameter ratio; held-out loss and "
+                  "accuracy against training FLOPs with a log-linear fit");
+  struct Opts {
+    PretrainLadderParams params;
+    std::string rungs = "32x1,48x2,64x2,96x3,128x4";
+    RuntimeOptions runtime;
+  };
+  auto o = std::make_shared<Opts>();
+  pre->add_option("--out", o->params.out_dir, "ladder directory (one run directory per rung)")->required();
+  pre->add_option("--rungs", o->rungs, "model sizes WIDTHxDEPTH,...")->capture_default_str();
+  pre->add_option("--ratio", o->params.tokens_per_parameter, "training tokens per parameter (embeddings counted)")
+      ->capture_default_str()->check(CLI::Range(0.01, 1000.0));
+  pre->add_option("--mixture", o->params.mixture, "what every rung trains on")->capture_default_str();
+  pre->add_option("--batch-size", o->params.batch_size)->capture_default_str()->check(CLI::Range(1, 4096));
+  pre->add_option("--seq-len", o->params.seq_len)->capture_default_str()->check(CLI::Range(16, 8192));
+  pre->add_option("--eval-problems", o->params.eval_problems, "held-out problems per task and difficulty")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  pre->add_option("--seed", o->params.seed)->capture_default_str();
+  pre->add_flag("--resume", o->params.resume, "keep finished rungs and continue an interrupted one");
+  add_runtime_options(*pre, o->runtime);
+  pre->callback([o] {
+    apply_runtime_options(o->runtime);
+    o->params.rungs = parse_rungs(o->rungs);
+    o->params.device = o->runtime.device;
+    const auto r = run_pretrain_ladder(o->params);
+    std::printf("| rung | parameters | tokens | FLOPs | held-out loss | accuracy | minutes |\n|---|---|---|---|---|---|---|\n");
+    for (const auto& p : r.points)
+      std::printf("| %s | %.3fM | %.2fM | %.3g | %.4f | %.1f%% | %.1f |\n", p.name.c_str(), p.parameters / 1e6,
+                  p.tokens / 1e6, p.flops, p.heldout_loss, 100.0 * p.accuracy, p.seconds / 60.0);
+    std::printf("held-out loss = %.4f %+.4f x log10(FLOPs), R^2 %.3f; accuracy %+.3f per decade, R^2 %.3f\n",
+                r.loss_fit.intercept, r.loss_fit.slope, r.loss_fit.r2, r.accuracy_fit.slope, r.accuracy_fit.r2);
+    std::printf("wrote %s/scale_pretrain.{csv,json,svg}\n", o->params.out_dir.c_str());
+  });
+}
+
+}  // namespace muse::cli
