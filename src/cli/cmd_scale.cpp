@@ -1,8 +1,10 @@
 // muse scale pretrain: the pretraining scaling ladder (held-out loss and accuracy against compute, fitted).
+// muse scale rl: one RL run for several seeds (held-out accuracy and thinking length against RL steps).
 #include <cstdio>
 #include <memory>
 
 #include "cli/commands.h"
+#include "training/rl/seeds.h"
 #include "training/scale.h"
 
 namespace muse::cli {
@@ -43,6 +45,27 @@ void add_scale_command(CLI::App& app) {
     std::printf("held-out loss = %.4f %+.4f x log10(FLOPs), R^2 %.3f; accuracy %+.3f per decade, R^2 %.3f\n",
                 r.loss_fit.intercept, r.loss_fit.slope, r.loss_fit.r2, r.accuracy_fit.slope, r.accuracy_fit.r2);
     std::printf("wrote %s/scale_pretrain.{csv,json,svg}\n", o->params.out_dir.c_str());
+  });
+
+  auto* rl = scale->add_subcommand(
+      "rl", "The same RL run for several seeds (DIR/seed-N): held-out accuracy and thinking length against RL steps");
+  auto ro = std::make_shared<RlCliOptions>();
+  auto seeds = std::make_shared<std::vector<uint64_t>>(std::vector<uint64_t>{1, 2, 3});
+  add_rl_options(*rl, *ro);
+  rl->get_option("--out")->required()->description("directory of the seeds' runs and the combined data");
+  rl->remove_option(rl->get_option("--seed"));  // --seeds instead
+  rl->add_option("--seeds", *seeds, "one RL run per seed")->delimiter(',')->capture_default_str();
+  rl->callback([ro, seeds] {
+    const auto params = resolve_rl_options(*ro);
+    const auto points = run_rl_seeds(params, *seeds, params.out_dir);
+    std::printf("| seed | step | greedy accuracy | sampled accuracy | greedy thinking | sampled thinking |\n"
+                "|---|---|---|---|---|---|\n");
+    for (const auto& p : points)
+      std::printf("| %llu | %lld | %.1f%% | %.1f%% | %.0f | %.0f |\n", static_cast<unsigned long long>(p.seed),
+                  static_cast<long long>(p.step), 100.0 * p.greedy_accuracy, 100.0 * p.sampled_accuracy,
+                  p.greedy_thinking, p.sampled_thinking);
+    std::printf("wrote %s/scale_rl.{csv,json}, scale_rl_accuracy.svg, scale_rl_thinking.svg\n",
+                params.out_dir.c_str());
   });
 }
 

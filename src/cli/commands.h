@@ -2,6 +2,8 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include "training/rl/rl.h"
+
 namespace muse::cli {
 
 void add_train_commands(CLI::App& app);     // tokenizer train, pretrain, train --recipe
@@ -21,5 +23,15 @@ struct RuntimeOptions {
 };
 void add_runtime_options(CLI::App& command, RuntimeOptions& options);
 void apply_runtime_options(const RuntimeOptions& options);
+
+// The options of an RL run (muse rl, muse scale rl): every RlParams field, names resolved after parsing.
+struct RlCliOptions {
+  RlParams params;
+  std::string penalty = "none", aggregation = "token", optimizer = "adamw", tools = "on";
+  bool keep_uniform = false;
+  RuntimeOptions runtime;
+};
+void add_rl_options(CLI::App& command, RlCliOptions& options);  // --out is added, not required
+RlParams resolve_rl_options(const RlCliOptions& options);       // also applies the runtime options
 
 }  // namespace muse::cli

@@ -14,6 +14,7 @@
 #include "training/pretrain.h"
 #include "training/recipe.h"
 #include "training/rl/curves.h"
+#include "training/rl/seeds.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/test_dirs.h"
@@ -261,6 +262,26 @@ TEST(Rl, AReusedRoundResumesFromItsSavedRollouts) {
   second.resume = true;
   rl(second);
   expect_same_run(straight, resumed, 4);
+}
+
+TEST(Rl, SeedsRunOneByOneAndTheirCurvesAreCombined) {
+  configure_threads({1, 1});
+  const auto dir = fresh_dir("muse_rl_seeds");
+  auto p = tiny_rl("");
+  p.steps = 2;
+  p.eval_every = 1;
+  p.eval_problems = 2;
+  const auto points = run_rl_seeds(p, {1, 2}, dir);
+  // Per seed: the start, step 1 (periodic) and the final evaluation.
+  ASSERT_EQ(points.size(), 6u);
+  EXPECT_EQ(points[0].seed, 1u);
+  EXPECT_EQ(points[0].step, 0);
+  EXPECT_EQ(points[5].seed, 2u);
+  EXPECT_EQ(points[5].step, 2);
+  for (const char* name : {"scale_rl.csv", "scale_rl.json", "scale_rl_accuracy.svg", "scale_rl_thinking.svg"})
+    EXPECT_TRUE(fs::exists(fs::path(dir) / name)) << name;
+  EXPECT_TRUE(fs::exists(fs::path(dir) / "seed-2" / "model.safetensors"));
+  EXPECT_EQ(run_rl_seeds(p, {1, 2}, dir).size(), 6u);  // finished seeds are kept, not run again
 }
 
 TEST(Rl, BadSettingsAreNamedBeforeAnyWork) {
