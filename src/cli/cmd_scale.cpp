@@ -1,9 +1,14 @@
 // muse scale pretrain: the pretraining scaling ladder (held-out loss and accuracy against compute, fitted).
 // muse scale rl: one RL run for several seeds (held-out accuracy and thinking length against RL steps).
+// muse scale test-time: accuracy against thinking budget (Standard), agents (Contemplating) and wall time.
 #include <cstdio>
 #include <memory>
 
 #include "cli/commands.h"
+#include "engine/engine.h"
+#include "eval/test_time_scale.h"
+#include "model/weights.h"
+#include "runtime/runtime.h"
 #include "training/rl/seeds.h"
 #include "training/scale.h"
 
@@ -66,6 +71,45 @@ void add_scale_command(CLI::App& app) {
                   p.greedy_thinking, p.sampled_thinking);
     std::printf("wrote %s/scale_rl.{csv,json}, scale_rl_accuracy.svg, scale_rl_thinking.svg\n",
                 params.out_dir.c_str());
+  });
+
+  auto* tt = scale->add_subcommand(
+      "test-time", "Accuracy against thinking budget (Standard), number of agents (Contemplating) and wall time");
+  struct TestTimeOpts {
+    std::string model = "models/default", out, synthesis = "confidence";
+    TestTimeScaleParams params;
+    RuntimeOptions runtime;
+  };
+  auto to = std::make_shared<TestTimeOpts>();
+  tt->add_option("--model", to->model, "model directory")->capture_default_str()->check(CLI::ExistingDirectory);
+  tt->add_option("--out", to->out, "directory for the data and plots")->required();
+  tt->add_option("--task", to->params.task)->capture_default_str();
+  tt->add_option("--difficulty", to->params.difficulty)->capture_default_str()->check(CLI::Range(1, 64));
+  tt->add_option("--problems", to->params.problems, "held-out problems")->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  tt->add_option("--budgets", to->params.budgets, "thinking budgets (-1 = none)")->delimiter(',')
+      ->capture_default_str();
+  tt->add_option("--agents", to->params.agents, "agent counts")->delimiter(',')->capture_default_str();
+  tt->add_option("--synthesis", to->synthesis, "vote | confidence | online")->capture_default_str()
+      ->check(CLI::IsMember({"vote", "confidence", "online"}));
+  tt->add_option("--seed", to->params.seed, "which held-out problems")->capture_default_str();
+  add_runtime_options(*tt, to->runtime);
+  tt->callback([to] {
+    apply_runtime_options(to->runtime);
+    to->params.synthesis = parse_synthesis(to->synthesis, "--synthesis");
+    to->params.validate();
+    make_task(to->params.task);  // an unknown task fails before the model loads
+    const auto device = parse_device(to->runtime.device);
+    auto loaded = load_model_dir(to->model, device);
+    Engine engine(loaded.model, device, EngineOptions::for_device(device));
+    const auto points = run_test_time_scale(engine, loaded.tokenizer, to->params);
+    write_test_time_scale(points, to->params, to->out);
+    std::printf("| axis | value | accuracy | tokens/problem | s/problem |\n|---|---|---|---|---|\n");
+    for (const auto& p : points)
+      std::printf("| %s | %s | %.1f%% | %.0f | %.3f |\n", p.axis.c_str(),
+                  p.value < 0 ? "none" : std::to_string(p.value).c_str(), 100.0 * p.accuracy, p.tokens_per_problem,
+                  p.seconds_per_problem);
+    std::printf("wrote %s/scale_test_time.{csv,json} and its plots\n", to->out.c_str());
   });
 }
 
