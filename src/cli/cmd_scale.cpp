@@ -47,8 +47,10 @@ void add_scale_command(CLI::App& app) {
     for (const auto& p : r.points)
       std::printf("| %s | %.3fM | %.2fM | %.3g | %.4f | %.1f%% | %.1f |\n", p.name.c_str(), p.parameters / 1e6,
                   p.tokens / 1e6, p.flops, p.heldout_loss, 100.0 * p.accuracy, p.seconds / 60.0);
-    std::printf("held-out loss = %.4f %+.4f x log10(FLOPs), R^2 %.3f; accuracy %+.3f per decade, R^2 %.3f\n",
-                r.loss_fit.intercept, r.loss_fit.slope, r.loss_fit.r2, r.accuracy_fit.slope, r.accuracy_fit.r2);
+    std::printf("held-out loss ~ FLOPs^%.3f (log-log fit, R^2 %.3f); linear in log10(FLOPs): %+.4f per decade, "
+                "R^2 %.3f; accuracy %+.3f per decade, R^2 %.3f\n",
+                r.loss_power_fit.slope, r.loss_power_fit.r2, r.loss_fit.slope, r.loss_fit.r2, r.accuracy_fit.slope,
+                r.accuracy_fit.r2);
     std::printf("wrote %s/scale_pretrain.{csv,json,svg}\n", o->params.out_dir.c_str());
   });
 

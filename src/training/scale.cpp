@@ -119,19 +119,22 @@ LadderPoint point_from(const nlohmann::json& j) {
 
 std::string ladder_svg(const LadderResult& r) {
   LineChart chart;
-  chart.title = "Pretraining ladder: held-out loss vs compute (R² " + std::to_string(r.loss_fit.r2).substr(0, 5) + ")";
+  char title[160];
+  std::snprintf(title, sizeof title, "Pretraining ladder: held-out loss ~ C^%.2f (R² %.3f)", r.loss_power_fit.slope,
+                r.loss_power_fit.r2);
+  chart.title = title;
   chart.x_label = "training FLOPs (log10)";
-  chart.y_label = "held-out loss";
-  PlotSeries measured{"measured", {}}, fit{"log-linear fit", {}};
+  chart.y_label = "held-out loss (log10)";
+  PlotSeries measured{"measured", {}}, fit{"power-law fit", {}};
   double x_lo = 1e300, x_hi = -1e300, y_lo = 1e300, y_hi = -1e300;
   for (const auto& p : r.points) {
-    const double x = std::log10(p.flops);
-    measured.points.emplace_back(x, p.heldout_loss);
+    const double x = std::log10(p.flops), y = std::log10(std::max(p.heldout_loss, 1e-9));
+    measured.points.emplace_back(x, y);
     x_lo = std::min(x_lo, x), x_hi = std::max(x_hi, x);
-    y_lo = std::min(y_lo, p.heldout_loss), y_hi = std::max(y_hi, p.heldout_loss);
+    y_lo = std::min(y_lo, y), y_hi = std::max(y_hi, y);
   }
   for (double x : {x_lo, x_hi}) {
-    const double y = r.loss_fit.at(std::pow(10.0, x));
+    const double y = r.loss_power_fit.at(std::pow(10.0, x));
     fit.points.emplace_back(x, y);
     y_lo = std::min(y_lo, y), y_hi = std::max(y_hi, y);
   }
@@ -205,6 +208,9 @@ LadderResult run_pretrain_ladder(const PretrainLadderParams& p) {
   std::vector<double> flops, loss, accuracy;
   for (const auto& pt : result.points) flops.push_back(pt.flops), loss.push_back(pt.heldout_loss), accuracy.push_back(pt.accuracy);
   result.loss_fit = fit_log_linear(flops, loss);
+  std::vector<double> log_loss;
+  for (double l : loss) log_loss.push_back(std::log10(std::max(l, 1e-9)));
+  result.loss_power_fit = fit_log_linear(flops, log_loss);
   result.accuracy_fit = fit_log_linear(flops, accuracy);
 
   std::string csv = "rung,parameters,tokens,flops,heldout_loss,accuracy,seconds\n";
@@ -221,6 +227,7 @@ LadderResult run_pretrain_ladder(const PretrainLadderParams& p) {
   auto fit_json = [](const LogLinearFit& f) {
     return nlohmann::json{{"intercept", f.intercept}, {"slope_per_decade", f.slope}, {"r2", f.r2}};
   };
+  json["loss_power_fit"] = fit_json(result.loss_power_fit);
   json["loss_fit"] = fit_json(result.loss_fit);
   json["accuracy_fit"] = fit_json(result.accuracy_fit);
   write_file_atomic((out / "scale_pretrain.csv").string(), csv);

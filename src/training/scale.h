@@ -58,7 +58,11 @@ LogLinearFit fit_log_linear(const std::vector<double>& x, const std::vector<doub
 
 struct LadderResult {
   std::vector<LadderPoint> points;
-  LogLinearFit loss_fit, accuracy_fit;
+  // log10(loss) = intercept + slope * log10(FLOPs): the power law loss ∝ C^slope, the usual scaling-law form
+  // (on our deterministic tasks the loss heads for 0, so a straight line in loss itself bends).
+  LogLinearFit loss_power_fit;
+  LogLinearFit loss_fit;      // loss = intercept + slope * log10(FLOPs)
+  LogLinearFit accuracy_fit;  // mean accuracy = intercept + slope * log10(FLOPs)
 };
 
 LadderResult run_pretrain_ladder(const PretrainLadderParams& params);

@@ -59,6 +59,8 @@ TEST(ScaleLadder, TwoRungsWriteTheirDataAndResumeReadsThemBack) {
   const auto again = run_pretrain_ladder(p);
   EXPECT_EQ(again.points[1].heldout_loss, first.points[1].heldout_loss);
   EXPECT_EQ(again.points[1].seconds, first.points[1].seconds);
+  EXPECT_LE(again.loss_power_fit.r2, 1.0);
+  EXPECT_EQ(again.loss_power_fit.slope, first.loss_power_fit.slope);
 }
 
 }  // namespace
