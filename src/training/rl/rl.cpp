@@ -11,6 +11,7 @@
 
 #include "model/weights.h"
 #include "runtime/runtime.h"
+#include "training/sft.h"
 #include "training/train_eval.h"
 #include "training/trainer.h"
 #include "training/rl/curves.h"
@@ -299,14 +300,11 @@ std::string heldout_summary(const HeldoutEval& e) {
 RlResult rl(const RlParams& p) {
   p.validate();
   const auto device = parse_device(p.device);
-  const fs::path base(p.init_from), run(p.out_dir);
-  const ModelConfig config = load_model_config((base / "config.json").string());
-  const std::string base_weights = (base / "model.safetensors").string();
-  if (!fs::exists(base_weights)) throw file_error(base_weights, "missing");
-  fs::create_directories(run);
-  const std::string tokenizer_path = (run / "tokenizer.model").string();
-  if (!fs::exists(tokenizer_path)) write_file_atomic(tokenizer_path, read_file((base / "tokenizer.model").string()));
-  const auto tokenizer = Tokenizer::load(tokenizer_path);
+  const fs::path run(p.out_dir);
+  const auto base = start_from_model_dir(p.init_from, p.out_dir);
+  const ModelConfig& config = base.config;
+  const std::string& base_weights = base.weights;
+  const Tokenizer& tokenizer = base.tokenizer;
   const auto tasks = parse_mixture(p.rollout.tasks);
   for (const auto& t : tasks) make_task(t.task);  // an unknown task fails before any work
 
