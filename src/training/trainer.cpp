@@ -323,6 +323,7 @@ void Trainer::record_step(const StepStats& stats, Session& session) {
   session.smoothed_loss = session.smoothed_loss < 0 ? stats.loss : 0.9 * session.smoothed_loss + 0.1 * stats.loss;
   const double tok_per_s = static_cast<double>(session.tokens) / std::max(1e-9, elapsed);
 
+  const std::string note = params_.step_note ? params_.step_note(state_.step, stats.metrics) : "";
   const bool log_step = state_.step % params_.log_every == 0 || state_.step == params_.steps;
   if (log_step) {
     nlohmann::json line = {{"step", state_.step}, {"loss", stats.loss}, {"lr", stats.lr},
@@ -339,7 +340,7 @@ void Trainer::record_step(const StepStats& stats, Session& session) {
     std::snprintf(text, sizeof text, "step %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s | %.1f GFLOP/s | ETA %s",
                   static_cast<long long>(state_.step), static_cast<long long>(params_.steps), session.smoothed_loss,
                   stats.lr, tok_per_s, tok_per_s * params_.flops_per_token / 1e9, format_duration(eta).c_str());
-    session.progress.show(params_.progress_note ? text + params_.progress_note(state_.step, stats.metrics) : text);
+    session.progress.show(text + note);
   }
 }
 

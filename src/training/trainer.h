@@ -88,8 +88,9 @@ struct TrainerParams {
   bool progress = true;              // live progress line on stderr (rewritten in place on a TTY)
   double flops_per_token = 0.0;      // training FLOPs per token, for the progress line's GFLOP/s
   int64_t stop_after_step = -1;      // for tests: checkpoint this step and return, as if killed
-  // More of the progress line from the step's metrics (e.g. RL's reward and warnings): " | reward 0.41".
-  std::function<std::string(int64_t step, const std::map<std::string, double>& metrics)> progress_note;
+  // Called after every step with its metrics (e.g. RL's collapse checks, which warn by themselves); what it
+  // returns ends the progress line when one is shown: " | reward 0.41".
+  std::function<std::string(int64_t step, const std::map<std::string, double>& metrics)> step_note;
 
   void validate() const;             // MuseError naming the field
 };

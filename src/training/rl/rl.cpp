@@ -338,7 +338,7 @@ RlResult rl(const RlParams& p) {
   t.flops_per_token = config.train_flops_per_token(config.max_seq_len);
   t.stop_after_step = p.stop_after_step;
   auto watch = std::make_shared<CollapseWatch>();
-  t.progress_note = [watch](int64_t step, const std::map<std::string, double>& m) {
+  t.step_note = [watch](int64_t step, const std::map<std::string, double>& m) {
     auto get = [&](const char* key) {
       const auto it = m.find(key);
       return it == m.end() ? 0.0 : it->second;
