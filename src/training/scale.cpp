@@ -197,9 +197,13 @@ LadderResult run_pretrain_ladder(const PretrainLadderParams& p) {
     point.tokens = run.tokens;
     point.flops = config.train_flops_per_token(p.seq_len) * static_cast<double>(run.tokens);
     point.heldout_loss = run.final_eval_loss;
+    // The trained cells only: the report card's extra columns (held-out wordings, one step beyond the trained
+    // range, blank images, tools off) measure generalisation, not what this rung learned.
     double accuracy = 0;
-    for (const auto& e : run.evals) accuracy += e.accuracy;
-    point.accuracy = run.evals.empty() ? 0.0 : accuracy / static_cast<double>(run.evals.size());
+    int cells = 0;
+    for (const auto& e : run.evals)
+      if (e.surface == "trained" && !e.beyond_training && !e.blank_images && e.tools) accuracy += e.accuracy, ++cells;
+    point.accuracy = cells > 0 ? accuracy / cells : 0.0;
     point.seconds = run.seconds;
     write_file_atomic(summary, point_json(point).dump(2));
     result.points.push_back(point);

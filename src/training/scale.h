@@ -45,7 +45,7 @@ struct LadderPoint {
   int64_t tokens = 0;       // trained on
   double flops = 0.0;       // training FLOPs (forward + backward, attention included)
   double heldout_loss = 0.0;
-  double accuracy = 0.0;    // mean held-out task accuracy (greedy)
+  double accuracy = 0.0;    // mean held-out task accuracy (greedy) over the mixture's trained cells
   double seconds = 0.0;     // training time
 };
 
