@@ -24,19 +24,25 @@ namespace {
 namespace fs = std::filesystem;
 using test::fresh_dir;
 
+// The suite's model shape: one layer of width 64 (two heads of 32), with room for `context` tokens.
+ModelConfig one_layer_config(int64_t context) {
+  ModelConfig c = preset_config("tiny");
+  c.n_layers = 1;
+  c.d_model = 64;
+  c.n_heads = 2;
+  c.n_kv_heads = 2;
+  c.ffn_hidden = 128;
+  c.max_seq_len = context;
+  return c;
+}
+
 // A briefly trained tiny model directory, made once for the whole suite.
 const std::string& base_model_dir() {
   static const std::string dir = [] {
     configure_threads({1, 1});
     const auto d = fresh_dir("muse_rl_base");
     train_tokenizer_for_mixture("add:1", {}, TokenizerTrainParams{400}, 300, 1, d);
-    ModelConfig c = preset_config("tiny");
-    c.n_layers = 1;
-    c.d_model = 64;
-    c.n_heads = 2;
-    c.n_kv_heads = 2;
-    c.ffn_hidden = 128;
-    c.max_seq_len = 64;
+    const ModelConfig c = one_layer_config(64);
     PretrainParams p;
     p.out_dir = d;
     p.mixture = "add:1";
@@ -135,13 +141,7 @@ TEST(RlRollouts, CarryWhatTheModelSawAndRepeatForTheSameRound) {
 TEST(RlRollouts, TheLossScoresExactlyWhatTheEngineSampled) {
   configure_threads({1, 1});
   const auto tok = Tokenizer::load((fs::path(base_model_dir()) / "tokenizer.model").string());
-  ModelConfig c = preset_config("tiny");
-  c.n_layers = 1;
-  c.d_model = 64;
-  c.n_heads = 2;
-  c.n_kv_heads = 2;
-  c.ffn_hidden = 128;
-  c = fit_model_config(c, tok, 256);
+  const ModelConfig c = fit_model_config(one_layer_config(256), tok, 256);
   torch::manual_seed(9);
   Transformer model(c);
   {
