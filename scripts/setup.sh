@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch python3-numpy        # side-by-side benchmark only
   nodejs                             # the app's unit tests (node --test tests/app/)
+  chromium                           # the app in a real browser (tests/app/browser_test.sh, headless)
 )
 
 missing=()

@@ -1,5 +1,6 @@
 #include "agents/tool_session.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -38,7 +39,7 @@ ToolRunner::ToolRunner(const Tokenizer& tok, const ToolRegistry& tools, ToolCont
 
 void ToolRunner::configure(RequestParams& params) const {
   const int begin = tok_.special(Special::ToolCallBegin), end = tok_.special(Special::ToolCallEnd);
-  if (params_.enabled && !tools_.empty()) {
+  if ((params_.enabled && !tools_.empty()) || !params_.client_functions.empty()) {
     params.pause_tokens.push_back(end);
   } else {
     params.banned_tokens.push_back(begin);
@@ -62,6 +63,12 @@ ToolCallRecord ToolRunner::run_call(const std::string& body) {
                   "this request may make at most " + std::to_string(params_.max_calls) + " tool calls; answer now");
   if (!parsed.ok()) return refuse(ToolError::BadArguments, parsed.error);
   record.arguments = parsed.arguments;
+  if (is_client(parsed.name)) {
+    record.client = true;  // the caller answers it
+    return record;
+  }
+  if (!params_.enabled)
+    return refuse(ToolError::UnknownTool, "the built-in tools are off for this request; there is no '" + parsed.name + "'");
   if (seconds_ >= params_.max_tool_seconds)
     return refuse(ToolError::LimitExceeded, "this request's tool time is spent; answer now");
   if (parsed.name == "zoom" && zooms_ >= params_.max_zooms)
@@ -78,7 +85,13 @@ ToolCallRecord ToolRunner::run_call(const std::string& body) {
   return record;
 }
 
+bool ToolRunner::is_client(const std::string& name) const {
+  return std::find(params_.client_functions.begin(), params_.client_functions.end(), name) !=
+         params_.client_functions.end();
+}
+
 std::optional<Prompt> ToolRunner::on_event(const TokenEvent& event) {
+  waiting_for_client_ = false;
   const int begin = tok_.special(Special::ToolCallBegin), end = tok_.special(Special::ToolCallEnd);
   if (event.token == tok_.special(Special::ThinkEnd)) answered_ = true;
   // A forced <|tool_call|> opens a call too: a caller may require one (the API's tool_choice).
@@ -106,6 +119,11 @@ std::optional<Prompt> ToolRunner::on_event(const TokenEvent& event) {
   in_call_ = false;
   ToolCallRecord record = run_call(tok_.decode(body_));
   body_.clear();
+  if (record.client) {
+    calls_.push_back(std::move(record));
+    waiting_for_client_ = true;
+    return std::nullopt;
+  }
   ToolResult shown;
   shown.error = record.error;
   shown.text = record.result_text;
@@ -117,6 +135,7 @@ std::optional<Prompt> ToolRunner::on_event(const TokenEvent& event) {
 
 void answer_call(Engine& engine, ToolRunner& runner, const TokenEvent& event) {
   auto segment = runner.on_event(event);
+  if (runner.waiting_for_client()) engine.cancel(event.id);  // the reply ends with the client's call
   if (!segment) return;
   try {
     engine.force(event.id, std::move(*segment));

@@ -26,11 +26,15 @@
 namespace muse {
 
 struct ToolUseParams {
-  bool enabled = true;           // false: <|tool_call|> is never sampled; the model answers on its own
+  bool enabled = true;           // the built-in tools; with them off (and no client functions) <|tool_call|> is banned
   int max_calls = 8;             // calls per request; later ones get a LimitExceeded result
   int max_zooms = 4;             // crops the zoom tool may add per request (each is up to one view of tokens)
   double max_tool_seconds = 10;  // wall time of all calls of a request; once spent, calls get LimitExceeded
   ToolLimits limits;             // inputs and results of each call
+  // Functions the caller answers itself (the API's client tools): a call to one is recorded, not run, and the
+  // sequence stays parked on it; answer_call() then ends it (the reply ends with the call). A client function
+  // of a built-in tool's name takes its place.
+  std::vector<std::string> client_functions;
 };
 
 // "on" | "off" -> enabled; MuseError naming `what` otherwise.
@@ -47,7 +51,8 @@ struct ToolCallRecord {
   std::shared_ptr<const Image> image;  // zoom: the crop the model was shown
   double seconds = 0;
   bool closed = true;           // false: the sequence ended inside the call
-  bool in_answer = false;       // made after <|/think|> (a client's function tool, not reasoning)
+  bool in_answer = false;       // made after <|/think|>
+  bool client = false;          // a call to a client function: not run, the caller answers it
   bool ok() const { return closed && error == ToolError::None; }
   // One line for people: `zoom {"bbox_2d":...} -> box (64,0)-(128,32) of image 0, a 64x32 crop seen as 80x40`,
   // `calculator {...} -> 97408`, `... -> error: invalid_input: division by zero`.
@@ -67,6 +72,10 @@ class ToolRunner {
   ToolCallRecord run_call(const std::string& body);
 
   const std::vector<ToolCallRecord>& calls() const { return calls_; }
+  // The last event parked the sequence on a call to a client function (nothing to force: the caller answers).
+  bool waiting_for_client() const { return waiting_for_client_; }
+  // The call being written, as text so far ("" outside a call): what a stream shows as the call grows.
+  std::string open_call_text() const { return in_call_ ? tok_.decode(body_) : std::string(); }
   const ToolUseParams& params() const { return params_; }
 
  private:
@@ -76,13 +85,15 @@ class ToolRunner {
   ToolUseParams params_;
   std::vector<ToolCallRecord> calls_;
   std::vector<int> body_;  // tokens of the call being written
-  bool in_call_ = false, answered_ = false;
+  bool in_call_ = false, answered_ = false, waiting_for_client_ = false;
+  bool is_client(const std::string& name) const;
   int zooms_ = 0;
   double seconds_ = 0;
 };
 
 // runner.on_event, then the result forced into the engine; a result the engine refuses cancels the sequence (it
-// must never stay parked forever). The one place a caller's loop answers calls.
+// must never stay parked forever), and so does a call to a client function (the reply ends with it). The one
+// place a caller's loop answers calls.
 void answer_call(Engine& engine, ToolRunner& runner, const TokenEvent& event);
 
 struct ToolRun {

@@ -1,6 +1,7 @@
 #include "engine/decode_rules.h"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace muse {
@@ -27,6 +28,7 @@ DecodeRules::DecodeRules(const RequestParams& params, int64_t vocab_size, int64_
       stop_strings_(params.stop_strings),
       pause_tokens_(params.pause_tokens),
       blocked_(blocked_tokens(params, vocab_size)),
+      constraint_(params.constraint ? ConstraintSlot(params.constraint->clone()) : ConstraintSlot()),
       continue_token_(params.continue_token),
       vocab_size_(vocab_size),
       max_seq_len_(max_seq_len),
@@ -47,12 +49,36 @@ void DecodeRules::continue_from(const DecodeRules& other) {
   thinking_tokens_ = other.thinking_tokens_;
   generated_ = other.generated_;
   text_tail_ = other.text_tail_;
+  if (other.constraint_) constraint_ = other.constraint_;
   if (text_tail_.size() > longest_stop_) text_tail_.erase(0, text_tail_.size() - longest_stop_);
   if (other.told_to_answer_) end_thinking();  // "answer now" reaches a held prompt's later forks
 }
 
 DecodeRules::Choice DecodeRules::choose(const float* logits, Rng& rng) const {
   const int V = static_cast<int>(vocab_size_);
+  if (constraint_) {
+    allowed_.assign(static_cast<size_t>(V), 0);
+    const TokenConstraint::Next next = constraint_.get()->next(allowed_);
+    if (next.forced >= 0) return {next.forced, true};
+    if (next.restricted) {
+      // The grammar's tokens less the request's own masks; should those leave nothing, the grammar wins.
+      std::vector<float> work(logits, logits + V);
+      bool any = false;
+      for (size_t i = 0; i < work.size(); ++i) {
+        const bool off = !allowed_[i] || (!blocked_.empty() && blocked_[i]) || static_cast<int>(i) == unsampleable_;
+        if (off) work[i] = kNegInf;
+        any = any || !off;
+      }
+      if (!any)
+        for (size_t i = 0; i < work.size(); ++i) work[i] = allowed_[i] ? logits[i] : kNegInf;
+      if (next.steer_from >= 0 && next.steer_to >= 0 && work[static_cast<size_t>(next.steer_to)] > kNegInf) {
+        const float a = work[static_cast<size_t>(next.steer_to)], b = logits[next.steer_from];
+        const float hi = std::max(a, b);
+        work[static_cast<size_t>(next.steer_to)] = hi + std::log(std::exp(a - hi) + std::exp(b - hi));
+      }
+      return {sample_token(work.data(), V, sampling_, rng), false};
+    }
+  }
   if (thinking_ && sampling_.max_thinking_tokens >= 0 && thinking_tokens_ >= sampling_.max_thinking_tokens)
     return {sampling_.think_end_token, true};  // budget spent: close the thinking span, the answer follows
   const bool below_min = thinking_ && thinking_tokens_ < sampling_.min_thinking_tokens;
@@ -81,6 +107,7 @@ DecodeRules::Choice DecodeRules::choose(const float* logits, Rng& rng) const {
 
 DecodeRules::Verdict DecodeRules::append(int token, bool forced, bool from_model, int64_t total_length) {
   (void)forced;
+  if (constraint_) constraint_.get()->append(token);
   ++generated_;
   if (thinking_) {
     if (token == sampling_.think_end_token) thinking_ = false;

@@ -28,7 +28,7 @@ class DecodeRules {
 
   struct Choice {
     int token = -1;
-    bool forced = false;  // the budget's forced <|/think|> or the continue cue, not sampled
+    bool forced = false;  // the budget's forced <|/think|>, the continue cue or the constraint's token
   };
   // The next token given the raw logits (length vocab_size). Uses `rng` only when it samples.
   Choice choose(const float* logits, Rng& rng) const;
@@ -43,8 +43,8 @@ class DecodeRules {
   // sequence's length (prompt + generated) including this token.
   Verdict append(int token, bool forced, bool from_model, int64_t total_length);
 
-  // Takes over another sequence's progress (thinking span, counts, stop-string tail): a fork with its own
-  // params continues where its parent was.
+  // Takes over another sequence's progress (thinking span, counts, stop-string tail, the constraint's state): a
+  // fork with its own params continues where its parent was.
   void continue_from(const DecodeRules& other);
 
   // "Answer now": a sequence still inside its thinking span closes it at its next token (as a spent budget
@@ -66,6 +66,8 @@ class DecodeRules {
   std::vector<std::string> stop_strings_;
   std::vector<int> pause_tokens_;
   std::vector<uint8_t> blocked_;  // allowed/banned mask, 1 = never sample (empty: none)
+  ConstraintSlot constraint_;     // the request's grammar with this sequence's state (none: free)
+  mutable std::vector<uint8_t> allowed_;  // the constraint's scratch mask
   int continue_token_ = -1;
   int unsampleable_ = -1;
   int64_t vocab_size_ = 0, max_seq_len_ = 0;

@@ -15,6 +15,7 @@
 
 #include <torch/torch.h>
 
+#include "constrain/token_constraint.h"
 #include "engine/sampler.h"
 #include "tokenizer/chat_format.h"
 
@@ -80,6 +81,9 @@ struct RequestParams {
   std::vector<std::string> stop_strings;  // needs EngineOptions::token_text
   std::vector<int> allowed_tokens;        // non-empty: only these may be sampled
   std::vector<int> banned_tokens;         // never sampled
+  // A grammar the sequence follows (constrain/token_constraint.h): each sequence decodes with its own clone, a fork
+  // with a copy of its parent's state. Its restriction is applied before the masks above.
+  std::shared_ptr<const TokenConstraint> constraint;
   // A sampled pause token (e.g. the end of a tool call or of a spawn) parks the sequence: it keeps its KV blocks
   // (and its admission reservation), stops sampling and reports `parked`; force() resumes it with tokens (a tool
   // result), resume() without; cancel() ends it. Pause tokens never end a sequence by themselves.

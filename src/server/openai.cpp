@@ -1,5 +1,6 @@
 #include "server/openai.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -202,6 +203,10 @@ Message parse_message(const json& m, const std::string& param, const RequestLimi
   if (!m.contains("content") && message.role != Role::Assistant)
     throw invalid_param(param + ".content", "a " + role_text + " message needs 'content'");
   if (m.contains("content")) message.content = parse_content(m["content"], param + ".content", message.role, limits);
+  if (m.contains("tool_calls") && !m["tool_calls"].is_null() && message.role != Role::Assistant)
+    throw invalid_param(param + ".tool_calls", "only assistant messages carry 'tool_calls'");
+  if (message.role == Role::Tool && !m.contains("tool_call_id"))
+    throw invalid_param(param + ".tool_call_id", "a tool message needs 'tool_call_id'");
   for (const char* key : {"reasoning_content", "reasoning"}) {
     if (!m.contains(key) || m[key].is_null()) continue;
     if (message.role != Role::Assistant)
@@ -209,6 +214,91 @@ Message parse_message(const json& m, const std::string& param, const RequestLimi
     message.thinking = get_string(m[key], param + "." + key);
   }
   return message;
+}
+
+// The assistant's calls to client functions: each becomes a call in its thinking (at its end), answered by the
+// `tool` messages that follow.
+struct PendingCall {
+  size_t message = 0, call = 0;  // in the parsed messages
+  std::string id;
+  bool answered = false;
+};
+
+void parse_assistant_calls(const json& m, const std::string& param, Message& message, size_t index,
+                           std::vector<PendingCall>& pending) {
+  const json& calls = m["tool_calls"];
+  if (!calls.is_array()) throw wrong_type(param + ".tool_calls", "an array of tool calls", calls);
+  for (size_t j = 0; j < calls.size(); ++j) {
+    const std::string p = param + ".tool_calls[" + std::to_string(j) + "]";
+    const json& call = calls[j];
+    if (!call.is_object()) throw wrong_type(p, "a tool call object", call);
+    if (!call.contains("id")) throw invalid_param(p + ".id", "a tool call needs its 'id'");
+    if (!call.contains("function") || !call["function"].is_object())
+      throw invalid_param(p + ".function", "a tool call needs 'function': {\"name\", \"arguments\"}");
+    const json& f = call["function"];
+    if (!f.contains("name")) throw invalid_param(p + ".function.name", "a tool call needs a function 'name'");
+    TraceToolCall trace;
+    trace.at = message.thinking.size();
+    trace.name = get_string(f["name"], p + ".function.name");
+    const std::string arguments = f.contains("arguments") ? get_string(f["arguments"], p + ".function.arguments") : "{}";
+    try {
+      trace.arguments = json::parse(arguments.empty() ? "{}" : arguments);
+    } catch (const json::parse_error&) {
+      throw invalid_param(p + ".function.arguments", "the arguments must be a JSON object as text, got " + arguments);
+    }
+    if (!trace.arguments.is_object())
+      throw invalid_param(p + ".function.arguments", "the arguments must be a JSON object, got " + arguments);
+    for (const auto& other : pending)
+      if (other.id == get_string(call["id"], p + ".id"))
+        throw invalid_param(p + ".id", "two tool calls have the id '" + other.id + "'");
+    pending.push_back({index, message.thinking_tool_calls.size(), call["id"].get<std::string>(), false});
+    message.thinking_tool_calls.push_back(std::move(trace));
+  }
+}
+
+std::string missing_results(const std::vector<PendingCall>& pending) {
+  std::string ids;
+  for (const auto& p : pending)
+    if (!p.answered) ids += (ids.empty() ? "" : ", ") + p.id;
+  return ids;
+}
+
+// The messages with every `tool` message folded into the assistant call it answers. A conversation that ends
+// with answered calls leaves its last assistant turn open: the model continues it.
+std::vector<Message> parse_messages(const json& messages, const RequestLimits& limits) {
+  std::vector<Message> out;
+  std::vector<PendingCall> pending;
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const std::string param = "messages[" + std::to_string(i) + "]";
+    const json& m = messages[i];
+    const bool tool = m.is_object() && m.contains("role") && m["role"] == "tool";
+    if (!tool && !missing_results(pending).empty())
+      throw invalid_param(param, "an assistant message with tool_calls must be followed by a tool message for each "
+                                 "call before the next message (no result yet for " + missing_results(pending) + ")");
+    if (!tool) pending.clear();
+    Message message = parse_message(m, param, limits);
+    if (!tool) {
+      if (message.role == Role::Assistant && m.contains("tool_calls") && !m["tool_calls"].is_null())
+        parse_assistant_calls(m, param, message, out.size(), pending);
+      out.push_back(std::move(message));
+      continue;
+    }
+    if (!m.contains("tool_call_id")) throw invalid_param(param + ".tool_call_id", "a tool message needs 'tool_call_id'");
+    const std::string& id = get_string(m["tool_call_id"], param + ".tool_call_id");
+    auto it = std::find_if(pending.begin(), pending.end(), [&](const PendingCall& p) { return p.id == id && !p.answered; });
+    if (it == pending.end())
+      throw invalid_param(param + ".tool_call_id", "no tool call of the assistant message before it has the id '" + id +
+                                                       "' (or it was answered already)");
+    it->answered = true;
+    TraceToolCall& call = out[it->message].thinking_tool_calls[it->call];
+    call.result = message.content;
+    call.filled = true;
+  }
+  if (!missing_results(pending).empty())
+    throw invalid_param("messages", "the last assistant message's tool calls need a tool message each (no result yet for " +
+                                        missing_results(pending) + ")");
+  if (!pending.empty()) out.back().open = true;
+  return out;
 }
 
 }  // namespace
@@ -265,8 +355,7 @@ ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
   if (messages.empty()) throw invalid_param("messages", "'messages' must not be empty", "empty_array");
   if (messages.size() > limits.max_messages)
     throw invalid_param("messages", "at most " + std::to_string(limits.max_messages) + " messages");
-  for (size_t i = 0; i < messages.size(); ++i)
-    r.messages.push_back(parse_message(messages[i], "messages[" + std::to_string(i) + "]", limits));
+  r.messages = parse_messages(messages, limits);
 
   // max_completion_tokens is the current name; max_tokens the deprecated one. Either bounds every generated
   // token, thinking included (as OpenAI's reasoning models count them).
@@ -372,18 +461,16 @@ ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
     else if (v.is_string() && (v == "on" || v == "off")) r.builtin_tools = v == "on";
     else throw wrong_type("muse_tools", "\"on\", \"off\" or a boolean", v);
   }
-  // Refused rather than silently ignored: a client relying on them would get wrong answers.
-  if (has("tools") && !(body["tools"].is_array() && body["tools"].empty()))
-    throw invalid_param("tools",
-                        "client-defined function tools are not supported by this server yet (its built-in tools, "
-                        "calculator, zoom and table_query, run server-side: muse_tools)",
+  r.client_tools = parse_client_tools(body);
+  if (r.mode == AnswerMode::Contemplating && r.client_tools.calls_allowed())
+    throw invalid_param("tools", "contemplating mode runs only the built-in tools; send client tools in standard mode",
                         "unsupported_parameter");
-  if (has("response_format")) {
-    const json& format = body["response_format"];
-    if (!format.is_object() || !format.contains("type") || format["type"] != "text")
-      throw invalid_param("response_format", "only response_format {\"type\": \"text\"} is supported",
-                          "unsupported_parameter");
-  }
+  if (r.mode == AnswerMode::Contemplating && r.client_tools.format != ResponseFormat::Text)
+    throw invalid_param("response_format", "contemplating mode answers in text; ask for JSON in standard mode",
+                        "unsupported_parameter");
+  if (!r.messages.empty() && r.messages.back().open && r.mode == AnswerMode::Contemplating)
+    throw invalid_param("mode", "a turn continued after tool results is answered in standard mode",
+                        "unsupported_parameter");
   return r;
 }
 
@@ -476,6 +563,16 @@ json completion_json(const ResponseMeta& meta, const std::vector<Choice>& choice
   for (const auto& c : choices) {
     json message{{"role", "assistant"}, {"content", c.content}};
     if (!c.reasoning.empty()) message["reasoning_content"] = c.reasoning;
+    if (!c.client_calls.empty()) {
+      json calls = json::array();
+      for (const auto& call : c.client_calls) {
+        json entry = client_tool_call_json(call);
+        entry.erase("index");
+        calls.push_back(std::move(entry));
+      }
+      message["tool_calls"] = std::move(calls);
+      if (c.content.empty()) message["content"] = nullptr;
+    }
     if (!c.tool_calls.empty()) {
       json calls = json::array();
       for (const auto& call : c.tool_calls) {
@@ -489,7 +586,7 @@ json completion_json(const ResponseMeta& meta, const std::vector<Choice>& choice
     out_choices.push_back({{"index", c.index},
                            {"message", message},
                            {"logprobs", c.logprobs ? logprobs_json(*c.logprobs) : json(nullptr)},
-                           {"finish_reason", openai_finish_reason(c.finish_reason)}});
+                           {"finish_reason", c.client_calls.empty() ? openai_finish_reason(c.finish_reason) : "tool_calls"}});
   }
   json out{{"id", meta.id},           {"object", "chat.completion"}, {"created", meta.created},
            {"model", meta.model},     {"choices", out_choices},      {"usage", usage_json(usage)}};
@@ -497,8 +594,22 @@ json completion_json(const ResponseMeta& meta, const std::vector<Choice>& choice
   return out;
 }
 
-json chunk_json(const ResponseMeta& meta, int index, const Delta& delta, FinishReason finish) {
+json chunk_json(const ResponseMeta& meta, int index, const Delta& delta, FinishReason finish, bool called) {
   json d = json::object();
+  if (!delta.client_calls.empty()) {
+    // OpenAI's fragments: the first of a call carries its id, type and name; later ones only more arguments.
+    json calls = json::array();
+    for (const auto& call : delta.client_calls) {
+      json entry{{"index", call.index}, {"function", {{"arguments", call.arguments}}}};
+      if (!call.id.empty()) {
+        entry["id"] = call.id;
+        entry["type"] = "function";
+        entry["function"]["name"] = call.name;
+      }
+      calls.push_back(std::move(entry));
+    }
+    d["tool_calls"] = std::move(calls);
+  }
   if (delta.role) d["role"] = "assistant";
   if (!delta.reasoning.empty()) d["reasoning_content"] = delta.reasoning;
   if (!delta.content.empty()) d["content"] = delta.content;
@@ -514,7 +625,9 @@ json chunk_json(const ResponseMeta& meta, int index, const Delta& delta, FinishR
   json choice{{"index", index},
               {"delta", d},
               {"logprobs", delta.logprobs.empty() ? json(nullptr) : logprobs_json(delta.logprobs)},
-              {"finish_reason", finish == FinishReason::None ? json(nullptr) : json(openai_finish_reason(finish))}};
+              {"finish_reason", finish == FinishReason::None ? json(nullptr)
+                                : called                     ? json("tool_calls")
+                                                             : json(openai_finish_reason(finish))}};
   return json{{"id", meta.id},       {"object", "chat.completion.chunk"}, {"created", meta.created},
               {"model", meta.model}, {"choices", json::array({choice})}};
 }

@@ -22,6 +22,7 @@
 #include "data/image.h"
 #include "data/table.h"
 #include "engine/request.h"
+#include "server/client_tools.h"
 #include "tokenizer/chat_format.h"
 #include "util/error.h"
 
@@ -90,10 +91,13 @@ struct ChatRequest {
   AnswerMode mode = AnswerMode::Standard;
   int agents = 8;
   Synthesis synthesis = Synthesis::Confidence;
+  // tools / tool_choice / parallel_tool_calls / response_format (server/client_tools.h).
+  ClientTools client_tools;
 };
 
-// Parses and validates the body. Unknown fields are ignored (clients send many); `tools` and non-text
-// `response_format` are refused until Muse supports them. Throws ApiError naming the param.
+// Parses and validates the body. Unknown fields are ignored (clients send many). `tool` messages are folded
+// into the assistant tool call they answer (Message::thinking_tool_calls); a conversation that ends with them
+// leaves the last assistant turn open. Throws ApiError naming the param.
 ChatRequest parse_chat_request(const std::string& body, const RequestLimits& limits = {});
 ChatRequest parse_chat_request(const nlohmann::json& body, const RequestLimits& limits = {});
 
@@ -145,6 +149,7 @@ struct Choice {
   FinishReason finish_reason = FinishReason::Stop;
   std::optional<std::vector<TokenLogprob>> logprobs;  // when requested
   std::vector<ServerToolCall> tool_calls;             // built-in calls: message.muse_tool_calls
+  std::vector<ClientToolCall> client_calls;           // calls to the client's functions: message.tool_calls
 };
 
 struct Usage {
@@ -177,9 +182,12 @@ struct Delta {
   std::string content;     // new answer text
   std::vector<ServerToolCall> tool_calls;  // built-in calls that ran since the last chunk (with their results)
   std::vector<TokenLogprob> logprobs;      // the chunk's token, when the request asked for logprobs
+  // Fragments of calls to the client's functions: id and name on a call's first, then arguments text.
+  std::vector<ClientToolCall> client_calls;
 };
-// One chat.completion.chunk for choice `index`; finish_reason None = null.
-nlohmann::json chunk_json(const ResponseMeta& meta, int index, const Delta& delta, FinishReason finish);
+// One chat.completion.chunk for choice `index`; finish_reason None = null, "tool_calls" when `called`.
+nlohmann::json chunk_json(const ResponseMeta& meta, int index, const Delta& delta, FinishReason finish,
+                          bool called = false);
 // The final usage chunk (stream_options.include_usage): empty choices.
 nlohmann::json usage_chunk_json(const ResponseMeta& meta, const Usage& usage, const Timings* timings = nullptr);
 // "data: {json}\n\n", and the stream's end "data: [DONE]\n\n".

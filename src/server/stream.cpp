@@ -6,6 +6,7 @@
 #include <chrono>
 #include <random>
 
+#include "constrain/reply_constraint.h"
 #include "model/config.h"
 #include "tools/registry.h"
 #include "tools/trace_tools.h"
@@ -93,7 +94,11 @@ ChatTurn prepare_chat(const std::string& body, const LoadedModel& model, const S
   RenderOptions render;
   render.vision = vision_params(config);
   render.keep_thinking = false;  // earlier reasoning is dropped from the context, as `muse chat` does
-  turn.prompt = render_conversation(tok, r.messages, /*generation_prompt=*/true, render);
+  const ClientTools& client = r.client_tools;
+  std::vector<Message> messages = r.messages;
+  if (!client.functions.empty())  // the client's functions, declared before the conversation
+    messages.insert(messages.begin(), Message{Role::System, {text_segment(functions_prompt(client.functions))}, ""});
+  turn.prompt = render_conversation(tok, messages, /*generation_prompt=*/true, render);
   const int64_t context = config.max_seq_len;
   const int64_t prompt_tokens = static_cast<int64_t>(turn.prompt.size());
   if (prompt_tokens >= context)
@@ -125,7 +130,23 @@ ChatTurn prepare_chat(const std::string& body, const LoadedModel& model, const S
       if (segment.kind != SegmentKind::Text) attachments.push_back(segment);
   turn.tool_context = tool_context_for(attachments, render.vision);
   turn.tool_use.enabled = r.builtin_tools;
+  if (client.calls_allowed())
+    for (const auto& f : client.functions) turn.tool_use.client_functions.push_back(f.name);
   ToolRunner(tok, builtin_tools(), turn.tool_context, turn.tool_use).configure(turn.params);
+  if (client.any()) {
+    // JSON answers and the client's call arguments by their schemas; a required or named call opens the reply.
+    auto rules = std::make_shared<constrain::ReplyRules>();
+    rules->answer = client.answer_schema;
+    if (client.calls_allowed()) {
+      for (const auto& f : client.functions) rules->functions.push_back({f.name, f.schema});
+      rules->call = client.choice == ToolChoice::Required ? constrain::CallChoice::Required
+                    : client.choice == ToolChoice::Named  ? constrain::CallChoice::Named
+                                                          : constrain::CallChoice::Free;
+      rules->named = client.named;
+    }
+    turn.params.constraint = std::make_shared<constrain::ReplyConstraint>(
+        constrain::TokenBytes::of(tok), constrain::ReplyTokens::of(tok), std::move(rules));
+  }
   return turn;
 }
 
@@ -133,6 +154,11 @@ std::vector<ToolRunner> ChatTurn::runners(const Tokenizer& tok) const {
   std::vector<ToolRunner> out;
   for (int i = 0; i < request.n; ++i) out.emplace_back(tok, builtin_tools(), tool_context, tool_use);
   return out;
+}
+
+std::string client_arguments(const ToolCallRecord& record) {
+  if (record.body.compare(0, record.name.size() + 1, record.name + " ") == 0) return record.body.substr(record.name.size() + 1);
+  return record.arguments.is_null() ? "{}" : record.arguments.dump();
 }
 
 ServerToolCall server_tool_call(const ToolCallRecord& record, int index) {
@@ -214,8 +240,14 @@ json complete_chat(Engine& engine, const Tokenizer& tok, const ChatTurn& turn, c
     c.reasoning = reply.thinking;
     c.content = without_stop(reply.answer, r.stop_string);
     c.finish_reason = r.finish_reason;
-    const auto& calls = runners[i].calls();
-    for (size_t k = 0; k < calls.size(); ++k) c.tool_calls.push_back(server_tool_call(calls[k], static_cast<int>(k)));
+    for (const auto& call : runners[i].calls()) {
+      if (!call.client) {
+        c.tool_calls.push_back(server_tool_call(call, static_cast<int>(c.tool_calls.size())));
+        continue;
+      }
+      const int k = static_cast<int>(c.client_calls.size());
+      c.client_calls.push_back({k, client_call_id(meta.id, static_cast<int>(i), k), call.name, client_arguments(call)});
+    }
     if (turn.request.logprobs) c.logprobs = token_logprobs(tok, r);
     count_usage(usage, r);
     choices.push_back(std::move(c));
@@ -238,7 +270,14 @@ struct StreamState {
   std::vector<SeqId> ids;
   std::vector<ReplyDelta> replies;
   std::vector<ToolRunner> runners;
-  std::vector<size_t> calls_sent;
+  std::vector<size_t> calls_sent;  // runner records seen (built-in calls sent, client calls finished)
+  // The client call being streamed, per choice: its fragments so far.
+  struct ClientStream {
+    int count = 0;             // client calls finished
+    bool header_sent = false;  // id and name of the open one
+    size_t args_sent = 0;      // bytes of its arguments
+  };
+  std::vector<ClientStream> client;
   std::vector<bool> role_sent, finished;
   int open = 0;  // choices not finished yet
   Usage usage;
@@ -289,14 +328,45 @@ bool write_stream(StreamState& st, httplib::DataSink& sink) {
       const auto ui = static_cast<size_t>(i);
       Delta delta;
       auto& runner = st.runners[ui];
+      auto& client = st.client[ui];
       answer_call(*st.engine, runner, *event);
-      for (; st.calls_sent[ui] < runner.calls().size(); ++st.calls_sent[ui])
-        delta.tool_calls.push_back(
-            server_tool_call(runner.calls()[st.calls_sent[ui]], static_cast<int>(st.calls_sent[ui])));
+      // A client call's fragments: its id and name once the name is written, then its arguments as they grow.
+      auto fragment = [&](const std::string& name, const std::string& args) {
+        ClientToolCall f;
+        f.index = client.count;
+        if (!client.header_sent) {
+          f.id = client_call_id(st.meta.id, i, client.count);
+          f.name = name;
+          client.header_sent = true;
+        }
+        if (args.size() > client.args_sent) f.arguments = args.substr(client.args_sent);
+        client.args_sent = std::max(client.args_sent, args.size());
+        if (!f.id.empty() || !f.arguments.empty()) delta.client_calls.push_back(std::move(f));
+      };
+      for (; st.calls_sent[ui] < runner.calls().size(); ++st.calls_sent[ui]) {
+        const ToolCallRecord& call = runner.calls()[st.calls_sent[ui]];
+        if (!call.client) {
+          delta.tool_calls.push_back(server_tool_call(call, static_cast<int>(st.calls_sent[ui] - client.count)));
+          continue;
+        }
+        fragment(call.name, client_arguments(call));
+        ++client.count;
+        client.header_sent = false;
+        client.args_sent = 0;
+      }
+      if (const std::string open = runner.open_call_text(); !open.empty()) {
+        const size_t space = open.find(' ');
+        const auto& names = runner.params().client_functions;
+        if (space != std::string::npos &&
+            std::find(names.begin(), names.end(), open.substr(0, space)) != names.end())
+          fragment(open.substr(0, space), open.substr(0, complete_utf8_length(open)).substr(space + 1));
+      }
       if (event->token >= 0) {
         auto calls = std::move(delta.tool_calls);
+        auto client_calls = std::move(delta.client_calls);
         delta = st.replies[ui].add(event->token);
         delta.tool_calls = std::move(calls);
+        delta.client_calls = std::move(client_calls);
         if (st.logprobs) {
           TokenLogprob t;
           t.token = st.tok->decode({event->token}, /*show_specials=*/true);
@@ -313,7 +383,7 @@ bool write_stream(StreamState& st, httplib::DataSink& sink) {
       }
       if (!st.role_sent[ui]) delta.role = st.role_sent[ui] = true;
       if (delta.role || !delta.reasoning.empty() || !delta.content.empty() || !delta.tool_calls.empty() ||
-          !delta.logprobs.empty())
+          !delta.logprobs.empty() || !delta.client_calls.empty())
         write(sse_data(chunk_json(st.meta, i, delta, FinishReason::None)));
       st.last_event = std::chrono::steady_clock::now();
       if (event->token >= 0 && st.first_token == std::chrono::steady_clock::time_point{}) st.first_token = st.last_event;
@@ -324,7 +394,7 @@ bool write_stream(StreamState& st, httplib::DataSink& sink) {
       count_usage(st.usage, result);
       if (result.finish_reason == FinishReason::Error)
         write(sse_data(error_json(ApiError(500, "server_error", "", "", "generation failed: " + result.error))));
-      json finish = chunk_json(st.meta, i, Delta{}, result.finish_reason);
+      json finish = chunk_json(st.meta, i, Delta{}, result.finish_reason, /*called=*/client.count > 0);
       if (st.open == 0 && !st.include_usage)  // the last chunk carries the request's timings
         finish["timings"] = timings_json(request_timings(st.usage, st.started, st.first_token, st.last_event));
       write(sse_data(finish));
@@ -368,6 +438,7 @@ void stream_chat(Engine& engine, const Tokenizer& tok, ChatTurn turn, const Resp
   for (size_t i = 0; i < st->ids.size(); ++i) st->replies.emplace_back(tok);
   st->runners = turn.runners(tok);
   st->calls_sent.assign(st->ids.size(), 0);
+  st->client.assign(st->ids.size(), {});
   st->role_sent.assign(st->ids.size(), false);
   st->finished.assign(st->ids.size(), false);
   st->open = static_cast<int>(st->ids.size());

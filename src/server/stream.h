@@ -44,6 +44,8 @@ void count_tokens(ServerCounters* counters, const Usage& usage);
 
 // A runner's record as the API shows it (index: its place among the choice's calls).
 ServerToolCall server_tool_call(const ToolCallRecord& record, int index);
+// A client call's arguments as the model wrote them (what the stream sent in fragments).
+std::string client_arguments(const ToolCallRecord& record);
 
 // Parses and validates `body` against the model (context length, images) and builds the engine params.
 // Throws ApiError: 404 model_not_found for another model's name, 400 context_length_exceeded when the

@@ -110,8 +110,10 @@ TokenSequence render_conversation(const Tokenizer& tok, const std::vector<Messag
     seq.append_token(tok.special(role_token(message.role)), all);
     if (message.role == Role::Assistant) {
       seq.append_token(tok.special(Special::ThinkBegin), all);
-      if (options.keep_thinking && (final || options.keep_history_thinking))
+      const bool open = final && message.open;  // the model goes on from its last tool result
+      if (open || (options.keep_thinking && (final || options.keep_history_thinking)))
         append_reasoning(seq, tok, message.thinking, message.thinking_tool_calls, trained, options.vision);
+      if (open) return seq;
       seq.append_token(tok.special(Special::ThinkEnd), trained && !message.thinking_cut);
     }
     append_segments(seq, tok, message.content, trained, options.vision);

@@ -56,6 +56,9 @@ struct Message {
   bool thinking_cut = false;
   // Tool calls made while thinking (at byte offsets of `thinking`), with their results (tokenizer/tool_format.h).
   std::vector<TraceToolCall> thinking_tool_calls = {};
+  // The final assistant turn is still being written (a client answered its tool calls): rendered with its
+  // thinking, calls and results but without <|/think|>, answer or <|end|>, and generation continues it.
+  bool open = false;
 };
 
 struct RenderOptions {
@@ -67,7 +70,7 @@ struct RenderOptions {
 };
 
 // Renders a whole conversation. With `generation_prompt`, ends with "<|assistant|><|think|>" so the model
-// continues with its reasoning.
+// continues with its reasoning — or, when the last message is an open assistant turn, right where it stopped.
 TokenSequence render_conversation(const Tokenizer& tok, const std::vector<Message>& messages,
                                   bool generation_prompt, const RenderOptions& options = {});
 

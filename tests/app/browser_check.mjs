@@ -1,8 +1,12 @@
-// A manual check of the page in headless Chromium over the DevTools protocol, against the mock server: no
-// console errors or exceptions, a streamed answer with its stats, Contemplating agents, a zoom box, a spawn tree,
-// the phone layout and the dark theme, each saved as a screenshot. Not part of `node --test` (it needs a browser):
+// A manual check of the page in headless Chromium over the DevTools protocol, against the mock server
+// (mock_server.mjs). The automated browser test is tests/app/browser_test.sh (ctest app.browser: the real
+// `muse serve` and the shipped model, through playwright-core); this one stays for what the real model cannot be
+// made to do on demand: server errors shown in the conversation (a 400), regenerate and edit, Esc, a table preview,
+// a client zoom box over the thumbnail, a spawn tree, built-in tool cards and agents stopped early ("online").
+// It checks no console errors or exceptions, and saves a screenshot of each state. Not part of `node --test` (it
+// needs a browser); Debian's `chromium` (scripts/setup.sh installs it) or `chromium-headless-shell`:
 //
-//   node --experimental-websocket tests/app/browser_check.mjs [--browser chromium-headless-shell] [--out /tmp/muse-app]
+//   node --experimental-websocket tests/app/browser_check.mjs [--browser chromium] [--out /tmp/muse-app]
 //
 // (Node 22+ needs no flag.) Exit code 1 when a check fails.
 
@@ -15,7 +19,7 @@ const arg = (name, fallback) => {
   const k = process.argv.indexOf(name);
   return k > 0 ? process.argv[k + 1] : fallback;
 };
-const BROWSER = arg('--browser', 'chromium-headless-shell');
+const BROWSER = arg('--browser', 'chromium');
 const OUT = arg('--out', '/tmp/muse-app');
 mkdirSync(OUT, { recursive: true });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -1,5 +1,6 @@
 // The official OpenAI client library (npm `openai`, v4) against a running `muse serve`, unchanged: chat,
-// streaming with usage, n > 1, logprobs, an image part, model listing, and its error classes on bad requests.
+// streaming with usage, n > 1, logprobs, an image part, model listing, function tools round trip (auto,
+// required, named, none; plain and streamed), json_schema and json_object, and its error classes on bad requests.
 // Usage: node openai_client.mjs BASE_URL API_KEY IMAGE_PNG   (run by openai_client_test.sh)
 import OpenAI from 'openai';
 import { readFileSync } from 'node:fs';
@@ -83,6 +84,68 @@ const image = await client.chat.completions.create({
 check(/^[A-G]$/.test(image.choices[0].message.content), 'an image part: a bar letter back',
   image.choices[0].message.content);
 
+// The client's own function tools, round trip: the model calls the client's `calculator` (where it would call
+// its built-in one), the client runs it and sends the result back, the model answers from it.
+const calculatorTool = { type: 'function', function: { name: 'calculator', description: 'Evaluates arithmetic',
+  parameters: { type: 'object', properties: { expression: { type: 'string' } }, required: ['expression'] } } };
+const weatherTool = { type: 'function', function: { name: 'get_weather', description: 'The weather in a city',
+  parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 24 } }, required: ['city'] } } };
+const question = ask('What is 5821*3407?');
+const called = await client.chat.completions.create({ model: 'default', messages: question, max_tokens: 96,
+  tools: [calculatorTool] });
+const toolCall = called.choices[0].message.tool_calls?.[0];
+check(called.choices[0].finish_reason === 'tool_calls' && toolCall?.type === 'function' &&
+  toolCall.function.name === 'calculator' && JSON.parse(toolCall.function.arguments).expression?.includes('5821'),
+  'tools auto: the model calls the client\'s calculator', JSON.stringify(called.choices[0]));
+const answered = await client.chat.completions.create({ model: 'default', max_tokens: 96, tools: [calculatorTool],
+  messages: [...question, called.choices[0].message,
+    { role: 'tool', tool_call_id: toolCall?.id ?? 'none', content: String(5821 * 3407) }] });
+check(answered.choices[0].message.content === '19832147' && answered.choices[0].finish_reason === 'stop',
+  'tools round trip: the tool message\'s result answers', JSON.stringify(answered.choices[0]));
+const calledStream = await client.chat.completions.create({ model: 'default', messages: question, max_tokens: 96,
+  tools: [calculatorTool], stream: true });
+const fragments = [];
+let streamFinish = null;
+for await (const chunk of calledStream) {
+  for (const c of chunk.choices) {
+    streamFinish = c.finish_reason ?? streamFinish;
+    for (const f of c.delta.tool_calls ?? []) fragments.push(f);
+  }
+}
+const streamedArgs = fragments.map((f) => f.function?.arguments ?? '').join('');
+check(streamFinish === 'tool_calls' && fragments[0]?.id && fragments[0]?.function?.name === 'calculator' &&
+  fragments.every((f) => f.index === 0) && streamedArgs === toolCall?.function?.arguments,
+  'tools streamed as indexed fragments', JSON.stringify(fragments.slice(0, 3)));
+for (const [what, tool_choice] of [['required', 'required'],
+  ['named', { type: 'function', function: { name: 'get_weather' } }]]) {
+  const r = await client.chat.completions.create({ model: 'default', messages: ask('What is the weather in Oslo?'),
+    max_tokens: 96, tools: [calculatorTool, weatherTool], tool_choice });
+  const c = r.choices[0].message.tool_calls?.[0];
+  const args = c ? JSON.parse(c.function.arguments) : null;
+  check(r.choices[0].finish_reason === 'tool_calls' && c && (what === 'required' || c.function.name === 'get_weather') &&
+    (c.function.name === 'get_weather' ? typeof args.city === 'string' : typeof args.expression === 'string'),
+    `tool_choice ${what}: a call with schema arguments`, JSON.stringify(r.choices[0].message));
+}
+const noCall = await client.chat.completions.create({ model: 'default', messages: question, max_tokens: 96,
+  tools: [calculatorTool], tool_choice: 'none' });
+check(!noCall.choices[0].message.tool_calls && noCall.choices[0].message.content === '19832147',
+  'tool_choice none: no client call (the built-in calculator answers)', JSON.stringify(noCall.choices[0].message));
+
+// Structured output by constrained decoding: the answer is JSON by the schema.
+const structured = await client.chat.completions.create({ model: 'default', messages: ask('What is 347+589?'),
+  max_tokens: 200, response_format: { type: 'json_schema', json_schema: { name: 'sum', strict: true, schema: {
+    type: 'object', properties: { answer: { type: 'integer' } }, required: ['answer'], additionalProperties: false } } } });
+let parsed = null;
+try { parsed = JSON.parse(structured.choices[0].message.content); } catch { /* checked below */ }
+check(parsed && Number.isInteger(parsed.answer) && Object.keys(parsed).length === 1,
+  'json_schema: the answer parses and fits the schema', structured.choices[0].message.content);
+check(parsed?.answer === 936, 'json_schema: 347+589 -> {"answer":936}', structured.choices[0].message.content);
+const object = await client.chat.completions.create({ model: 'default', messages: ask('What is 347+589?'),
+  max_tokens: 200, response_format: { type: 'json_object' } });
+let isObject = false;
+try { const v = JSON.parse(object.choices[0].message.content); isObject = v !== null && typeof v === 'object' && !Array.isArray(v); } catch { /* no */ }
+check(isObject, 'json_object: a JSON object', object.choices[0].message.content);
+
 // Errors arrive as the library's own classes, with the server's message, param and code.
 const refused = async (what, Class, status, request, param) => {
   try {
@@ -103,9 +166,13 @@ await refused('temperature 5', OpenAI.BadRequestError, 400,
 await refused('remote image URL', OpenAI.BadRequestError, 400,
   () => client.chat.completions.create({ model: 'default', messages: [{ role: 'user', content: [
     { type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }] }));
-await refused('tools (not supported yet)', OpenAI.BadRequestError, 400,
+await refused('a tool whose parameters cannot be followed', OpenAI.BadRequestError, 400,
   () => client.chat.completions.create({ model: 'default', messages: ask('1+1'),
-    tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }] }), 'tools');
+    tools: [{ type: 'function', function: { name: 'f', parameters: { type: 'object',
+      properties: { x: { type: 'string', pattern: '^a' } } } } }] }), 'tools[0].function.parameters');
+await refused('tool_choice naming no tool', OpenAI.BadRequestError, 400,
+  () => client.chat.completions.create({ model: 'default', messages: ask('1+1'), tools: [calculatorTool],
+    tool_choice: { type: 'function', function: { name: 'nope' } } }), 'tool_choice.function.name');
 
 console.log(failures === 0 ? 'all passed' : `${failures} failed`);
 process.exit(failures === 0 ? 0 : 1);

@@ -133,10 +133,11 @@ TEST(OpenAiRequest, MessagesRolesAndParts) {
                                        json{{"type", "table"}, {"table", {{"csv", "a,b\n1,2\n"}}}},
                                        json{{"type", "table"}, {"table", {{"json", json::array({json{{"x", 1}}, json{{"x", 2}}})}}}}})));
   messages.push_back({{"role", "assistant"}, {"content", "42"}, {"reasoning_content", "6*7"}});
-  messages.push_back({{"role", "assistant"}, {"content", nullptr}});
-  messages.push_back({{"role", "tool"}, {"content", "result"}});
+  messages.push_back({{"role", "assistant"}, {"content", nullptr}, {"tool_calls", json::array({{{"id", "c1"},
+      {"type", "function"}, {"function", {{"name", "f"}, {"arguments", "{}"}}}}})}});
+  messages.push_back({{"role", "tool"}, {"tool_call_id", "c1"}, {"content", "result"}});
   const ChatRequest r = parse_chat_request(with_messages(messages));
-  ASSERT_EQ(r.messages.size(), 5u);
+  ASSERT_EQ(r.messages.size(), 4u) << "the tool message is folded into the call it answers";
   EXPECT_EQ(r.messages[0].role, Role::System);
   const auto& parts = r.messages[1].content;
   ASSERT_EQ(parts.size(), 4u);
@@ -148,7 +149,8 @@ TEST(OpenAiRequest, MessagesRolesAndParts) {
   EXPECT_EQ(parts[3].table->rows.size(), 2u);
   EXPECT_EQ(r.messages[2].thinking, "6*7");
   EXPECT_TRUE(r.messages[3].content.empty());
-  EXPECT_EQ(r.messages[4].role, Role::Tool);
+  ASSERT_EQ(r.messages[3].thinking_tool_calls.size(), 1u);
+  EXPECT_EQ(r.messages[3].thinking_tool_calls[0].result[0].text, "result");
 }
 
 TEST(OpenAiRequest, BadBodiesNameTheParam) {
@@ -218,8 +220,10 @@ TEST(OpenAiRequest, BadNumbersNameTheParam) {
   refused(with("stream", 1), "stream");
   refused(with("stream_options", true), "stream_options");
   refused(with("stream_options", {{"include_usage", "yes"}}), "stream_options.include_usage");
-  refused(with("tools", json::array({{{"type", "function"}}})), "tools");
-  refused(with("response_format", {{"type", "json_object"}}), "response_format");
+  refused(with("tools", json::array({{{"type", "function"}}})), "tools[0].function");
+  refused(with("tools", "calculator"), "tools");
+  refused(with("response_format", {{"type", "xml"}}), "response_format.type");
+  refused(with("response_format", {{"type", "json_schema"}}), "response_format.json_schema");
   refused(with("mode", "fast"), "mode");
   refused(with("mode", 2), "mode");
   // The mode by the model's name, for clients that cannot send extra fields.
@@ -491,6 +495,126 @@ TEST(OpenAiResponse, TimingsInLlamaCppsShape) {
   EXPECT_FALSE(completion_json(ResponseMeta{"c", 1, "m"}, {}, Usage{}).contains("timings"));
   EXPECT_EQ(usage_chunk_json(ResponseMeta{"c", 1, "m"}, Usage{}, &t)["timings"]["predicted_n"], 30);
   EXPECT_EQ(timings_json(Timings{})["predicted_per_second"], 0.0);  // nothing generated: no division by zero
+}
+
+}  // namespace
+}  // namespace muse::server
+
+namespace muse::server {
+namespace {
+
+json tools_with_weather() {
+  return json::array({{{"type", "function"},
+                       {"function",
+                        {{"name", "get_weather"},
+                         {"description", "The weather in a city"},
+                         {"parameters",
+                          {{"type", "object"},
+                           {"properties", {{"city", {{"type", "string"}}}, {"unit", {{"enum", {"c", "f"}}}}}},
+                           {"required", {"city"}}}}}}}});
+}
+
+TEST(OpenAiClientTools, ToolsChoiceAndResponseFormatParse) {
+  const json hi = json::array({{{"role", "user"}, {"content", "hi"}}});
+  ChatRequest r = parse_chat_request(json{{"messages", hi}, {"tools", tools_with_weather()}});
+  ASSERT_EQ(r.client_tools.functions.size(), 1u);
+  EXPECT_EQ(r.client_tools.functions[0].name, "get_weather");
+  EXPECT_EQ(r.client_tools.choice, ToolChoice::Auto);
+  EXPECT_TRUE(r.client_tools.calls_allowed());
+  r = parse_chat_request(json{{"messages", hi}, {"tools", tools_with_weather()}, {"tool_choice", "none"}});
+  EXPECT_FALSE(r.client_tools.calls_allowed());
+  r = parse_chat_request(json{{"messages", hi},
+                              {"tools", tools_with_weather()},
+                              {"tool_choice", {{"type", "function"}, {"function", {{"name", "get_weather"}}}}},
+                              {"parallel_tool_calls", false}});
+  EXPECT_EQ(r.client_tools.choice, ToolChoice::Named);
+  EXPECT_EQ(r.client_tools.named, "get_weather");
+  EXPECT_FALSE(r.client_tools.parallel_tool_calls);
+  r = parse_chat_request(json{{"messages", hi}, {"response_format", {{"type", "json_object"}}}});
+  EXPECT_EQ(r.client_tools.format, ResponseFormat::JsonObject);
+  ASSERT_TRUE(r.client_tools.answer_schema);
+  r = parse_chat_request(json{{"messages", hi}, {"response_format", json::parse(R"({"type": "json_schema",
+      "json_schema": {"name": "sum", "strict": true, "schema": {"type": "object",
+      "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}}})")}});
+  EXPECT_EQ(r.client_tools.format, ResponseFormat::JsonSchema);
+  EXPECT_EQ(r.client_tools.format_name, "sum");
+  // Contemplating does not mix with either.
+  for (const json& extra : {json{{"tools", tools_with_weather()}}, json{{"response_format", {{"type", "json_object"}}}}}) {
+    json body{{"messages", hi}, {"mode", "contemplating"}};
+    body.update(extra);
+    EXPECT_THROW(parse_chat_request(body), ApiError) << extra.dump();
+  }
+  EXPECT_EQ(functions_prompt(r.client_tools.functions), "Functions you can call:");
+  EXPECT_EQ(functions_prompt(parse_chat_request(json{{"messages", hi}, {"tools", tools_with_weather()}}).client_tools.functions),
+            "Functions you can call:\nget_weather(city: string, unit?: \"c\"|\"f\") - The weather in a city");
+}
+
+TEST(OpenAiClientTools, ToolMessagesAnswerTheCallsAndLeaveTheTurnOpen) {
+  const json messages = json::array(
+      {{{"role", "user"}, {"content", "Weather in Oslo?"}},
+       {{"role", "assistant"},
+        {"content", nullptr},
+        {"reasoning_content", "I will look it up."},
+        {"tool_calls", json::array({{{"id", "call_a"}, {"type", "function"},
+                                     {"function", {{"name", "get_weather"}, {"arguments", "{\"city\":\"Oslo\"}"}}}},
+                                    {{"id", "call_b"}, {"type", "function"},
+                                     {"function", {{"name", "get_weather"}, {"arguments", "{\"city\":\"Bergen\"}"}}}}})}},
+       {{"role", "tool"}, {"tool_call_id", "call_b"}, {"content", "rain"}},
+       {{"role", "tool"}, {"tool_call_id", "call_a"}, {"content", "sunny, 12 C"}}});
+  const ChatRequest r = parse_chat_request(json{{"messages", messages}, {"tools", tools_with_weather()}});
+  ASSERT_EQ(r.messages.size(), 2u) << "tool messages fold into the assistant's calls";
+  const Message& turn = r.messages[1];
+  EXPECT_TRUE(turn.open);
+  EXPECT_EQ(turn.thinking, "I will look it up.");
+  ASSERT_EQ(turn.thinking_tool_calls.size(), 2u);
+  EXPECT_EQ(turn.thinking_tool_calls[0].arguments, json({{"city", "Oslo"}}));
+  EXPECT_EQ(turn.thinking_tool_calls[0].at, turn.thinking.size());
+  ASSERT_TRUE(turn.thinking_tool_calls[0].filled);
+  EXPECT_EQ(turn.thinking_tool_calls[0].result[0].text, "sunny, 12 C") << "matched by id, not by order";
+  EXPECT_EQ(turn.thinking_tool_calls[1].result[0].text, "rain");
+
+  // Rendered open: the model continues its thinking right after the last result.
+  const Tokenizer tok = Tokenizer::load(std::string(MUSE_SOURCE_DIR) + "/models/default/tokenizer.model");
+  const TokenSequence seq = render_conversation(tok, r.messages, /*generation_prompt=*/true);
+  const std::string text = tok.decode(seq.tokens, /*show_specials=*/true);
+  const std::string tail = "<|tool_call|>get_weather {\"city\":\"Bergen\"}<|/tool_call|><|tool_result|>rain<|/tool_result|>";
+  ASSERT_GE(text.size(), tail.size());
+  EXPECT_EQ(text.substr(text.size() - tail.size()), tail) << text;
+  EXPECT_NE(text.find("<|assistant|><|think|>I will look it up.<|tool_call|>get_weather {\"city\":\"Oslo\"}"), std::string::npos)
+      << text;
+
+  // Followed by a user message the turn is closed history (its thinking dropped as usual).
+  json later = messages;
+  later.push_back({{"role", "user"}, {"content", "thanks"}});
+  EXPECT_FALSE(parse_chat_request(json{{"messages", later}}).messages[1].open);
+}
+
+TEST(OpenAiClientTools, CallsInTheResponseAndTheStream) {
+  const ResponseMeta meta{"chatcmpl-abc123", 1, "default"};
+  Choice c;
+  c.reasoning = "need the weather";
+  c.finish_reason = FinishReason::Cancelled;
+  c.client_calls.push_back({0, client_call_id(meta.id, 0, 0), "get_weather", "{\"city\":\"Oslo\"}"});
+  const json out = completion_json(meta, {c}, Usage{});
+  const json& choice = out["choices"][0];
+  EXPECT_EQ(choice["finish_reason"], "tool_calls");
+  EXPECT_TRUE(choice["message"]["content"].is_null());
+  EXPECT_EQ(choice["message"]["tool_calls"][0],
+            json({{"id", "call_abc123_0_0"}, {"type", "function"},
+                  {"function", {{"name", "get_weather"}, {"arguments", "{\"city\":\"Oslo\"}"}}}}));
+  Delta first;
+  first.client_calls.push_back({0, "call_abc123_0_0", "get_weather", "{\"ci"});
+  Delta more;
+  more.client_calls.push_back({0, "", "", "ty\":\"Oslo\"}"});
+  const json a = chunk_json(meta, 0, first, FinishReason::None)["choices"][0]["delta"]["tool_calls"][0];
+  const json b = chunk_json(meta, 0, more, FinishReason::None)["choices"][0]["delta"]["tool_calls"][0];
+  EXPECT_EQ(a["id"], "call_abc123_0_0");
+  EXPECT_EQ(a["function"]["name"], "get_weather");
+  EXPECT_FALSE(b.contains("id"));
+  EXPECT_FALSE(b["function"].contains("name"));
+  EXPECT_EQ(a["function"]["arguments"].get<std::string>() + b["function"]["arguments"].get<std::string>(),
+            "{\"city\":\"Oslo\"}");
+  EXPECT_EQ(chunk_json(meta, 0, Delta{}, FinishReason::Cancelled, true)["choices"][0]["finish_reason"], "tool_calls");
 }
 
 }  // namespace

@@ -354,8 +354,37 @@ TEST_F(ServerTest, HostileRequestsGetTheirErrorAndTheServerKeepsServing) {
        "thinking_budget_tokens"},
       {"stream a string", with("stream", "true"), 400, "stream"},
       {"stream_options a list", with("stream_options", json::array()), 400, "stream_options"},
-      {"tools (not yet)", with("tools", json::array({{{"type", "function"}}})), 400, "tools"},
-      {"response_format json (not yet)", with("response_format", {{"type", "json_object"}}), 400, "response_format"},
+      {"a tool without its function", with("tools", json::array({{{"type", "function"}}})), 400, "tools[0].function"},
+      {"a tool of another type", with("tools", json::array({{{"type", "web_search"}}})), 400, "tools[0].type"},
+      {"a function name with a space", with("tools", json::array({{{"type", "function"}, {"function", {{"name", "get weather"}}}}})),
+       400, "tools[0].function.name"},
+      {"function parameters with an unsupported keyword",
+       with("tools", json::array({{{"type", "function"}, {"function", {{"name", "f"}, {"parameters",
+            {{"type", "object"}, {"properties", {{"x", {{"type", "string"}, {"pattern", "^a"}}}}}}}}}}})),
+       400, "tools[0].function.parameters"},
+      {"tool_choice naming an unknown function", with("tool_choice", {{"type", "function"}, {"function", {{"name", "nope"}}}}),
+       400, "tool_choice.function.name"},
+      {"tool_choice required without tools", with("tool_choice", "required"), 400, "tool_choice"},
+      {"parallel_tool_calls a string", with("parallel_tool_calls", "yes"), 400, "parallel_tool_calls"},
+      {"a tool message answering no call",
+       with("messages", json::array({{{"role", "user"}, {"content", "hi"}},
+                                     {{"role", "tool"}, {"tool_call_id", "call_9"}, {"content", "42"}}})),
+       400, "messages[1].tool_call_id"},
+      {"assistant tool calls left unanswered",
+       with("messages", json::array({{{"role", "user"}, {"content", "hi"}},
+                                     {{"role", "assistant"}, {"content", nullptr}, {"tool_calls", json::array({{{"id", "c1"},
+                                        {"type", "function"}, {"function", {{"name", "f"}, {"arguments", "{}"}}}}})}},
+                                     {{"role", "user"}, {"content", "and?"}}})),
+       400, "messages[2]"},
+      {"tool call arguments that are not JSON",
+       with("messages", json::array({{{"role", "user"}, {"content", "hi"}},
+                                     {{"role", "assistant"}, {"tool_calls", json::array({{{"id", "c1"}, {"type", "function"},
+                                        {"function", {{"name", "f"}, {"arguments", "{city: Oslo"}}}}})}},
+                                     {{"role", "tool"}, {"tool_call_id", "c1"}, {"content", "sunny"}}})),
+       400, "messages[1].tool_calls[0].function.arguments"},
+      {"response_format of an unknown type", with("response_format", {{"type", "xml"}}), 400, "response_format.type"},
+      {"a json_schema that cannot be followed", with("response_format", {{"type", "json_schema"}, {"json_schema",
+         {{"name", "x"}, {"schema", {{"type", "integer"}, {"minimum", 3}}}}}}), 400, "response_format.json_schema.schema"},
       {"contemplating agents over the limit", with("muse_agents", 1000), 400, "muse_agents"},
       {"contemplating synthesis unknown", with("muse_synthesis", "majority"), 400, "muse_synthesis"},
       {"mode unknown", with("mode", "turbo"), 400, "mode"},
@@ -372,6 +401,133 @@ TEST_F(ServerTest, HostileRequestsGetTheirErrorAndTheServerKeepsServing) {
   EXPECT_EQ(expect_error(client().Post("/v1/chat/completions/chatcmpl-x/answer_now", "{}", "application/json"), 404)
                 ["param"],
             "id");
+}
+
+// A client's function tools over HTTP with the shipped model: the model calls the client's `calculator` where it
+// would call its own (a product past its in-head range), the reply ends with the call (plain and streamed in
+// fragments), the client's result continues the turn, and the model answers from it.
+TEST_F(ServerTest, ClientFunctionToolsRoundTrip) {
+  const json calculator = {{"type", "function"},
+                           {"function", {{"name", "calculator"}, {"description", "Evaluates arithmetic"},
+                                         {"parameters", {{"type", "object"},
+                                                         {"properties", {{"expression", {{"type", "string"}}}}},
+                                                         {"required", {"expression"}}}}}}};
+  json body = ask("What is 5821*3407?", 96);
+  body["tools"] = json::array({calculator});
+  auto r = post(body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json reply = json::parse(r->body);
+  const json& choice = reply["choices"][0];
+  EXPECT_EQ(choice["finish_reason"], "tool_calls") << r->body;
+  ASSERT_EQ(choice["message"]["tool_calls"].size(), 1u) << r->body;
+  const json& call = choice["message"]["tool_calls"][0];
+  EXPECT_EQ(call["type"], "function");
+  EXPECT_EQ(call["function"]["name"], "calculator");
+  const json args = json::parse(call["function"]["arguments"].get<std::string>());
+  ASSERT_TRUE(args["expression"].is_string()) << call.dump();
+  EXPECT_NE(args["expression"].get<std::string>().find("5821"), std::string::npos) << call.dump();
+  EXPECT_TRUE(choice["message"]["content"].is_null());
+  EXPECT_FALSE(choice["message"].contains("muse_tool_calls")) << "the server did not run it";
+
+  // Streamed: the same call in fragments (id and name first, then the arguments), then finish_reason tool_calls.
+  json streamed = body;
+  streamed["stream"] = true;
+  r = post(streamed);
+  ASSERT_TRUE(r);
+  bool done = false;
+  std::string name, arguments, id, finish;
+  int fragments = 0;
+  for (const auto& e : sse_events(r->body, &done)) {
+    if (e["choices"].empty()) continue;
+    const json& c = e["choices"][0];
+    if (c["finish_reason"].is_string()) finish = c["finish_reason"];
+    if (!c["delta"].contains("tool_calls")) continue;
+    for (const auto& f : c["delta"]["tool_calls"]) {
+      EXPECT_EQ(f["index"], 0);
+      ++fragments;
+      if (f.contains("id")) id = f["id"], name = f["function"]["name"];
+      arguments += f["function"]["arguments"].get<std::string>();
+    }
+  }
+  EXPECT_TRUE(done);
+  EXPECT_EQ(finish, "tool_calls");
+  EXPECT_EQ(name, "calculator");
+  EXPECT_EQ(arguments, call["function"]["arguments"]) << "the fragments add up to the plain reply's arguments";
+  EXPECT_GT(fragments, 2) << "the arguments stream as they are written";
+  EXPECT_EQ(id.rfind("call_", 0), 0u);
+
+  // The client runs it and sends the result back: the model answers from it.
+  json next = ask("What is 5821*3407?", 96);
+  next["tools"] = body["tools"];
+  next["messages"].push_back(choice["message"]);
+  next["messages"].push_back({{"role", "tool"}, {"tool_call_id", call["id"]}, {"content", "19832147"}});
+  r = post(next);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json answer = json::parse(r->body)["choices"][0];
+  EXPECT_EQ(answer["finish_reason"], "stop") << r->body;
+  EXPECT_EQ(answer["message"]["content"], "19832147") << r->body;
+  EXPECT_FALSE(answer["message"].contains("tool_calls"));
+
+  // tool_choice named / required: the reply opens with the call, its arguments by the function's schema.
+  json weather = ask("What is the weather in Oslo?", 96);
+  weather["tools"] = json::array({calculator, {{"type", "function"}, {"function", {{"name", "get_weather"},
+      {"parameters", {{"type", "object"}, {"properties", {{"city", {{"type", "string"}, {"maxLength", 24}}}}},
+                      {"required", {"city"}}}}}}}});
+  for (const json& tool_choice : {json("required"), json{{"type", "function"}, {"function", {{"name", "get_weather"}}}}}) {
+    weather["tool_choice"] = tool_choice;
+    r = post(weather);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json c = json::parse(r->body)["choices"][0];
+    EXPECT_EQ(c["finish_reason"], "tool_calls") << tool_choice.dump() << " " << r->body;
+    ASSERT_EQ(c["message"]["tool_calls"].size(), 1u) << r->body;
+    const json& f = c["message"]["tool_calls"][0]["function"];
+    if (tool_choice.is_object()) EXPECT_EQ(f["name"], "get_weather");
+    const json a = json::parse(f["arguments"].get<std::string>());
+    if (f["name"] == "get_weather") {
+      EXPECT_TRUE(a["city"].is_string()) << f.dump();
+      EXPECT_LE(a["city"].get<std::string>().size(), 24u * 4);
+    } else {
+      EXPECT_TRUE(a["expression"].is_string()) << f.dump();
+    }
+  }
+  // tool_choice none: no call to the client's functions; the built-in calculator answers instead.
+  body["tool_choice"] = "none";
+  r = post(body);
+  ASSERT_TRUE(r);
+  const json none = json::parse(r->body)["choices"][0];
+  EXPECT_EQ(none["finish_reason"], "stop") << r->body;
+  EXPECT_FALSE(none["message"].contains("tool_calls")) << r->body;
+}
+
+// response_format: the answer is JSON by the schema (or any object), whatever the model would have written.
+TEST_F(ServerTest, JsonAnswersFollowTheirSchema) {
+  json body = ask("What is 347+589?", 200);
+  body["response_format"] = json::parse(R"({"type": "json_schema", "json_schema": {"name": "sum", "strict": true,
+      "schema": {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"],
+                 "additionalProperties": false}}})");
+  auto r = post(body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json c = json::parse(r->body)["choices"][0];
+  EXPECT_EQ(c["finish_reason"], "stop");
+  const json answer = json::parse(c["message"]["content"].get<std::string>());
+  ASSERT_TRUE(answer["answer"].is_number_integer()) << c.dump();
+  EXPECT_EQ(answer.size(), 1u);
+  EXPECT_EQ(answer["answer"], 936) << "the model's own sum, written as JSON";
+  EXPECT_FALSE(c["message"]["reasoning_content"].get<std::string>().empty()) << "the thinking stays free";
+  body["response_format"] = {{"type", "json_object"}};
+  body["stream"] = true;
+  r = post(body);
+  ASSERT_TRUE(r);
+  bool done = false;
+  std::string content;
+  for (const auto& e : sse_events(r->body, &done))
+    if (!e["choices"].empty()) content += e["choices"][0]["delta"].value("content", "");
+  EXPECT_TRUE(done);
+  EXPECT_TRUE(json::parse(content).is_object()) << content;
 }
 
 TEST_F(ServerTest, ClientGoneCancelsItsSequence) {
