@@ -52,10 +52,12 @@ std::string prompt_for(int client, int round) {
 }
 
 // One streamed completion: the chunk times and the usage chunk's completion tokens.
-void stream_once(int port, const std::string& prompt, int max_tokens, ClientStats& stats) {
+void stream_once(int port, const std::string& system, const std::string& prompt, int max_tokens, ClientStats& stats) {
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(600, 0);
-  const json body{{"messages", json::array({{{"role", "user"}, {"content", prompt}}})},
+  json messages = json::array({{{"role", "user"}, {"content", prompt}}});
+  if (!system.empty()) messages.insert(messages.begin(), json{{"role", "system"}, {"content", system}});
+  const json body{{"messages", messages},
                   {"max_tokens", max_tokens},
                   {"stream", true},
                   {"stream_options", {{"include_usage", true}}}};
@@ -120,6 +122,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-tokens", max_tokens, "max_tokens of every request")->capture_default_str()->check(CLI::Range(1, 4096));
   app.add_option("--kv-mem", kv_mib, "MiB of KV pool")->capture_default_str()->check(CLI::Range(1, 1 << 20));
   app.add_option("--http-threads", http_threads, "HTTP worker threads (0 = clients + 4)")->capture_default_str();
+  std::string system, prefix_cache = "on";
+  app.add_option("--system", system, "a system prompt every request begins with (what the prefix cache reuses)");
+  app.add_option("--prefix-cache", prefix_cache, "reuse the KV of prompts seen before: on | off")
+      ->capture_default_str()->check(CLI::IsMember({"on", "off"}));
   muse::bench::parse_command_line(app, argc, argv);
   try {
     configure_threads(ThreadParams{});
@@ -128,18 +134,20 @@ int main(int argc, char** argv) {
     options.kv_mem = kv_mib << 20;
     options.http_threads = http_threads > 0 ? http_threads : clients + 4;
     options.max_queued = 0;  // the benchmark measures throughput, not the queue bound
+    options.prefix_cache = prefix_cache == "on";
     server::Server srv(load_model_dir(model_dir, torch::kCPU), options);
     const int port = srv.bind();
     std::thread listener([&] { srv.listen(); });
 
     ClientStats warm;
-    stream_once(port, "1+1", 8, warm);  // first-request costs (thread pools, allocations) stay out of the numbers
+    stream_once(port, "", "1+1", 8, warm);  // first-request costs (thread pools, allocations) stay out of the numbers
     std::vector<ClientStats> stats(static_cast<size_t>(clients));
     const auto start = Clock::now();
     std::vector<std::thread> threads;
     for (int c = 0; c < clients; ++c)
       threads.emplace_back([&, c] {
-        for (int r = 0; r < rounds; ++r) stream_once(port, prompt_for(c, r), max_tokens, stats[static_cast<size_t>(c)]);
+        for (int r = 0; r < rounds; ++r)
+          stream_once(port, system, prompt_for(c, r), max_tokens, stats[static_cast<size_t>(c)]);
       });
     for (auto& t : threads) t.join();
     const double http_seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -173,7 +181,12 @@ int main(int argc, char** argv) {
     for (int r = 0; r < rounds; ++r) {
       std::vector<Prompt> prompts;
       for (int c = 0; c < clients; ++c)
-        prompts.push_back(Prompt::of(render_prompt(loaded.tokenizer, {text_segment(prompt_for(c, r))}, render)));
+      {
+        std::vector<Message> messages;
+        if (!system.empty()) messages.push_back(Message{Role::System, {text_segment(system)}, ""});
+        messages.push_back(Message{Role::User, {text_segment(prompt_for(c, r))}, ""});
+        prompts.push_back(Prompt::of(render_conversation(loaded.tokenizer, messages, /*generation_prompt=*/true, render)));
+      }
       for (const auto& result : engine.run_batch(prompts, params)) engine_tokens += static_cast<int64_t>(result.tokens.size());
     }
     const double engine_seconds = std::chrono::duration<double>(Clock::now() - engine_start).count();

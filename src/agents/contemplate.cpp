@@ -383,10 +383,11 @@ Contemplation Contemplator::snapshot() const {
 Contemplation Contemplator::result(Engine& engine) {
   if (!done()) throw MuseError("Contemplator::result before every agent finished", ErrorKind::Internal);
   for (auto& a : agents_) a.outcome.sequence = engine.wait(a.id);
-  engine.wait(holder_);
+  const SequenceResult held = engine.wait(holder_);
   Contemplation c = snapshot();
   c.consensus_stop = consensus_stop_;
   c.prompt_tokens = prompt_tokens_;
+  c.cached_tokens = held.cached_tokens;
   c.error = error_;
   for (const auto& a : c.agents) c.tokens += a.tokens;
   c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();

@@ -90,6 +90,8 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--model-name", o->server.model_name, "the model id clients send (default: the directory's name)");
   cmd->add_option("--kv-mem", o->kv_mem_mib, "MiB of KV cache shared by all requests")->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
+  cmd->add_flag("!--no-prefix-cache", o->server.prefix_cache,
+                "prefill every prompt in full (by default the KV of prompts seen before is reused)");
   cmd->add_option("--max-body-bytes", o->server.max_body_bytes, "largest request body (larger: 413)")
       ->capture_default_str();
   cmd->add_option("--max-queued", o->server.max_queued,

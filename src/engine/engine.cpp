@@ -66,6 +66,7 @@ Engine::Engine(Transformer model, torch::Device device, EngineOptions options)
   if (options_.max_step_tokens < 1) throw MuseError("max_step_tokens must be >= 1");
   if (options_.max_running < 1) throw MuseError("max_running must be >= 1");
   pool_ = std::make_unique<KVPool>(config_, options_.kv_mem, options_.block_size, device_);
+  pool_->enable_prefix_cache(options_.prefix_cache);
   scheduler_ = std::make_unique<Scheduler>(*pool_, config_,
                                            SchedulerLimits{options_.max_step_tokens, options_.max_running});
   // Reproducible: the kernel for small batches, OpenBLAS for large ones (either is exact run to run).
@@ -466,6 +467,7 @@ void Engine::publish(Events& events, const StepCounts& counts) {
   for (auto& r : events.results) {
     live_.erase(r.id);
     ++stats_.finished;
+    if (r.parent == 0) stats_.prefix_cached_tokens += r.cached_tokens;
     if (options_.keep_results) results_[r.id] = std::move(r);
   }
   stats_.steps += 1;
@@ -479,6 +481,8 @@ void Engine::publish(Events& events, const StepCounts& counts) {
   stats_.reserve_failures += counts.reserve_failures;
   stats_.kv_bytes_in_use = pool_->bytes_in_use();
   stats_.kv_peak_bytes = std::max(stats_.kv_peak_bytes, stats_.kv_bytes_in_use);
+  stats_.prefix_cache_blocks = pool_->cached_blocks();
+  stats_.prefix_cache_evictions = pool_->cache_evictions();
   stats_.running = scheduler_->running();
   stats_.queued = scheduler_->queued();
   stats_.parked = parked;

@@ -51,6 +51,10 @@ struct EngineOptions {
   // requests give bit-identical tokens in every run (RL rollouts, which exact resume regenerates). Slower where
   // the measured choice would have won.
   bool reproducible = false;
+  // Keep the KV of finished prompts' full blocks and reuse it for later prompts that begin the same way (chat
+  // histories, system prompts): they are not prefilled again. Only for weights that do not change while the
+  // engine lives (the server); off by default, so training and RL never read stale keys.
+  bool prefix_cache = false;
   // Token id -> text, for stop strings (e.g. [&](int id) { return tokenizer.decode({id}); }).
   std::function<std::string(int)> token_text;
   // The fastest decoder for the device: the fused path on a CPU, the libtorch paged path elsewhere.
@@ -67,6 +71,8 @@ struct EngineStats {
   int64_t kv_bytes_in_use = 0, kv_bytes_capacity = 0, kv_peak_bytes = 0;
   int64_t running = 0, queued = 0, parked = 0, finished = 0;
   int64_t reserve_failures = 0;  // should stay 0: admission guarantees every reservation
+  int64_t prefix_cached_tokens = 0;  // prompt tokens taken from the prefix cache instead of prefilled
+  int64_t prefix_cache_blocks = 0, prefix_cache_evictions = 0;
 };
 
 class Engine {

@@ -26,12 +26,15 @@ KVPool::KVPool(const ModelConfig& config, int64_t kv_mem_bytes, int64_t block_si
     values_.push_back(torch::zeros({layout_.num_blocks, block_size, layout_.n_kv_heads, layout_.head_dim}, options));
   }
   refcount_.assign(static_cast<size_t>(layout_.num_blocks), 0);
+  block_key_.assign(static_cast<size_t>(layout_.num_blocks), 0);
+  cached_.assign(static_cast<size_t>(layout_.num_blocks), 0);
+  last_use_.assign(static_cast<size_t>(layout_.num_blocks), 0);
   // Lowest ids first (popped from the back).
   for (int64_t b = layout_.num_blocks - 1; b >= 0; --b) free_list_.push_back(static_cast<int32_t>(b));
 }
 
 int32_t KVPool::allocate_block() {
-  if (free_list_.empty()) throw MuseError("KV pool exhausted");  // callers check free_blocks() first
+  if (free_list_.empty() && !evict_one()) throw MuseError("KV pool exhausted");  // callers check free_blocks() first
   const int32_t block = free_list_.back();
   free_list_.pop_back();
   refcount_[static_cast<size_t>(block)] = 1;
@@ -39,9 +42,17 @@ int32_t KVPool::allocate_block() {
   return block;
 }
 
+void KVPool::ref(int32_t block) {
+  int& count = refcount_.at(static_cast<size_t>(block));
+  if (cached_[static_cast<size_t>(block)] && count == 1) idle_cached_.fetch_sub(1, std::memory_order_relaxed);
+  ++count;
+}
+
 void KVPool::unref(int32_t block) {
   int& count = refcount_.at(static_cast<size_t>(block));
   if (count <= 0) throw MuseError("KV pool: block " + std::to_string(block) + " released twice");
+  // The cache's own reference is only dropped by evict_one(), which unmarks the block first.
+  if (cached_[static_cast<size_t>(block)] && count == 2) idle_cached_.fetch_add(1, std::memory_order_relaxed);
   if (--count == 0) {
     free_list_.push_back(block);
     used_.fetch_sub(1, std::memory_order_relaxed);
@@ -89,7 +100,7 @@ SequenceKV KVPool::fork(const SequenceKV& seq, int64_t length) {
   SequenceKV child;
   child.length = length;
   child.block_table.assign(seq.block_table.begin(), seq.block_table.begin() + blocks_for(length));
-  for (int32_t block : child.block_table) ++refcount_.at(static_cast<size_t>(block));
+  for (int32_t block : child.block_table) ref(block);
   return child;
 }
 
@@ -97,6 +108,50 @@ void KVPool::release(SequenceKV& seq) {
   for (int32_t block : seq.block_table) unref(block);
   seq.block_table.clear();
   seq.length = 0;
+}
+
+bool KVPool::evict_one() {
+  int32_t victim = -1;
+  for (size_t b = 0; b < cached_.size(); ++b)
+    if (cached_[b] && refcount_[b] == 1 && (victim < 0 || last_use_[b] < last_use_[static_cast<size_t>(victim)]))
+      victim = static_cast<int32_t>(b);
+  if (victim < 0) return false;
+  const auto v = static_cast<size_t>(victim);
+  cache_.erase(block_key_[v]);
+  cached_[v] = 0;
+  idle_cached_.fetch_sub(1, std::memory_order_relaxed);
+  ++evictions_;
+  unref(victim);  // 1 -> 0: back on the free list
+  return true;
+}
+
+void KVPool::cache_prefix(const SequenceKV& seq, const std::vector<uint64_t>& keys) {
+  if (!prefix_cache_) return;
+  const size_t n = std::min<size_t>(keys.size(), static_cast<size_t>(seq.length / block_size()));
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t block = seq.block_table[i];
+    const auto b = static_cast<size_t>(block);
+    if (cached_[b] || cache_.count(keys[i])) continue;  // this block, or one with the same content, is kept
+    cache_[keys[i]] = block;
+    block_key_[b] = keys[i];
+    cached_[b] = 1;
+    last_use_[b] = ++clock_;
+    ++refcount_[b];  // the cache's own reference (the sequence holds one: not idle yet)
+  }
+}
+
+SequenceKV KVPool::cached_prefix(const std::vector<uint64_t>& keys) {
+  SequenceKV out;
+  if (!prefix_cache_) return out;
+  for (uint64_t key : keys) {
+    const auto it = cache_.find(key);
+    if (it == cache_.end()) break;
+    ref(it->second);
+    last_use_[static_cast<size_t>(it->second)] = ++clock_;
+    out.block_table.push_back(it->second);
+  }
+  out.length = static_cast<int64_t>(out.block_table.size()) * block_size();
+  return out;
 }
 
 }  // namespace muse

@@ -8,6 +8,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <unordered_map>
 #include <vector>
 
 #include <torch/types.h>
@@ -34,7 +35,8 @@ class KVPool {
   int64_t block_size() const { return layout_.block_size; }
   int64_t block_bytes() const { return layout_.block_size * layout_.bytes_per_token(); }  // all layers, K and V
   int64_t used_blocks() const { return used_.load(std::memory_order_relaxed); }
-  int64_t free_blocks() const { return num_blocks() - used_blocks(); }
+  // Free, or held by the prefix cache alone (evicted when needed).
+  int64_t free_blocks() const { return num_blocks() - used_blocks() + idle_cached_.load(std::memory_order_relaxed); }
   int64_t bytes_in_use() const { return used_blocks() * block_bytes(); }
   int64_t capacity_bytes() const { return num_blocks() * block_bytes(); }
   // Blocks that hold `tokens` tokens.
@@ -56,6 +58,19 @@ class KVPool {
   // Drops every block reference of `seq` and empties it.
   void release(SequenceKV& seq);
 
+  // ---- The prefix cache (off until enabled). Full blocks of prompts that were prefilled stay behind, each
+  // under a key that hashes everything up to its end (tokens, positions, pixels: see prefix_block_keys in
+  // engine/scheduler.h); a later sequence that begins the same way shares them instead of prefilling again.
+  // A block only the cache holds counts as free and is evicted, least recently used first, when one is needed.
+  void enable_prefix_cache(bool on) { prefix_cache_ = on; }
+  bool prefix_cache() const { return prefix_cache_; }
+  // Keeps the first keys.size() blocks of `seq` under those keys (blocks already cached are left as they are).
+  void cache_prefix(const SequenceKV& seq, const std::vector<uint64_t>& keys);
+  // The longest leading run of `keys` that is cached, shared into a new sequence (length: whole blocks).
+  SequenceKV cached_prefix(const std::vector<uint64_t>& keys);
+  int64_t cached_blocks() const { return static_cast<int64_t>(cache_.size()); }
+  int64_t cache_evictions() const { return evictions_; }
+
   // Flat slot (block * block_size + offset) of token `index` of `seq`.
   int64_t slot(const SequenceKV& seq, int64_t index) const {
     return static_cast<int64_t>(seq.block_table[static_cast<size_t>(index / block_size())]) * block_size() +
@@ -65,7 +80,9 @@ class KVPool {
  private:
   int32_t allocate_block();
   bool partial_block_shared(const SequenceKV& seq) const;  // its block with free slots is also someone else's
+  void ref(int32_t block);
   void unref(int32_t block);
+  bool evict_one();  // frees the least recently used block only the cache holds; false if there is none
 
   KVLayout layout_;
   torch::Device device_;
@@ -73,6 +90,15 @@ class KVPool {
   std::vector<int32_t> free_list_;
   std::vector<int> refcount_;
   std::atomic<int64_t> used_{0};
+  // Prefix cache: key -> block, and per block its key and last use (0: not cached).
+  bool prefix_cache_ = false;
+  std::unordered_map<uint64_t, int32_t> cache_;
+  std::vector<uint64_t> block_key_;
+  std::vector<uint8_t> cached_;
+  std::vector<uint64_t> last_use_;
+  uint64_t clock_ = 0;
+  int64_t evictions_ = 0;
+  std::atomic<int64_t> idle_cached_{0};  // cached blocks nobody else holds
 };
 
 }  // namespace muse

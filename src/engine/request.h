@@ -128,6 +128,8 @@ struct SequenceResult {
   std::string error;          // FinishReason::Error: what went wrong
   int64_t prompt_tokens = 0;
   int64_t prefilled_tokens = 0;  // prompt tokens this sequence ran through the model itself (forks share)
+  // Prompt tokens whose KV came from the prefix cache (EngineOptions::prefix_cache); a fork: its parent's.
+  int64_t cached_tokens = 0;
   int parks = 0;                 // times it was parked on a pause token
 };
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "util/rng.h"
+
 namespace muse {
 
 Scheduler::Scheduler(KVPool& pool, const ModelConfig& config, SchedulerLimits limits)
@@ -42,13 +44,53 @@ void Scheduler::enqueue(std::unique_ptr<Sequence> seq) {
   queue_.push_back(std::move(seq));
 }
 
+std::vector<uint64_t> Scheduler::prefix_keys(const Sequence& seq, int64_t blocks) const {
+  const int64_t B = pool_.block_size();
+  blocks = std::min<int64_t>(blocks, static_cast<int64_t>(seq.tokens.size()) / B);
+  std::vector<uint64_t> keys;
+  if (blocks <= 0) return keys;
+  torch::Tensor pixels;
+  int64_t patch = 0, patch_dim = 0;
+  if (seq.patches.defined() && seq.patches.numel() > 0) {
+    pixels = seq.patches.to(torch::kCPU, torch::kFloat32).contiguous();
+    patch_dim = pixels.size(1);
+  }
+  uint64_t h = 0x6d75736570726566ull;  // "museprefix"
+  for (int64_t b = 0; b < blocks; ++b) {
+    for (int64_t i = b * B; i < (b + 1) * B; ++i) {
+      const auto& p = seq.positions[static_cast<size_t>(i)];
+      const int token = seq.tokens[static_cast<size_t>(i)];
+      h = seed_mix(h, static_cast<uint64_t>(token), (uint64_t(uint32_t(p[0])) << 32) ^ uint32_t(p[1]) ^ (uint64_t(uint32_t(p[2])) << 16));
+      if (token == config_.patch_token_id && pixels.defined() && patch < pixels.size(0)) {
+        const auto* bits = reinterpret_cast<const uint32_t*>(pixels[patch].data_ptr<float>());
+        for (int64_t k = 0; k < patch_dim; ++k) h = seed_mix(h, bits[k]);
+        ++patch;
+      }
+    }
+    keys.push_back(h);
+  }
+  return keys;
+}
+
 bool Scheduler::try_admit(std::unique_ptr<Sequence>& seq) {
   if (static_cast<int>(running_.size()) >= limits_.max_running) return false;
   // A parent that is gone: the fork continues on its own (its tokens are all there; it prefills them itself).
   if (seq->wait_for != 0 && find_running(seq->wait_for) == nullptr) seq->wait_for = 0;
+  // A prompt that begins as a cached one shares those blocks (at least one token is left to feed: its logits).
+  const bool reuse = pool_.prefix_cache() && seq->wait_for == 0 && seq->kv.length == 0 && seq->kv.block_table.empty();
+  if (reuse) {
+    seq->kv = pool_.cached_prefix(prefix_keys(*seq, (static_cast<int64_t>(seq->tokens.size()) - 1) / pool_.block_size()));
+    seq->result.cached_tokens = seq->kv.length;
+  }
   int64_t reserved = 0;
   for (const auto& [id, r] : running_) reserved += future_need(*r);
-  if (reserved + future_need(*seq) > pool_.free_blocks()) return false;
+  if (reserved + future_need(*seq) > pool_.free_blocks()) {
+    if (reuse) {
+      pool_.release(seq->kv);  // tried again at the next admission
+      seq->result.cached_tokens = 0;
+    }
+    return false;
+  }
   Sequence* s = seq.get();
   running_[s->id] = std::move(seq);
   if (s->wait_for != 0) {
@@ -90,6 +132,7 @@ void Scheduler::link_children(Sequence& parent, bool parent_leaving) {
     const bool copy_logits = parent.logits_at == share && share == static_cast<int64_t>(child->tokens.size());
     if (!copy_logits && share == static_cast<int64_t>(child->tokens.size())) --share;  // re-feed the last token
     child->kv = pool_.fork(parent.kv, share);
+    child->result.cached_tokens = std::min(share, parent.result.cached_tokens);  // the prompt it shares
     if (copy_logits) {
       child->set_logits(parent.fresh_logits, parent.fresh_logits + config_.vocab_size);
       child->logits_at = share;
@@ -161,6 +204,8 @@ std::vector<std::unique_ptr<Sequence>> Scheduler::retire_finished() {
     if (it == running_.end()) continue;  // requeued by an earlier parent's leaving
     Sequence& s = *it->second;
     link_children(s, /*parent_leaving=*/true);
+    if (pool_.prefix_cache())  // the prompt's full blocks stay for whoever begins the same way
+      pool_.cache_prefix(s.kv, prefix_keys(s, std::min(s.base_length, s.kv.length) / pool_.block_size()));
     pool_.release(s.kv);
     out.push_back(std::move(it->second));
     running_.erase(id);

@@ -2,7 +2,9 @@
 // (which sequences decode, which prefill how many tokens). It owns every sequence until it retires.
 //
 // Admission reserves, per sequence, the blocks it may still need to reach prompt + max_tokens (capped by the
-// model's context), so the pool never runs out mid-generation; parked sequences keep their reservation.
+// model's context), so the pool never runs out mid-generation; parked sequences keep their reservation. With
+// the pool's prefix cache on, a new sequence first takes the cached blocks its prompt begins with, and a
+// retiring one leaves its prompt's full blocks behind.
 // Not thread-safe: the engine's stepping thread calls it.
 #pragma once
 #include <cstdint>
@@ -57,6 +59,9 @@ class Scheduler {
   int64_t blocks_for_request(int64_t prompt_tokens, int max_tokens) const;
 
  private:
+  // The prefix cache's key of each of the sequence's first `blocks` blocks: a hash chained from the start over
+  // tokens, positions and the pixels of <|patch|> tokens, so a key stands for everything up to its block's end.
+  std::vector<uint64_t> prefix_keys(const Sequence& seq, int64_t blocks) const;
   int64_t final_length(const Sequence& seq) const;
   int64_t future_need(const Sequence& seq) const;
   bool feeds_patch(const Sequence& seq) const;  // its next token to feed is a <|patch|> (pixels: prefill only)

@@ -52,6 +52,7 @@ Contemplator make_contemplator(const Tokenizer& tok, const ChatTurn& turn,
 Usage usage_of(const Contemplation& c) {
   Usage usage;
   usage.prompt_tokens = c.prompt_tokens;
+  usage.cached_tokens = c.cached_tokens;
   usage.completion_tokens = c.tokens;
   for (const auto& a : c.agents) usage.reasoning_tokens += a.thinking_tokens;
   return usage;

@@ -68,6 +68,13 @@ std::string ServerCounters::prometheus(const EngineStats& e, const std::string& 
                 std::to_string(completion_tokens.load()));
   out += metric("muse_reasoning_tokens_total", "counter", "Generated tokens inside the thinking span.",
                 std::to_string(reasoning_tokens.load()));
+  out += metric("muse_prompt_tokens_cached_total", "counter",
+                "Prompt tokens whose KV the prefix cache held (cache hits, in tokens; not prefilled again).",
+                std::to_string(cached_prompt_tokens.load()));
+  out += metric("muse_prefix_cache_blocks", "gauge", "KV blocks the prefix cache keeps.",
+                std::to_string(e.prefix_cache_blocks));
+  out += metric("muse_prefix_cache_evictions_total", "counter", "Cached blocks evicted to make room.",
+                std::to_string(e.prefix_cache_evictions));
   out += metric("muse_requests_running", "gauge", "Sequences decoding now.", std::to_string(e.running));
   out += metric("muse_requests_queued", "gauge", "Sequences waiting for admission.", std::to_string(e.queued));
   out += metric("muse_requests_parked", "gauge", "Sequences paused on a pause token.", std::to_string(e.parked));

@@ -36,6 +36,7 @@ struct ServerCounters {
   std::atomic<int64_t> prompt_tokens{0};
   std::atomic<int64_t> completion_tokens{0};  // thinking included
   std::atomic<int64_t> reasoning_tokens{0};
+  std::atomic<int64_t> cached_prompt_tokens{0};  // prompt tokens the prefix cache held (not prefilled)
   LatencyHistogram time_to_first_token{{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
   LatencyHistogram time_per_output_token{{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
 

@@ -156,7 +156,7 @@ struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;  // every generated token of every choice, thinking included
   int64_t reasoning_tokens = 0;
-  int64_t cached_tokens = 0;      // prompt tokens reused from a cache (no prefix cache yet: 0)
+  int64_t cached_tokens = 0;      // prompt tokens whose KV the prefix cache held (not prefilled again)
 };
 
 // How long a request took, in llama.cpp's `timings` shape (app/README.md): the prompt from admission to the

@@ -71,6 +71,7 @@ Server::Server(LoadedModel model, ServerOptions options) : loaded_(std::move(mod
   const auto device = parse_device(options_.device);
   EngineOptions engine_options = EngineOptions::for_device(device);
   engine_options.kv_mem = options_.kv_mem;
+  engine_options.prefix_cache = options_.prefix_cache;  // the served weights never change
   const Tokenizer* tok = &loaded_.tokenizer;
   engine_options.token_text = [tok](int id) { return tok->decode({id}); };  // for stop strings
   engine_ = std::make_unique<Engine>(loaded_.model, device, engine_options);

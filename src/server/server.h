@@ -34,6 +34,7 @@ struct ServerOptions {
   std::string api_key;             // non-empty: every /v1 route needs "Authorization: Bearer KEY"
   std::string model_name;          // the id in /v1/models and the accepted "model" ("" = the model dir's name)
   int64_t kv_mem = int64_t{256} << 20;  // bytes of the engine's KV pool
+  bool prefix_cache = true;              // reuse the KV of prompts seen before (usage: cached_tokens)
   size_t max_body_bytes = 16u << 20;    // larger bodies get 413 (images come inline, base64)
   int read_timeout_s = 15;              // a client that stalls mid-request is dropped
   int write_timeout_s = 30;

@@ -64,6 +64,7 @@ std::vector<TokenLogprob> token_logprobs(const Tokenizer& tok, const SequenceRes
 void count_usage(Usage& usage, const SequenceResult& r) {
   usage.completion_tokens += static_cast<int64_t>(r.tokens.size());
   usage.reasoning_tokens += r.thinking_tokens;
+  usage.cached_tokens = std::max(usage.cached_tokens, r.cached_tokens);  // the n choices share one prompt
 }
 
 }  // namespace
@@ -207,6 +208,7 @@ void count_tokens(ServerCounters* counters, const Usage& usage) {
   counters->prompt_tokens += usage.prompt_tokens;
   counters->completion_tokens += usage.completion_tokens;
   counters->reasoning_tokens += usage.reasoning_tokens;
+  counters->cached_prompt_tokens += usage.cached_tokens;
 }
 
 

@@ -502,6 +502,31 @@ TEST_F(ServerTest, ClientFunctionToolsRoundTrip) {
   EXPECT_FALSE(none["message"].contains("tool_calls")) << r->body;
 }
 
+// Prefix reuse: a conversation sent again (a chat's history, a system prompt) is not prefilled again; usage
+// and timings say how much came from the cache, and the answer is the same.
+TEST_F(ServerTest, RepeatedPromptsComeFromThePrefixCache) {
+  json body = ask("What is 4728+9150?", 96);
+  const json system = {{"role", "system"}, {"content", "You are Muse. Think step by step, then answer briefly."}};
+  body["messages"].insert(body["messages"].begin(), system);
+  auto r = post(body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json first = json::parse(r->body);
+  r = post(body);
+  ASSERT_TRUE(r);
+  const json second = json::parse(r->body);
+  const int64_t prompt = second["usage"]["prompt_tokens"];
+  const int64_t cached = second["usage"]["prompt_tokens_details"]["cached_tokens"];
+  EXPECT_GT(cached, prompt / 2) << second["usage"].dump();
+  EXPECT_LT(cached, prompt) << "the last token is always fed";
+  EXPECT_EQ(second["timings"]["cache_n"], cached);
+  EXPECT_EQ(second["choices"][0]["message"]["content"], first["choices"][0]["message"]["content"]);
+  const auto metrics = client().Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("muse_prompt_tokens_cached_total"), std::string::npos);
+  EXPECT_NE(metrics->body.find("muse_prefix_cache_blocks"), std::string::npos);
+}
+
 // response_format: the answer is JSON by the schema (or any object), whatever the model would have written.
 TEST_F(ServerTest, JsonAnswersFollowTheirSchema) {
   json body = ask("What is 347+589?", 200);
