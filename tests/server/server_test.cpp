@@ -555,6 +555,59 @@ TEST_F(ServerTest, JsonAnswersFollowTheirSchema) {
   EXPECT_TRUE(json::parse(content).is_object()) << content;
 }
 
+// "Answer now" reaches every agent of a Contemplating request: agents told to think at least 340 tokens close
+// their thinking early and answer, and the synthesis still comes.
+TEST_F(ServerTest, AnswerNowReachesEveryContemplatingAgent) {
+  json body = ask("target 24 from 3 7 8 2", 360);
+  body["stream"] = true;
+  body["mode"] = "contemplating";
+  body["muse_agents"] = 16;
+  body["muse_synthesis"] = "vote";
+  body["thinking_budget_tokens"] = {{"min", 340}};
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/chat/completions";
+  req.body = body.dump();
+  req.set_header("Content-Type", "application/json");
+  req.set_header("Authorization", std::string("Bearer ") + kKey);
+  std::string stream;
+  std::thread told;
+  int answer_now_status = 0;
+  req.content_receiver = [&](const char* data, size_t size, uint64_t, uint64_t) {
+    stream.append(data, size);
+    const size_t at = stream.find("\"id\":\"chatcmpl-");
+    if (!told.joinable() && at != std::string::npos) {
+      const size_t begin = at + 6, end = stream.find('"', begin);
+      const std::string id = stream.substr(begin, end - begin);
+      told = std::thread([&, id] {
+        const auto r = client().Post("/v1/chat/completions/" + id + "/answer_now", "", "application/json");
+        answer_now_status = r ? r->status : -1;
+      });
+    }
+    return true;
+  };
+  auto c = client();
+  ASSERT_TRUE(c.send(req));
+  if (told.joinable()) told.join();
+  EXPECT_EQ(answer_now_status, 200);
+  bool done = false;
+  json summary;
+  std::string content;
+  for (const auto& e : sse_events(stream, &done)) {
+    if (e["choices"].empty()) continue;
+    const json& d = e["choices"][0]["delta"];
+    if (d.contains("muse_contemplation")) summary = d["muse_contemplation"];
+    content += d.value("content", "");
+  }
+  EXPECT_TRUE(done);
+  ASSERT_TRUE(summary.contains("agents")) << stream.substr(stream.size() > 2000 ? stream.size() - 2000 : 0);
+  ASSERT_EQ(summary["agents"].size(), 16u);
+  int cut = 0;
+  for (const auto& a : summary["agents"]) cut += a["thinking_tokens"].get<int>() < 340;
+  EXPECT_EQ(cut, 16) << "every agent stopped thinking before its minimum: " << summary.dump();
+  EXPECT_FALSE(content.empty()) << "a synthesized answer came";
+}
+
 TEST_F(ServerTest, ClientGoneCancelsItsSequence) {
   // Eight long samples: far more tokens than the client waits for, so the stream is still running when it leaves.
   json body = ask("target 24 from 3 7 8 2", 300);
