@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -14,6 +15,7 @@
 #include "model/weights.h"
 #include "runtime/runtime.h"
 #include "tokenizer/chat_format.h"
+#include "constrain/reply_constraint.h"
 #include "tools/registry.h"
 #include "tools/trace_tools.h"
 #include "util/error.h"
@@ -52,6 +54,9 @@ struct GenerateOptions {
   std::string synthesis = "confidence";  // contemplating: vote | confidence | online
   int samples = 1;               // generate: > 1 runs on the engine, the prompt prefilled once and forked
   int64_t kv_mem_mib = 256;      // the engine's KV pool
+  bool json = false;             // the answer is a JSON object (constrained decoding)
+  std::string json_schema;       // the answer is JSON by the schema in this file
+  std::shared_ptr<const constrain::JsonSchema> answer_schema;  // from --json / --json-schema (load())
   SamplingParams sampling;
   RuntimeOptions runtime;
 };
@@ -87,7 +92,40 @@ void add_sampling_options(CLI::App& cmd, GenerateOptions& o) {
                  "each call is shown")
       ->capture_default_str()
       ->check(CLI::IsMember({"on", "off"}));
+  cmd.add_flag("--json", o.json, "the answer is a JSON object (decoding follows JSON; the thinking stays free)");
+  cmd.add_option("--json-schema", o.json_schema,
+                 "FILE: the answer is JSON by this JSON Schema (supported keywords: docs/ARCHITECTURE.md, Server)");
   add_runtime_options(cmd, o.runtime);
+}
+
+// --json / --json-schema as a compiled schema (null: a free answer). MuseError naming the option and what is
+// wrong with the file or the schema.
+std::shared_ptr<const constrain::JsonSchema> answer_schema(const GenerateOptions& o) {
+  if (!o.json_schema.empty() && o.json) throw MuseError("--json and --json-schema: give one");
+  if (o.json) return std::make_shared<const constrain::JsonSchema>(constrain::JsonSchema::any_object());
+  if (o.json_schema.empty()) return nullptr;
+  std::ifstream in(o.json_schema);
+  if (!in) throw MuseError("--json-schema " + o.json_schema + ": cannot read the file", ErrorKind::NotFound);
+  nlohmann::json schema;
+  try {
+    schema = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw MuseError("--json-schema " + o.json_schema + ": not valid JSON: " + e.what());
+  }
+  try {
+    return std::make_shared<const constrain::JsonSchema>(constrain::JsonSchema::compile(schema));
+  } catch (const MuseError& e) {
+    throw MuseError("--json-schema " + o.json_schema + ": the schema cannot be followed: " + e.what());
+  }
+}
+
+// The reply's constraint for the answer schema (null: none).
+std::shared_ptr<const TokenConstraint> answer_constraint(const GenerateOptions& o, const Tokenizer& tok) {
+  if (!o.answer_schema) return nullptr;
+  auto rules = std::make_shared<constrain::ReplyRules>();
+  rules->answer = o.answer_schema;
+  return std::make_shared<constrain::ReplyConstraint>(constrain::TokenBytes::of(tok), constrain::ReplyTokens::of(tok),
+                                                      std::move(rules));
 }
 
 // Loads the model and makes the end of the assistant's turn a stop token.
@@ -96,6 +134,9 @@ LoadedModel load(GenerateOptions& o) {
   if (!o.reasoning_effort.empty() && o.sampling.max_thinking_tokens == -1)
     o.sampling.max_thinking_tokens = thinking_budget_for_effort(o.reasoning_effort);
   o.sampling.validate();
+  o.answer_schema = answer_schema(o);  // a bad schema fails before the model loads
+  if (o.answer_schema && parse_answer_mode(o.mode, "--mode") == AnswerMode::Contemplating)
+    throw MuseError("--json / --json-schema answer in standard mode; contemplating synthesizes text answers");
   if (o.model_dir.empty()) o.model_dir = default_model_dir();
   auto loaded = load_model_dir(o.model_dir, parse_device(o.runtime.device));
   o.sampling.stop_tokens = {loaded.tokenizer.special(Special::EndOfTurn), loaded.tokenizer.eos()};
@@ -198,6 +239,7 @@ std::vector<int> stream_reply(Engine& engine, const Tokenizer& tok, const ModelC
                               const GenerateOptions& o, const SamplingParams& sampling, ReplyPrinter& printer) {
   RequestParams params;
   params.sampling = sampling;
+  params.constraint = answer_constraint(o, tok);
   ToolRunner runner = tool_runner(tok, config, attachments, o);
   runner.configure(params);
   size_t shown = 0;
@@ -264,6 +306,7 @@ void sample_many(const LoadedModel& loaded, const TokenSequence& prompt, const s
   const auto& tok = loaded.tokenizer;
   RequestParams params;
   params.sampling = o.sampling;
+  params.constraint = answer_constraint(o, loaded.tokenizer);
   std::vector<ToolRunner> runners;
   for (int i = 0; i < o.samples; ++i) runners.push_back(tool_runner(tok, loaded.config, segments, o));
   runners.front().configure(params);

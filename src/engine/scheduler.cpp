@@ -60,7 +60,8 @@ std::vector<uint64_t> Scheduler::prefix_keys(const Sequence& seq, int64_t blocks
     for (int64_t i = b * B; i < (b + 1) * B; ++i) {
       const auto& p = seq.positions[static_cast<size_t>(i)];
       const int token = seq.tokens[static_cast<size_t>(i)];
-      h = seed_mix(h, static_cast<uint64_t>(token), (uint64_t(uint32_t(p[0])) << 32) ^ uint32_t(p[1]) ^ (uint64_t(uint32_t(p[2])) << 16));
+      h = seed_mix(h, static_cast<uint64_t>(token), static_cast<uint32_t>(p[0]));
+      h = seed_mix(h, static_cast<uint32_t>(p[1]), static_cast<uint32_t>(p[2]));
       if (token == config_.patch_token_id && pixels.defined() && patch < pixels.size(0)) {
         const auto* bits = reinterpret_cast<const uint32_t*>(pixels[patch].data_ptr<float>());
         for (int64_t k = 0; k < patch_dim; ++k) h = seed_mix(h, bits[k]);

@@ -120,6 +120,13 @@ fi
 
 # --- tools switches ---------------------------------------------------------------------------------------------
 expect_error "generate: --tools not on/off" "--tools: maybe not in {on,off}" generate -p hi --tools maybe
+echo '{"type":"string","pattern":"^a"}' > "$WORK/pattern.json"
+echo '{"type":' > "$WORK/broken.json"
+expect_error "generate: --json-schema unsupported keyword" "the keyword 'pattern' is not supported" \
+  generate -p hi --json-schema "$WORK/pattern.json"
+expect_error "generate: --json-schema not JSON" "not valid JSON" generate -p hi --json-schema "$WORK/broken.json"
+expect_error "generate: --json-schema missing" "cannot read the file" generate -p hi --json-schema "$WORK/none.json"
+expect_error "generate: --json with contemplating" "answer in standard mode" generate -p hi --json --mode contemplating
 expect_error "eval: --tools not on/off/both" "--tools: yes not in {on,off,both}" eval --tools yes
 expect_error "eval --chat with --tools" "--tools sets up the task sweep" eval --chat /dev/null --tools off
 
