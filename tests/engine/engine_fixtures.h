@@ -29,6 +29,20 @@ inline Transformer random_model(uint64_t seed = 9) {
   return model;
 }
 
+// A random model that sees images: 2x2 patches (12 floats each), <|patch|> = 45.
+inline Transformer random_image_model(uint64_t seed = 4) {
+  at::set_num_threads(1);
+  ModelConfig c = test_config();
+  c.patch_size = 2;
+  c.patch_token_id = 45;
+  torch::manual_seed(seed);
+  Transformer model(c);
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->parameters()) p.normal_(0.0, 0.3);
+  model->eval();
+  return model;
+}
+
 inline EngineOptions small_options(int64_t block_size = 4) {
   EngineOptions o;
   o.kv_mem = int64_t{16} << 20;

@@ -615,17 +615,8 @@ TEST(Engine, SubmitAndCancelFromFourThreadsWhileTheLoopRuns) {
 }
 
 TEST(Engine, ImagePatchesPassThroughChunkedPrefill) {
-  at::set_num_threads(1);
-  ModelConfig c = test_config();
-  c.patch_size = 2;  // 12 floats per patch
-  c.patch_token_id = 45;
-  torch::manual_seed(4);
-  Transformer model(c);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : model->parameters()) p.normal_(0.0, 0.3);
-  }
-  model->eval();
+  Transformer model = random_image_model();
+  const ModelConfig& c = model->config();
   std::vector<int> prompt = {1, 12, 45, 45, 45, 13, 45, 45, 45, 14, 6, 45, 45, 2, 9};
   const int64_t patches = std::count(prompt.begin(), prompt.end(), 45);
   Prompt in = Prompt::of(prompt);

@@ -89,17 +89,8 @@ TEST(PrefixCache, OffByDefaultAndOnlyExactBeginningsMatch) {
 }
 
 TEST(PrefixCache, ImagesMatchOnlyWithTheSamePixels) {
-  at::set_num_threads(1);
-  ModelConfig c = test_config();
-  c.patch_size = 2;
-  c.patch_token_id = 45;
-  torch::manual_seed(4);
-  Transformer model(c);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : model->parameters()) p.normal_(0.0, 0.3);
-  }
-  model->eval();
+  Transformer model = random_image_model();
+  const ModelConfig& c = model->config();
   const std::vector<int> prompt = {1, 12, 45, 45, 45, 13, 45, 45, 45, 14, 6, 45, 45, 2, 9, 7, 3};
   Prompt in = Prompt::of(prompt);
   in.patches = torch::rand({8, c.patch_dim()});

@@ -59,6 +59,16 @@ class ServerTest : public ::testing::Test {
     return c;
   }
   httplib::Result post(const json& body) { return post_text(body.dump()); }
+  // A raw request, for tests that read the stream as it comes (set its content_receiver).
+  static httplib::Request completion_request(const json& body) {
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v1/chat/completions";
+    req.body = body.dump();
+    req.set_header("Content-Type", "application/json");
+    req.set_header("Authorization", std::string("Bearer ") + kKey);
+    return req;
+  }
   httplib::Result post_text(const std::string& body) {
     return client().Post("/v1/chat/completions", body, "application/json");
   }
@@ -564,12 +574,7 @@ TEST_F(ServerTest, AnswerNowReachesEveryContemplatingAgent) {
   body["muse_agents"] = 16;
   body["muse_synthesis"] = "vote";
   body["thinking_budget_tokens"] = {{"min", 340}};
-  httplib::Request req;
-  req.method = "POST";
-  req.path = "/v1/chat/completions";
-  req.body = body.dump();
-  req.set_header("Content-Type", "application/json");
-  req.set_header("Authorization", std::string("Bearer ") + kKey);
+  httplib::Request req = completion_request(body);
   std::string stream;
   std::thread told;
   int answer_now_status = 0;
@@ -615,12 +620,7 @@ TEST_F(ServerTest, ClientGoneCancelsItsSequence) {
   body["n"] = 8;
   body["temperature"] = 1.0;
   body["thinking_budget_tokens"] = 290;
-  httplib::Request req;
-  req.method = "POST";
-  req.path = "/v1/chat/completions";
-  req.body = body.dump();
-  req.set_header("Content-Type", "application/json");
-  req.set_header("Authorization", std::string("Bearer ") + kKey);
+  httplib::Request req = completion_request(body);
   int chunks = 0;
   req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return ++chunks < 2; };
   const int64_t abandoned = server_->counters().streams_abandoned;
