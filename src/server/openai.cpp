@@ -283,7 +283,6 @@ std::vector<Message> parse_messages(const json& messages, const RequestLimits& l
       out.push_back(std::move(message));
       continue;
     }
-    if (!m.contains("tool_call_id")) throw invalid_param(param + ".tool_call_id", "a tool message needs 'tool_call_id'");
     const std::string& id = get_string(m["tool_call_id"], param + ".tool_call_id");
     auto it = std::find_if(pending.begin(), pending.end(), [&](const PendingCall& p) { return p.id == id && !p.answered; });
     if (it == pending.end())
