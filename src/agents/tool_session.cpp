@@ -37,9 +37,9 @@ ToolRunner::ToolRunner(const Tokenizer& tok, const ToolRegistry& tools, ToolCont
   context_.limits = params_.limits;
 }
 
-void ToolRunner::configure(RequestParams& params) const {
-  const int begin = tok_.special(Special::ToolCallBegin), end = tok_.special(Special::ToolCallEnd);
-  if ((params_.enabled && !tools_.empty()) || !params_.client_functions.empty()) {
+void configure_tool_use(RequestParams& params, const Tokenizer& tok, const ToolRegistry& tools, const ToolUseParams& use) {
+  const int begin = tok.special(Special::ToolCallBegin), end = tok.special(Special::ToolCallEnd);
+  if ((use.enabled && !tools.empty()) || !use.client_functions.empty()) {
     params.pause_tokens.push_back(end);
   } else {
     params.banned_tokens.push_back(begin);

@@ -59,12 +59,16 @@ struct ToolCallRecord {
   std::string summary() const;
 };
 
+// The request's params for a tool loop: the call's closing token parks it when a tool may run (a built-in one
+// with `use.enabled`, or one of the client's functions); otherwise <|tool_call|> is banned.
+void configure_tool_use(RequestParams& params, const Tokenizer& tok, const ToolRegistry& tools, const ToolUseParams& use);
+
 class ToolRunner {
  public:
   ToolRunner(const Tokenizer& tok, const ToolRegistry& tools, ToolContext context, ToolUseParams params);
 
-  // The request's params for this loop: the call's closing token parks it (enabled) or calls are banned.
-  void configure(RequestParams& params) const;
+  // configure_tool_use with this runner's tools and params.
+  void configure(RequestParams& params) const { configure_tool_use(params, tok_, tools_, params_); }
   // Every event of the sequence, in order. When the event parks it on a call, runs the call and returns what
   // to force in (Engine::force(id, segment)); otherwise nothing.
   std::optional<Prompt> on_event(const TokenEvent& event);

@@ -133,7 +133,7 @@ ChatTurn prepare_chat(const std::string& body, const LoadedModel& model, const S
   turn.tool_use.enabled = r.builtin_tools;
   if (client.calls_allowed())
     for (const auto& f : client.functions) turn.tool_use.client_functions.push_back(f.name);
-  ToolRunner(tok, builtin_tools(), turn.tool_context, turn.tool_use).configure(turn.params);
+  configure_tool_use(turn.params, tok, builtin_tools(), turn.tool_use);
   if (client.any()) {
     // JSON answers and the client's call arguments by their schemas; a required or named call opens the reply.
     auto rules = std::make_shared<constrain::ReplyRules>();
