@@ -253,19 +253,9 @@ void stream_contemplation(Engine& engine, const Tokenizer& tok, ChatTurn turn, c
   // Added now, so that a prompt the engine refuses is still an HTTP error.
   st->contemplator->start(engine, Prompt::of(st->turn.prompt), st->queue);
   if (active) st->registered = active->add(meta.id, st->contemplator->sequence_ids());
-  res.set_header("Cache-Control", "no-cache");
-  res.set_header("X-Accel-Buffering", "no");
-  res.set_chunked_content_provider(
-      "text/event-stream", [st](size_t, httplib::DataSink& sink) { return write_contemplation(*st, sink); },
-      [st, &counters](bool) {
-        st->registered.reset();
-        if (st->done) {
-          ++counters.completions;
-          return;
-        }
-        ++counters.streams_abandoned;
-        st->contemplator->abandon(*st->engine);
-      });
+  serve_sse(res, counters,
+            {[st](httplib::DataSink& sink) { return write_contemplation(*st, sink); }, [st] { return st->done; },
+             [st] { st->contemplator->abandon(*st->engine); }, [st] { st->registered.reset(); }});
 }
 
 }  // namespace muse::server

@@ -444,18 +444,25 @@ void stream_chat(Engine& engine, const Tokenizer& tok, ChatTurn turn, const Resp
   st->role_sent.assign(st->ids.size(), false);
   st->finished.assign(st->ids.size(), false);
   st->open = static_cast<int>(st->ids.size());
+  serve_sse(res, counters,
+            {[st](httplib::DataSink& sink) { return write_stream(*st, sink); }, [st] { return st->done; },
+             [st] { st->abandon(); }, [st] { st->registered.reset(); }});
+}
+
+void serve_sse(httplib::Response& res, ServerCounters& counters, SseHandlers handlers) {
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");  // proxies must not hold the stream back
+  auto h = std::make_shared<SseHandlers>(std::move(handlers));
   res.set_chunked_content_provider(
-      "text/event-stream", [st](size_t, httplib::DataSink& sink) { return write_stream(*st, sink); },
-      [st, &counters](bool) {
-        st->registered.reset();
-        if (st->done) {
+      "text/event-stream", [h](size_t, httplib::DataSink& sink) { return h->write(sink); },
+      [h, &counters](bool) {
+        h->release();
+        if (h->written()) {
           ++counters.completions;
           return;
         }
         ++counters.streams_abandoned;
-        st->abandon();
+        h->abandon();
       });
 }
 

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 
 namespace httplib {
 struct Response;
+struct DataSink;
 }
 
 namespace muse::server {
@@ -64,6 +66,17 @@ nlohmann::json complete_chat(Engine& engine, const Tokenizer& tok, const ChatTur
 // chunk, then [DONE]. A client that goes away cancels every choice.
 void stream_chat(Engine& engine, const Tokenizer& tok, ChatTurn turn, const ResponseMeta& meta,
                  httplib::Response& res, ServerCounters& counters, ActiveRequests* active = nullptr);
+
+// Makes `res` a server-sent event stream (no caching, no proxy buffering). `write` produces it and returns false
+// once the client is gone; when the response ends, `release` runs, and the stream counts as a completion if
+// `written()` (it reached [DONE]) or else as abandoned, and `abandon` cancels what still runs.
+struct SseHandlers {
+  std::function<bool(httplib::DataSink&)> write;
+  std::function<bool()> written;
+  std::function<void()> abandon;
+  std::function<void()> release;
+};
+void serve_sse(httplib::Response& res, ServerCounters& counters, SseHandlers handlers);
 
 // Incremental decoding of one choice: re-parses the whole reply each token (so multi-byte characters stay
 // whole) and returns only the text that is new since the last call.
