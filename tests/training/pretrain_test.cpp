@@ -20,6 +20,7 @@
 #include "util/atomic_file.h"
 #include "util/error.h"
 #include "util/test_dirs.h"
+#include "training/training_fixtures.h"
 
 using namespace muse;
 namespace fs = std::filesystem;
@@ -28,30 +29,12 @@ namespace {
 
 using test::fresh_dir;
 
-ModelConfig micro_model() {
-  ModelConfig c = preset_config("tiny");
-  c.n_layers = 2;
-  c.d_model = 64;
-  c.n_heads = 2;
-  c.n_kv_heads = 2;
-  c.ffn_hidden = 128;
-  c.max_seq_len = 64;
-  return c;
-}
+ModelConfig micro_model() { return test::micro_config(2, 64); }
 
 PretrainParams micro_params(const std::string& dir) {
-  PretrainParams p;
-  p.out_dir = dir;
-  p.mixture = "add:1-2,countdown:3";
-  p.steps = 16;
-  p.batch_size = 4;
-  p.seq_len = 32;
+  PretrainParams p = test::quiet_pretrain_params(dir, "add:1-2,countdown:3", 16, 4, 32, 3);
   p.grad_accum = 2;
-  p.warmup_steps = 3;
   p.checkpoint_every = 4;
-  p.eval_problems = 0;
-  p.eval_batches = 1;
-  p.progress = false;
   return p;
 }
 

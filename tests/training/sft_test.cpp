@@ -11,6 +11,7 @@
 #include "training/sft.h"
 #include "util/error.h"
 #include "util/test_dirs.h"
+#include "training/training_fixtures.h"
 
 using namespace muse;
 namespace fs = std::filesystem;
@@ -19,34 +20,14 @@ namespace {
 
 using test::fresh_dir;
 
-PretrainParams micro_params(const std::string& dir) {
-  PretrainParams p;
-  p.out_dir = dir;
-  p.mixture = "add:1-2";
-  p.steps = 4;
-  p.batch_size = 4;
-  p.seq_len = 32;
-  p.warmup_steps = 2;
-  p.checkpoint_every = 0;
-  p.eval_problems = 0;
-  p.eval_batches = 1;
-  p.progress = false;
-  return p;
-}
+PretrainParams micro_params(const std::string& dir) { return test::quiet_pretrain_params(dir, "add:1-2", 4, 4, 32, 2); }
 
 // A barely trained base model directory, made once for the whole suite.
 const std::string& base_model_dir() {
   static const std::string dir = [] {
     const auto d = fresh_dir("muse_sft_base");
     train_tokenizer_for_mixture("add:1-2", {}, TokenizerTrainParams{400}, 300, 1, d);
-    ModelConfig c = preset_config("tiny");
-    c.n_layers = 2;
-    c.d_model = 64;
-    c.n_heads = 2;
-    c.n_kv_heads = 2;
-    c.ffn_hidden = 128;
-    c.max_seq_len = 64;
-    pretrain(c, micro_params(d));
+    pretrain(test::micro_config(2, 64), micro_params(d));
     return d;
   }();
   return dir;

@@ -13,6 +13,7 @@
 #include "training/trainer.h"
 #include "util/error.h"
 #include "util/test_dirs.h"
+#include "training/training_fixtures.h"
 
 using namespace muse;
 namespace fs = std::filesystem;
@@ -22,13 +23,7 @@ namespace {
 using test::fresh_dir;
 
 Transformer micro_model() {
-  ModelConfig c = preset_config("tiny");
-  c.n_layers = 1;
-  c.d_model = 64;
-  c.n_heads = 2;
-  c.n_kv_heads = 2;
-  c.ffn_hidden = 128;
-  c.max_seq_len = 16;
+  ModelConfig c = test::micro_config(1, 16);
   c.vocab_size = 64;
   torch::manual_seed(3);
   return Transformer(c);

@@ -17,6 +17,7 @@
 #include "training/rl/seeds.h"
 #include "util/atomic_file.h"
 #include "util/error.h"
+#include "training/training_fixtures.h"
 #include "util/test_dirs.h"
 
 namespace muse {
@@ -25,16 +26,7 @@ namespace fs = std::filesystem;
 using test::fresh_dir;
 
 // The suite's model shape: one layer of width 64 (two heads of 32), with room for `context` tokens.
-ModelConfig one_layer_config(int64_t context) {
-  ModelConfig c = preset_config("tiny");
-  c.n_layers = 1;
-  c.d_model = 64;
-  c.n_heads = 2;
-  c.n_kv_heads = 2;
-  c.ffn_hidden = 128;
-  c.max_seq_len = context;
-  return c;
-}
+ModelConfig one_layer_config(int64_t context) { return test::micro_config(1, context); }
 
 // A briefly trained tiny model directory, made once for the whole suite.
 const std::string& base_model_dir() {
@@ -43,18 +35,7 @@ const std::string& base_model_dir() {
     const auto d = fresh_dir("muse_rl_base");
     train_tokenizer_for_mixture("add:1", {}, TokenizerTrainParams{400}, 300, 1, d);
     const ModelConfig c = one_layer_config(64);
-    PretrainParams p;
-    p.out_dir = d;
-    p.mixture = "add:1";
-    p.steps = 30;
-    p.batch_size = 8;
-    p.seq_len = 64;
-    p.warmup_steps = 5;
-    p.checkpoint_every = 0;
-    p.eval_problems = 0;
-    p.eval_batches = 1;
-    p.progress = false;
-    pretrain(c, p);
+    pretrain(c, test::quiet_pretrain_params(d, "add:1", 30, 8, 64, 5));
     return d;
   }();
   return dir;
