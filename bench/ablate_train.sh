@@ -22,7 +22,7 @@ mixture="add:1-4:2,sub:1-4:1.5,mul:1-3:1.5,countdown:3-4:1.5,count:1-3:2,read:1-
 
 # row -> steps and flags. Steps = 10 planned minutes / step time at one thread (adamw 1.41 s, + QK-norm ~1.46 s,
 # + Muon ~1.60 s, + both 1.71 s).
-declare -A steps flags
+declare -A steps flags batch warm
 steps[current]=425;      flags[current]="--optimizer adamw --no-qk-norm"
 steps[qknorm]=410;       flags[qknorm]="--optimizer adamw --qk-norm"
 steps[muon]=375;         flags[muon]="--optimizer muon --no-qk-norm"
@@ -35,8 +35,17 @@ steps[current_2x]=850;   flags[current_2x]="--optimizer adamw --no-qk-norm"
 steps[muon_qk]=350;      flags[muon_qk]="--optimizer muon --qk-norm"
 steps[muon_qk_zero]=350; flags[muon_qk_zero]="--optimizer muon --qk-norm --zero-init-projections"
 steps[all_2x]=700;       flags[all_2x]="--optimizer muon --qk-norm --zero-init-projections --logit-softcap 15"
+# The second round, against the new default (muon_qk_zero) side by side: ReLU^2 at equal parameters (hidden x 1.5),
+# tied embeddings, Muon's rate halved, twice the batch at half the steps, no warmup.
+base="--optimizer muon --qk-norm --zero-init-projections"
+steps[relu2]=350;        flags[relu2]="$base --ffn-activation relu2"
+steps[tied]=350;         flags[tied]="$base --tie-embeddings"
+steps[muon_lr01]=350;    flags[muon_lr01]="$base --muon-lr 0.01"
+steps[batch32]=175;      flags[batch32]="$base";  batch[batch32]=32
+steps[warmup0]=350;      flags[warmup0]="$base";  warm[warmup0]=0
 rows=("$@")
-[[ ${#rows[@]} -gt 0 ]] || rows=(current all qknorm muon zeroinit softcap qknorm_lr2 all_muonlr04 muon_qk muon_qk_zero current_2x all_2x)
+[[ ${#rows[@]} -gt 0 ]] || rows=(current all qknorm muon zeroinit softcap qknorm_lr2 all_muonlr04 muon_qk muon_qk_zero
+                                current_2x all_2x relu2 tied muon_lr01 batch32 warmup0)
 
 mkdir -p "$work"
 if [[ ! -f "$work/tokenizer/tokenizer.model" ]]; then
@@ -51,7 +60,7 @@ run_row() {
   if [[ -d "$dir/checkpoints" ]]; then resume="--resume"; else mkdir -p "$dir"; cp "$work/tokenizer/tokenizer.model" "$dir/"; fi
   # shellcheck disable=SC2086
   "$muse" pretrain --out "$dir" --depth 5 --context 384 --mixture "$mixture" --no-prompt-loss \
-    --steps "${steps[$row]}" --batch-size 16 --seq-len 256 --warmup "$warmup" --schedule wsd \
+    --steps "${steps[$row]}" --batch-size "${batch[$row]:-16}" --seq-len 256 --warmup "${warm[$row]:-$warmup}" --schedule wsd \
     --eval-problems "$problems" --checkpoint-every 100 --log-every 25 --seed 1 \
     --threads 1 --blas-threads 1 ${flags[$row]} $resume >>"$dir/train.log" 2>&1
   echo "$row: finished" >&2

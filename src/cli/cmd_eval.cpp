@@ -57,6 +57,8 @@ void add_eval_command(CLI::App& app) {
     std::string style = "plain";
     std::string surface = "trained";
     std::string tools = "on";
+    std::string spawn = "off";
+    double deadline = 0;
     std::vector<int> agents = {1, 2, 4, 8};
     std::string synthesis = "vote,confidence,online";
     int concurrency = 1;
@@ -121,6 +123,14 @@ void add_eval_command(CLI::App& app) {
                   "both adds a tools-off run of every cell (the tool-use table compares them)")
       ->capture_default_str()
       ->check(CLI::IsMember({"on", "off", "both"}));
+  cmd->add_option("--spawn", o->spawn,
+                  "off | on | both: sub-agents — on runs each problem as an agent tree that may spawn helpers, one "
+                  "problem at a time (latency per problem in the sub-agents table); both adds the solo run, also one at a time")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off", "both"}));
+  cmd->add_option("--deadline", o->deadline,
+                  "seconds per problem (problems one at a time); an answer not finished by then counts as wrong")
+      ->check(CLI::Range(0.0, 86400.0));
   cmd->add_option("--temperature", o->temperature,
                   "0 = greedy; above 0 sampled with --seed (e.g. to see how long the model thinks by choice)")
       ->capture_default_str()
@@ -215,7 +225,11 @@ void add_eval_command(CLI::App& app) {
       bool blind;
       Surface surface;
       bool tools;
+      bool spawn;
     };
+    std::vector<bool> spawn_settings;
+    if (o->spawn != "off") spawn_settings.push_back(true);
+    if (o->spawn != "on") spawn_settings.push_back(false);
     std::vector<bool> tool_settings;
     if (o->tools != "off") tool_settings.push_back(true);
     if (o->tools != "on") tool_settings.push_back(false);
@@ -243,10 +257,11 @@ void add_eval_command(CLI::App& app) {
           }
           for (int b : budgets)
             for (Surface surface : surfaces)
-              for (bool tools : tool_settings) {
-                cells.push_back({task.get(), d, style, b, false, surface, tools});
-                if (o->blind_baseline && images) cells.push_back({task.get(), d, style, b, true, surface, tools});
-              }
+              for (bool tools : tool_settings)
+                for (bool spawn : spawn_settings) {
+                  cells.push_back({task.get(), d, style, b, false, surface, tools, spawn});
+                  if (o->blind_baseline && images) cells.push_back({task.get(), d, style, b, true, surface, tools, spawn});
+                }
         }
     if (cells.empty()) throw MuseError("nothing to evaluate: every task and difficulty asked for was skipped");
 
@@ -324,10 +339,14 @@ void add_eval_command(CLI::App& app) {
       params.temperature = o->temperature;
       params.top_p = o->top_p;
       params.tool_use.enabled = c.tools;
+      params.spawn = c.spawn;
+      params.sequential = o->spawn != "off" || o->deadline > 0;
+      params.deadline_s = o->deadline;
       if (progress)
         log_info("eval", "[%zu/%zu] %s@%d %s%s budget %s%s%s ...", i + 1, cells.size(), c.task->name().c_str(),
                  c.difficulty, prompt_style_name(c.style), c.surface == Surface::Heldout ? " held-out surface" : "",
-                 budget_label(c.budget).c_str(), c.blind ? " (blank images)" : "", c.tools ? "" : " tools off");
+                 budget_label(c.budget).c_str(), c.blind ? " (blank images)" : "",
+                 c.tools ? (c.spawn ? " sub-agents" : "") : (c.spawn ? " tools off, sub-agents" : " tools off"));
       results.push_back(evaluate_task(engine, loaded.tokenizer, *c.task, c.difficulty, params));
     }
 

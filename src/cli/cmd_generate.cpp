@@ -16,6 +16,7 @@
 #include "runtime/runtime.h"
 #include "tokenizer/chat_format.h"
 #include "constrain/reply_constraint.h"
+#include "agents/spawn.h"
 #include "tools/registry.h"
 #include "tools/trace_tools.h"
 #include "util/error.h"
@@ -49,6 +50,7 @@ struct GenerateOptions {
   std::vector<std::string> tables;
   std::string reasoning_effort;  // low | medium | high -> max thinking tokens (unless given explicitly)
   std::string tools = "on";      // built-in tools (calculator, zoom, table_query) while answering
+  std::string spawn = "on";      // sub-agents: the model may spawn helpers for parts of the problem
   std::string mode = "standard";  // standard | contemplating (several agents in parallel, then a synthesis)
   int agents = 8;                 // contemplating: agents
   std::string synthesis = "confidence";  // contemplating: vote | confidence | online
@@ -90,6 +92,11 @@ void add_sampling_options(CLI::App& cmd, GenerateOptions& o) {
   cmd.add_option("--tools", o.tools,
                  "on | off: the built-in tools (calculator, zoom, table_query) the model may call while thinking; "
                  "each call is shown")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off"}));
+  cmd.add_option("--spawn", o.spawn,
+                 "on | off: the model may spawn sub-agents for parts of a problem (they run in parallel; each is "
+                 "shown with its task and answer)")
       ->capture_default_str()
       ->check(CLI::IsMember({"on", "off"}));
   cmd.add_flag("--json", o.json, "the answer is a JSON object (decoding follows JSON; the thinking stays free)");
@@ -189,6 +196,12 @@ class ReplyPrinter {
     if (color_) std::cout << "\x1b[0m";
     std::cout << "\n  [tool] " << call.summary() << "\n" << (color_ && !answer_opened_ ? "\x1b[2m" : "") << std::flush;
   }
+  // A line about the run between the reasoning (a spawn, a sub-agent's answer).
+  void on_note(const std::string& line) {
+    if (!show_thinking_) return;
+    if (color_) std::cout << "\x1b[0m";
+    std::cout << "\n  " << line << "\n" << (color_ && !answer_opened_ ? "\x1b[2m" : "") << std::flush;
+  }
   void finish() {
     if (show_thinking_ && !answer_opened_) std::cout << (color_ ? "\x1b[0m" : "");
     std::cout << std::endl;
@@ -232,6 +245,53 @@ bool contemplating(const GenerateOptions& o) {
   return parse_answer_mode(o.mode, "--mode") == AnswerMode::Contemplating;
 }
 
+// With sub-agents: the root's reply streams as usual; each spawn, and each sub-agent as it ends (its task,
+// answer, tokens and time), gets a line between the root's reasoning.
+std::vector<int> stream_agent_tree(Engine& engine, const Tokenizer& tok, const ModelConfig& config,
+                                   const TokenSequence& prompt, const std::vector<Segment>& attachments,
+                                   const GenerateOptions& o, RequestParams params, ReplyPrinter& printer) {
+  ToolUseParams use;
+  use.enabled = parse_tools_switch(o.tools, "--tools");
+  AgentTree tree(engine, tok, builtin_tools(), use, SpawnLimits{}, vision_params(config));
+  const auto who = [](const AgentNode& a) {
+    return "agent " + std::to_string(a.index) + (a.parent >= 0 ? " (of " + std::to_string(a.parent) + ")" : "");
+  };
+  tree.on_call = [&](int agent, const ToolCallRecord& call) {
+    if (agent == 0) printer.on_tool_call(call);
+    else printer.on_note("[agent " + std::to_string(agent) + " tool] " + call.summary());
+  };
+  tree.on_spawn = [&](const AgentNode& parent, const SpawnRecord& spawn) {
+    if (spawn.error != ToolError::None) {
+      printer.on_note("[spawn] " + who(parent) + " " + spawn.arguments.dump() + " -> " + spawn.results[0]);
+      return;
+    }
+    std::string children;
+    for (int c : spawn.children) children += (children.empty() ? "" : ", ") + std::to_string(c);
+    printer.on_note("[spawn] " + who(parent) + " -> agents " + children + ": " + spawn.arguments.dump());
+  };
+  tree.on_agent_done = [&](const AgentNode& a) {
+    if (a.parent < 0) return;
+    char stats[96];
+    std::snprintf(stats, sizeof stats, "(%d tokens, %.2f s, %s)", a.tokens, a.finished_s - a.started_s,
+                  finish_reason_name(a.finish_reason));
+    printer.on_note("[" + who(a) + "] " + a.task + " -> " + (a.answer.empty() ? "(no answer)" : a.answer) + " " + stats);
+  };
+  const auto run = tree.run(attachments, Prompt::of(prompt), std::move(params),
+                            [&](int agent, const TokenEvent& e) {
+                              if (agent == 0 && e.token >= 0) printer.on_token(e.token);
+                            });
+  const auto& root = run.agents[0];
+  if (root.finish_reason == FinishReason::Error) throw MuseError("generation failed: " + root.sequence.error);
+  if (run.agents.size() > 1 || run.refused_spawns > 0) {
+    char line[160];
+    std::snprintf(line, sizeof line, "[agents] %zu in all, %lld tokens, %.2f s%s", run.agents.size(),
+                  static_cast<long long>(run.tokens), run.seconds, run.timed_out ? ", stopped by the time limit" : "");
+    printer.on_note(line);
+  }
+  printer.finish();
+  return root.sequence.tokens;
+}
+
 // Streams one reply through the printer (thinking, each tool call, then the answer) and returns the generated
 // tokens. The tools act on the prompt's attachments.
 std::vector<int> stream_reply(Engine& engine, const Tokenizer& tok, const ModelConfig& config,
@@ -240,6 +300,7 @@ std::vector<int> stream_reply(Engine& engine, const Tokenizer& tok, const ModelC
   RequestParams params;
   params.sampling = sampling;
   params.constraint = answer_constraint(o, tok);
+  if (parse_tools_switch(o.spawn, "--spawn")) return stream_agent_tree(engine, tok, config, prompt, attachments, o, params, printer);
   ToolRunner runner = tool_runner(tok, config, attachments, o);
   runner.configure(params);
   size_t shown = 0;

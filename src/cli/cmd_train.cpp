@@ -20,6 +20,9 @@ struct ModelChoice {
   bool zero_init_projections = ModelConfig{}.zero_init_projections;
   double logit_softcap = 0.0;
   double z_loss = 0.0;
+  std::string ffn_activation = ffn_activation_name(ModelConfig{}.ffn_activation);
+  int64_t ffn_hidden = 0;  // 0: the preset's width, x 1.5 for ReLU2 (equal parameters to SwiGLU)
+  bool tie_embeddings = ModelConfig{}.tie_embeddings;
 
   ModelConfig resolve() const {
     ModelConfig c = depth > 0 ? config_for_depth(depth) : preset_config(preset);
@@ -29,6 +32,10 @@ struct ModelChoice {
     c.zero_init_projections = zero_init_projections;
     c.logit_softcap = logit_softcap;
     c.z_loss = z_loss;
+    c.ffn_activation = parse_ffn_activation(ffn_activation);
+    if (ffn_hidden > 0) c.ffn_hidden = ffn_hidden;
+    else if (c.ffn_activation == FfnActivation::ReLU2) c.ffn_hidden = c.ffn_hidden * 3 / 2;
+    c.tie_embeddings = tie_embeddings;
     return c;
   }
 };
@@ -79,6 +86,13 @@ void add_train_commands(CLI::App& app) {
   pre->add_option("--logit-softcap", model->logit_softcap, "cap * tanh(logits / cap); 0 = off")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   pre->add_option("--z-loss", model->z_loss, "z-loss coefficient (e.g. 1e-4)");
+  pre->add_option("--ffn-activation", model->ffn_activation,
+                  "swiglu | relu2 (relu2 widens the hidden layer 1.5x unless --ffn-hidden: equal parameters)")
+      ->capture_default_str()->check(CLI::IsMember({"swiglu", "relu2"}));
+  pre->add_option("--ffn-hidden", model->ffn_hidden, "feed-forward inner width (default: the preset's)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  pre->add_flag("--tie-embeddings,!--no-tie-embeddings", model->tie_embeddings,
+                "the LM head reuses the token embedding matrix (default off)");
   pre->add_option("--mixture", params->mixture, "task mixture TASK[:MIN-MAX][:WEIGHT],...")->capture_default_str();
   pre->add_option("--text", params->text_files, "JSONL text documents (use 'text' in the mixture)")
       ->check(CLI::ExistingFile);

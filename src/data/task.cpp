@@ -10,6 +10,7 @@
 #include "data/tasks/countdown.h"
 #include "data/tasks/grid.h"
 #include "data/tasks/mixed.h"
+#include "data/tasks/products.h"
 #include "data/tasks/read.h"
 #include "data/tasks/table_task.h"
 #include "util/error.h"
@@ -38,6 +39,8 @@ const std::vector<std::pair<std::string, TaskFactory>>& registry() {
       {"grid", [] { return std::make_unique<GridTask>(); }},
       {"table", [] { return std::make_unique<TableTask>(); }},
       {"mixed", [] { return std::make_unique<MixedTask>(); }},
+      // Problems that split into parts: solved by spawning sub-agents (agents/spawn.h).
+      {"products", [] { return std::make_unique<ProductsTask>(); }},
   };
   return tasks;
 }

@@ -14,9 +14,14 @@
 
 namespace muse {
 
+// The call that spawns sub-agents (agents/spawn.h): its result is its children's answers, one text segment each.
+inline constexpr const char* kSpawnTool = "spawn";
+
 // A tool call inside a reference trace, at byte `at` of the reasoning text: the model writes the call, the
 // harness forces the result in (never a loss target). Tasks write the call; the result is filled by running the
-// real tool (tools/trace_tools.h), so training shows exactly what the tool returns at run time.
+// real tool (tools/trace_tools.h), so training shows exactly what the tool returns at run time (a spawn's
+// children's answers are filled by the task itself).
+
 struct TraceToolCall {
   size_t at = 0;
   std::string name;

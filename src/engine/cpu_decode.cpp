@@ -77,6 +77,14 @@ MUSE_SIMD_CLONES void swiglu(float* g, const float* u, int64_t count) {
   for (; i < count; ++i) g[i] = g[i] / (1.0f + exp1(-g[i])) * u[i];
 }
 
+// u = relu(u)^2 over `count` elements.
+MUSE_SIMD_CLONES void relu_squared(float* u, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) {
+    const float r = u[i] > 0.0f ? u[i] : 0.0f;
+    u[i] = r * r;
+  }
+}
+
 // p[t] = softmax(s)[t] over len scores, in place.
 MUSE_INLINE void softmax(float* s, int64_t len) {
   float m = s[0];
@@ -172,7 +180,7 @@ CpuDecoder::CpuDecoder(TransformerImpl& model, int threads) : config_(model.conf
   pool_ = std::make_unique<ThreadPool>(threads);
   embed_ = float_data(model.embed->weight, "embed.weight");
   norm_ = float_data(model.norm->weight, "norm.weight");
-  lm_head_ = float_data(model.lm_head->weight, "lm_head.weight");
+  lm_head_ = float_data(model.output_weight(), config_.tie_embeddings ? "embed.weight (tied head)" : "lm_head.weight");
   const auto* inv_freq = model.named_buffers(/*recurse=*/false).find("inv_freq");
   if (!inv_freq) throw MuseError("CpuDecoder: the model has no inv_freq buffer");
   inv_freq_ = float_data(*inv_freq, "inv_freq");
@@ -191,7 +199,7 @@ CpuDecoder::CpuDecoder(TransformerImpl& model, int threads) : config_(model.conf
       w.k_norm = float_data(block->k_norm->weight, p + "k_norm.weight");
     }
     w.ffn_norm = float_data(block->ffn_norm->weight, p + "ffn_norm.weight");
-    w.w_gate = float_data(block->w_gate->weight, p + "w_gate.weight");
+    w.w_gate = block->w_gate ? float_data(block->w_gate->weight, p + "w_gate.weight") : nullptr;
     w.w_up = float_data(block->w_up->weight, p + "w_up.weight");
     w.w_down = float_data(block->w_down->weight, p + "w_down.weight");
     layers_.push_back(w);
@@ -200,12 +208,21 @@ CpuDecoder::CpuDecoder(TransformerImpl& model, int threads) : config_(model.conf
   // 16 floats is one cache line), then the pointers into it.
   if (!have_kernel()) return;
   std::vector<torch::Tensor> sources;
+  std::vector<const float**> slots;  // where each packed copy's pointer goes
   for (size_t i = 0; i < model.layers->size(); ++i) {
     auto* block = model.layers[i]->as<BlockImpl>();
-    for (auto* lin : {&block->wq, &block->wk, &block->wv, &block->wo, &block->w_gate, &block->w_up, &block->w_down})
-      sources.push_back((*lin)->weight);
+    int j = 0;
+    for (auto* lin : {&block->wq, &block->wk, &block->wv, &block->wo, &block->w_gate, &block->w_up, &block->w_down}) {
+      layers_[i].packed[j] = nullptr;
+      if (*lin) {
+        sources.push_back((*lin)->weight);
+        slots.push_back(&layers_[i].packed[j]);
+      }
+      ++j;
+    }
   }
-  sources.push_back(model.lm_head->weight);
+  sources.push_back(model.output_weight());
+  slots.push_back(&lm_head_packed_);
   int64_t total = 0;
   for (const auto& t : sources) total += packed_size(t.size(0), t.size(1));
   packed_store_.resize(static_cast<size_t>(total + 16));
@@ -219,9 +236,7 @@ CpuDecoder::CpuDecoder(TransformerImpl& model, int threads) : config_(model.conf
     pack(pw);
     packed_.push_back(pw);
   }
-  for (size_t l = 0; l < layers_.size(); ++l)
-    for (int j = 0; j < 7; ++j) layers_[l].packed[j] = packed_[l * 7 + j].packed;
-  lm_head_packed_ = packed_.back().packed;
+  for (size_t i = 0; i < slots.size(); ++i) *slots[i] = packed_[i].packed;
 }
 
 void CpuDecoder::pack(PackedWeight& p) {
@@ -378,7 +393,7 @@ void CpuDecoder::record_way(Choice& c, int way, double per_row, unsigned) {
   ++c.samples[way];
 }
 
-void CpuDecoder::products(Op op, const float* x, int64_t n, int64_t K, const Product* ps, int count, bool swiglu_after) {
+void CpuDecoder::products(Op op, const float* x, int64_t n, int64_t K, const Product* ps, int count, After after) {
   const auto t0 = Clock::now();
   const int threads = pool_->threads();
   unsigned available = 0;
@@ -399,32 +414,34 @@ void CpuDecoder::products(Op op, const float* x, int64_t n, int64_t K, const Pro
     if (kernel) linear_kernel(x, n, K, p.w + c0 * K, packed, c1 - c0, p.y + c0, p.out, p.accumulate);
     else linear_blas(x, n, K, p.w + c0 * K, c1 - c0, p.y + c0, p.out, p.accumulate);
   };
-  auto glu = [&](int64_t c0, int64_t c1) {  // gate = silu(gate) * up over columns [c0, c1) of every row
+  auto activate = [&](int64_t c0, int64_t c1) {  // the activation over columns [c0, c1) of every row
     const int64_t F = ps[0].out;
-    for (int64_t r = 0; r < n; ++r) swiglu(ps[0].y + r * F + c0, ps[1].y + r * F + c0, c1 - c0);
+    if (after == After::SwiGLU)
+      for (int64_t r = 0; r < n; ++r) swiglu(ps[0].y + r * F + c0, ps[1].y + r * F + c0, c1 - c0);
+    else if (after == After::ReLU2)
+      for (int64_t r = 0; r < n; ++r) relu_squared(ps[0].y + r * F + c0, c1 - c0);
   };
   if (!split) {
     if (way == kBlasThreaded) set_blas_threads(blas_outside_);
     for (int i = 0; i < count; ++i) cols(ps[i], 0, ps[i].out);
     if (way == kBlasThreaded) set_blas_threads(1);
-    if (swiglu_after) glu(0, ps[0].out);
+    activate(0, ps[0].out);
   } else {
     // Column chunks, multiples of 16 (no two threads write one cache line of y). The kernel takes a few per
     // thread (a thread that starts late, on a busy machine, leaves its share to the others); OpenBLAS one per
     // thread (every call packs x again).
     int64_t total = 0;
     for (int i = 0; i < count; ++i) total += ps[i].out;
-    if (swiglu_after) total = ps[0].out;  // chunks of columns of gate and up together
+    if (after != After::Nothing) total = ps[0].out;  // chunks of columns of gate and up together
     const int64_t per_thread = kernel ? 4 : 1;
     const int64_t want = std::max<int64_t>(1, std::min<int64_t>(threads * per_thread, total / 32));
     const int64_t chunk = ((total + want - 1) / want + 15) / 16 * 16;
     const int64_t chunks = (total + chunk - 1) / chunk;
     auto task = [&](int64_t i, int) {
       const int64_t c0 = i * chunk, c1 = std::min(total, c0 + chunk);
-      if (swiglu_after) {
-        cols(ps[0], c0, c1);
-        cols(ps[1], c0, c1);
-        glu(c0, c1);
+      if (after != After::Nothing) {
+        for (int p = 0; p < count; ++p) cols(ps[p], c0, c1);
+        activate(c0, c1);
         return;
       }
       int64_t base = 0;  // columns of the products laid end to end
@@ -508,19 +525,25 @@ const float* CpuDecoder::step(const DecodeRequest* requests, int64_t n, const KV
     const Product qkv[3] = {{w.wq, w.packed[0], H * hd, ws_.q.data(), false},
                             {w.wk, w.packed[1], Hkv * hd, ws_.k.data(), false},
                             {w.wv, w.packed[2], Hkv * hd, ws_.v.data(), false}};
-    products(kQKV, xn, n, d, qkv, 3, false);
+    products(kQKV, xn, n, d, qkv, 3);
     attention_layer(requests, n, pool, l);
     const Product wo = {w.wo, w.packed[3], d, x, true};  // x += attention . wo^T
-    products(kWo, ws_.att.data(), n, H * hd, &wo, 1, false);
+    products(kWo, ws_.att.data(), n, H * hd, &wo, 1);
     rms_norm(x, w.ffn_norm, xn, n, d, eps);
-    const Product gate_up[2] = {{w.w_gate, w.packed[4], F, ws_.gate.data(), false}, {w.w_up, w.packed[5], F, ws_.up.data(), false}};
-    products(kGateUp, xn, n, d, gate_up, 2, true);
-    const Product down = {w.w_down, w.packed[6], d, x, true};  // x += swiglu . w_down^T
-    products(kDown, ws_.gate.data(), n, F, &down, 1, false);
+    if (c.ffn_activation == FfnActivation::SwiGLU) {
+      const Product gate_up[2] = {{w.w_gate, w.packed[4], F, ws_.gate.data(), false},
+                                  {w.w_up, w.packed[5], F, ws_.up.data(), false}};
+      products(kGateUp, xn, n, d, gate_up, 2, After::SwiGLU);
+    } else {  // relu(up)^2 into the gate buffer, which w_down reads
+      const Product up = {w.w_up, w.packed[5], F, ws_.gate.data(), false};
+      products(kGateUp, xn, n, d, &up, 1, After::ReLU2);
+    }
+    const Product down = {w.w_down, w.packed[6], d, x, true};  // x += activation . w_down^T
+    products(kDown, ws_.gate.data(), n, F, &down, 1);
   }
   rms_norm(x, norm_, xn, n, d, eps);
   const Product head = {lm_head_, lm_head_packed_, c.vocab_size, ws_.logits.data(), false};
-  products(kLMHead, xn, n, d, &head, 1, false);
+  products(kLMHead, xn, n, d, &head, 1);
   if (c.logit_softcap > 0) {  // the model's logit cap (TransformerImpl::forward), one tanh per logit
     const float cap = static_cast<float>(c.logit_softcap);
     float* logits = ws_.logits.data();

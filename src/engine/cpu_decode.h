@@ -5,7 +5,7 @@
 // same math as TransformerImpl::forward for T = 1 as plain loops over the model's own weights (read in place,
 // no copies) and the engine's paged KV pool (src/engine/kv_layout.h):
 //   embed -> L x [RMSNorm -> q,k,v -> (QK-norm) -> M-RoPE -> write k,v to the pool -> attention over the
-//   sequence's blocks -> wo (+ residual)] -> [RMSNorm -> SwiGLU -> w_down (+ residual)] -> RMSNorm -> lm_head
+//   sequence's blocks -> wo (+ residual)] -> [RMSNorm -> SwiGLU/ReLU2 -> w_down (+ residual)] -> RMSNorm -> lm_head
 // The [N, d] x [d, *] products run either in a register-tiled kernel (an outer-product one over a packed copy of
 // the weights made at construction) or in OpenBLAS (sgemm, or sgemv for one row): which one is faster depends
 // on the CPU (AVX2 vs AVX-512, OpenBLAS's kernels for it), the shape and the batch, so the decoder measures them
@@ -102,6 +102,7 @@ class CpuDecoder {
   struct LayerWeights {
     const float *attn_norm, *wq, *wk, *wv, *wo, *q_norm, *k_norm, *ffn_norm, *w_gate, *w_up, *w_down;
     const float* packed[7];  // wq, wk, wv, wo, w_gate, w_up, w_down in the packed kernel's layout (or null)
+    // w_gate is null for ReLU2
   };
   // A product's weight [out, K] and its packed copy (cpu_decode.cpp: pack_panels) for the kernel: an
   // outer-product kernel over contiguous outputs. Packed when the decoder is made; packed again by a step that
@@ -143,8 +144,11 @@ class CpuDecoder {
   void reserve(int64_t n, int64_t context);
   void rotations(const DecodeRequest* requests, int64_t n);
   void attention_layer(const DecodeRequest* requests, int64_t n, const KVPoolView& pool, int64_t layer);
-  // y (+)= x [n, K] . w^T for every product (same x); with swiglu, products {gate, up} and gate = silu(gate) * up.
-  void products(Op op, const float* x, int64_t n, int64_t K, const Product* ps, int count, bool swiglu);
+  // What follows a feed-forward product, column chunk by column chunk while the outputs are in cache.
+  enum class After { Nothing, SwiGLU, ReLU2 };
+  // y (+)= x [n, K] . w^T for every product (same x). SwiGLU: products {gate, up}, then gate = silu(gate) * up;
+  // ReLU2: product {up}, then up = relu(up)^2.
+  void products(Op op, const float* x, int64_t n, int64_t K, const Product* ps, int count, After after = After::Nothing);
 
   ModelConfig config_;
   const float* embed_ = nullptr;

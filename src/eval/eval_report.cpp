@@ -204,7 +204,8 @@ std::string sweep_markdown(const EvalReportInfo& info, const std::vector<TaskEva
   char line[512];
   for (const auto& r : results) {
     const std::string prompts = r.style + (r.surface == "heldout" ? ", held-out surface" : "") +
-                                (r.blank_images ? " (blank images)" : "") + (r.tools ? "" : ", tools off");
+                                (r.blank_images ? " (blank images)" : "") + (r.tools ? "" : ", tools off") +
+                                (r.spawn ? ", sub-agents" : "") + (r.sequential ? ", one at a time" : "");
     std::snprintf(line, sizeof line,
                   "| %s | %d | %s | %s | %d | %.1f%% | %.3f | %.1f | %.1f | %.0f%% | %.0f%% | %.3f | %.1f |\n",
                   r.task.c_str(), r.difficulty, prompts.c_str(), budget_label(r.budget).c_str(), r.problems,
@@ -216,6 +217,8 @@ std::string sweep_markdown(const EvalReportInfo& info, const std::vector<TaskEva
     return !r.tools || r.calls_per_problem > 0 || r.needs_tool > 0;
   });
   if (any_tool_use) out += "\n## Tool use\n\n" + tool_use_table_markdown(results);
+  const std::string agents = agents_table_markdown(results);
+  if (!agents.empty()) out += "\n## Sub-agents and latency (problems one at a time)\n\n" + agents;
   std::snprintf(line, sizeof line, "\nTotal: %.1f s for %d problems (%.3f s per problem).\n", total, total_problems,
                 total_problems > 0 ? total / total_problems : 0.0);
   out += line;
@@ -263,6 +266,14 @@ nlohmann::json sweep_json(const EvalReportInfo& info, const std::vector<TaskEval
                     {"called_when_needed", std::isnan(r.called_when_needed) ? nlohmann::json() : nlohmann::json(r.called_when_needed)},
                     {"called_when_not_needed", std::isnan(r.called_when_not_needed) ? nlohmann::json() : nlohmann::json(r.called_when_not_needed)},
                     {"tool_errors", r.tool_errors},
+                    {"spawn", r.spawn},
+                    {"sequential", r.sequential},
+                    {"deadline_s", r.deadline_s},
+                    {"mean_latency_s", r.mean_latency_s},
+                    {"p90_latency_s", r.p90_latency_s},
+                    {"agents_per_problem", r.agents_per_problem},
+                    {"spawns_per_problem", r.spawns_per_problem},
+                    {"mean_total_tokens", r.mean_total_tokens},
                     {"seconds", r.seconds},
                     {"seconds_per_problem", r.seconds_per_problem}});
   }

@@ -45,6 +45,8 @@ void EvalParams::validate() const {
   if (chat.min_earlier_turns < 0 || chat.max_earlier_turns < chat.min_earlier_turns)
     throw MuseError("chat style: earlier turns must satisfy 0 <= min <= max, got " +
                     std::to_string(chat.min_earlier_turns) + " and " + std::to_string(chat.max_earlier_turns));
+  if (deadline_s < 0) throw MuseError("deadline must be >= 0 seconds (0 = none), got " + std::to_string(deadline_s));
+  spawn_limits.validate();
 }
 
 namespace {
@@ -126,13 +128,45 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
     requests.push_back(request);
     requests.back().sampling.seed = seed_mix(params.seed, i, 0x5a3e);  // sampled runs: each problem its own draws
   }
-  std::vector<ToolRunner> runners;
-  for (const auto& example : examples) {
-    const auto attachments = params.blank_images ? blank_images_of(example.prompt) : example.prompt;
-    runners.emplace_back(tokenizer, builtin_tools(), tool_context_for(attachments, vision_params(engine.config())),
-                         params.tool_use);
+  std::vector<ToolRun> runs;
+  std::vector<ProblemOutcome> timing(examples.size());  // sequential runs: seconds, agents, spawns, tokens
+  const VisionParams vision = vision_params(engine.config());
+  const auto attachments_of = [&](const Example& example) {
+    return params.blank_images ? blank_images_of(example.prompt) : example.prompt;
+  };
+  if (params.spawn || params.sequential) {
+    SpawnLimits limits = params.spawn_limits;
+    limits.enabled = params.spawn;
+    if (params.deadline_s > 0) limits.max_seconds = std::min(limits.max_seconds, params.deadline_s);
+    for (size_t i = 0; i < examples.size(); ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto attachments = attachments_of(examples[i]);
+      if (params.spawn) {
+        AgentTree tree(engine, tokenizer, builtin_tools(), params.tool_use, limits, vision);
+        auto run = tree.run(attachments, inputs[i], requests[i]);
+        timing[i].agents = static_cast<int>(run.agents.size());
+        timing[i].spawns = static_cast<int>(run.agents[0].spawns.size());
+        timing[i].total_tokens = run.tokens;
+        runs.push_back({std::move(run.agents[0].sequence), std::move(run.agents[0].calls)});
+      } else {
+        ToolRunner runner(tokenizer, builtin_tools(), tool_context_for(attachments, vision), params.tool_use);
+        RequestParams request = requests[i];
+        runner.configure(request);
+        runs.push_back(generate_with_tools(engine, inputs[i], request, runner, [&](const TokenEvent& e) {
+          if (params.deadline_s > 0 && !e.finished &&
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > params.deadline_s)
+            engine.cancel(e.id);
+        }));
+        timing[i].total_tokens = static_cast<int64_t>(runs.back().sequence.tokens.size());
+      }
+      timing[i].seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+  } else {
+    std::vector<ToolRunner> runners;
+    for (const auto& example : examples)
+      runners.emplace_back(tokenizer, builtin_tools(), tool_context_for(attachments_of(example), vision), params.tool_use);
+    runs = run_batch_with_tools(engine, inputs, requests, runners);
   }
-  const auto runs = run_batch_with_tools(engine, inputs, requests, runners);
 
   TaskEvalResult result;
   result.task = task.name();
@@ -145,6 +179,9 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
   result.surface = surface_name(params.surface);
   result.temperature = params.temperature;
   result.tools = params.tool_use.enabled;
+  result.spawn = params.spawn;
+  result.sequential = params.spawn || params.sequential;
+  result.deadline_s = params.deadline_s;
   bool image = false, table = false;
   for (const auto& example : examples)
     for (const auto& segment : example.prompt) {
@@ -167,6 +204,13 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
     outcome.tool_calls = static_cast<int>(runs[i].calls.size());
     for (const auto& call : runs[i].calls) outcome.tool_errors += call.ok() ? 0 : 1;
     outcome.needs_tool = !examples[i].tool_calls.empty();
+    outcome.seconds = timing[i].seconds;
+    outcome.agents = timing[i].agents;
+    outcome.spawns = timing[i].spawns;
+    outcome.total_tokens = result.sequential ? timing[i].total_tokens : static_cast<int64_t>(output.tokens.size());
+    result.agents_per_problem += outcome.agents;
+    result.spawns_per_problem += outcome.spawns;
+    result.mean_total_tokens += static_cast<double>(outcome.total_tokens);
     result.calls_per_problem += outcome.tool_calls;
     result.tool_errors += outcome.tool_errors;
     result.mean_reward += outcome.reward;
@@ -197,6 +241,18 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
     result.budget_hit /= n;
     result.stopped_early /= n;
     result.mean_prompt_tokens /= n;
+    result.agents_per_problem /= n;
+    result.spawns_per_problem /= n;
+    result.mean_total_tokens /= n;
+  }
+  if (result.sequential && !result.outcomes.empty()) {
+    std::vector<double> latency;
+    for (const auto& o : result.outcomes) latency.push_back(o.seconds);
+    double sum = 0;
+    for (double l : latency) sum += l;
+    result.mean_latency_s = sum / static_cast<double>(latency.size());
+    std::sort(latency.begin(), latency.end());
+    result.p90_latency_s = latency[std::min(latency.size() - 1, static_cast<size_t>(0.9 * static_cast<double>(latency.size())))];
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.seconds_per_problem = params.problems > 0 ? result.seconds / params.problems : 0.0;
@@ -211,6 +267,23 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
   params.max_tokens = max_tokens;
   params.blank_images = blank_images;
   return evaluate_task(engine, tokenizer, task, difficulty, params);
+}
+
+std::string agents_table_markdown(const std::vector<TaskEvalResult>& results) {
+  std::string out;
+  for (const auto& r : results) {
+    if (!r.sequential) continue;
+    if (out.empty())
+      out = "| task | difficulty | sub-agents | deadline | accuracy | latency mean | latency p90 | tokens (all agents) | "
+            "agents / problem | spawns / problem |\n|---|---|---|---|---|---|---|---|---|---|\n";
+    char deadline[32] = "none", line[320];
+    if (r.deadline_s > 0) std::snprintf(deadline, sizeof deadline, "%.2f s", r.deadline_s);
+    std::snprintf(line, sizeof line, "| %s | %d | %s | %s | %.1f%% | %.3f s | %.3f s | %.1f | %.2f | %.2f |\n",
+                  r.task.c_str(), r.difficulty, r.spawn ? "on" : "off", deadline, 100.0 * r.accuracy,
+                  r.mean_latency_s, r.p90_latency_s, r.mean_total_tokens, r.agents_per_problem, r.spawns_per_problem);
+    out += line;
+  }
+  return out;
 }
 
 std::vector<Segment> blank_images_of(const std::vector<Segment>& prompt) {

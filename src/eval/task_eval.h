@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "agents/spawn.h"
 #include "agents/tool_session.h"
 #include "data/task.h"
 #include "engine/engine.h"
@@ -45,6 +46,13 @@ struct EvalParams {
   double top_p = 1.0;
   // Built-in tools (calculator, zoom, table_query) during the answer; off: the model may not call any.
   ToolUseParams tool_use;
+  // Sub-agents: each problem runs as an agent tree (agents/spawn.h) that may spawn helpers. Spawning runs, and
+  // every run with `sequential`, put the problems to the model one at a time, so each problem's wall time is
+  // its latency (batched runs share one batch: seconds per problem is then throughput, not latency).
+  bool spawn = false;
+  SpawnLimits spawn_limits;
+  bool sequential = false;
+  double deadline_s = 0;  // sequential runs: > 0 stops a problem at this wall time (unanswered = wrong)
   void validate() const;  // MuseError naming the field
 };
 
@@ -61,6 +69,12 @@ struct ProblemOutcome {
   int tool_calls = 0;       // calls the model made (an unclosed one included)
   int tool_errors = 0;      // of them, how many came back as errors (malformed, unknown, over limits...)
   bool needs_tool = false;  // the reference trace calls a tool (the problem is past what the head does)
+  // Sequential runs: the problem's wall time; with spawning, agents in its tree (the root included), spawn
+  // calls of the root, and tokens of all agents.
+  double seconds = 0.0;
+  int agents = 1;
+  int spawns = 0;
+  int64_t total_tokens = 0;
 };
 
 struct TaskEvalResult {
@@ -90,6 +104,11 @@ struct TaskEvalResult {
   double called_when_needed = 0.0;      // of those, the share where the model called one (NaN: none needed)
   double called_when_not_needed = 0.0;  // of the others, the share where it called one anyway (NaN: all needed)
   int tool_errors = 0;
+  bool spawn = false;             // sub-agents allowed (problems one at a time)
+  bool sequential = false;        // problems one at a time: the latencies below are per problem
+  double deadline_s = 0.0;
+  double mean_latency_s = 0.0, p90_latency_s = 0.0;  // sequential runs
+  double agents_per_problem = 1.0, spawns_per_problem = 0.0, mean_total_tokens = 0.0;
   std::vector<ProblemOutcome> outcomes;  // per problem, in order
 };
 
@@ -130,5 +149,8 @@ std::string tool_use_table_markdown(const std::vector<TaskEvalResult>& results);
 // Mean accuracy per modality over the trained difficulties (each task and difficulty weighs the same), with the
 // held-out-surface and image-blind means beside it.
 std::string modality_table_markdown(const std::vector<TaskEvalResult>& results);
+// Sub-agents and latency, one row per sequential run: accuracy, latency (mean, p90), tokens of all agents,
+// agents and spawn calls per problem. Empty when no run was sequential.
+std::string agents_table_markdown(const std::vector<TaskEvalResult>& results);
 
 }  // namespace muse

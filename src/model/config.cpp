@@ -7,6 +7,20 @@
 
 namespace muse {
 
+const char* ffn_activation_name(FfnActivation activation) {
+  switch (activation) {
+    case FfnActivation::SwiGLU: return "swiglu";
+    case FfnActivation::ReLU2: return "relu2";
+  }
+  return "?";
+}
+
+FfnActivation parse_ffn_activation(const std::string& name) {
+  if (name == "swiglu") return FfnActivation::SwiGLU;
+  if (name == "relu2") return FfnActivation::ReLU2;
+  throw MuseError("unknown ffn_activation '" + name + "' (known: swiglu, relu2)", ErrorKind::InvalidRequest);
+}
+
 void ModelConfig::validate() const {
   auto fail = [](const std::string& m) { throw MuseError("model config: " + m); };
   if (vocab_size < 8) fail("vocab_size must be >= 8, got " + std::to_string(vocab_size));
@@ -30,16 +44,17 @@ void ModelConfig::validate() const {
 int64_t ModelConfig::parameter_count() const {
   const int64_t hd = head_dim();
   const int64_t attn = d_model * (n_heads * hd) + 2 * d_model * (n_kv_heads * hd) + (n_heads * hd) * d_model;
-  const int64_t ffn = 3 * d_model * ffn_hidden;
+  const int64_t ffn = (ffn_activation == FfnActivation::SwiGLU ? 3 : 2) * d_model * ffn_hidden;
   const int64_t norms = 2 * d_model + (qk_norm ? 2 * hd : 0);
   const int64_t vision = sees_images() ? (patch_dim() + 1) * d_model : 0;
-  return 2 * vocab_size * d_model + n_layers * (attn + ffn + norms) + d_model + vision;
+  return (tie_embeddings ? 1 : 2) * vocab_size * d_model + n_layers * (attn + ffn + norms) + d_model + vision;
 }
 
 double ModelConfig::train_flops_per_token(int64_t seq_len) const {
-  // 6 FLOPs per weight (forward 2, backward 4) excluding the embedding lookup, plus causal attention
+  // 6 FLOPs per weight (forward 2, backward 4) excluding the embedding lookup (a tied matrix still works as
+  // the head), plus causal attention
   // scores and values: 2 matmuls of (seq_len/2 average context) x d per layer, times 3 for backward.
-  const double weights = static_cast<double>(parameter_count() - vocab_size * d_model);
+  const double weights = static_cast<double>(parameter_count() - (tie_embeddings ? 0 : vocab_size * d_model));
   const double attention = 6.0 * n_layers * d_model * static_cast<double>(seq_len);
   return 6.0 * weights + attention;
 }
@@ -85,12 +100,14 @@ void to_json(nlohmann::json& j, const ModelConfig& c) {
   j = nlohmann::json{{"preset", c.preset},         {"vocab_size", c.vocab_size},
                      {"d_model", c.d_model},       {"n_layers", c.n_layers},
                      {"n_heads", c.n_heads},       {"n_kv_heads", c.n_kv_heads},
-                     {"ffn_hidden", c.ffn_hidden}, {"max_seq_len", c.max_seq_len},
+                     {"ffn_hidden", c.ffn_hidden}, {"ffn_activation", ffn_activation_name(c.ffn_activation)},
+                     {"max_seq_len", c.max_seq_len},
                      {"rope_theta", c.rope_theta}, {"mrope_sections", c.mrope_sections},
                      {"norm_eps", c.norm_eps},     {"qk_norm", c.qk_norm},
                      {"z_loss", c.z_loss},         {"init_std", c.init_std},
                      {"zero_init_projections", c.zero_init_projections},
                      {"logit_softcap", c.logit_softcap},
+                     {"tie_embeddings", c.tie_embeddings},
                      {"patch_size", c.patch_size}, {"max_image_patches", c.max_image_patches},
                      {"patch_token_id", c.patch_token_id}};
 }
@@ -130,6 +147,19 @@ ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& o
   else c.zero_init_projections = false;
   if (j.contains("logit_softcap")) get("logit_softcap", c.logit_softcap);
   else c.logit_softcap = 0.0;
+  if (j.contains("ffn_activation")) {
+    std::string name;
+    get("ffn_activation", name);
+    try {
+      c.ffn_activation = parse_ffn_activation(name);
+    } catch (const MuseError& e) {
+      throw file_error(origin, std::string("model config field \"ffn_activation\": ") + e.what());
+    }
+  } else {
+    c.ffn_activation = FfnActivation::SwiGLU;
+  }
+  if (j.contains("tie_embeddings")) get("tie_embeddings", c.tie_embeddings);
+  else c.tie_embeddings = false;
   // Image fields arrived after the first shipped models: their absence means a text-only model.
   if (j.contains("patch_size")) {
     get("patch_size", c.patch_size);

@@ -11,6 +11,13 @@
 
 namespace muse {
 
+// The feed-forward block's nonlinearity. SwiGLU: w_down(silu(w_gate x) * w_up x), three matrices. ReLU2:
+// w_down(relu(w_up x)^2), two matrices (modded-nanogpt's; at equal parameters its hidden width is 1.5x SwiGLU's).
+enum class FfnActivation { SwiGLU, ReLU2 };
+const char* ffn_activation_name(FfnActivation activation);
+// "swiglu" | "relu2"; MuseError naming the known ones otherwise.
+FfnActivation parse_ffn_activation(const std::string& name);
+
 struct ModelConfig {
   std::string preset = "custom";
   int64_t vocab_size = 512;     // must equal the tokenizer's size
@@ -18,7 +25,8 @@ struct ModelConfig {
   int64_t n_layers = 4;
   int64_t n_heads = 4;          // query heads; head_dim = d_model / n_heads
   int64_t n_kv_heads = 4;       // < n_heads: grouped-query attention (n_heads % n_kv_heads == 0)
-  int64_t ffn_hidden = 384;     // SwiGLU inner width
+  int64_t ffn_hidden = 384;     // the feed-forward block's inner width
+  FfnActivation ffn_activation = FfnActivation::SwiGLU;
   int64_t max_seq_len = 512;    // longest sequence the KV cache and training rows hold
   double rope_theta = 10000.0;
   // M-RoPE: how many rotary frequency pairs follow t, row and col (sum = head_dim / 2), interleaved across
@@ -37,6 +45,9 @@ struct ModelConfig {
   // > 0: logits = cap * tanh(logits / cap) (Gemma 2, modded-nanogpt), bounding them; 0 = plain logits. Off: it
   // lost alone and won < 1% with Muon here, and the GGUF mappings (llama, qwen3) have no place for it.
   double logit_softcap = 0.0;
+  // The LM head reuses the token embedding matrix (logits = norm(x) . embed^T): vocab x d_model fewer
+  // parameters. Off by default (docs/LOG.md, the equal-wall-time ablation); GGUF: a model without output.weight.
+  bool tie_embeddings = false;
   // Images (Fuyu-style early fusion): patch_size x patch_size RGB patches are linearly projected straight into
   // the residual stream at the positions of the <|patch|> token. patch_size 0 = a text-only model (and how
   // configs written before images existed load).

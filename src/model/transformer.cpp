@@ -47,7 +47,7 @@ BlockImpl::BlockImpl(const ModelConfig& c) : config_(c) {
     k_norm = register_module("k_norm", RMSNorm(hd, c.norm_eps));
   }
   ffn_norm = register_module("ffn_norm", RMSNorm(c.d_model, c.norm_eps));
-  w_gate = register_module("w_gate", linear(c.d_model, c.ffn_hidden));
+  if (c.ffn_activation == FfnActivation::SwiGLU) w_gate = register_module("w_gate", linear(c.d_model, c.ffn_hidden));
   w_up = register_module("w_up", linear(c.d_model, c.ffn_hidden));
   w_down = register_module("w_down", linear(c.ffn_hidden, c.d_model));
 }
@@ -133,6 +133,7 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x, const Rotation& rotatio
                                  KVCache* cache, int64_t layer) {
   auto h = x + attention(attn_norm(x), rotation, plan, cache, layer);
   auto n = ffn_norm(h);
+  if (config_.ffn_activation == FfnActivation::ReLU2) return h + w_down(torch::relu(w_up(n)).square());
   return h + w_down(swiglu(w_gate(n), w_up(n)));
 }
 
@@ -144,8 +145,9 @@ TransformerImpl::TransformerImpl(const ModelConfig& config) : config_(config) {
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < config_.n_layers; ++i) layers->push_back(Block(config_));
   norm = register_module("norm", RMSNorm(config_.d_model, config_.norm_eps));
-  lm_head = register_module(
-      "lm_head", torch::nn::Linear(torch::nn::LinearOptions(config_.d_model, config_.vocab_size).bias(false)));
+  if (!config_.tie_embeddings)
+    lm_head = register_module(
+        "lm_head", torch::nn::Linear(torch::nn::LinearOptions(config_.d_model, config_.vocab_size).bias(false)));
 
   const int64_t pairs = config_.head_dim() / 2;
   inv_freq_ = register_buffer(
@@ -153,6 +155,10 @@ TransformerImpl::TransformerImpl(const ModelConfig& config) : config_(config) {
                       .to(torch::kFloat32));
   pair_axis_ = register_buffer("pair_axis", torch::tensor(mrope_pair_axes(config_), torch::kInt64));
   initialize_weights();
+}
+
+const torch::Tensor& TransformerImpl::output_weight() const {
+  return config_.tie_embeddings ? embed->weight : lm_head->weight;
 }
 
 std::vector<int64_t> mrope_pair_axes(const ModelConfig& config) {
@@ -181,7 +187,9 @@ void TransformerImpl::initialize_weights() {
   const double std = config_.init_std;
   // Residual projections shrink with depth so the residual stream's variance stays O(1) at init.
   const double residual_std = std / std::sqrt(2.0 * static_cast<double>(config_.n_layers));
-  embed->weight.normal_(0.0, 1.0);
+  // Untied: unit-variance embeddings (the first norm rescales them anyway). Tied, the matrix is also the head,
+  // whose logits over unit-RMS inputs then have unit variance.
+  embed->weight.normal_(0.0, config_.tie_embeddings ? 1.0 / std::sqrt(static_cast<double>(config_.d_model)) : 1.0);
   if (patch_proj) {
     // Unit-variance outputs for a white patch (all inputs 1), the same scale as the token embeddings.
     patch_proj->weight.normal_(0.0, 1.0 / std::sqrt(static_cast<double>(config_.patch_dim())));
@@ -190,7 +198,7 @@ void TransformerImpl::initialize_weights() {
   for (const auto& module : *layers) {
     auto* block = module->as<BlockImpl>();
     for (auto* linear : {&block->wq, &block->wk, &block->wv, &block->w_gate, &block->w_up})
-      (*linear)->weight.normal_(0.0, std);
+      if (*linear) (*linear)->weight.normal_(0.0, std);
     if (config_.zero_init_projections) {
       block->wo->weight.zero_();
       block->w_down->weight.zero_();
@@ -200,7 +208,7 @@ void TransformerImpl::initialize_weights() {
     }
   }
   // Zero output head: the first loss is exactly ln(vocab) and early steps don't fight random logits.
-  lm_head->weight.zero_();
+  if (lm_head) lm_head->weight.zero_();
 }
 
 torch::Tensor attention_mask(const ModelInput& input, int64_t past) {
@@ -301,7 +309,7 @@ torch::Tensor TransformerImpl::forward(const ModelInput& input, KVCache* cache) 
   for (size_t i = 0; i < layers->size(); ++i)
     x = layers[i]->as<BlockImpl>()->forward(x, rotation, plan, cache, static_cast<int64_t>(i));
   if (cache && !cache->paged) cache->length += tokens.size(1);
-  auto logits = lm_head(norm(x));
+  auto logits = torch::linear(norm(x), output_weight());
   if (config_.logit_softcap > 0) logits = torch::tanh(logits / config_.logit_softcap) * config_.logit_softcap;
   return logits;
 }

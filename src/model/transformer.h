@@ -1,5 +1,6 @@
 // The Muse model: one decoder-only transformer used by training and inference alike.
-// pre-RMSNorm, multimodal rotary positions (M-RoPE), SwiGLU, no biases, optional GQA and QK-norm.
+// pre-RMSNorm, multimodal rotary positions (M-RoPE), SwiGLU (or ReLU^2), no biases, optional GQA, QK-norm and
+// tied embeddings.
 // The text path is llama's exactly, so weights map 1:1 to GGUF (see docs/ARCHITECTURE.md).
 #pragma once
 #include <torch/nn/module.h>
@@ -95,7 +96,7 @@ class BlockImpl : public torch::nn::Module {
 
   RMSNorm attn_norm{nullptr}, ffn_norm{nullptr}, q_norm{nullptr}, k_norm{nullptr};
   torch::nn::Linear wq{nullptr}, wk{nullptr}, wv{nullptr}, wo{nullptr};
-  torch::nn::Linear w_gate{nullptr}, w_up{nullptr}, w_down{nullptr};
+  torch::nn::Linear w_gate{nullptr}, w_up{nullptr}, w_down{nullptr};  // w_gate: SwiGLU only
 
  private:
   torch::Tensor attention(const torch::Tensor& x, const Rotation& rotation, const AttentionPlan& plan, KVCache* cache,
@@ -118,7 +119,9 @@ class TransformerImpl : public torch::nn::Module {
   torch::nn::Linear patch_proj{nullptr};  // patch pixels -> embedding (only when config.sees_images())
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr};
-  torch::nn::Linear lm_head{nullptr};
+  torch::nn::Linear lm_head{nullptr};  // null with tied embeddings
+  // The head's [vocab, d_model] matrix: lm_head's, or the embedding's when tied.
+  const torch::Tensor& output_weight() const;
 
  private:
   void initialize_weights();

@@ -180,7 +180,7 @@ ParsedReply parse_reply(const Tokenizer& tok, const std::vector<int>& generated)
   for (int id : generated) {
     // Tool calls and their results are not reasoning text (nor answer text): kept apart.
     if (span == Span::Result) {
-      if (id == tok.special(Special::ToolResultEnd)) span = Span::Text;
+      if (id == tok.special(Special::ToolResultEnd) || id == tok.special(Special::AgentResultEnd)) span = Span::Text;
       else ++reply.tool_result_tokens;
       continue;
     }
@@ -200,7 +200,7 @@ ParsedReply parse_reply(const Tokenizer& tok, const std::vector<int>& generated)
       if (!reply.finished_thinking) ++calls_in_thinking;
       continue;
     }
-    if (id == tok.special(Special::ToolResultBegin)) {
+    if (id == tok.special(Special::ToolResultBegin) || id == tok.special(Special::AgentResultBegin)) {
       span = Span::Result;
       continue;
     }

@@ -101,7 +101,7 @@ struct ParsedReply {
   bool finished_thinking = false;  // saw <|/think|>
   bool finished = false;           // saw <|end|>
   std::vector<std::string> tool_calls;  // the body of every call, in order (tokenizer/tool_format.h)
-  int tool_result_tokens = 0;           // tokens between <|tool_result|> and <|/tool_result|>
+  int tool_result_tokens = 0;           // tokens inside <|tool_result|> and <|agent_result|> spans (forced in)
 };
 // `generated` are the tokens after the generation prompt (i.e. after <|think|>).
 ParsedReply parse_reply(const Tokenizer& tok, const std::vector<int>& generated);

@@ -99,10 +99,30 @@ void append_reasoning(TokenSequence& seq, const Tokenizer& tok, const std::strin
       throw MuseError("tool call \"" + call.name + "\" has no result: run the trace's tools first", ErrorKind::Internal);
     seq.append_text(tok, reasoning.substr(done, call.at - done), trained);
     append_tool_call(seq, tok, call.name, call.arguments, trained);
-    append_tool_result(seq, tok, call.result, vision);
+    if (call.name == kSpawnTool) {
+      std::vector<std::string> answers;
+      for (const auto& segment : call.result) answers.push_back(segment.text);
+      append_agent_results(seq, tok, answers);
+    } else {
+      append_tool_result(seq, tok, call.result, vision);
+    }
     done = call.at;
   }
   seq.append_text(tok, reasoning.substr(done), trained);
+}
+
+void append_agent_results(TokenSequence& seq, const Tokenizer& tok, const std::vector<std::string>& results) {
+  for (const auto& text : results) {
+    seq.append_token(tok.special(Special::AgentResultBegin), false);
+    seq.append_text(tok, text, false);
+    seq.append_token(tok.special(Special::AgentResultEnd), false);
+  }
+}
+
+TokenSequence render_agent_results(const Tokenizer& tok, const std::vector<std::string>& results) {
+  TokenSequence seq;
+  append_agent_results(seq, tok, results);
+  return seq;
 }
 
 TokenSequence render_tool_result(const Tokenizer& tok, const std::vector<Segment>& result, const VisionParams& vision) {

@@ -5,6 +5,10 @@
 // {"name": ..., "arguments": {...}} (DeepEyes, OpenAI) is accepted too. The engine parks a sequence on
 // <|/tool_call|>; the harness (agents/session.h) runs the call and forces the result in: text, or an image
 // segment (a zoom's crop) with its own patch positions. Results are never loss targets, in any training stage.
+//
+// Sub-agents use the same call: `spawn {"tasks":["23*41","57*18"]}` (agents/spawn.h). Its result is one
+// <|agent_result|>answer<|/agent_result|> per child, in task order, instead of a <|tool_result|>:
+//   <|tool_call|>spawn {"tasks":["23*41","57*18"]}<|/tool_call|><|agent_result|>943<|/agent_result|><|agent_result|>1026<|/agent_result|>
 #pragma once
 #include <string>
 #include <vector>
@@ -37,7 +41,12 @@ void append_tool_call(TokenSequence& seq, const Tokenizer& tok, const std::strin
 // <|tool_result|> result <|/tool_result|>: never trained. Images get their own patch positions.
 void append_tool_result(TokenSequence& seq, const Tokenizer& tok, const std::vector<Segment>& result,
                         const VisionParams& vision);
-// A reasoning trace with its tool calls: text up to each call's `at`, the call, its result, the rest.
+// <|agent_result|> text <|/agent_result|> per child, in order: never trained.
+void append_agent_results(TokenSequence& seq, const Tokenizer& tok, const std::vector<std::string>& results);
+// Just the results, from position 0 (for Engine::force).
+TokenSequence render_agent_results(const Tokenizer& tok, const std::vector<std::string>& results);
+// A reasoning trace with its tool calls: text up to each call's `at`, the call, its result, the rest. A spawn
+// call's result segments are its children's answers (one text segment each), rendered as agent results.
 void append_reasoning(TokenSequence& seq, const Tokenizer& tok, const std::string& reasoning,
                       const std::vector<TraceToolCall>& calls, bool trained, const VisionParams& vision);
 // Just a result, as a sequence starting at position 0 (the engine offsets it: Engine::force(id, Prompt)).

@@ -120,6 +120,7 @@ fi
 
 # --- tools switches ---------------------------------------------------------------------------------------------
 expect_error "generate: --tools not on/off" "--tools: maybe not in {on,off}" generate -p hi --tools maybe
+expect_error "generate: --spawn not on/off" "--spawn: maybe not in {on,off}" generate -p hi --spawn maybe
 echo '{"type":"string","pattern":"^a"}' > "$WORK/pattern.json"
 echo '{"type":' > "$WORK/broken.json"
 expect_error "generate: --json-schema unsupported keyword" "the keyword 'pattern' is not supported" \
@@ -128,6 +129,8 @@ expect_error "generate: --json-schema not JSON" "not valid JSON" generate -p hi 
 expect_error "generate: --json-schema missing" "cannot read the file" generate -p hi --json-schema "$WORK/none.json"
 expect_error "generate: --json with contemplating" "answer in standard mode" generate -p hi --json --mode contemplating
 expect_error "eval: --tools not on/off/both" "--tools: yes not in {on,off,both}" eval --tools yes
+expect_error "eval: --spawn not on/off/both" "--spawn: yes not in {on,off,both}" eval --spawn yes
+expect_error "eval: negative --deadline" "--deadline" eval --deadline -1
 expect_error "eval --chat with --tools" "--tools sets up the task sweep" eval --chat /dev/null --tools off
 
 # --- contemplating ----------------------------------------------------------------------------------------------
@@ -270,6 +273,7 @@ expect_error "generate: samples of a raw continuation" "cannot be combined with 
 # --- pretrain: settings and data ---------------------------------------------------------------------------------
 mkdir -p fresh && cp real/tokenizer.model fresh/
 expect_error "pretrain: unknown preset" "huge" pretrain --out fresh --preset huge --steps 1
+expect_error "pretrain: unknown --ffn-activation" "--ffn-activation: gelu not in {swiglu,relu2}" pretrain --out fresh --ffn-activation gelu --steps 1
 expect_error "pretrain: unknown mixture task" "nosuchtask" pretrain --out fresh --mixture nosuchtask --steps 1
 expect_error "pretrain: bad mixture difficulty" "add:x" pretrain --out fresh --mixture add:x --steps 1
 expect_error "pretrain: no tokenizer yet" "tokenizer.model" pretrain --out no_tokenizer_here --steps 1

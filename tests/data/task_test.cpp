@@ -46,7 +46,7 @@ TEST(SplitOf, HoldsOutAboutATenth) {
 
 TEST(Registry, KnowsEveryTaskByName) {
   const std::vector<std::string> expected = {"add",  "sub",  "mul",  "arith", "calc",  "countdown",
-                                             "count", "read", "chart", "grid", "table", "mixed"};
+                                             "count", "read", "chart", "grid", "table", "mixed", "products"};
   EXPECT_EQ(task_names(), expected);
   for (const auto& name : task_names()) {
     auto task = make_task(name);
@@ -62,7 +62,8 @@ TEST(Registry, UnknownTaskNamesTheKnownOnes) {
     FAIL() << "expected MuseError";
   } catch (const MuseError& e) {
     EXPECT_STREQ(e.what(),
-                 "unknown task 'foo' (known: add, sub, mul, arith, calc, countdown, count, read, chart, grid, table, mixed)");
+                 "unknown task 'foo' (known: add, sub, mul, arith, calc, countdown, count, read, chart, grid, table, mixed, "
+                 "products)");
   }
 }
 

@@ -234,6 +234,30 @@ TEST(CpuDecode, LogitSoftCap) {  // the model's cap * tanh(logits / cap), applie
   EXPECT_LE(run_case(cs).max_logit, 2.0);
 }
 
+TEST(CpuDecode, ReLU2AndTiedEmbeddings) {  // the other feed-forward and the embedding matrix as the head
+  for (const bool tied : {false, true}) {
+    Case cs;
+    cs.config = small_config(64, 4, 2, true);
+    cs.config.ffn_activation = FfnActivation::ReLU2;
+    cs.config.ffn_hidden = 80;
+    cs.config.tie_embeddings = tied;
+    cs.prompt_lengths = {7, 0, 12, 3};
+    cs.seed = 17;
+    const char* name = tied ? "relu2, tied" : "relu2";
+    expect_close(cs, name);
+    cs.kernel = true;
+    cs.threads = 2;
+    expect_close(cs, name);
+  }
+  Case cs;
+  cs.config = small_config(64, 4, 4, false);
+  cs.config.tie_embeddings = true;  // SwiGLU with the tied head
+  cs.prompt_lengths = {4, 9};
+  cs.seed = 19;
+  cs.kernel = true;
+  expect_close(cs, "swiglu, tied");
+}
+
 TEST(CpuDecode, GroupedQueryWithQKNorm) {
   Case cs;
   cs.config = small_config(128, 4, 2, true);  // head_dim 32, 2 query heads per kv head

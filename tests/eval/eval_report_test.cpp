@@ -110,7 +110,8 @@ TEST(EvalReport, JsonHasEveryField) {
       "task", "difficulty", "modality", "style", "surface", "blank_images", "budget", "budget_label", "min_thinking_tokens",
       "problems", "accuracy", "mean_reward", "mean_thinking_tokens", "mean_answer_tokens", "mean_prompt_tokens",
       "budget_hit", "stopped_early", "temperature", "tools", "calls_per_problem", "needs_tool", "called_when_needed",
-      "called_when_not_needed", "tool_errors", "seconds", "seconds_per_problem"};
+      "called_when_not_needed", "tool_errors", "spawn", "sequential", "deadline_s", "mean_latency_s", "p90_latency_s",
+      "agents_per_problem", "spawns_per_problem", "mean_total_tokens", "seconds", "seconds_per_problem"};
   for (size_t i = 0; i < rs.size(); ++i) {
     const auto& row = j["results"][i];
     for (const auto& f : fields) EXPECT_TRUE(row.contains(f)) << "result " << i << " lacks " << f;

@@ -165,6 +165,52 @@ TEST(Model, ParameterCountMatchesModules) {
   EXPECT_LE(preset_config("tiny").parameter_count(), 1'025'000);  // ~1M: 984k text + 25k patch projection
 }
 
+TEST(Model, ReLU2AndTiedEmbeddingsChangeTheModulesAndTheCount) {
+  auto c = small_config(2, true);
+  c.ffn_activation = FfnActivation::ReLU2;
+  c.tie_embeddings = true;
+  Transformer model(c);
+  int64_t total = 0;
+  for (const auto& p : model->parameters()) total += p.numel();
+  EXPECT_EQ(total, c.parameter_count());
+  const auto names = model->named_parameters();
+  EXPECT_EQ(names.find("lm_head.weight"), nullptr);
+  EXPECT_EQ(names.find("layers.0.w_gate.weight"), nullptr);
+  EXPECT_NE(names.find("layers.0.w_up.weight"), nullptr);
+  EXPECT_TRUE(model->output_weight().is_same(model->embed->weight));
+  // The tied head follows the embedding: changing one changes the logits.
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto tokens = random_tokens(1, 6, c.vocab_size);
+  const auto positions = text_positions(0, 6, torch::kCPU);
+  for (auto& p : model->parameters()) p.normal_(0.0, 0.2);
+  const auto before = model->forward({tokens, positions});
+  model->embed->weight.narrow(0, 0, 1).add_(1.0);
+  const auto after = model->forward({tokens, positions});
+  EXPECT_GT((before - after).select(2, 0).abs().max().item<double>(), 1e-3);
+  // Both fields round-trip; configs written before them load as SwiGLU, untied.
+  nlohmann::json j = c;
+  EXPECT_EQ(j.at("ffn_activation"), "relu2");
+  const auto back = model_config_from_json(j, "new/config.json");
+  EXPECT_EQ(back.ffn_activation, FfnActivation::ReLU2);
+  EXPECT_TRUE(back.tie_embeddings);
+  j.erase("ffn_activation");
+  j.erase("tie_embeddings");
+  const auto old = model_config_from_json(j, "old/config.json");
+  EXPECT_EQ(old.ffn_activation, FfnActivation::SwiGLU);
+  EXPECT_FALSE(old.tie_embeddings);
+  j["ffn_activation"] = "gelu";
+  try {
+    model_config_from_json(j, "bad/config.json");
+    FAIL() << "expected MuseError";
+  } catch (const MuseError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("bad/config.json"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("ffn_activation"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("relu2"), std::string::npos) << msg;
+  }
+}
+
 TEST(Model, ZeroInitialisedProjectionsStartEveryBlockAsTheIdentity) {
   for (bool zero : {true, false}) {
     auto c = small_config();

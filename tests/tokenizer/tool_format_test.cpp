@@ -109,6 +109,46 @@ TEST(ToolFormat, TracesRenderCallsAsTargetsAndResultsNever) {
   EXPECT_TRUE(parsed.finished_thinking && parsed.finished);
 }
 
+TEST(ToolFormat, SpawnResultsAreAgentResultsAndNeverTargets) {
+  std::filesystem::create_directories(test_dir());
+  TokenizerTrainParams params;
+  params.vocab_size = 400;
+  train_tokenizer({"spawn {\"tasks\":[\"23*41\",\"57*18\"]} 0123456789+*=|"}, params, test_dir() + "/tokenizer.model");
+  const Tokenizer tok = Tokenizer::load(test_dir() + "/tokenizer.model");
+  std::filesystem::remove_all(test_dir());
+  Rng rng(1);
+  Example example;
+  do example = make_task("products")->generate(rng, 1);
+  while (example.tool_calls.empty());
+  RenderOptions options;
+  options.train_on_all_tokens = true;
+  const TokenSequence seq = render_example(tok, example, options);
+  const std::string text = tok.decode(seq.tokens, true);
+  const auto& call = example.tool_calls[0];
+  const std::string expected = "<|/tool_call|><|agent_result|>" + call.result[0].text + "<|/agent_result|><|agent_result|>" +
+                               call.result[1].text + "<|/agent_result|>";
+  EXPECT_NE(text.find(expected), std::string::npos) << text;
+  EXPECT_EQ(text.find("<|tool_result|>"), std::string::npos) << text;
+  bool inside = false;
+  int result_tokens = 0;
+  for (size_t i = 0; i < seq.size(); ++i) {
+    if (seq.tokens[i] == tok.special(Special::AgentResultBegin)) inside = true;
+    if (inside) {
+      EXPECT_EQ(seq.loss_mask[i], 0) << "agent result token " << i << " is a loss target";
+      ++result_tokens;
+    }
+    if (seq.tokens[i] == tok.special(Special::AgentResultEnd)) inside = false;
+  }
+  EXPECT_GT(result_tokens, 6);
+  TokenSequence reply;
+  append_reasoning(reply, tok, example.reasoning, example.tool_calls, true, VisionParams{});
+  const ParsedReply parsed = parse_reply(tok, reply.tokens);
+  EXPECT_EQ(parsed.thinking.find("<|"), std::string::npos);
+  EXPECT_EQ(parsed.thinking, example.reasoning);  // the results are not the model's reasoning
+  ASSERT_EQ(parsed.tool_calls.size(), 1u);
+  EXPECT_EQ(parsed.tool_calls[0].rfind("spawn ", 0), 0u);
+}
+
 TEST(ToolFormat, ReadTracesZoomFromDifficultyTwoAndTheCropCarriesTheDigits) {
   const auto task = make_task("read");
   Rng rng(8);

@@ -31,36 +31,6 @@ int64_t random_operand(Rng& rng, int digits) {
   return rng.uniform_int(low, low * 10 - 1);
 }
 
-// Column addition of non-negative terms (shorter terms read as 0 in the high columns), then "=total".
-// Fixed width: every column lists each term's digit, the carry in (even 0) and the column sum padded to the
-// same number of digits, so a column always spans the same number of tokens. The distance from a column back
-// to its digits in the prompt is then constant, which a small model learns far faster than a lookup whose
-// offset depends on earlier carries (docs/LOG.md).
-std::string column_sum_trace(const std::vector<int64_t>& terms) {
-  int width = 0;
-  int64_t total = 0;
-  for (int64_t term : terms) {
-    width = std::max(width, digit_count(term));
-    total += term;
-  }
-  const int sum_digits = digit_count(9 * static_cast<int64_t>(terms.size()) + static_cast<int64_t>(terms.size()));
-  std::string trace;
-  int carry = 0;
-  for (int place = 0; place < width; ++place) {
-    int sum = carry;
-    for (int64_t term : terms) {
-      const int digit = digit_at(term, place);
-      trace += to_string(digit) + "+";
-      sum += digit;
-    }
-    std::string padded = to_string(sum);
-    padded.insert(0, static_cast<size_t>(std::max(0, sum_digits - static_cast<int>(padded.size()))), '0');
-    trace += to_string(carry) + "=" + padded + "|";
-    carry = sum / 10;
-  }
-  return trace + "=" + to_string(total);
-}
-
 // Column subtraction for top >= bottom, fixed width like the sum: "top-bottom-borrow_in=digit b<borrow_out>|".
 std::string column_difference_trace(int64_t top, int64_t bottom) {
   std::string trace;
@@ -109,6 +79,36 @@ std::string restatement(int64_t a, char op, int64_t b) {
 }
 
 }  // namespace
+
+// Column addition of non-negative terms (shorter terms read as 0 in the high columns), then "=total".
+// Fixed width: every column lists each term's digit, the carry in (even 0) and the column sum padded to the
+// same number of digits, so a column always spans the same number of tokens. The distance from a column back
+// to its digits in the prompt is then constant, which a small model learns far faster than a lookup whose
+// offset depends on earlier carries (docs/LOG.md).
+std::string column_sum_trace(const std::vector<int64_t>& terms) {
+  int width = 0;
+  int64_t total = 0;
+  for (int64_t term : terms) {
+    width = std::max(width, digit_count(term));
+    total += term;
+  }
+  const int sum_digits = digit_count(9 * static_cast<int64_t>(terms.size()) + static_cast<int64_t>(terms.size()));
+  std::string trace;
+  int carry = 0;
+  for (int place = 0; place < width; ++place) {
+    int sum = carry;
+    for (int64_t term : terms) {
+      const int digit = digit_at(term, place);
+      trace += to_string(digit) + "+";
+      sum += digit;
+    }
+    std::string padded = to_string(sum);
+    padded.insert(0, static_cast<size_t>(std::max(0, sum_digits - static_cast<int>(padded.size()))), '0');
+    trace += to_string(carry) + "=" + padded + "|";
+    carry = sum / 10;
+  }
+  return trace + "=" + to_string(total);
+}
 
 ArithmeticSolution solve_arithmetic(int64_t a, char op, int64_t b) {
   if (a < 0 || b < 0) throw MuseError("arithmetic traces need non-negative operands");

@@ -35,6 +35,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "data/task.h"
 
@@ -65,6 +66,10 @@ struct ArithmeticSolution {
   std::string answer;
 };
 ArithmeticSolution solve_arithmetic(int64_t a, char op, int64_t b);
+
+// The add task's column format over any number of non-negative terms (no restatement):
+// {47, 85} -> "7+5+0=12|4+8+1=13|=132".
+std::string column_sum_trace(const std::vector<int64_t>& terms);
 
 // The prompt templates for one operator ('+', '-', '*'; slots {a} {op} {b} {opword}).
 const WordingPool& arithmetic_wordings(char op);
