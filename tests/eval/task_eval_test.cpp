@@ -187,6 +187,40 @@ TEST(EvalBudget, HonouredPerProblem) {
   }
 }
 
+// Problems one at a time: each has its latency; an agent tree that never spawns answers as the plain loop does;
+// a deadline too short for any answer scores nothing.
+TEST(EvalSpawn, SequentialRunsMeasureLatencyAndTreesThatDoNotSpawnAnswerAlike) {
+  const auto* m = shipped_model();
+  if (!m) GTEST_SKIP() << "no models/default";
+  Engine engine(m->model, torch::kCPU, EngineOptions::for_device(torch::kCPU));
+  const auto task = make_task("add");
+  EvalParams p;
+  p.problems = 8;
+  p.seed = 4;
+  p.max_tokens = 64;
+  p.sequential = true;
+  const auto alone = evaluate_task(engine, m->tokenizer, *task, 2, p);
+  p.spawn = true;
+  const auto tree = evaluate_task(engine, m->tokenizer, *task, 2, p);
+  EXPECT_TRUE(alone.sequential && tree.sequential && tree.spawn && !alone.spawn);
+  EXPECT_EQ(tree.accuracy, alone.accuracy);
+  EXPECT_EQ(tree.agents_per_problem, 1.0);  // addition needs no helpers
+  EXPECT_EQ(tree.spawns_per_problem, 0.0);
+  EXPECT_GT(alone.accuracy, 0.5);
+  for (const auto* r : {&alone, &tree}) {
+    EXPECT_GT(r->mean_latency_s, 0.0);
+    EXPECT_GE(r->p90_latency_s, 0.0);
+    for (const auto& o : r->outcomes) EXPECT_GT(o.seconds, 0.0);
+  }
+  for (bool spawn : {false, true}) {
+    p.spawn = spawn;
+    p.deadline_s = 1e-6;
+    const auto cut = evaluate_task(engine, m->tokenizer, *task, 2, p);
+    EXPECT_EQ(cut.accuracy, 0.0) << "spawn " << spawn;
+    EXPECT_EQ(cut.deadline_s, 1e-6);
+  }
+}
+
 // The original positional form is the plain, unbudgeted run.
 TEST(EvalBudget, PositionalFormEqualsDefaultParams) {
   const auto* m = shipped_model();

@@ -34,7 +34,9 @@ ProductsTraces products_traces(const std::vector<std::pair<int64_t, int64_t>>& p
     t.bare += (t.bare.empty() ? "" : "+") + bare;
     t.tasks.push_back(bare);
     t.answers.push_back(solved.answer);
-    t.solo += solved.reasoning + "|";  // "23*41|...|=943|"
+    // "(1)23*41|...|=943|": numbered, so a product worked inside the sum never reads like the mul task's own
+    // trace, whose "=943" ends the thinking (a child asked "23*41" must stop there, not go on to a next product).
+    t.solo += "(" + std::to_string(t.tasks.size()) + ")" + solved.reasoning + "|";
     values.push_back(a * b);
   }
   size_t width = 0;

@@ -11,8 +11,9 @@
 //     its terms zero-padded to one width and added in the add task's column format:
 //       23*41+57*18|<|tool_call|>spawn {"tasks":["23*41","57*18"]}<|/tool_call|><|agent_result|>943<|/agent_result|>
 //       <|agent_result|>1026<|/agent_result|>0943+1026|3+6+0=09|4+2+0=06|9+0+0=09|0+1+0=01|=1969
-//   solo (1 in 3): each product worked in the head in the mul task's trace, then the same sum:
-//       23*41+57*18|23*41|23*1=23|23*4=92 <<1 =920|...|=943|57*18|...|=1026|0943+1026|...|=1969
+//   solo (1 in 3): each product worked in the head in the mul task's trace, numbered (so it never reads as a
+//     whole mul trace, which ends at its "="), then the same sum:
+//       23*41+57*18|(1)23*41|23*1=23|23*4=92 <<1 =920|...|=943|(2)57*18|...|=1026|0943+1026|...|=1969
 // A request whose tool calls are banned (spawning off) gets the solo trace: both start the same way.
 // meta: {"products": [[23, 41], [57, 18]]}.
 #pragma once
