@@ -276,6 +276,26 @@ AgentTreeRun AgentTree::run(const std::vector<Segment>& prompt_segments, const P
 
   launch(-1, prompt_segments, prompt, std::move(params), "");
   const bool looping = engine_.looping();
+  // An observer that throws (a closed terminal, a client gone) must not leave agents running or parked.
+  struct CancelUnfinished {
+    Engine& engine;
+    std::vector<std::unique_ptr<Agent>>& agents;
+    bool armed = true;
+    ~CancelUnfinished() {
+      if (!armed) return;
+      for (const auto& a : agents)
+        if (!a->done) engine.cancel(a->id);
+      for (const auto& a : agents) {
+        if (a->done) continue;
+        try {  // take the results, so none lingers in the engine (stepping it here when no loop runs)
+          if (engine.looping()) engine.wait(a->id);
+          else
+            while (!engine.take(a->id)) engine.step();
+        } catch (const std::exception&) {
+        }
+      }
+    }
+  } guard{engine_, agents};
   while (unfinished > 0) {
     if (!looping) engine_.step();
     auto next = looping ? events->pop(std::chrono::milliseconds(50)) : events->try_pop();
@@ -303,6 +323,7 @@ AgentTreeRun AgentTree::run(const std::vector<Segment>& prompt_segments, const P
         if (!a->done) engine_.cancel(a->id);
     }
   }
+  guard.armed = false;
   for (auto& a : agents) {
     out.tokens += a->node.tokens;
     out.agents.push_back(std::move(a->node));

@@ -221,6 +221,25 @@ TEST_F(Spawn, BadArgumentsOffAndTimeoutAreAnsweredNotFatal) {
   }
 }
 
+TEST_F(Spawn, AnObserverThatThrowsLeavesNoAgentRunning) {
+  Harness h(SpawnLimits{});
+  h.tree.configure_child = [](RequestParams& p, const AgentNode&) {
+    p.constraint = script({tok().special(Special::ThinkEnd)});
+  };
+  const std::vector<Segment> segments = {text_segment("What is 2+2?")};
+  RequestParams params;
+  params.sampling.max_tokens = 200;
+  params.sampling.stop_tokens = {tok().special(Special::EndOfTurn)};
+  params.constraint = script(spawning(R"({"tasks":["23*41","57*18"]})", 1, "2"));
+  int seen = 0;
+  EXPECT_THROW(h.tree.run(segments, Prompt::of(render_prompt(tok(), segments)), params,
+                          [&](int agent, const TokenEvent&) {
+                            if (agent > 0 && ++seen == 2) throw std::runtime_error("terminal closed");
+                          }),
+               std::runtime_error);
+  EXPECT_TRUE(h.engine.idle());  // every agent cancelled and taken: nothing runs, nothing is parked
+}
+
 TEST(SpawnArguments, TasksAreCheckedAgainstTheLimitsAndTheAttachments) {
   SpawnLimits limits;
   limits.max_children = 2;
