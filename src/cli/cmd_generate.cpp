@@ -231,12 +231,17 @@ std::unique_ptr<Engine> make_engine(const LoadedModel& loaded, const GenerateOpt
   return std::make_unique<Engine>(loaded.model, device, options);
 }
 
+// --tools as the engine's tool-use params.
+ToolUseParams tool_use(const GenerateOptions& o) {
+  ToolUseParams use;
+  use.enabled = parse_tools_switch(o.tools, "--tools");
+  return use;
+}
+
 // The built-in tools for one reply, acting on its attachments; --tools off bans calls.
 ToolRunner tool_runner(const Tokenizer& tok, const ModelConfig& config, const std::vector<Segment>& attachments,
                        const GenerateOptions& o) {
-  ToolUseParams use;
-  use.enabled = parse_tools_switch(o.tools, "--tools");
-  return ToolRunner(tok, builtin_tools(), tool_context_for(attachments, vision_params(config)), use);
+  return ToolRunner(tok, builtin_tools(), tool_context_for(attachments, vision_params(config)), tool_use(o));
 }
 
 // --mode: whether to contemplate (MuseError naming --mode / --synthesis when either is unknown).
@@ -250,9 +255,7 @@ bool contemplating(const GenerateOptions& o) {
 std::vector<int> stream_agent_tree(Engine& engine, const Tokenizer& tok, const ModelConfig& config,
                                    const TokenSequence& prompt, const std::vector<Segment>& attachments,
                                    const GenerateOptions& o, RequestParams params, ReplyPrinter& printer) {
-  ToolUseParams use;
-  use.enabled = parse_tools_switch(o.tools, "--tools");
-  AgentTree tree(engine, tok, builtin_tools(), use, SpawnLimits{}, vision_params(config));
+  AgentTree tree(engine, tok, builtin_tools(), tool_use(o), SpawnLimits{}, vision_params(config));
   const auto who = [](const AgentNode& a) {
     return "agent " + std::to_string(a.index) + (a.parent >= 0 ? " (of " + std::to_string(a.parent) + ")" : "");
   };

@@ -182,7 +182,6 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
   result.spawn = params.spawn;
   result.sequential = params.spawn || params.sequential;
   result.deadline_s = params.deadline_s;
-  result.agents_per_problem = 0;  // summed below, then averaged
   bool image = false, table = false;
   for (const auto& example : examples)
     for (const auto& segment : example.prompt) {

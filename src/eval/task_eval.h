@@ -108,7 +108,7 @@ struct TaskEvalResult {
   bool sequential = false;        // problems one at a time: the latencies below are per problem
   double deadline_s = 0.0;
   double mean_latency_s = 0.0, p90_latency_s = 0.0;  // sequential runs
-  double agents_per_problem = 1.0, spawns_per_problem = 0.0, mean_total_tokens = 0.0;
+  double agents_per_problem = 0.0, spawns_per_problem = 0.0, mean_total_tokens = 0.0;
   std::vector<ProblemOutcome> outcomes;  // per problem, in order
 };
 
