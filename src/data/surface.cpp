@@ -48,7 +48,50 @@ std::string fill_wording(const std::string& pattern, const WordingSlots& slots) 
 }
 
 std::string word(const WordingPool& pool, Surface surface, Rng& rng, const WordingSlots& slots) {
-  return fill_wording(pick_wording(pool, surface, rng), slots);
+  return decorate(fill_wording(pick_wording(pool, surface, rng), slots), surface, rng);
+}
+
+namespace {
+
+const WordingPool& prefixes() {
+  static const WordingPool pool{
+      {"Hi! ", "Quick question: ", "Please, ", "Q: ", "Hey, ", "Question: ", "Can you help? ", "Okay. "},
+      {"Hello there, ", "One more: ", "Here is one: ", "Good morning! "}};
+  return pool;
+}
+
+const WordingPool& suffixes() {
+  static const WordingPool pool{{" Thanks!", " Show your steps.", " Please.", " Thank you.", " :)", " Be careful."},
+                                {" Cheers.", " Thanks a lot!", " Take your time."}};
+  return pool;
+}
+
+bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
+bool ends_with(const std::string& s, const std::string& p) {
+  return s.size() >= p.size() && s.compare(s.size() - p.size(), p.size(), p) == 0;
+}
+
+}  // namespace
+
+std::string decorate(std::string text, Surface surface, Rng& rng) {
+  if (rng.bernoulli(0.25)) text = pick_wording(prefixes(), surface, rng) + text;
+  if (rng.bernoulli(0.25)) text += pick_wording(suffixes(), surface, rng);
+  return text;
+}
+
+std::string undecorated(const std::string& text) {
+  std::string out = text;
+  const auto strip_one = [&out](const WordingPool& pool, bool front) {
+    for (const auto* part : {&pool.trained, &pool.heldout})
+      for (const auto& d : *part)
+        if (out.size() > d.size() && (front ? starts_with(out, d) : ends_with(out, d))) {
+          out.erase(front ? 0 : out.size() - d.size(), d.size());
+          return;
+        }
+  };
+  strip_one(prefixes(), true);
+  strip_one(suffixes(), false);
+  return out;
 }
 
 void validate_wordings(const std::string& family, const WordingPool& pool) {

@@ -31,8 +31,16 @@ const std::string& pick_wording(const WordingPool& pool, Surface surface, Rng& r
 // The template with every {slot} replaced. MuseError naming the slot when the template uses one that `slots`
 // does not give, or when a brace is unbalanced.
 std::string fill_wording(const std::string& pattern, const WordingSlots& slots);
-// pick_wording then fill_wording.
+// pick_wording, fill_wording, then decorate: every family's prompts vary the same way around their template.
 std::string word(const WordingPool& pool, Surface surface, Rng& rng, const WordingSlots& slots);
+
+// People wrap a question in greetings and pleasantries ("Hi! ... Thanks!"). Each side is drawn independently
+// (a prefix with probability 1/4, a suffix with 1/4) from the surface's part of a shared pool — the held-out
+// part never occurs in training — so a template's words, not its wrapping, are what the model must read.
+// The pools hold no digits, braces or table syntax, so they never change what a problem asks.
+std::string decorate(std::string text, Surface surface, Rng& rng);
+// `text` with one decoration of either surface removed from each side (tests match prompts to templates).
+std::string undecorated(const std::string& text);
 // MuseError when a part is empty or the parts share a template (`family` names the pool in the message).
 void validate_wordings(const std::string& family, const WordingPool& pool);
 

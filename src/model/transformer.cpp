@@ -189,10 +189,12 @@ void TransformerImpl::initialize_weights() {
   const double residual_std = std / std::sqrt(2.0 * static_cast<double>(config_.n_layers));
   // Untied: unit-variance embeddings (the first norm rescales them anyway). Tied, the matrix is also the head,
   // whose logits over unit-RMS inputs then have unit variance.
-  embed->weight.normal_(0.0, config_.tie_embeddings ? 1.0 / std::sqrt(static_cast<double>(config_.d_model)) : 1.0);
+  const double token_std = config_.tie_embeddings ? 1.0 / std::sqrt(static_cast<double>(config_.d_model)) : 1.0;
+  embed->weight.normal_(0.0, token_std);
   if (patch_proj) {
-    // Unit-variance outputs for a white patch (all inputs 1), the same scale as the token embeddings.
-    patch_proj->weight.normal_(0.0, 1.0 / std::sqrt(static_cast<double>(config_.patch_dim())));
+    // A white patch (all inputs 1) lands at the token embeddings' scale: unit variance untied, 1/d tied. At 14x
+    // the tokens' scale (tied, before this rule) the blocks' updates barely moved the patch positions.
+    patch_proj->weight.normal_(0.0, token_std / std::sqrt(static_cast<double>(config_.patch_dim())));
     patch_proj->bias.zero_();
   }
   for (const auto& module : *layers) {

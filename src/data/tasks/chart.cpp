@@ -87,14 +87,17 @@ ChartLook sample_look(Rng& rng, int difficulty, int n, const RenderStyle& style)
     look.samples = style.samples();
     look.font = style.font;
     look.font_scale = style.font == Font::Small ? 2 : rng.bernoulli(0.3) ? 2 : 1;
+    look.value_labels = rng.bernoulli(0.3);
     look.slot = static_cast<int>(rng.uniform_int(slot_lo[d], slot_hi[d]));
+    // Value labels widen their slots: a label wider than its slot would run over the neighbouring bar.
+    if (look.value_labels)
+      look.slot = std::max(look.slot, Canvas::text_width(to_string(kChartMaxValue), look.font_scale, look.font) + 2);
     look.bar_width = std::max(3, static_cast<int>(std::lround(look.slot * uniform(rng, 0.45, 0.85))));
     look.unit = std::round(uniform(rng, unit_lo[d], 5.0) * 4) / 4;
     look.gridlines = rng.bernoulli(gridline_p[d]);
     look.grid_step = difficulty == 1 ? 1 : static_cast<int>(rng.uniform_int(1, difficulty == 3 ? 3 : 2));
     look.ticks = rng.bernoulli(0.5);
     look.tick_step = rng.bernoulli(0.5) ? 2 : 4;
-    look.value_labels = rng.bernoulli(0.3);
     if (!look.gridlines && !look.ticks && !look.value_labels) look.gridlines = true;
     look.axes = rng.bernoulli(0.85);
     const int gray = static_cast<int>(rng.uniform_int(0, 60));

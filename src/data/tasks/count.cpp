@@ -157,7 +157,9 @@ Example CountTask::generate(Rng& rng, int difficulty, Surface surface) const {
         const double margin = object.radius + 1;
         object.x = quarter(uniform(rng, margin, width - margin));
         object.y = quarter(uniform(rng, margin, height - margin));
-        object.col = static_cast<int>(std::floor(object.x * to_view / vision.patch_size));
+        // The same arithmetic on both axes (position × view size ÷ image size): a centre exactly on a patch edge
+        // then lands in one patch whoever recomputes it (x × to_view rounds differently).
+        object.col = static_cast<int>(std::floor(object.x * view_w / width / vision.patch_size));
         object.row = static_cast<int>(std::floor(object.y * view_h / height / vision.patch_size));
         if (used.count({object.row, object.col})) continue;
         const bool clear = std::all_of(objects.begin(), objects.end(), [&](const Object& o) {

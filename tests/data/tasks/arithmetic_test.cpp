@@ -423,7 +423,7 @@ int template_of(const std::vector<std::string>& templates, const Example& exampl
                               {"op", op},
                               {"opword", op == "+" ? "plus" : op == "-" ? "minus" : "times"}};
   for (size_t i = 0; i < templates.size(); ++i)
-    if (fill_wording(templates[i], slots) == segments_text(example.prompt)) return static_cast<int>(i);
+    if (fill_wording(templates[i], slots) == undecorated(segments_text(example.prompt))) return static_cast<int>(i);
   return -1;
 }
 

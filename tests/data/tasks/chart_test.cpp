@@ -243,7 +243,7 @@ TEST(ChartTask, StyledBarsMeasureTheirValueInPixels) {
         const double expected = unit * values[static_cast<size_t>(c)];
         // Gridlines under the bar are covered by it; aliased bars round their top to the nearest pixel centre.
         if (!look["gridlines"].get<bool>()) {
-          EXPECT_NEAR(covered, expected, samples > 1 ? 0.1 : 0.51) << "bar " << c << " of " << example.reasoning;
+          EXPECT_NEAR(covered, expected, samples > 1 ? 0.1 : 0.51) << "bar " << c << " of " << example.reasoning << " " << look.dump();
           ++measured;
         }
         // The bar is bar_width pixels wide at its middle row.
@@ -295,7 +295,7 @@ TEST(ChartTask, WordingPoolsValidateAndHeldoutDrawsOnlyHeldoutWordings) {
       const WordingSlots slots = {{"item", item}, {"a", example.meta.value("a", "")}, {"b", example.meta.value("b", "")}};
       auto in = [&](const std::vector<std::string>& part) {
         for (const auto& t : part)
-          if (fill_wording(t, slots) == example.prompt.at(1).text) return true;
+          if (fill_wording(t, slots) == undecorated(example.prompt.at(1).text)) return true;
         return false;
       };
       EXPECT_TRUE(in(surface == Surface::Trained ? pool.trained : pool.heldout)) << example.prompt.at(1).text;

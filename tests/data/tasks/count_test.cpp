@@ -23,9 +23,10 @@ const Image& image_of(const Example& example) {
   return *example.prompt.at(0).image;
 }
 
-const std::string& question_of(const Example& example) {
+// The question's template filled in: the decoration around it (data/surface.h) stripped.
+std::string question_of(const Example& example) {
   EXPECT_EQ(example.prompt.at(1).kind, SegmentKind::Text);
-  return example.prompt.at(1).text;
+  return undecorated(example.prompt.at(1).text);
 }
 
 Color pixel_at(const Image& image, int x, int y) {

@@ -305,10 +305,10 @@ TEST(Countdown, TrainingAndHeldOutWordingsAreApart) {
   const CountdownTask task;
   Rng rng(12);
   for (int i = 0; i < 500; ++i) {
-    const std::string t = skeleton(segments_text(task.generate(rng, 3, Surface::Trained).prompt));
+    const std::string t = skeleton(undecorated(segments_text(task.generate(rng, 3, Surface::Trained).prompt)));
     ASSERT_EQ(trained.count(t), 1u) << t;
     ASSERT_EQ(heldout.count(t), 0u) << t;
-    const std::string h = skeleton(segments_text(task.generate(rng, 3, Surface::Heldout).prompt));
+    const std::string h = skeleton(undecorated(segments_text(task.generate(rng, 3, Surface::Heldout).prompt)));
     ASSERT_EQ(heldout.count(h), 1u) << h;
     ASSERT_EQ(trained.count(h), 0u) << h;
   }

