@@ -94,6 +94,7 @@ std::optional<std::string> leftover_argument_error(const CLI::App& app) {
 }  // namespace muse::cli
 
 int main(int argc, char** argv) {
+  muse::reexec_with_blas_kernels();  // before anything else runs: OpenBLAS reads its kernel family as it loads
   using muse::ErrorKind;
   using muse::cli::exit_code_for;
   CLI::App app{"Muse: train and run a small natively multimodal reasoning model from scratch", "muse"};

@@ -17,6 +17,17 @@ struct ThreadParams {
 };
 
 void configure_threads(const ThreadParams& params);
+
+// OpenBLAS picks its kernels by CPU model and, on a model it does not know (0.3.21 on Sapphire Rapids), falls back
+// to its SSE3 "Prescott" kernels: training ran 6x slower (docs/LOG.md, 2026-12-03). The kernel family the CPU's
+// features allow ("Cooperlake" with AVX-512 BF16, "SkylakeX" with AVX-512, "Haswell" with AVX2), or "" when
+// OpenBLAS's own choice stands: it already runs AVX2 kernels or better, OPENBLAS_CORETYPE is set, the CPU has
+// no AVX2, or OpenBLAS is not linked.
+std::string blas_kernel_override();
+// OpenBLAS reads OPENBLAS_CORETYPE only as it loads: when blas_kernel_override() names a family, runs this
+// program again (same arguments, /proc/self/cmdline) with it set; returns when there is nothing to do or the
+// exec fails. First thing in main(), before any thread starts.
+void reexec_with_blas_kernels();
 // "cpu", "cuda" or "cuda:N"; MuseError if unknown or if CUDA is not available in this build / machine.
 c10::Device parse_device(const std::string& name);
 // One line describing the runtime: libtorch version, threads, BLAS, device.
