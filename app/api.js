@@ -105,6 +105,8 @@ export function buildRequest(settings, messages) {
   // Muse's built-in tools (calculator, zoom, table_query) run server-side unless switched off; "on" is the
   // server's default, so only "off" is sent.
   if (s.tools === 'off') body.muse_tools = 'off';
+  // Sub-agents the model spawns itself: Standard only (Contemplating's agents do not spawn).
+  if (s.spawn === 'on' && s.mode !== 'contemplating') body.muse_spawn = 'on';
   return body;
 }
 
@@ -180,6 +182,7 @@ export function createTurn() {
     toolSlots: {}, // "oa:<index>" | "muse:<index>" -> position in tool_calls
     agents: [], // Contemplating: per agent index, see mergeAgent
     contemplation: null, // Contemplating: the synthesis (muse_contemplation without its agents)
+    tree: null, // Sub-agents: muse_agents without its agents ({tokens, seconds, timed_out, refused_spawns})
     agentChunks: 0,
     usage: null,
     timings: null,
@@ -252,7 +255,8 @@ export function createAgent(index) {
   return { index, reasoning: '', content: '', tool_calls: [], tool_results: {}, chunks: 0, done: false };
 }
 
-const SUMMARY_FIELDS = ['temperature', 'confidence', 'tokens', 'thinking_tokens', 'stop', 'finish_reason', 'counted', 'weight'];
+const SUMMARY_FIELDS = ['temperature', 'confidence', 'tokens', 'thinking_tokens', 'stop', 'finish_reason', 'counted', 'weight',
+  'parent', 'depth', 'task', 'seconds'];
 
 function agentAt(turn, index) {
   const k = Number.isInteger(index) && index >= 0 ? index : turn.agents.length;
@@ -281,6 +285,10 @@ function mergeAgent(turn, d) {
   if (Array.isArray(d)) return d.forEach((x) => mergeAgent(turn, x));
   if (!d || typeof d !== 'object') return;
   const a = agentAt(turn, d.index);
+  // A sub-agent's first chunk says who spawned it and for what.
+  if (Number.isInteger(d.parent)) a.parent = d.parent;
+  if (Number.isInteger(d.depth)) a.depth = d.depth;
+  if (typeof d.task === 'string') a.task = d.task;
   const r = d.reasoning_content ?? d.reasoning;
   let tokens = false;
   if (typeof r === 'string' && r) {
@@ -307,6 +315,14 @@ function applyContemplation(turn, c) {
   const { agents, ...rest } = c;
   turn.contemplation = rest;
   if (Array.isArray(agents)) for (const s of agents) applySummary(turn, s);
+}
+
+// delta.muse_agents (or message.muse_agents): the sub-agent tree once it ended. Its root is the reply itself.
+function applyTree(turn, t) {
+  if (!t || typeof t !== 'object') return;
+  const { agents, ...rest } = t;
+  turn.tree = rest;
+  if (Array.isArray(agents)) for (const s of agents) if (Number.isInteger(s?.parent)) applySummary(turn, s);
 }
 
 // The agents as a message stores them: no lookup tables, no empty fields.
@@ -374,6 +390,7 @@ export function applyChunk(turn, chunk, now = Date.now()) {
       if (turn.phase === 'waiting') turn.phase = 'thinking';
     }
     if (d.muse_contemplation) applyContemplation(turn, d.muse_contemplation);
+    if (d.muse_agents) applyTree(turn, d.muse_agents);
     if (Array.isArray(d.muse_tool_results)) for (const res of d.muse_tool_results) mergeToolResult(turn, res);
     if (choice.finish_reason) turn.finish_reason = choice.finish_reason;
   }

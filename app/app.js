@@ -54,7 +54,7 @@ const els = {
   agents: $('agents'), synthesis: $('synthesis'), effort: $('effort'), budget: $('budget'), budgetWrap: $('budget-wrap'),
   temperature: $('temperature'), settingsDialog: $('settings-dialog'), apiKey: $('api-key'), model: $('model'),
   refreshModels: $('refresh-models'), modelsNote: $('models-note'), system: $('system-prompt'), maxTokens: $('max-tokens'),
-  museTools: $('muse-tools'),
+  museTools: $('muse-tools'), museSpawn: $('muse-spawn'),
   tableDialog: $('table-dialog'), tableText: $('table-text'), tableFile: $('table-file'), tableError: $('table-error'),
   tableOk: $('table-ok'), tableCancel: $('table-cancel'), toasts: $('toasts'), srLive: $('sr-live'),
 };
@@ -326,7 +326,7 @@ function assistantView(m) {
   if (live && live.msgId === m.id) {
     const t = live.turn;
     return { live: true, phase: t.phase, reasoning: t.reasoning, content: t.content, tool_calls: t.tool_calls,
-      tool_results: t.tool_results, agents: t.agents, contemplation: t.contemplation, requested: live.requested,
+      tool_results: t.tool_results, agents: t.agents, contemplation: t.contemplation, tree: t.tree, requested: live.requested,
       error: t.error, stats: null, usage: t.usage, reasoningChunks: t.reasoningChunks, contentChunks: t.contentChunks,
       agentChunks: t.agentChunks, firstTokenAt: t.firstTokenAt };
   }
@@ -336,13 +336,16 @@ function assistantView(m) {
 function renderAssistant(conv, m, isLast) {
   const v = assistantView(m);
   const el = h('article', { class: 'msg assistant', 'data-id': m.id, 'aria-label': 'Muse' });
+  // Sub-agents (Standard): the reply is the root agent; the agents it spawned come after its thinking
+  const spawned = !v.contemplation && (!!v.tree || (v.agents ?? []).some((a) => Number.isInteger(a?.parent)));
   // Contemplating: every agent, the synthesis line, then the synthesized answer (with the winner's thinking)
-  if (v.agents?.length || v.contemplation) {
+  if (!spawned && (v.agents?.length || v.contemplation)) {
     el.append(renderAgents(conv, m, v));
     if (v.reasoning || v.content || !v.live) el.append(h('div', { class: 'synthesis-label' }, 'Synthesis'));
   }
   if (v.reasoning) el.append(renderThinking(m.id, v));
   if (v.tool_calls?.length) el.append(renderTools(conv, m, v));
+  if (spawned) el.append(renderSubAgents(conv, m, v));
   const answer = h('div', { class: 'bubble md', html: renderMarkdown(v.content ?? '') });
   if (v.live) {
     answer.setAttribute('aria-live', 'polite');
@@ -436,6 +439,31 @@ function renderAgents(conv, m, v) {
   return wrap;
 }
 
+// Sub-agents: one card per agent the reply spawned (its task, thinking, tools and answer), live while streaming.
+function renderSubAgents(conv, m, v) {
+  const agents = (v.agents ?? []).filter(Boolean);
+  const done = agents.filter((a) => a.done).length;
+  const running = v.live && !v.tree;
+  const n = `${agents.length} sub-agent${agents.length === 1 ? '' : 's'}`;
+  const head = running ? `Sub-agents · ${done} of ${agents.length} done` : [n, ...treeLine(v.tree)].join(' · ');
+  return keepOpen(`${m.id}:agents`, true,
+    h('details', { class: 'contemplation sub-agents' },
+      h('summary', {}, running ? h('span', { class: 'live-dot', 'aria-hidden': 'true' }) : null, head),
+      h('div', { class: 'agents', role: 'group', 'aria-label': 'Sub-agents' },
+        agents.map((a) => renderAgent(conv, m, v, a, null)))));
+}
+
+// The tree's totals: "312 tokens", "0.41 s", "stopped by the time limit", "1 spawn refused".
+function treeLine(t) {
+  if (!t) return [];
+  const parts = [];
+  if (Number.isFinite(t.tokens)) parts.push(`${t.tokens} tokens`);
+  if (Number.isFinite(t.seconds)) parts.push(`${t.seconds.toFixed(2)} s`);
+  if (t.timed_out) parts.push('stopped by the time limit');
+  if (t.refused_spawns > 0) parts.push(`${t.refused_spawns} spawn${t.refused_spawns === 1 ? '' : 's'} refused`);
+  return parts;
+}
+
 function renderAgent(conv, m, v, a, winner) {
   const st = agentStatus(a, { live: v.live, winner });
   const running = v.live && !a.done;
@@ -448,6 +476,7 @@ function renderAgent(conv, m, v, a, winner) {
       h('b', {}, st.title),
       st.winner ? h('span', { class: 'agent-badge winner-badge' }, 'winner') : null,
       h('span', { class: 'agent-state' }, st.state)),
+    a.task ? h('div', { class: 'agent-task' }, 'task: ', h('code', {}, a.task)) : null,
     st.facts.length
       ? h('div', { class: 'agent-facts' }, st.facts.map((f) => h('span', { title: f.title ?? null }, `${f.label} `, h('b', {}, f.value))))
       : null,
@@ -612,6 +641,7 @@ async function runTurn(convId) {
   Object.assign(fields, {
     content: t.content, reasoning: t.reasoning || undefined,
     agents: t.agents.length ? storedAgents(t.agents) : undefined, contemplation: t.contemplation ?? undefined,
+    tree: t.tree ?? undefined,
     tool_calls: t.tool_calls.length ? t.tool_calls : undefined,
     tool_results: Object.keys(t.tool_results).length ? t.tool_results : undefined,
     usage: t.usage ?? undefined, timings: t.timings ?? undefined, finish_reason: t.finish_reason ?? undefined,
@@ -1004,6 +1034,7 @@ function bind() {
     els.maxTokens.value = settings.maxTokens ?? '';
     els.model.value = settings.model;
     els.museTools.checked = settings.tools !== 'off';
+    els.museSpawn.checked = settings.spawn !== 'off';
     els.settingsDialog.showModal();
     refreshModels(true);
   });
@@ -1029,6 +1060,10 @@ function bind() {
   });
   els.museTools.addEventListener('change', () => {
     settings.tools = els.museTools.checked ? 'on' : 'off';
+    saveSettingsNow();
+  });
+  els.museSpawn.addEventListener('change', () => {
+    settings.spawn = els.museSpawn.checked ? 'on' : 'off';
     saveSettingsNow();
   });
   els.refreshModels.addEventListener('click', () => refreshModels(false));

@@ -7,11 +7,13 @@
 // Message: {id, role: "system"|"user"|"assistant"|"tool", content: string,
 //   attachments?: [{kind:"image", name, url (data URL), width, height} | {kind:"table", name, format, csv|json}],
 //   reasoning?, tool_calls?, tool_results?, tool_call_id?, agents?, usage?, timings?, stats?, error?,
-//   finish_reason?, request_id?, mode?, contemplation?}
+//   finish_reason?, request_id?, mode?, contemplation?, tree?}
 // Contemplating (mode "contemplating"): agents: [{index, reasoning, content, tool_calls?, tool_results?, done,
 //   answer?, temperature?, confidence?, tokens?, thinking_tokens?, stop?, finish_reason?, counted?, weight?}],
 //   contemplation: {synthesis, agents_requested, winner, support, winner_votes, threshold, consensus_stop, tokens}.
 //   Neither is ever sent back to the server (the history is role/content, as for any answer).
+// Sub-agents (Standard with muse_spawn): agents are the ones the reply spawned, each with parent, depth and task
+//   (the root is the message itself); tree: {tokens, seconds, timed_out, refused_spawns}.
 // A tool call: {id, type, function: {name, arguments}, muse_parent?} and, for one the server ran itself
 // (muse_tool_calls), muse_server: true, muse_box?, muse_image?, is_error?, muse_crop?; tool_results maps a call's
 // id to its result text.
@@ -75,6 +77,8 @@ function checkMessage(m, path) {
   }
   if (m.contemplation !== undefined && m.contemplation !== null && (typeof m.contemplation !== 'object' || Array.isArray(m.contemplation)))
     fail(`${path}.contemplation`, 'must be an object');
+  if (m.tree !== undefined && m.tree !== null && (typeof m.tree !== 'object' || Array.isArray(m.tree)))
+    fail(`${path}.tree`, 'must be an object');
   if (m.tool_calls !== undefined) {
     if (!Array.isArray(m.tool_calls)) fail(`${path}.tool_calls`, 'must be an array');
     m.tool_calls.forEach((t, k) => {
@@ -302,6 +306,7 @@ export const DEFAULT_SETTINGS = {
   temperature: null, // null: the server's default (greedy)
   maxTokens: null,
   tools: 'on', // "on" | "off": Muse's built-in tools, run server-side ("off" sends muse_tools: "off")
+  spawn: 'on', // "on" | "off": Standard mode may spawn sub-agents ("on" sends muse_spawn: "on")
   theme: 'auto', // "auto" | "light" | "dark"
 };
 
@@ -320,6 +325,7 @@ export function loadSettings(storage, key = 'muse.settings') {
   const n = Math.round(Number(s.agents));
   s.agents = Number.isFinite(n) ? Math.min(64, Math.max(1, n)) : DEFAULT_SETTINGS.agents;
   if (!SYNTHESES.includes(s.synthesis)) s.synthesis = DEFAULT_SETTINGS.synthesis;
+  if (s.spawn !== 'on' && s.spawn !== 'off') s.spawn = DEFAULT_SETTINGS.spawn;
   return s;
 }
 

@@ -184,16 +184,19 @@ export function agentStatus(a, { live = false, winner = null } = {}) {
   const facts = [];
   if (a.done) {
     const conf = fixed(a.confidence);
-    facts.push({ label: 'confidence', value: conf ?? 'n/a', title: 'the trace score (DeepConf): the lowest windowed mean of token confidence' });
+    const spawned = Number.isInteger(a.parent);  // a sub-agent: no confidence, no vote
+    if (!spawned)
+      facts.push({ label: 'confidence', value: conf ?? 'n/a', title: 'the trace score (DeepConf): the lowest windowed mean of token confidence' });
     if (Number.isFinite(a.tokens))
       facts.push({ label: 'tokens', value: Number.isFinite(a.thinking_tokens) && a.thinking_tokens ? `${a.tokens} (${a.thinking_tokens} thinking)` : String(a.tokens) });
     if (typeof a.counted === 'boolean')
       facts.push({ label: 'vote', value: a.counted ? 'counted' : 'not counted', title: fixed(a.weight) !== null ? `weight ${fixed(a.weight)}` : null });
     if (fixed(a.temperature) !== null) facts.push({ label: 'T', value: fixed(a.temperature), title: 'sampling temperature' });
+    if (Number.isFinite(a.seconds)) facts.push({ label: 'time', value: `${a.seconds.toFixed(2)} s` });
     if (a.finish_reason === 'length') facts.push({ label: 'cut off', value: 'token limit' });
   } else if (live && a.chunks) facts.push({ label: 'tokens', value: `${a.chunks}…` });
   return {
-    title: `Agent ${a.index}`,
+    title: Number.isInteger(a.parent) && a.parent > 0 ? `Agent ${a.index} (of agent ${a.parent})` : `Agent ${a.index}`,
     state,
     early: a.stop === 'low_confidence' || a.stop === 'consensus',
     failed: a.stop === 'failed',

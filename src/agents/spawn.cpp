@@ -148,6 +148,7 @@ AgentTreeRun AgentTree::run(const std::vector<Segment>& prompt_segments, const P
       a.id = engine_.add(agent_prompt, a.params);
       by_id[a.id] = index;
       ++unfinished;
+      if (on_agent_start) on_agent_start(a.node, a.id);
     } catch (const MuseError& e) {
       if (parent < 0) throw;  // the caller's own request: its error is the caller's
       a.done = true;
@@ -261,7 +262,12 @@ AgentTreeRun AgentTree::run(const std::vector<Segment>& prompt_segments, const P
         const auto& rec = a.node.spawns[k++];
         c.client = false;
         c.error = rec.error;
-        for (const auto& r : rec.results) c.result_text += (c.result_text.empty() ? "" : "; ") + r;
+        // A refused call's one result already reads "error: <kind>: why"; the record keeps the why (as a tool's).
+        const std::string prefix = std::string("error: ") + tool_error_name(rec.error) + ": ";
+        for (const auto& r : rec.results) {
+          const bool prefixed = rec.error != ToolError::None && r.rfind(prefix, 0) == 0;
+          c.result_text += (c.result_text.empty() ? "" : "; ") + (prefixed ? r.substr(prefix.size()) : r);
+        }
       }
     if (on_agent_done) on_agent_done(a.node);
     // Its children still running have no one to report to.

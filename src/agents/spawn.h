@@ -106,6 +106,8 @@ class AgentTree {
   std::function<void(int agent, const ToolCallRecord&)> on_call;
   std::function<void(const AgentNode& parent, const SpawnRecord&)> on_spawn;
   std::function<void(const AgentNode&)> on_agent_done;
+  // An agent the engine accepted (the root first), with its sequence: a server registers it for answer-now.
+  std::function<void(const AgentNode&, SeqId)> on_agent_start;
 
  private:
   Engine& engine_;

@@ -11,6 +11,12 @@ std::shared_ptr<void> ActiveRequests::add(const std::string& id, std::vector<Seq
   return std::shared_ptr<void>(this, [id](ActiveRequests* self) { self->remove(id); });
 }
 
+void ActiveRequests::extend(const std::string& id, SeqId sequence) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto it = running_.find(id);
+  if (it != running_.end()) it->second.push_back(sequence);
+}
+
 bool ActiveRequests::end_thinking(const std::string& id, Engine& engine) {
   std::vector<SeqId> sequences;
   {

@@ -15,6 +15,8 @@ class ActiveRequests {
  public:
   // Registers the sequences of response `id`; they stay registered while the returned handle lives.
   std::shared_ptr<void> add(const std::string& id, std::vector<SeqId> sequences);
+  // One more sequence of a running response (a sub-agent it spawned); nothing when `id` is not running.
+  void extend(const std::string& id, SeqId sequence);
   // Ends the thinking of each sequence of `id` that still thinks (Engine::end_thinking). False when no request
   // of that id is running (it finished, or never existed).
   bool end_thinking(const std::string& id, Engine& engine);

@@ -18,18 +18,6 @@ using Clock = std::chrono::steady_clock;
 
 json number_or_null(double value) { return std::isfinite(value) ? json(value) : json(nullptr); }
 
-json tool_calls_json(const std::vector<ToolCallRecord>& calls) {
-  json out = json::array();
-  for (size_t k = 0; k < calls.size(); ++k) {
-    const ServerToolCall call = server_tool_call(calls[k], static_cast<int>(k));
-    json entry = server_tool_call_json(call);
-    entry["result"] = server_tool_result_json(call);
-    entry["result"].erase("tool_call_id");
-    out.push_back(std::move(entry));
-  }
-  return out;
-}
-
 // The turn's request as every agent's params, and the contemplation's own.
 Contemplator make_contemplator(const Tokenizer& tok, const ChatTurn& turn,
                                Contemplator::AgentEventCallback on_agent_event = {}) {
@@ -83,7 +71,7 @@ json agent_json(const AgentOutcome& a, bool with_trace) {
            {"weight", a.weight}};
   if (with_trace) {
     out["reasoning_content"] = a.thinking;
-    out["muse_tool_calls"] = tool_calls_json(a.calls);
+    out["muse_tool_calls"] = tool_calls_with_results_json(a.calls);
   }
   return out;
 }

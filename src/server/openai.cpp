@@ -332,6 +332,37 @@ std::optional<std::string> base64_decode(const std::string& text) {
   return out;
 }
 
+namespace {
+
+// muse_spawn: a switch, or the limits of an agent tree (which switch it on).
+void parse_spawn_switch(const json& v, ChatRequest& r) {
+  if (v.is_boolean()) {
+    r.spawn = v.get<bool>();
+    return;
+  }
+  if (v.is_string() && (v == "on" || v == "off")) {
+    r.spawn = v == "on";
+    return;
+  }
+  if (!v.is_object()) throw wrong_type("muse_spawn", "\"on\", \"off\", a boolean or an object of limits", v);
+  SpawnLimits& l = r.spawn_limits;
+  for (const auto& [key, value] : v.items()) {
+    const std::string param = "muse_spawn." + key;
+    if (key == "max_depth") l.max_depth = static_cast<int>(get_int(value, param, 0, 4));
+    else if (key == "max_children") l.max_children = static_cast<int>(get_int(value, param, 1, 16));
+    else if (key == "max_spawns") l.max_spawns = static_cast<int>(get_int(value, param, 0, 16));
+    else if (key == "max_agents") l.max_agents = static_cast<int>(get_int(value, param, 1, 64));
+    else if (key == "child_max_tokens") l.child_max_tokens = static_cast<int>(get_int(value, param, 1, 1 << 20));
+    else if (key == "max_seconds") l.max_seconds = get_number(value, param, 0.001, 600);
+    else
+      throw invalid_param("muse_spawn", "unknown field '" + key + "'; muse_spawn takes max_depth, max_children, "
+                                        "max_spawns, max_agents, child_max_tokens and max_seconds");
+  }
+  r.spawn = true;
+}
+
+}  // namespace
+
 ChatRequest parse_chat_request(const std::string& body, const RequestLimits& limits) {
   json parsed;
   try {
@@ -460,7 +491,20 @@ ChatRequest parse_chat_request(const json& body, const RequestLimits& limits) {
     else if (v.is_string() && (v == "on" || v == "off")) r.builtin_tools = v == "on";
     else throw wrong_type("muse_tools", "\"on\", \"off\" or a boolean", v);
   }
+  if (has("muse_spawn")) parse_spawn_switch(body["muse_spawn"], r);
   r.client_tools = parse_client_tools(body);
+  if (r.spawn) {
+    const char* why = r.mode == AnswerMode::Contemplating ? "mode"
+                      : r.n != 1                          ? "n"
+                      : r.logprobs                        ? "logprobs"
+                      : r.client_tools.calls_allowed()    ? "tools"
+                      : r.client_tools.format != ResponseFormat::Text ? "response_format"
+                                                                      : nullptr;
+    if (why)
+      throw invalid_param(why, std::string("muse_spawn runs one agent tree in standard mode, with n = 1, no logprobs, "
+                                           "no client tools and a text answer; '") + why + "' asks for more",
+                          "unsupported_parameter");
+  }
   if (r.mode == AnswerMode::Contemplating && r.client_tools.calls_allowed())
     throw invalid_param("tools", "contemplating mode runs only the built-in tools; send client tools in standard mode",
                         "unsupported_parameter");

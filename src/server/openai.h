@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agents/contemplate.h"
+#include "agents/spawn.h"
 #include "data/image.h"
 #include "data/table.h"
 #include "engine/request.h"
@@ -91,6 +92,13 @@ struct ChatRequest {
   AnswerMode mode = AnswerMode::Standard;
   int agents = 8;
   Synthesis synthesis = Synthesis::Confidence;
+  // Muse extension muse_spawn: "on" | "off" (default) | a bool | an object of SpawnLimits fields
+  // ({"max_depth", "max_children", "max_spawns", "max_agents", "child_max_tokens", "max_seconds"}: on, with
+  // those limits). On, the model may call `spawn` inside its thinking (agents/spawn.h): its sub-agents run as
+  // sequences of the same batch and stream as delta.muse_agent; the whole tree comes as muse_agents. Standard
+  // mode only, with n = 1, without logprobs, client tools or a JSON answer.
+  bool spawn = false;
+  SpawnLimits spawn_limits;
   // tools / tool_choice / parallel_tool_calls / response_format (server/client_tools.h).
   ClientTools client_tools;
 };

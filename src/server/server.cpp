@@ -13,6 +13,7 @@
 #include "runtime/runtime.h"
 #include "server/app_assets.h"
 #include "server/contemplation.h"
+#include "server/sub_agents.h"
 #include "util/log.h"
 
 namespace muse::server {
@@ -230,6 +231,15 @@ void Server::install_routes() {
           stream_contemplation(*engine_, loaded_.tokenizer, std::move(turn), meta, res, counters_, &active_);
         } else {
           send_json(res, 200, complete_contemplation(*engine_, loaded_.tokenizer, turn, meta, &counters_, &active_));
+          ++counters_.completions;
+        }
+        return;
+      }
+      if (turn.request.spawn) {
+        if (turn.request.stream) {
+          stream_agent_tree(*engine_, loaded_.tokenizer, std::move(turn), meta, res, counters_, &active_);
+        } else {
+          send_json(res, 200, complete_agent_tree(*engine_, loaded_.tokenizer, turn, meta, &counters_, &active_));
           ++counters_.completions;
         }
         return;

@@ -40,14 +40,6 @@ std::string new_suffix(const std::string& text, size_t& sent) {
   return out;
 }
 
-// OpenAI leaves the stop sequence out of the content.
-std::string without_stop(std::string answer, const std::string& stop) {
-  if (!stop.empty() && answer.size() >= stop.size() &&
-      answer.compare(answer.size() - stop.size(), stop.size(), stop) == 0)
-    answer.resize(answer.size() - stop.size());
-  return answer;
-}
-
 std::vector<TokenLogprob> token_logprobs(const Tokenizer& tok, const SequenceResult& r) {
   std::vector<TokenLogprob> out;
   for (size_t k = 0; k < r.tokens.size() && k < r.logprobs.size(); ++k) {
@@ -130,6 +122,8 @@ ChatTurn prepare_chat(const std::string& body, const LoadedModel& model, const S
     for (const auto& segment : message.content)
       if (segment.kind != SegmentKind::Text) attachments.push_back(segment);
   turn.tool_context = tool_context_for(attachments, render.vision);
+  turn.attachments = std::move(attachments);
+  turn.vision = render.vision;
   turn.tool_use.enabled = r.builtin_tools;
   if (client.calls_allowed())
     for (const auto& f : client.functions) turn.tool_use.client_functions.push_back(f.name);
@@ -154,6 +148,25 @@ ChatTurn prepare_chat(const std::string& body, const LoadedModel& model, const S
 std::vector<ToolRunner> ChatTurn::runners(const Tokenizer& tok) const {
   std::vector<ToolRunner> out;
   for (int i = 0; i < request.n; ++i) out.emplace_back(tok, builtin_tools(), tool_context, tool_use);
+  return out;
+}
+
+std::string without_stop(std::string answer, const std::string& stop) {
+  if (!stop.empty() && answer.size() >= stop.size() &&
+      answer.compare(answer.size() - stop.size(), stop.size(), stop) == 0)
+    answer.resize(answer.size() - stop.size());
+  return answer;
+}
+
+json tool_calls_with_results_json(const std::vector<ToolCallRecord>& calls) {
+  json out = json::array();
+  for (size_t k = 0; k < calls.size(); ++k) {
+    const ServerToolCall call = server_tool_call(calls[k], static_cast<int>(k));
+    json entry = server_tool_call_json(call);
+    entry["result"] = server_tool_result_json(call);
+    entry["result"].erase("tool_call_id");
+    out.push_back(std::move(entry));
+  }
   return out;
 }
 

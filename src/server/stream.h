@@ -33,6 +33,8 @@ struct ChatTurn {
   RequestParams params;  // sampling, thinking budget, stops, logprobs (without observers)
   ToolContext tool_context;  // the conversation's images and tables, for the built-in tools
   ToolUseParams tool_use;    // enabled = the request's muse_tools
+  std::vector<Segment> attachments;  // the conversation's images and tables in order (sub-agents get them by index)
+  VisionParams vision;               // how the model sees images (the tools' and sub-agents' prompts)
   // One runner per choice, configured into params (pause on a call, or calls banned).
   std::vector<ToolRunner> runners(const Tokenizer& tok) const;
 };
@@ -46,6 +48,10 @@ void count_tokens(ServerCounters* counters, const Usage& usage);
 
 // A runner's record as the API shows it (index: its place among the choice's calls).
 ServerToolCall server_tool_call(const ToolCallRecord& record, int index);
+// Built-in calls with their results, as a whole message shows them: [{id, type, function, ..., "result"}].
+nlohmann::json tool_calls_with_results_json(const std::vector<ToolCallRecord>& calls);
+// OpenAI leaves the stop sequence out of the content: `answer` without a trailing `stop`.
+std::string without_stop(std::string answer, const std::string& stop);
 // A client call's arguments as the model wrote them (what the stream sent in fragments).
 std::string client_arguments(const ToolCallRecord& record);
 

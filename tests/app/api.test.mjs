@@ -10,12 +10,13 @@ import { tableAttachment } from '../../app/table.js';
 const PNG = 'data:image/png;base64,iVBORw0KGgo=';
 const user = (content, attachments) => ({ id: 'u', role: 'user', content, attachments });
 
-test('Standard sends only OpenAI fields (and the documented thinking budget)', () => {
+test('Standard sends OpenAI fields, the documented thinking budget, and muse_spawn (sub-agents, on by default)', () => {
   const body = buildRequest({ ...DEFAULT_SETTINGS }, [user('47+85')]);
   assert.deepEqual(body, {
     messages: [{ role: 'user', content: '47+85' }],
     stream: true,
     stream_options: { include_usage: true },
+    muse_spawn: 'on',
   });
   const b2 = buildRequest({ ...DEFAULT_SETTINGS, model: 'default', temperature: 0.7, effort: 'low', maxTokens: 64, agents: 5 }, [user('x')]);
   assert.equal(b2.model, 'default');
@@ -257,6 +258,41 @@ test('Contemplating, not streamed: message.muse_contemplation with every agent\'
   assert.ok(t.agents.every((a) => a.done));
 });
 
+test('sub-agents: muse_spawn "on" in Standard only; spawned agents stream beside the root, the tree ends them', () => {
+  assert.equal(buildRequest({ ...DEFAULT_SETTINGS }, [user('x')]).muse_spawn, 'on', 'on by default');
+  assert.ok(!('muse_spawn' in buildRequest({ ...DEFAULT_SETTINGS, spawn: 'off' }, [user('x')])));
+  assert.ok(!('muse_spawn' in buildRequest({ ...DEFAULT_SETTINGS, mode: 'contemplating' }, [user('x')])), 'Contemplating agents do not spawn');
+  const t = createTurn();
+  const delta = (d) => ({ id: 'chatcmpl-s', choices: [{ index: 0, delta: d, finish_reason: null }] });
+  applyChunk(t, delta({ role: 'assistant' }), 0);
+  applyChunk(t, delta({ reasoning_content: 'split it' }), 1);
+  applyChunk(t, delta({ muse_spawn: { agent: 0, tasks: ['23*41', '57*18'], children: [1, 2], results: [], error: null } }), 2);
+  applyChunk(t, delta({ muse_agent: { index: 1, parent: 0, depth: 1, task: '23*41' } }), 3);
+  applyChunk(t, delta({ muse_agent: { index: 2, parent: 0, depth: 1, task: '57*18' } }), 3);
+  applyChunk(t, delta({ muse_agent: { index: 2, reasoning_content: '57*18=' } }), 4);
+  applyChunk(t, delta({ muse_agent: { index: 1, content: '943' } }), 5);
+  applyChunk(t, delta({ muse_agent: { index: 1, done: true, summary: { index: 1, parent: 0, depth: 1, task: '23*41', content: '943',
+    tokens: 9, finish_reason: 'stop', started_s: 0.01, seconds: 0.12, spawns: [] } } }), 6);
+  assert.equal(t.agents[0], undefined, 'the root is the reply itself');
+  assert.equal(t.agents[1].task, '23*41');
+  assert.equal(t.agents[1].parent, 0);
+  assert.equal(t.agents[1].answer, '943');
+  assert.equal(t.agents[1].seconds, 0.12);
+  assert.equal(t.agents[2].reasoning, '57*18=');
+  assert.equal(t.agents[2].done, false);
+  assert.equal(t.reasoning, 'split it', 'sub-agent text is not the reply');
+  applyChunk(t, delta({ muse_agents: { agents: [
+    { index: 0, parent: null, depth: 0, task: '', content: '1969', tokens: 40, finish_reason: 'stop', spawns: [] },
+    { index: 1, parent: 0, depth: 1, task: '23*41', content: '943', tokens: 9, finish_reason: 'stop', seconds: 0.12, spawns: [] },
+    { index: 2, parent: 0, depth: 1, task: '57*18', content: '1026', tokens: 9, finish_reason: 'stop', seconds: 0.13, spawns: [] },
+  ], tokens: 58, seconds: 0.4, timed_out: false, refused_spawns: 0 } }), 7);
+  assert.deepEqual(t.tree, { tokens: 58, seconds: 0.4, timed_out: false, refused_spawns: 0 });
+  assert.equal(t.agents[0], undefined, 'the root\'s summary does not become an agent');
+  assert.equal(t.agents[2].done, true);
+  assert.equal(t.agents[2].answer, '1026');
+  assert.equal(storedAgents(t.agents).length, 2);
+});
+
 test('an in-stream error chunk is kept', () => {
   const t = applyChunk(createTurn(), { error: { message: 'generation failed: x', type: 'server_error', param: null, code: null } });
   assert.equal(t.error.message, 'generation failed: x');
@@ -445,7 +481,7 @@ test('history: calls the server ran are never sent back as tool_calls; muse_tool
     { role: 'tool', tool_call_id: 'mine', content: 'client result' },
     { role: 'user', content: 'd' },
   ]);
-  assert.ok(!JSON.stringify(body).includes('muse_'), 'no Muse field by default');
+  assert.ok(!JSON.stringify({ ...body, muse_spawn: undefined }).includes('muse_'), 'no Muse field by default but muse_spawn');
   assert.equal(buildRequest({ ...DEFAULT_SETTINGS, tools: 'off' }, [user('x')]).muse_tools, 'off');
   assert.ok(!('muse_tools' in buildRequest({ ...DEFAULT_SETTINGS, tools: 'on' }, [user('x')])));
 });

@@ -323,6 +323,36 @@ test('the built-in tools switch in Settings: persisted, sends muse_tools "off"',
   assert.equal(JSON.parse(storage.getItem('muse.settings')).tools, 'on');
 });
 
+test('sub-agents: the spawned agents under the thinking, each with its task and answer; the switch in Settings', async () => {
+  await type('subagents please');
+  await idle();
+  assert.equal(server.lastRequest.muse_spawn, 'on', 'on by default');
+  const panel = lastAssistant().querySelector('.sub-agents');
+  assert.ok(panel, 'a sub-agents panel');
+  assert.match(panel.querySelector('summary').textContent, /2 sub-agents · 48 tokens · 0\.30 s/);
+  const cards = panel.querySelectorAll('.agent');
+  assert.equal(cards.length, 2);
+  assert.match(cards[0].querySelector('.agent-task').textContent, /23\*41/);
+  assert.match(cards[1].textContent, /1026/);
+  assert.match(cards[1].textContent, /time 0\.11 s/);
+  assert.doesNotMatch(cards[0].textContent, /confidence/, 'a sub-agent has no vote');
+  assert.equal(lastAssistant().querySelectorAll('.synthesis-label').length, 0, 'not a Contemplating reply');
+  $('settings-btn').click();
+  assert.equal($('muse-spawn').checked, true);
+  $('muse-spawn').checked = false;
+  $('muse-spawn').dispatchEvent(new Event('change'));
+  $('settings-dialog').close();
+  assert.equal(JSON.parse(storage.getItem('muse.settings')).spawn, 'off');
+  await type('subagents again');
+  await idle();
+  assert.ok(!('muse_spawn' in server.lastRequest));
+  assert.equal(lastAssistant().querySelectorAll('.sub-agents').length, 0);
+  $('settings-btn').click();
+  $('muse-spawn').checked = true;
+  $('muse-spawn').dispatchEvent(new Event('change'));
+  $('settings-dialog').close();
+});
+
 test('Contemplating: every agent live, then the synthesis line, the winner highlighted, early stops marked', async () => {
   useContemplating = true;
   try {

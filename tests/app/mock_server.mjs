@@ -202,6 +202,20 @@ export function createMockServer({ apiKey = '', contemplating = false, delay = 3
       send({ muse_tool_results: [{ tool_call_id: 'call_c', content: '132' }, { tool_call_id: 'call_s2', content: 'ok' }, { tool_call_id: 'call_s1', content: 'the sum is right' }] });
     }
     if (/\bzoom\b/i.test(text)) send({ muse_tool_results: [{ tool_call_id: 'call_zoom', content: 'a crop of 32x24 pixels' }] });
+    // Sub-agents (muse_spawn "on", the Muse server's shapes): a spawn, two children interleaved, then the tree.
+    if (r.muse_spawn === 'on' && /\bsubagents\b/i.test(text)) {
+      const tasks = ['23*41', '57*18'], answers = ['943', '1026'];
+      send({ muse_spawn: { agent: 0, tasks, children: [1, 2], results: [], error: null } });
+      tasks.forEach((task, k) => send({ muse_agent: { index: k + 1, parent: 0, depth: 1, task } }));
+      for (const k of [0, 1]) send({ muse_agent: { index: k + 1, reasoning_content: `${tasks[k]}: multiply` } });
+      for (const k of [0, 1]) send({ muse_agent: { index: k + 1, content: answers[k] } });
+      const summary = (k) => ({ index: k + 1, parent: 0, depth: 1, task: tasks[k], content: answers[k], tokens: 9,
+        finish_reason: 'stop', started_s: 0.01, seconds: 0.1 + k / 100, spawns: [] });
+      for (const k of [0, 1]) send({ muse_agent: { index: k + 1, done: true, summary: summary(k) } });
+      send({ muse_agents: { agents: [{ index: 0, parent: null, depth: 0, task: '', content: '', tokens: 30, finish_reason: 'stop',
+        started_s: 0, seconds: 0.3, spawns: [{ tasks, children: [1, 2], results: answers, error: null }] }, summary(0), summary(1)],
+      tokens: 48, seconds: 0.3, timed_out: false, refused_spawns: 0 } });
+    }
     if (/\bmidstream\b/i.test(text)) {
       res.write(`data: ${JSON.stringify({ error: { message: 'generation failed: the mock broke on purpose', type: 'server_error', param: null, code: null } })}\n\n`);
     }

@@ -271,6 +271,43 @@ TEST(OpenAiRequest, ContemplatingByModeOrByTheModelsName) {
   EXPECT_EQ(parse_chat_request(one).agents, 1);  // one greedy agent is fine
 }
 
+TEST(OpenAiRequest, SubAgentsBySwitchOrByLimits) {
+  auto with = [](const json& spawn) {
+    json body = simple();
+    body["muse_spawn"] = spawn;
+    return body;
+  };
+  EXPECT_FALSE(parse_chat_request(simple()).spawn);  // off unless asked for
+  EXPECT_TRUE(parse_chat_request(with("on")).spawn);
+  EXPECT_TRUE(parse_chat_request(with(true)).spawn);
+  EXPECT_FALSE(parse_chat_request(with("off")).spawn);
+  const ChatRequest limited = parse_chat_request(with(json{{"max_depth", 2}, {"max_children", 3}, {"max_agents", 9},
+                                                           {"child_max_tokens", 64}, {"max_seconds", 5.5}}));
+  EXPECT_TRUE(limited.spawn);
+  EXPECT_EQ(limited.spawn_limits.max_depth, 2);
+  EXPECT_EQ(limited.spawn_limits.max_children, 3);
+  EXPECT_EQ(limited.spawn_limits.max_agents, 9);
+  EXPECT_EQ(limited.spawn_limits.child_max_tokens, 64);
+  EXPECT_DOUBLE_EQ(limited.spawn_limits.max_seconds, 5.5);
+  EXPECT_EQ(limited.spawn_limits.max_spawns, SpawnLimits{}.max_spawns);  // the rest keep their defaults
+  refused(with("yes"), "muse_spawn");
+  refused(with(json{{"depth", 2}}), "muse_spawn");  // an unknown limit is named
+  refused(with(json{{"max_depth", 9}}), "muse_spawn.max_depth");
+  refused(with(json{{"max_children", 0}}), "muse_spawn.max_children");
+  refused(with(json{{"max_seconds", -1}}), "muse_spawn.max_seconds");
+  auto also = [&](const char* key, const json& value) {
+    json b = with("on");
+    b[key] = value;
+    return b;
+  };
+  EXPECT_EQ(refused(also("n", 2), "n").code, "unsupported_parameter");
+  refused(also("mode", "contemplating"), "mode");
+  refused(also("logprobs", true), "logprobs");
+  refused(also("response_format", json{{"type", "json_object"}}), "response_format");
+  const json tool{{"type", "function"}, {"function", {{"name", "get_time"}, {"parameters", {{"type", "object"}}}}}};
+  refused(also("tools", json::array({tool})), "tools");
+}
+
 TEST(OpenAiRequest, BadImagesNameTheUrl) {
   auto image = [](const json& image_url) {
     return with_messages(json::array({user(json::array({json{{"type", "text"}, {"text", "what?"}},

@@ -218,6 +218,63 @@ TEST_F(ServerTest, StreamsReasoningThenContent) {
   EXPECT_EQ(usage["completion_tokens"], plain["usage"]["completion_tokens"]);
 }
 
+// muse_spawn: the shipped model splits a sum of products among sub-agents (it was trained to on `products`); the
+// stream and the whole response describe the same tree, consistently.
+TEST_F(ServerTest, SubAgentsStreamBesideTheRootAndTheTreeAddsUp) {
+  json body = ask("What is 23*41+57*18?", 300);
+  body["muse_spawn"] = {{"child_max_tokens", 96}};
+  const auto whole = post(body);
+  ASSERT_TRUE(whole);
+  ASSERT_EQ(whole->status, 200) << whole->body;
+  const json plain = json::parse(whole->body);
+  const json& tree = plain["choices"][0]["message"]["muse_agents"];
+  ASSERT_TRUE(tree["agents"].is_array()) << whole->body;
+  EXPECT_TRUE(tree["agents"][0]["parent"].is_null());
+  EXPECT_GE(tree["agents"].size(), 3u) << "the shipped model did not spawn: " << tree.dump();
+  EXPECT_EQ(plain["usage"]["completion_tokens"], tree["tokens"]);
+  for (size_t i = 1; i < tree["agents"].size(); ++i) {
+    EXPECT_EQ(tree["agents"][i]["parent"], 0);
+    EXPECT_LE(tree["agents"][i]["tokens"].get<int>(), 96);
+    EXPECT_FALSE(tree["agents"][i]["task"].get<std::string>().empty());
+  }
+
+  body["stream"] = true;
+  body["stream_options"] = {{"include_usage", true}};
+  auto r = post(body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  bool done = false;
+  const auto events = sse_events(r->body, &done);
+  EXPECT_TRUE(done);
+  std::set<int> announced, finished;
+  json streamed_tree, usage;
+  std::string content;
+  for (const auto& e : events) {
+    if (e.contains("usage")) {
+      usage = e["usage"];
+      continue;
+    }
+    const json& delta = e["choices"][0]["delta"];
+    if (delta.contains("content")) content += delta["content"].get<std::string>();
+    if (delta.contains("muse_agent")) {
+      const json& a = delta["muse_agent"];
+      const int index = a["index"];
+      if (a.contains("task")) announced.insert(index);
+      else EXPECT_TRUE(announced.count(index)) << "agent " << index << " streamed before it was announced";
+      if (a.value("done", false)) finished.insert(index);
+    }
+    if (delta.contains("muse_agents")) streamed_tree = delta["muse_agents"];
+  }
+  ASSERT_FALSE(streamed_tree.is_null()) << r->body;
+  EXPECT_EQ(announced.size() + 1, streamed_tree["agents"].size());
+  EXPECT_EQ(finished, announced) << "every sub-agent reports its end";
+  EXPECT_NE(content.find(streamed_tree["agents"][0]["content"].get<std::string>()), std::string::npos)
+      << "the reply is the root's answer: " << content;
+  ASSERT_FALSE(usage.is_null());
+  EXPECT_EQ(usage["completion_tokens"], streamed_tree["tokens"]);
+  expect_serves();
+}
+
 TEST_F(ServerTest, SamplesNChoices) {
   json body = ask("target 24 from 3 7 8 2", 24);
   body["n"] = 3;
