@@ -68,6 +68,8 @@ void ContemplateParams::validate() const {
     throw MuseError("confidence window must be in [1, 4096], got " + std::to_string(window));
   if (!(keep_share > 0) || keep_share > 1)
     throw MuseError("keep_share must be in (0, 1], got " + std::to_string(keep_share));
+  if (answer_reserve < 0 || answer_reserve > 1024)
+    throw MuseError("answer_reserve must be in [0, 1024], got " + std::to_string(answer_reserve));
   if (warmup < 0 || warmup > agents)
     throw MuseError("warmup must be in [0, agents], got " + std::to_string(warmup));
   if (!(consensus > 0.5) || consensus > 1)
@@ -208,6 +210,11 @@ Contemplator::Contemplator(const Tokenizer& tok, ContemplateParams params, Reque
   if (!make_runner_) throw MuseError("Contemplator: no tool runner factory", ErrorKind::Internal);
   request_.top_logprobs = std::max(request_.top_logprobs, params_.top_k);
   request_.hold = false;
+  SamplingParams& s = request_.sampling;
+  if (params_.answer_reserve > 0 && s.think_end_token >= 0) {
+    const int room = std::max(s.min_thinking_tokens, s.max_tokens - params_.answer_reserve);
+    if (room > 0) s.max_thinking_tokens = s.max_thinking_tokens < 0 ? room : std::min(s.max_thinking_tokens, room);
+  }
   agents_.reserve(static_cast<size_t>(params_.agents));  // later waves must not move agents being handled
 }
 

@@ -51,6 +51,9 @@ struct ContemplateParams {
   int warmup = 0;            // online: agents in the first wave; 0 = max(2, agents / 4)
   double consensus = 0.95;   // online: stop once one answer holds this share of the weighted vote (and at
                              // least the warm-up's number of votes: one sure agent is no consensus)
+  // Tokens kept for each agent's answer: its thinking is closed this many tokens before max_tokens (a thinking
+  // budget), so an agent that would have run out of tokens mid-thought still answers and votes. 0: off.
+  int answer_reserve = 24;
   static constexpr int kMaxAgents = 64;
   void validate() const;     // MuseError naming the field
   int warmup_agents() const;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <ATen/Parallel.h>
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -164,6 +165,9 @@ TEST(Contemplation, BadParamsNameTheField) {
   p = {};
   p.consensus = 0.4;
   EXPECT_THROW(p.validate(), MuseError);
+  p = {};
+  p.answer_reserve = -1;
+  EXPECT_THROW(p.validate(), MuseError);
   EXPECT_THROW(parse_synthesis("majority", "--synthesis"), MuseError);
   EXPECT_EQ(parse_synthesis("online", "--synthesis"), Synthesis::Online);
   EXPECT_EQ(parse_answer_mode("contemplating", "--mode"), AnswerMode::Contemplating);
@@ -208,6 +212,30 @@ TEST_F(Contemplate, AgentsAreIndependentSamplesOfOnePrefill) {
   EXPECT_EQ(c.tokens, tokens);
   if (c.winner >= 0) {
     for (const auto& [key, n] : votes) EXPECT_LE(n, votes[answer_key(c.answer)]) << key;
+  }
+}
+
+// An agent's thinking closes answer_reserve tokens before max_tokens, so none is cut off before it answers.
+TEST_F(Contemplate, EveryAgentKeepsRoomForItsAnswer) {
+  auto model = random_model();
+  Engine engine(model, torch::kCPU, EngineOptions{});
+  ContemplateParams params;
+  params.agents = 6;
+  params.answer_reserve = 8;
+  RequestParams req = request(24);
+  // Only "5" and "7", until the budget closes the thinking (the random model would stop at any time).
+  req.banned_tokens = {tok().special(Special::ThinkEnd), tok().special(Special::EndOfTurn)};
+  Contemplator contemplator(tok(), params, req, no_tools());
+  const Contemplation c = contemplate(engine, prompt(), contemplator);
+  ASSERT_EQ(c.agents.size(), 6u);
+  const int think_end = tok().special(Special::ThinkEnd);
+  for (const auto& a : c.agents) {
+    const auto& t = a.sequence.tokens;
+    const auto end = std::find(t.begin(), t.end(), think_end);
+    ASSERT_NE(end, t.end()) << "agent " << a.index << " never closed its thinking (" << t.size() << " tokens, stop "
+                            << agent_stop_name(a.stop) << ")";
+    EXPECT_EQ(end - t.begin(), 16) << "closed by the budget, 24 - 8 tokens in";
+    EXPECT_LT(end - t.begin() + 1, static_cast<std::ptrdiff_t>(t.size())) << "an answer follows";
   }
 }
 
