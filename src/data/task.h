@@ -62,6 +62,9 @@ class Task {
   Example generate(Rng& rng, int difficulty) const { return generate(rng, difficulty, Surface::Trained); }
   // Reward in [0, 1] for `answer` (the model's final answer text, surrounding whitespace ignored).
   virtual double verify(const Example& example, const std::string& answer) const = 0;
+  // True when its reference traces spawn sub-agents: evaluations that score the model as a person meets it
+  // (the report card) run it with spawning on, as `muse generate` does by default.
+  virtual bool spawns_sub_agents() const { return false; }
 
   // generate() restricted to one split (rejection on the problem's hash; ~10% of problems are held out).
   Example sample(Rng& rng, int difficulty, Split split, Surface surface = Surface::Trained) const;

@@ -201,9 +201,15 @@ TaskEvalResult evaluate_task(Engine& engine, const Tokenizer& tokenizer, const T
     outcome.stopped_early = !outcome.budget_hit && reply.finished_thinking &&
                             static_cast<double>(reply.thinking_tokens) < 0.8 * static_cast<double>(reference_tokens);
     outcome.finish_reason = output.finish_reason;
-    outcome.tool_calls = static_cast<int>(runs[i].calls.size());
-    for (const auto& call : runs[i].calls) outcome.tool_errors += call.ok() ? 0 : 1;
-    outcome.needs_tool = !examples[i].tool_calls.empty();
+    // Tool columns count built-in tool calls; spawns have their own (agents, spawns per problem). A refused
+    // spawn still counts as an error the model saw.
+    for (const auto& call : runs[i].calls) {
+      outcome.tool_calls += call.name == kSpawnTool ? 0 : 1;
+      outcome.tool_errors += call.ok() ? 0 : 1;
+    }
+    // A spawn in the reference is no built-in tool a problem needs (spawning is scored by its own columns).
+    outcome.needs_tool = std::any_of(examples[i].tool_calls.begin(), examples[i].tool_calls.end(),
+                                     [](const TraceToolCall& c) { return c.name != kSpawnTool; });
     outcome.seconds = timing[i].seconds;
     outcome.agents = timing[i].agents;
     outcome.spawns = timing[i].spawns;

@@ -66,7 +66,7 @@ struct ProblemOutcome {
   // by choice (what training on budget-cut traces must not teach).
   bool stopped_early = false;
   FinishReason finish_reason = FinishReason::None;
-  int tool_calls = 0;       // calls the model made (an unclosed one included)
+  int tool_calls = 0;       // built-in tool calls the model made (an unclosed one included; spawns not)
   int tool_errors = 0;      // of them, how many came back as errors (malformed, unknown, over limits...)
   bool needs_tool = false;  // the reference trace calls a tool (the problem is past what the head does)
   // Sequential runs: the problem's wall time; with spawning, agents in its tree (the root included), spawn

@@ -66,12 +66,15 @@ std::string training_section(const RecipeReport& report) {
 std::string stage_comparison_markdown(const std::vector<EvalCell>& before, const std::vector<EvalCell>& after) {
   std::ostringstream md;
   md << "| task | difficulty | pretrained | fine-tuned |\n|---|---|---|---|\n";
+  // One row per task and difficulty: the trained surface with tools on (the other runs of a cell are in the
+  // tables above).
+  const auto primary = [](const EvalCell& c) { return !c.blank_images && c.surface == "trained" && c.tools; };
   for (const auto& a : after) {
-    if (a.blank_images || a.surface != "trained") continue;
+    if (!primary(a)) continue;
     for (const auto& b : before)
-      if (!b.blank_images && b.surface == "trained" && b.task == a.task && b.difficulty == a.difficulty)
-        md << "| " << a.task << " | " << a.difficulty << " | " << percent(b.accuracy, 1) << " | "
-           << percent(a.accuracy, 1) << " |\n";
+      if (primary(b) && b.task == a.task && b.difficulty == a.difficulty)
+        md << "| " << a.task << " | " << a.difficulty << (a.beyond_training ? " (beyond training)" : "") << " | "
+           << percent(b.accuracy, 1) << " | " << percent(a.accuracy, 1) << " |\n";
   }
   return md.str();
 }

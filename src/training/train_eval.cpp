@@ -22,6 +22,7 @@ std::vector<TaskEvalResult> evaluate_mixture(Transformer& model, const Tokenizer
     eval.blank_images = false;
     eval.surface = Surface::Trained;
     eval.tool_use.enabled = true;
+    eval.spawn = task.spawns_sub_agents();  // the tree runs its problems one at a time
     results.push_back(evaluate_task(engine, tokenizer, task, difficulty, eval));
     results.back().beyond_training = beyond;
     // What the tools are worth: the same problems with calls banned.

@@ -6,7 +6,8 @@
 //                                  [--out build/app-screenshots]
 //
 // It sends a message and sees the thinking stream, the answer (936) and its stats; attaches an image and asks
-// about it; switches to Contemplating (4 agents) and sees the agent cards live, a winner and the synthesized
+// about it; asks for a sum of products and sees the sub-agents the model spawned, each with its task; switches
+// to Contemplating (4 agents) and sees the agent cards live, a winner and the synthesized
 // answer; presses Answer now while a long thinking runs (the request's thinking minimum is raised on its way out,
 // as the app has no control for it, and a second client keeps the engine busy) and sees the answer come early;
 // reloads and finds the conversations, Contemplating agents included; switches to the dark theme; and the phone
@@ -212,6 +213,22 @@ try {
   }), 'image: stored with the conversation, and counted in the prompt (over 64 tokens: its patches)');
   await shot('image-answered');
 
+  // ---------------------------------------------------------------- Sub-agents: a sum of products split among helpers
+  check(await newChat(), 'New chat for sub-agents');
+  check(await page.evaluate(() => window.muse.settings().spawn === 'on'), 'sub-agents: on by default');
+  await send('What is 23*41+57*18?');
+  check(await idle(), `sub-agents: the stream ends (${elapsed()})`);
+  const subCards = (await page.$$('.msg.assistant .sub-agents .agent')).length;
+  check(subCards >= 2, `sub-agents: one card per spawned agent (${subCards})`);
+  const subHead = (await last('.msg.assistant .sub-agents > summary')) ?? '';
+  check(/\d+ sub-agents · \d+ tokens · [\d.]+ s/.test(subHead), `sub-agents: the tree's totals (${subHead})`);
+  check(await page.evaluate(() => [...document.querySelectorAll('.msg.assistant .sub-agents .agent')].every((a) =>
+    /\d+\s*\*\s*\d+/.test(a.querySelector('.agent-task')?.textContent ?? '') && /time [\d.]+ s/.test(a.textContent))),
+  'sub-agents: each card shows its task, and its time once done');
+  const answerSub = (await last('.msg.assistant .bubble.md'))?.trim() ?? '';
+  check(answerSub.length > 0, `sub-agents: the root's answer ("${answerSub}"; 1969 is right)`);
+  await shot('sub-agents-light-laptop');
+
   // ---------------------------------------------------------------- Contemplating: 4 agents, then one answer
   check(await newChat(), 'New chat for Contemplating');
   await page.click('label:has(input[name=mode][value=contemplating])');
@@ -292,9 +309,9 @@ try {
 
   // ---------------------------------------------------------------- reload: the conversations are still there
   await page.reload();
-  check(await until(() => !!window.muse && document.querySelectorAll('#conv-list li').length === 4, null, 15000), 'after a reload: the 4 conversations are listed');
+  check(await until(() => !!window.muse && document.querySelectorAll('#conv-list li').length === 5, null, 15000), 'after a reload: the 5 conversations are listed');
   const titles = await page.$$eval('#conv-list .conv-select', (b) => b.map((x) => x.textContent));
-  check(['What is 347+589?', 'Which bar is largest?', 'target 60 from 3 4 5', 'What is 4728+9150?'].every((t) => titles.includes(t)),
+  check(['What is 347+589?', 'Which bar is largest?', 'What is 23*41+57*18?', 'target 60 from 3 4 5', 'What is 4728+9150?'].every((t) => titles.includes(t)),
     `after a reload: their titles (${titles.join(' | ')})`);
   await page.click('#conv-list .conv-select:text-is("What is 347+589?")');
   check(await until(() => document.getElementById('conv-title').textContent === 'What is 347+589?' &&
@@ -306,6 +323,9 @@ try {
   check(await until(() => document.querySelectorAll('.msg.assistant .agent').length === 4 && !!document.querySelector('.synthesis-line'), null, 5000),
     'after a reload: the Contemplating conversation shows its 4 agents and the synthesis');
   await shot('after-reload-contemplating');
+  await page.click('#conv-list .conv-select:text-is("What is 23*41+57*18?")');
+  check(await until(() => document.querySelectorAll('.msg.assistant .sub-agents .agent').length >= 2, null, 5000),
+    'after a reload: the sub-agents conversation shows its agents');
   await page.click('#conv-list .conv-select:text-is("Which bar is largest?")');
   check(await until(() => !!document.querySelector('.msg.user .thumb img'), null, 5000), 'after a reload: the image is still shown');
   check(await page.isChecked('input[name=mode][value=standard]'), 'after a reload: the mode setting is kept (Standard)');

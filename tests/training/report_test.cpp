@@ -69,13 +69,23 @@ TEST(RecipeReport, WrittenReportReadsBack) {
   report.stages.sft_seconds = 20;
   report.base_eval = report.eval;
   report.eval[0].accuracy = 0.97;
+  // The same cell's other runs (tools off, a held-out surface) stay out of the pretrained-vs-fine-tuned table.
+  for (auto* cells : {&report.base_eval, &report.eval}) {
+    EvalCell tools_off = cells->front(), heldout = cells->front();
+    tools_off.tools = false;
+    tools_off.accuracy = 0.11;
+    heldout.surface = "heldout";
+    heldout.accuracy = 0.22;
+    cells->push_back(tools_off);
+    cells->push_back(heldout);
+  }
   write_report(dir, report);
   const RecipeReport back = read_report(dir);
   EXPECT_EQ(report_json(back), report_json(report));
   const auto stage = stage_result(back.pretrain, back.base_eval);
   EXPECT_EQ(stage.steps, 800);
   EXPECT_EQ(stage.tokens, 1638400);
-  ASSERT_EQ(stage.evals.size(), 1u);
+  ASSERT_EQ(stage.evals.size(), 3u);  // the cell, its tools-off and its held-out run
   EXPECT_EQ(stage.evals[0].accuracy, 0.93);
 
   const std::string md = read_file((fs::path(dir) / "report.md").string());
@@ -85,7 +95,10 @@ TEST(RecipeReport, WrittenReportReadsBack) {
             std::string::npos)
       << md;
   EXPECT_NE(md.find("  - from the pretrained weights, 50% of task examples dressed as chats"), std::string::npos) << md;
-  EXPECT_NE(md.find("| add | 2 | 93.0% | 97.0% |\n"), std::string::npos) << md;
+  const std::string comparison = md.substr(md.find("### Pretrained vs fine-tuned"));
+  EXPECT_NE(comparison.find("| add | 2 | 93.0% | 97.0% |\n"), std::string::npos) << md;
+  EXPECT_EQ(comparison.find("| add | 2 |", comparison.find("| add | 2 |") + 1), std::string::npos)
+      << "one row per task and difficulty: " << comparison;
   EXPECT_NE(md.find("- Parameters: 1.23M; training FLOPs/token: 7.5M\n"), std::string::npos) << md;
 }
 

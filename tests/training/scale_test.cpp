@@ -44,7 +44,7 @@ TEST(ScaleLadder, TwoRungsWriteTheirDataAndResumeReadsThemBack) {
   p.rungs = {{16, 1}, {32, 1}};
   p.tokens_per_parameter = 0.5;
   p.batch_size = 4;
-  p.seq_len = 32;
+  p.seq_len = 64;  // room for a prompt in a greeting and a pleasantry (the composed wordings)
   p.tokenizer_vocab = 400;
   p.eval_problems = 2;
   p.progress = false;

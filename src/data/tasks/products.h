@@ -37,6 +37,7 @@ class ProductsTask : public Task {
   Example generate(Rng& rng, int difficulty, Surface surface) const override;
   // 1.0 when the trimmed answer is exactly the reference sum.
   double verify(const Example& example, const std::string& answer) const override;
+  bool spawns_sub_agents() const override { return true; }
 };
 
 // Slots {bare} ("23*41+57*18") and {spaced} ("23*41 + 57*18").
