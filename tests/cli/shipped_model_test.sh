@@ -53,5 +53,12 @@ done
 distinct=$(sort -u <<<"$answers" | grep -c .)
 if [[ $well_formed -eq 6 && $distinct -ge 2 ]]; then passed=$((passed + 1)); echo "ok   generate --image answers charts ($right/6 right, $distinct distinct answers)"
 else failed=$((failed + 1)); echo "FAIL generate --image: $well_formed/6 well-formed answers, $distinct distinct: $answers"; fi
+# The report card drawn again from its data: `muse report` on a copy of the model's report.json writes the
+# shipped report.md (the card is current with the code that renders it).
+mkdir -p "$PREVIEW/card"
+cp "$MODEL/report.json" "$PREVIEW/card/"
+out=$("$MUSE" report "$PREVIEW/card" 2>&1)
+if cmp -s "$PREVIEW/card/report.md" "$MODEL/report.md"; then passed=$((passed + 1)); echo "ok   muse report redraws the card"
+else failed=$((failed + 1)); echo "FAIL muse report redraws the card: $out"; diff "$PREVIEW/card/report.md" "$MODEL/report.md" | head -10; fi
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
