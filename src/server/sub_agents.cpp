@@ -67,6 +67,7 @@ json agent_node_json(const AgentNode& a, bool with_trace) {
            {"task", a.task},
            {"content", a.answer},
            {"tokens", a.tokens},
+           {"thinking_tokens", a.sequence.thinking_tokens},
            {"finish_reason", a.finish_reason == FinishReason::None ? json(nullptr)
                                                                    : json(openai_finish_reason(a.finish_reason))},
            {"started_s", a.started_s},

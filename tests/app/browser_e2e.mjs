@@ -283,7 +283,10 @@ try {
   // keeps the engine busy meanwhile (24 Contemplating agents, also made to think long: one batch of 25 sequences,
   // some 3 s), so that the button is pressed while the thinking runs, as a person would.
   const stopLoad = await busyEngine(24);
-  const pressed = page.click('#answer-now', { timeout: 20000 }).then(() => performance.now(), (e) => e);
+  // Pressed once the thinking shows (as a person would read some first): the button itself appears with the
+  // request, and under the load's batch a press that soon ends the thinking before its first token.
+  const pressed = page.waitForSelector('.msg.assistant details.thinking[open] .live-dot', { timeout: 20000 })
+    .then(() => page.click('#answer-now', { timeout: 20000 })).then(() => performance.now(), (e) => e);
   await send('What is 4728+9150?');
   const shown = await until(() => !document.getElementById('answer-now').hidden, null, 20000).then((ok) => ok && performance.now());
   check(shown, 'Answer now shows while the model thinks');

@@ -114,6 +114,7 @@ TEST_F(SubAgents, TheWholeTreeComesWithTheRootsReply) {
     EXPECT_EQ(child["parent"], 0);
     EXPECT_EQ(child["depth"], 1);
     EXPECT_LE(child["tokens"].get<int>(), 8);  // its limit came from the request
+    EXPECT_LE(child["thinking_tokens"].get<int>(), child["tokens"].get<int>());
     EXPECT_TRUE(child.contains("reasoning_content"));
   }
   EXPECT_EQ(tree["agents"][1]["task"], "23*41");
