@@ -4,8 +4,17 @@
 #include <ATen/Context.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
 #include <thread>
+#include <vector>
 
 #include "util/error.h"
 
@@ -23,17 +32,6 @@ static void openblas_set_num_threads(int) {}
 static int openblas_get_num_threads() { return 0; }
 static char* openblas_get_config() { return const_cast<char*>("not linked"); }
 #endif
-
-#include <unistd.h>
-
-#include <algorithm>
-#include <cctype>
-#include <cstdlib>
-#include <fstream>
-#include <iterator>
-#include <set>
-#include <sstream>
-#include <vector>
 
 namespace muse {
 

@@ -155,6 +155,14 @@ struct TreeStream {
     write(sse_data(c));
   }
   ReplyDelta& reply(int agent) { return replies.try_emplace(agent, *tok).first->second; }
+  // The stream's last event, [DONE]; the response is complete.
+  bool finish(httplib::DataSink& s) {
+    write(sse_done());
+    done = true;
+    s.done();
+    sink = nullptr;
+    return true;
+  }
 
   void on_event(int agent, const TokenEvent& event) {
     last = Clock::now();
@@ -220,11 +228,7 @@ bool write_tree(TreeStream& st, httplib::DataSink& sink) {
                      [&st](int agent, const TokenEvent& e) { st.on_event(agent, e); });
     } catch (const MuseError& e) {  // the engine refused the root (it was checked against the context before)
       st.write(sse_data(error_json(ApiError(500, "server_error", "", "", std::string("sub-agents failed: ") + e.what()))));
-      st.write(sse_done());
-      st.done = true;
-      sink.done();
-      st.sink = nullptr;
-      return true;
+      return st.finish(sink);
     }
     st.registered.reset();
     const AgentNode& root = run.agents.at(0);
@@ -238,11 +242,7 @@ bool write_tree(TreeStream& st, httplib::DataSink& sink) {
     if (!st.turn.request.include_usage) finish["timings"] = timings_json(timings);
     st.write(sse_data(finish));
     if (st.turn.request.include_usage) st.write(sse_data(usage_chunk_json(st.meta, usage, &timings)));
-    st.write(sse_done());
-    st.done = true;
-    sink.done();
-    st.sink = nullptr;
-    return true;
+    return st.finish(sink);
   } catch (const ClientGone&) {
     // The tree cancelled and took its agents on the way out (AgentTree::run cleans up after a throwing observer).
     log_info("serve", "%s: the client went away; its agents were cancelled", st.meta.id.c_str());

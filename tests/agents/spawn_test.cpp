@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 #include <filesystem>
 
+#include "support/script_constraint.h"
 #include "tokenizer/chat_format.h"
 #include "tokenizer/tool_format.h"
 #include "util/error.h"
@@ -15,26 +16,7 @@ namespace {
 
 std::string test_dir() { return ::testing::TempDir() + "muse_spawn_test_" + std::to_string(::getpid()); }
 
-// Forces a fixed script of tokens, one per step, then <|end|>. Tokens appended that are not the script's next
-// (a harness's forced results) pass through: the script resumes after them.
-class Script : public TokenConstraint {
- public:
-  Script(std::vector<int> tokens, int end) : tokens_(std::move(tokens)), end_(end) {}
-  std::unique_ptr<TokenConstraint> clone() const override { return std::make_unique<Script>(*this); }
-  Next next(std::vector<uint8_t>&) const override {
-    Next n;
-    n.forced = at_ < tokens_.size() ? tokens_[at_] : end_;
-    return n;
-  }
-  void append(int token) override {
-    if (at_ < tokens_.size() && token == tokens_[at_]) ++at_;
-  }
-
- private:
-  std::vector<int> tokens_;
-  int end_;
-  size_t at_ = 0;
-};
+using test::Script;
 
 class Spawn : public ::testing::Test {
  protected:

@@ -10,31 +10,14 @@
 
 #include "server/active_requests.h"
 #include "server/server.h"
+#include "support/script_constraint.h"
 #include "tokenizer/chat_format.h"
 
 namespace muse::server {
 namespace {
 using nlohmann::json;
 
-// Forces a fixed script of tokens, then <|end|>; tokens forced in by the harness (results) pass through.
-class Script : public TokenConstraint {
- public:
-  Script(std::vector<int> tokens, int end) : tokens_(std::move(tokens)), end_(end) {}
-  std::unique_ptr<TokenConstraint> clone() const override { return std::make_unique<Script>(*this); }
-  Next next(std::vector<uint8_t>&) const override {
-    Next n;
-    n.forced = at_ < tokens_.size() ? tokens_[at_] : end_;
-    return n;
-  }
-  void append(int token) override {
-    if (at_ < tokens_.size() && token == tokens_[at_]) ++at_;
-  }
-
- private:
-  std::vector<int> tokens_;
-  int end_;
-  size_t at_ = 0;
-};
+using test::Script;
 
 class SubAgents : public ::testing::Test {
  protected:
