@@ -74,6 +74,13 @@ void ContemplateParams::validate() const {
     throw MuseError("warmup must be in [0, agents], got " + std::to_string(warmup));
   if (!(consensus > 0.5) || consensus > 1)
     throw MuseError("consensus must be in (0.5, 1], got " + std::to_string(consensus));
+  if (online_parallel < 0 || online_parallel > agents)
+    throw MuseError("online_parallel must be in [0, agents] (0 = all at once), got " + std::to_string(online_parallel));
+}
+
+int ContemplateParams::later_agents_at_once() const {
+  const int later = agents - warmup_agents();
+  return online_parallel > 0 ? std::min(online_parallel, later) : later;
 }
 
 int ContemplateParams::warmup_agents() const {
@@ -334,14 +341,16 @@ void Contemplator::finish_agent(Engine& engine, Agent& agent) {
       if (reached_consensus(now) && params_.agents > warmup) {
         consensus_stop_ = true;
       } else if (params_.agents > warmup) {
-        launch(engine, params_.agents - warmup, 1);
+        launch(engine, params_.later_agents_at_once(), 1);
         return;
       }
-    } else if (later_wave_started && !consensus_stop_ && o.stop == AgentStop::Finished) {
-      const Contemplation now = snapshot();
-      if (reached_consensus(now)) {
+    } else if (later_wave_started && !consensus_stop_) {
+      if (o.stop == AgentStop::Finished && reached_consensus(snapshot())) {
         consensus_stop_ = true;
         stop_others(engine, AgentStop::Consensus);
+      } else if (static_cast<int>(agents_.size()) < params_.agents) {
+        launch(engine, 1, 1);  // a place in flight came free (online_parallel): the next agent takes it
+        return;
       }
     }
   }

@@ -8,7 +8,8 @@
 //               confidence (-mean of the top-k logprobs); the best `keep_share` of agents vote, weighted by score;
 //   online      DeepConf online: a warm-up wave sets the threshold (the score `keep_share` of it reaches), the
 //               other agents are stopped as soon as a window's confidence falls below it, and the run stops once
-//               one answer holds `consensus` of the weighted vote — tokens saved.
+//               one answer holds `consensus` of the weighted vote — tokens saved. With `online_parallel`,
+//               the later agents start a few at a time, so a consensus also saves the ones not yet started.
 //
 //   Contemplator c(tok, ContemplateParams{}, request, [&](int) { return ToolRunner(...); });
 //   Contemplation r = contemplate(engine, prompt, c);
@@ -51,12 +52,17 @@ struct ContemplateParams {
   int warmup = 0;            // online: agents in the first wave; 0 = max(2, agents / 4)
   double consensus = 0.95;   // online: stop once one answer holds this share of the weighted vote (and at
                              // least the warm-up's number of votes: one sure agent is no consensus)
+  // online: agents decoding at once after the warm-up; each one that ends starts the next, until consensus or
+  // `agents`. Fewer in flight: a consensus leaves more agents never started (tokens saved), at the cost of
+  // wall time. 0 = every remaining agent at once (one later wave).
+  int online_parallel = 0;
   // Tokens kept for each agent's answer: its thinking is closed this many tokens before max_tokens (a thinking
   // budget), so an agent that would have run out of tokens mid-thought still answers and votes. 0: off.
   int answer_reserve = 24;
   static constexpr int kMaxAgents = 64;
   void validate() const;     // MuseError naming the field
   int warmup_agents() const;
+  int later_agents_at_once() const;  // online: how many later agents start when the warm-up is in
   double agent_temperature(int index) const;
 };
 
@@ -94,7 +100,7 @@ std::string answer_key(const std::string& answer);
 
 struct AgentOutcome {
   int index = 0;
-  int wave = 0;               // online: 0 = warm-up, 1 = the rest; otherwise 0
+  int wave = 0;               // online: 0 = warm-up, 1 = the later agents; otherwise 0
   double temperature = 0;
   uint64_t seed = 0;
   std::string thinking, answer, key;

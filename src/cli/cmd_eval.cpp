@@ -97,6 +97,10 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--consensus", o->contemplate.consensus,
                   "contemplating online: stop once one answer holds this share of the weighted vote")
       ->capture_default_str()->check(CLI::Range(0.51, 1.0));
+  cmd->add_option("--online-parallel", o->contemplate.online_parallel,
+                  "contemplating online: later agents decoding at once, each ending one starting the next (0: all "
+                  "at once; fewer save more tokens at consensus, for more wall time)")
+      ->capture_default_str()->check(CLI::Range(0, ContemplateParams::kMaxAgents));
   cmd->add_option("--window", o->contemplate.window, "contemplating: tokens per confidence window")
       ->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_option("--concurrency", o->concurrency,
@@ -292,6 +296,7 @@ void add_eval_command(CLI::App& app) {
           run.contemplate.agents = agents;
           run.contemplate.synthesis = synthesis;
           run.contemplate.warmup = std::min(o->contemplate.warmup, agents);
+          run.contemplate.online_parallel = std::min(o->contemplate.online_parallel, agents);
           if (progress)
             log_info("eval", "[%zu/%zu] %s@%d %s %d agents %s ...", i + 1, cells.size(), c.task->name().c_str(),
                      c.difficulty, answer_mode_name(mode), agents, synthesis_name(synthesis));

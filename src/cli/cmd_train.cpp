@@ -23,6 +23,7 @@ struct ModelChoice {
   std::string ffn_activation = ffn_activation_name(ModelConfig{}.ffn_activation);
   int64_t ffn_hidden = 0;  // 0: the preset's width, x 1.5 for ReLU2 (equal parameters to SwiGLU)
   bool tie_embeddings = ModelConfig{}.tie_embeddings;
+  bool patch_position_embeddings = ModelConfig{}.patch_position_embeddings;
 
   ModelConfig resolve() const {
     ModelConfig c = depth > 0 ? config_for_depth(depth) : preset_config(preset);
@@ -36,6 +37,7 @@ struct ModelChoice {
     if (ffn_hidden > 0) c.ffn_hidden = ffn_hidden;
     else if (c.ffn_activation == FfnActivation::ReLU2) c.ffn_hidden = c.ffn_hidden * 3 / 2;
     c.tie_embeddings = tie_embeddings;
+    c.patch_position_embeddings = patch_position_embeddings;
     return c;
   }
 };
@@ -83,6 +85,8 @@ void add_train_commands(CLI::App& app) {
   pre->add_flag("--qk-norm,!--no-qk-norm", model->qk_norm, "RMSNorm on queries and keys (default on)");
   pre->add_flag("--zero-init-projections,!--no-zero-init-projections", model->zero_init_projections,
                 "start the blocks' output projections (wo, w_down) at zero (default on)");
+  pre->add_flag("--patch-position-embeddings,!--no-patch-position-embeddings", model->patch_position_embeddings,
+                "learned row/column embeddings added to image patches (default off: no gain measured)");
   pre->add_option("--logit-softcap", model->logit_softcap, "cap * tanh(logits / cap); 0 = off")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
   pre->add_option("--z-loss", model->z_loss, "z-loss coefficient (e.g. 1e-4)");
@@ -162,6 +166,9 @@ void add_train_commands(CLI::App& app) {
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   sft->add_option("--budget-cut-share", so->stage.budget_cut_share,
                   "share of task examples whose reasoning is cut short before the answer (thinking budgets)")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  sft->add_option("--json-answer-share", so->stage.json_answer_share,
+                  "share of chat-dressed examples that ask for and answer {\"answer\": value} (API response_format)")
       ->capture_default_str()->check(CLI::Range(0.0, 1.0));
   sft->add_flag("--train-cut-think-end", so->stage.train_cut_think_end,
                 "ablation: train the forced </think> of budget-cut examples too (by default it has no loss, so the "

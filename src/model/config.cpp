@@ -46,15 +46,16 @@ int64_t ModelConfig::parameter_count() const {
   const int64_t attn = d_model * (n_heads * hd) + 2 * d_model * (n_kv_heads * hd) + (n_heads * hd) * d_model;
   const int64_t ffn = (ffn_activation == FfnActivation::SwiGLU ? 3 : 2) * d_model * ffn_hidden;
   const int64_t norms = 2 * d_model + (qk_norm ? 2 * hd : 0);
-  const int64_t vision = sees_images() ? (patch_dim() + 1) * d_model : 0;
+  const int64_t vision = sees_images() ? (patch_dim() + 1) * d_model + patch_position_table_size() : 0;
   return (tie_embeddings ? 1 : 2) * vocab_size * d_model + n_layers * (attn + ffn + norms) + d_model + vision;
 }
 
 double ModelConfig::train_flops_per_token(int64_t seq_len) const {
-  // 6 FLOPs per weight (forward 2, backward 4) excluding the embedding lookup (a tied matrix still works as
-  // the head), plus causal attention
+  // 6 FLOPs per weight (forward 2, backward 4) excluding the lookups (token embeddings, unless tied, for the
+  // tied matrix still works as the head; patch row/column tables), plus causal attention
   // scores and values: 2 matmuls of (seq_len/2 average context) x d per layer, times 3 for backward.
-  const double weights = static_cast<double>(parameter_count() - (tie_embeddings ? 0 : vocab_size * d_model));
+  const double weights = static_cast<double>(parameter_count() - (tie_embeddings ? 0 : vocab_size * d_model) -
+                                             (sees_images() ? patch_position_table_size() : 0));
   const double attention = 6.0 * n_layers * d_model * static_cast<double>(seq_len);
   return 6.0 * weights + attention;
 }
@@ -109,7 +110,8 @@ void to_json(nlohmann::json& j, const ModelConfig& c) {
                      {"logit_softcap", c.logit_softcap},
                      {"tie_embeddings", c.tie_embeddings},
                      {"patch_size", c.patch_size}, {"max_image_patches", c.max_image_patches},
-                     {"patch_token_id", c.patch_token_id}};
+                     {"patch_token_id", c.patch_token_id},
+                     {"patch_position_embeddings", c.patch_position_embeddings}};
 }
 
 ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& origin) {
@@ -168,6 +170,8 @@ ModelConfig model_config_from_json(const nlohmann::json& j, const std::string& o
   } else {
     c.patch_size = 0;
   }
+  if (j.contains("patch_position_embeddings")) get("patch_position_embeddings", c.patch_position_embeddings);
+  else c.patch_position_embeddings = false;
   try {
     c.validate();
   } catch (const MuseError& e) {

@@ -54,10 +54,16 @@ struct ModelConfig {
   int64_t patch_size = 8;
   int64_t max_image_patches = 64;  // patch budget of one image view; training and inference must agree
   int64_t patch_token_id = -1;     // the tokenizer's <|patch|> id (set from the tokenizer when training)
+  // Learned row and column embeddings added to each patch's projection (ViT's 2D position table, factored), so
+  // a patch's value says where it is (M-RoPE positions only reach queries and keys). Off: measured on image
+  // tasks it learned no faster than M-RoPE alone (docs/LOG.md, 2026-12-03, second entry); kept for the ablation.
+  bool patch_position_embeddings = false;
 
   int64_t head_dim() const { return d_model / n_heads; }
   int64_t patch_dim() const { return patch_size * patch_size * 3; }
   bool sees_images() const { return patch_size > 0; }
+  // Row and column tables: one entry per patch row/column an image view can have (a 1 x max strip at most).
+  int64_t patch_position_table_size() const { return patch_position_embeddings ? 2 * max_image_patches * d_model : 0; }
   // Throws MuseError naming the offending field.
   void validate() const;
   int64_t parameter_count() const;

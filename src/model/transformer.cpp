@@ -142,6 +142,10 @@ TransformerImpl::TransformerImpl(const ModelConfig& config) : config_(config) {
   embed = register_module("embed", torch::nn::Embedding(config_.vocab_size, config_.d_model));
   if (config_.sees_images())
     patch_proj = register_module("patch_proj", torch::nn::Linear(config_.patch_dim(), config_.d_model));
+  if (config_.sees_images() && config_.patch_position_embeddings) {
+    patch_row = register_module("patch_row", torch::nn::Embedding(config_.max_image_patches, config_.d_model));
+    patch_col = register_module("patch_col", torch::nn::Embedding(config_.max_image_patches, config_.d_model));
+  }
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < config_.n_layers; ++i) layers->push_back(Block(config_));
   norm = register_module("norm", RMSNorm(config_.d_model, config_.norm_eps));
@@ -197,6 +201,9 @@ void TransformerImpl::initialize_weights() {
     patch_proj->weight.normal_(0.0, token_std / std::sqrt(static_cast<double>(config_.patch_dim())));
     patch_proj->bias.zero_();
   }
+  // At the tokens' scale too: distinct from the first step, and no larger than what they are added to.
+  if (patch_row) patch_row->weight.normal_(0.0, token_std);
+  if (patch_col) patch_col->weight.normal_(0.0, token_std);
   for (const auto& module : *layers) {
     auto* block = module->as<BlockImpl>();
     for (auto* linear : {&block->wq, &block->wk, &block->wv, &block->w_gate, &block->w_up})
@@ -289,7 +296,17 @@ torch::Tensor TransformerImpl::embed_input(const ModelInput& input) {
     throw MuseError("model input has " + std::to_string(slots) + " <|patch|> tokens but " +
                     std::to_string(input.patches.size(0)) + " patches");
   // Boolean-mask indexing visits positions in row-major order, the order the patches are listed in.
-  return x.index_put({is_patch}, patch_proj(input.patches.to(x.dtype())));
+  auto patches = patch_proj(input.patches.to(x.dtype()));
+  if (patch_row) {
+    // A patch sits at (t, t + row, t + col) (TokenSequence::append_image), so its row and column are the
+    // offsets of the last two axes from the first, whatever text came before the image.
+    const auto at = input.positions.index({is_patch});  // [N, 3]
+    const int64_t last = config_.max_image_patches - 1;
+    const auto row = (at.select(1, 1) - at.select(1, 0)).clamp(0, last).to(torch::kLong);
+    const auto col = (at.select(1, 2) - at.select(1, 0)).clamp(0, last).to(torch::kLong);
+    patches = patches + patch_row(row) + patch_col(col);
+  }
+  return x.index_put({is_patch}, patches);
 }
 
 torch::Tensor TransformerImpl::forward(const ModelInput& input, KVCache* cache) {

@@ -117,6 +117,8 @@ class TransformerImpl : public torch::nn::Module {
 
   torch::nn::Embedding embed{nullptr};
   torch::nn::Linear patch_proj{nullptr};  // patch pixels -> embedding (only when config.sees_images())
+  // Added to a patch's projection by its row / column in its image (config.patch_position_embeddings).
+  torch::nn::Embedding patch_row{nullptr}, patch_col{nullptr};
   torch::nn::ModuleList layers{nullptr};
   RMSNorm norm{nullptr};
   torch::nn::Linear lm_head{nullptr};  // null with tied embeddings

@@ -38,6 +38,8 @@ void PretrainParams::validate() const {
   if (chat_share < 0 || chat_share > 1) throw MuseError("chat_share must be in [0, 1], got " + std::to_string(chat_share));
   if (budget_cut_share < 0 || budget_cut_share > 1)
     throw MuseError("budget_cut_share must be in [0, 1], got " + std::to_string(budget_cut_share));
+  if (json_answer_share < 0 || json_answer_share > 1)
+    throw MuseError("json_answer_share must be in [0, 1], got " + std::to_string(json_answer_share));
   const auto entries = parse_mixture(mixture);
   const bool has_chat = std::any_of(entries.begin(), entries.end(), [](const MixtureEntry& m) { return m.task == "chat"; });
   if (!chat_files.empty() && !has_chat)
@@ -74,6 +76,7 @@ nlohmann::json PretrainParams::fingerprint() const {
           {"seed", seed}};
   // Only when on: checkpoints from before the option keep resuming.
   if (train_cut_think_end) fp["train_cut_think_end"] = true;
+  if (json_answer_share > 0) fp["json_answer_share"] = json_answer_share;  // absent when off: older runs resume
   return fp;
 }
 
@@ -168,6 +171,7 @@ PretrainResult train_language_model(const ModelConfig& config, const Tokenizer& 
   data_options.vision = vision_params(config);
   data_options.chat_share = p.chat_share;
   data_options.budget_cut_share = p.budget_cut_share;
+  data_options.json_answer_share = p.json_answer_share;
   data_options.train_cut_think_end = p.train_cut_think_end;
   const PretrainData train_data(tokenizer, mixture, text_docs, chats, data_options);
   data_options.split = Split::Heldout;

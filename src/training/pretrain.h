@@ -25,6 +25,9 @@ struct PretrainParams {
   // Share of task examples whose reasoning is cut at a random point before the (unchanged) answer: what the
   // model sees when a thinking budget forces the end of thinking, so it learns to answer from partial work.
   double budget_cut_share = 0.0;
+  // Share of the chat-dressed task examples whose system prompt asks for JSON and whose answer is
+  // {"answer": VALUE}: what an API client's response_format asks of the model (DataOptions::json_answer_share).
+  double json_answer_share = 0.0;
   bool train_cut_think_end = false;      // DataOptions::train_cut_think_end (an ablation; off = no loss there)
   std::string init_from;                 // sft(): start from this model directory's weights and tokenizer
   int64_t steps = 1000;

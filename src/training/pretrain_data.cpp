@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "tokenizer/tool_format.h"
 #include "tools/trace_tools.h"
 #include "util/error.h"
@@ -160,18 +162,47 @@ Example PretrainData::trained_example(const MixtureEntry& entry, Rng& rng) const
   return example;
 }
 
+const std::vector<std::string>& json_answer_system_prompts() {
+  static const std::vector<std::string> prompts = {
+      "Reply in JSON: {\"answer\": ...}.",
+      "Answer with a JSON object whose \"answer\" field holds the result.",
+      "You are Muse. Respond only with JSON of the form {\"answer\": value}.",
+      "Output format: JSON, one key \"answer\".",
+  };
+  return prompts;
+}
+
+std::string json_answer(const std::string& answer) {
+  // An integer (no leading zeros, at most 18 digits so it parses as int64) stays a JSON number, what a schema
+  // of type integer wants; anything else is a string.
+  const size_t digits_from = !answer.empty() && answer[0] == '-' ? 1 : 0;
+  const size_t digits = answer.size() - digits_from;
+  const bool integer = digits >= 1 && digits <= 18 &&
+                       std::all_of(answer.begin() + digits_from, answer.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+                       (digits == 1 || answer[digits_from] != '0') && answer != "-0";
+  if (integer) return "{\"answer\": " + answer + "}";
+  return nlohmann::json{{"answer", answer}}.dump();
+}
+
 TokenSequence PretrainData::dressed_example(const MixtureEntry& entry, Rng& rng) const {
   const auto& prompts = training_system_prompts();
   const bool with_system = rng.bernoulli(0.7);
-  const std::string system = with_system ? prompts[static_cast<size_t>(rng.uniform_int(0, prompts.size() - 1))] : "";
+  std::string system = with_system ? prompts[static_cast<size_t>(rng.uniform_int(0, prompts.size() - 1))] : "";
   std::vector<Example> earlier;
   for (int64_t i = rng.uniform_int(0, 2); i > 0; --i) earlier.push_back(example_for(entry, rng));
   RenderOptions options;
   options.vision = options_.vision;
   options.keep_history_thinking = false;  // what `muse chat --history` sends
   options.train_final_turn_only = true;   // earlier answers without reasoning must not be imitated
-  return render_conversation(*tokenizer_, example_conversation(trained_example(entry, rng), earlier, system, true), false,
-                             options);
+  Example example = trained_example(entry, rng);
+  // No draw at all when off, so runs without JSON answers keep their exact data streams.
+  if (options_.json_answer_share > 0 && rng.bernoulli(options_.json_answer_share)) {
+    const auto& json_prompts = json_answer_system_prompts();
+    system = json_prompts[static_cast<size_t>(rng.uniform_int(0, json_prompts.size() - 1))];
+    example.answer = json_answer(example.answer);
+    for (auto& turn : earlier) turn.answer = json_answer(turn.answer);  // the same format all conversation long
+  }
+  return render_conversation(*tokenizer_, example_conversation(example, earlier, system, true), false, options);
 }
 
 TokenSequence PretrainData::chat_document(Rng& rng) const {

@@ -50,10 +50,18 @@ struct DataOptions {
   // does not learn to end its thinking early by choice. True trains it like a chosen one: the behaviour before
   // 2026-12-01, kept to measure the difference (docs/LOG.md).
   bool train_cut_think_end = false;
+  // This share of the chat-dressed examples gets a system prompt asking for JSON and the answer
+  // {"answer": VALUE} (an integer where the answer is one, else a string) after the same reasoning: what an API
+  // response_format asks for. The constraint writes the braces; this teaches which value follows the key.
+  double json_answer_share = 0.0;
 };
 
 // The system prompts fine-tuning dresses task examples with (held-out evaluation uses others).
 const std::vector<std::string>& training_system_prompts();
+// The system prompts of DataOptions::json_answer_share's examples, and the answer they get: {"answer": 936}
+// for an integer answer, {"answer": "text"} otherwise.
+const std::vector<std::string>& json_answer_system_prompts();
+std::string json_answer(const std::string& answer);
 
 class PretrainData {
  public:

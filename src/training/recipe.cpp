@@ -141,6 +141,7 @@ PretrainParams fine_tune_params(const std::string& base_dir, const std::string& 
   p.schedule = "cosine";
   p.chat_share = stage.chat_share;
   p.budget_cut_share = stage.budget_cut_share;
+  p.json_answer_share = stage.json_answer_share;
   p.train_cut_think_end = stage.train_cut_think_end;
   p.chat_files = stage.chat_files;
   p.prompt_loss = false;

@@ -18,6 +18,7 @@ struct FineTuneStage {
   int64_t warmup_steps = 20;
   double chat_share = 0.5;              // share of task examples dressed as chats; the rest stay single-turn
   double budget_cut_share = 0.0;        // share of task examples whose reasoning is cut short (thinking budgets)
+  double json_answer_share = 0.0;       // share of the chat-dressed examples asked for, and answering in, JSON
   bool train_cut_think_end = false;     // the ablation of PretrainParams::train_cut_think_end
   std::string mixture;                  // empty = the pretraining mixture
   std::vector<std::string> chat_files;  // user JSONL conversations (add "chat" to the mixture to use them)

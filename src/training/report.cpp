@@ -58,6 +58,9 @@ std::string training_section(const RecipeReport& report) {
       md << "  - " << percent(report.sft.budget_cut_share, 0)
          << " of task examples with their reasoning cut at a random point before the answer (how a thinking budget "
             "ends thinking)\n";
+    if (report.sft.json_answer_share > 0)
+      md << "  - " << percent(report.sft.json_answer_share, 0)
+         << " of the chat-dressed examples asked for JSON and answering {\"answer\": value}\n";
   }
   return md.str();
 }
@@ -89,6 +92,7 @@ StageReport stage_report(const PretrainResult& r, const PretrainParams& p) {
   s.schedule = p.schedule;
   s.chat_share = p.chat_share;
   s.budget_cut_share = p.budget_cut_share;
+  s.json_answer_share = p.json_answer_share;
   s.init_from = p.init_from;
   s.steps = r.steps;
   s.tokens = r.tokens;

@@ -21,6 +21,7 @@ struct StageReport {
   std::string schedule;
   double chat_share = 0.0;        // fine-tuning settings: 0 and empty for plain pretraining
   double budget_cut_share = 0.0;
+  double json_answer_share = 0.0;
   std::string init_from;
   int64_t steps = 0;
   int64_t tokens = 0;
@@ -32,7 +33,7 @@ struct StageReport {
   double eval_seconds = 0.0;      // the final held-out loss and task accuracy
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(StageReport, mixture, batch_size, seq_len, schedule, chat_share,
-                                                budget_cut_share, init_from, steps, tokens, seconds, tokens_per_second,
+                                                budget_cut_share, json_answer_share, init_from, steps, tokens, seconds, tokens_per_second,
                                                 data_wait_share, final_train_loss, final_eval_loss, eval_seconds)
 
 // One cell of held-out accuracy: a task at a difficulty, possibly image-blind (the report's subset of

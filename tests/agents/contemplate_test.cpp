@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "tokenizer/chat_format.h"
 #include "tools/trace_tools.h"
@@ -278,6 +279,49 @@ TEST_F(Contemplate, OnlineStopsAgentsEarlyAndNeverCostsMore) {
   // agents end within a few tokens.
   EXPECT_GT(runs_that_stopped, 0) << "online never stopped anything in 8 runs: the test shows nothing";
   EXPECT_EQ(engine.pool().used_blocks(), 0);
+}
+
+// online_parallel: after the warm-up, at most that many agents decode at once, each ending one starting the next;
+// every agent still writes what it writes in a run with all of them at once (its seed is its index's).
+TEST_F(Contemplate, OnlineParallelStartsLaterAgentsAFewAtATime) {
+  auto model = random_model();
+  Engine engine(model, torch::kCPU, EngineOptions{});
+  ContemplateParams params;
+  params.agents = 8;
+  params.window = 2;
+  params.synthesis = Synthesis::Online;
+  params.online_parallel = 2;
+  EXPECT_EQ(params.later_agents_at_once(), 2);
+  int started_one_by_one = 0;
+  for (uint64_t seed = 11; seed < 17; ++seed) {
+    RequestParams r = request(40);
+    r.sampling.seed = seed;
+    std::set<int> active;
+    size_t most_later_active = 0;
+    Contemplator pooled(tok(), params, r, no_tools(), [&](int agent, const TokenEvent&, const AgentOutcome* done) {
+      if (agent < params.warmup_agents()) return;
+      if (done) active.erase(agent);
+      else active.insert(agent);
+      most_later_active = std::max(most_later_active, active.size());
+    });
+    const Contemplation c = contemplate(engine, prompt(), pooled);
+    EXPECT_LE(most_later_active, 2u);
+    EXPECT_TRUE(c.consensus_stop || static_cast<int>(c.agents.size()) == params.agents);
+    ContemplateParams vote_params = params;
+    vote_params.synthesis = Synthesis::Vote;
+    Contemplator all(tok(), vote_params, r, no_tools());
+    const Contemplation everyone = contemplate(engine, prompt(), all);
+    for (const auto& a : c.agents) {
+      const auto& same = everyone.agents[static_cast<size_t>(a.index)];
+      ASSERT_LE(a.sequence.tokens.size(), same.sequence.tokens.size());
+      EXPECT_TRUE(std::equal(a.sequence.tokens.begin(), a.sequence.tokens.end(), same.sequence.tokens.begin()));
+    }
+    started_one_by_one += static_cast<int>(c.agents.size()) > params.warmup_agents() + 2 ? 1 : 0;
+  }
+  EXPECT_GT(started_one_by_one, 0) << "no run started an agent after a place came free: the test shows nothing";
+  EXPECT_EQ(engine.pool().used_blocks(), 0);
+  params.online_parallel = 9;
+  EXPECT_THROW(params.validate(), MuseError);
 }
 
 // Many problems at once on one queue (evaluation), a few at a time: each result is the one it would be alone.

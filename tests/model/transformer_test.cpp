@@ -362,3 +362,40 @@ TEST(ModelImages, ConfigsWithoutImageFieldsLoadAsTextOnly) {
   EXPECT_FALSE(c.sees_images());
   EXPECT_EQ(Transformer(c)->named_parameters().find("patch_proj.weight"), nullptr);
 }
+
+TEST(ModelImages, PatchPositionEmbeddingsTellAPatchWhereItIs) {
+  // One patch alone: attention to itself sees no relative distance, so without row/column embeddings its output
+  // cannot depend on where it sits in its image; with them it must (the value carries the place).
+  torch::NoGradGuard no_grad;
+  const auto tokens = torch::tensor({kPatchToken}, torch::kInt64).view({1, 1});
+  torch::manual_seed(3);
+  const auto pixels = torch::rand({1, vision_config().patch_dim()});
+  auto at = [&](Transformer& model, int64_t row, int64_t col) {
+    const auto positions = torch::tensor({int64_t{10}, 10 + row, 10 + col}, torch::kInt64).view({1, 1, 3});
+    return model->forward({tokens, positions, {}, pixels});
+  };
+  auto with_config = vision_config();
+  with_config.patch_position_embeddings = true;
+  auto with = random_model(with_config);
+  EXPECT_GT((at(with, 0, 0) - at(with, 2, 0)).abs().max().item<double>(), 1e-4);
+  EXPECT_GT((at(with, 0, 0) - at(with, 0, 3)).abs().max().item<double>(), 1e-4);
+  EXPECT_TRUE(torch::allclose(at(with, 1, 2), at(with, 1, 2)));
+  auto without_config = vision_config();
+  without_config.patch_position_embeddings = false;
+  auto without = random_model(without_config);
+  EXPECT_TRUE(torch::allclose(at(without, 0, 0), at(without, 2, 3), 1e-5, 1e-5));
+  // Counted as parameters: one row and one column table of max_image_patches entries each.
+  EXPECT_EQ(with_config.parameter_count() - without_config.parameter_count(),
+            2 * with_config.max_image_patches * with_config.d_model);
+}
+
+TEST(ModelImages, ConfigsWithoutPatchPositionsLoadWithoutThem) {
+  nlohmann::json j = vision_config();
+  j.erase("patch_position_embeddings");
+  const auto c = model_config_from_json(j, "old/config.json");
+  EXPECT_FALSE(c.patch_position_embeddings) << "models written before the field have none";
+  EXPECT_EQ(Transformer(c)->named_parameters().find("patch_row.weight"), nullptr);
+  auto with = vision_config();
+  with.patch_position_embeddings = true;
+  EXPECT_NE(Transformer(with)->named_parameters().find("patch_row.weight"), nullptr);
+}

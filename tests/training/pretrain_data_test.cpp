@@ -2,6 +2,7 @@
 // are validated with clear messages.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -208,6 +209,37 @@ TEST(PretrainData, BudgetCutsShortenTheReasoningKeepTheAnswerAndForceTheThinkEnd
   EXPECT_GT(shorter, 70);
   EXPECT_GT(under_half, 20);
   EXPECT_LT(under_half, 60);
+}
+
+TEST(PretrainData, JsonAnswerExamplesAskForJsonAndWrapTheSameAnswer) {
+  EXPECT_EQ(json_answer("936"), "{\"answer\": 936}");
+  EXPECT_EQ(json_answer("-12"), "{\"answer\": -12}");
+  EXPECT_EQ(json_answer("007"), "{\"answer\":\"007\"}") << "a leading zero is not a JSON number";
+  EXPECT_EQ(json_answer("3*4+5"), "{\"answer\":\"3*4+5\"}");
+  EXPECT_EQ(json_answer("say \"hi\""), "{\"answer\":\"say \\\"hi\\\"\"}");
+
+  const auto& tok = test_tokenizer();
+  DataOptions plain, json;
+  plain.chat_share = json.chat_share = 1.0;
+  json.json_answer_share = 1.0;
+  PretrainData plain_data(tok, parse_mixture("add:2"), {}, {}, plain);
+  PretrainData json_data(tok, parse_mixture("add:2"), {}, {}, json);
+  const auto& json_prompts = json_answer_system_prompts();
+  for (int i = 0; i < 30; ++i) {
+    Rng a(7 + i), b(7 + i);
+    const auto plain_text = tok.decode(plain_data.document(a).tokens, true);
+    const auto json_text = tok.decode(json_data.document(b).tokens, true);
+    // The final reply: what follows the last <|/think|>.
+    auto reply = [](const std::string& text) {
+      const size_t end = text.rfind("<|/think|>");
+      const size_t stop = text.find("<|end|>", end);
+      return text.substr(end + 10, stop - end - 10);
+    };
+    EXPECT_EQ(reply(json_text), json_answer(reply(plain_text))) << json_text;
+    EXPECT_TRUE(std::any_of(json_prompts.begin(), json_prompts.end(),
+                            [&](const std::string& p) { return json_text.find(p) != std::string::npos; }))
+        << "the system prompt asks for JSON: " << json_text;
+  }
 }
 
 TEST(PretrainData, UserConversationsAreSplitAndTrainedOnAssistantTurns) {
